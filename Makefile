@@ -1,0 +1,143 @@
+# swerve: plain GNU make. `make help` lists the targets and knobs.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+V       ?=
+ERR     ?=
+SAN     ?=
+
+Q = $(if $(V),,@)
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wformat=2 -Wundef -Wwrite-strings -Wvla -Wimplicit-fallthrough
+ifneq ($(ERR),)
+WARN += -Werror
+endif
+ifneq ($(SAN),)
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=all
+CFLAGS := -O1 -g
+endif
+
+# Dependencies come from pkg-config. These are recursive (=) variables on
+# purpose: they are expanded when a recipe runs, after scripts/deps.sh has
+# installed what was missing.
+PKG_LIBDIR = $(shell pkg-config --variable=libdir inih)
+PKG_CFLAGS = $(shell pkg-config --cflags inih libcares)
+# c-ares and inih are linked statically (Debian ships PIC archives) so that
+# a host program with its own copy (node bundles c-ares) cannot shadow ours.
+STATIC_LIBS = $(PKG_LIBDIR)/libinih.a
+
+SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+            -fstack-protector-strong -MMD -MP $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
+ifeq ($(SAN),)
+SW_CFLAGS += -D_FORTIFY_SOURCE=2
+endif
+SO_LDFLAGS = -shared -Wl,--version-script=src/exports.map -Wl,--exclude-libs,ALL \
+             -Wl,-z,defs -Wl,-z,now -Wl,-z,relro $(SANFLAGS)
+LDLIBS = -ldl -lpthread -lrt
+
+CORE_SRCS = src/log.c src/config.c src/outlier.c src/balancer.c src/shm.c
+LIB_SRCS  = $(CORE_SRCS) src/hooks.c
+CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRCS = $(wildcard tests/unit/*.c)
+INTEG_SRCS = $(wildcard tests/integration/*.c)
+HELPER_SRCS = $(wildcard tests/helpers/*.c)
+HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
+
+DEPS_STAMP = $(BUILD)/.deps-ok
+
+.PHONY: all test unit integration asan demo bench install uninstall clean help deps check-exports
+
+all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	$(Q)mkdir -p $(BUILD)
+	$(Q)scripts/deps.sh
+	$(Q)touch $@
+
+$(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libswerve.so: $(LIB_OBJS) src/exports.map
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SO_LDFLAGS) -o $@ $(LIB_OBJS) $(STATIC_LIBS) $(LDLIBS)
+
+$(BUILD)/swervectl: $(BUILD)/obj/cli.o $(CORE_OBJS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
+
+$(BUILD)/swerve: $(BUILD)/obj/wrapper.o
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^
+
+# Fails unless the library exports exactly the hooked libc names.
+check-exports: $(BUILD)/libswerve.so
+	$(Q)scripts/check-exports.sh $(BUILD)/libswerve.so
+
+$(BUILD)/tests/obj/%.o: tests/%.c | $(DEPS_STAMP)
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/tests/unit: $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) $(CORE_OBJS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) -lcriterion $(LDLIBS)
+
+$(BUILD)/tests/integration: $(INTEG_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) $(CORE_OBJS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) -lcriterion $(LDLIBS)
+
+# Helper programs (servers, probes) are plain programs: never linked with
+# the library, never sanitized (they are preloaded like any client).
+$(BUILD)/tests/%: tests/helpers/%.c | $(DEPS_STAMP)
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o $@ $< -lpthread
+
+# The library is preloaded into real clients; under SAN the ASan runtime
+# must come first in LD_PRELOAD (google/sanitizers#786).
+SAN_PRELOAD = $(if $(SAN),$(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so))
+TEST_ENV = SWERVE_BUILD=$(abspath $(BUILD)) SWERVE_SRC=$(CURDIR) \
+           SWERVE_PRELOAD_EXTRA="$(SAN_PRELOAD)" \
+           ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=0
+
+unit: $(BUILD)/tests/unit
+	$(Q)$(TEST_ENV) $(BUILD)/tests/unit --jobs 2 --xml=$(BUILD)/unit.xml
+
+integration: all $(BUILD)/tests/integration $(HELPERS)
+	$(Q)$(TEST_ENV) $(BUILD)/tests/integration --jobs 1 --xml=$(BUILD)/integration.xml
+
+test: all unit integration
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
+
+demo: all $(BUILD)/tests/httpd
+	$(Q)SWERVE_BUILD=$(abspath $(BUILD)) scripts/demo.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/libswerve.so $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so
+	install -D -m 0755 $(BUILD)/swervectl $(DESTDIR)$(PREFIX)/bin/swervectl
+	install -D -m 0755 $(BUILD)/swerve $(DESTDIR)$(PREFIX)/bin/swerve
+	install -D -m 0644 conf/swerve.ini $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so $(DESTDIR)$(PREFIX)/bin/swervectl \
+	      $(DESTDIR)$(PREFIX)/bin/swerve $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
+
+clean:
+	rm -rf build build-asan
+
+help:
+	@echo "targets: all (default) test unit integration asan demo install uninstall clean"
+	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/obj/*/*.d)

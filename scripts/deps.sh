@@ -1,0 +1,39 @@
+#!/bin/sh
+# Checks that what swerve builds and tests with is installed; on Debian as
+# root, installs what is missing with apt-get, else prints the exact command
+# and fails. Called by make (once per build directory) and by .ci/run.
+#   scripts/deps.sh          build + test dependencies
+#   scripts/deps.sh --ci     also the clients the integration tests drive
+set -eu
+
+pkgs=""
+need() { # need PACKAGE CHECK-COMMAND...
+	pkg=$1; shift
+	"$@" >/dev/null 2>&1 || pkgs="$pkgs $pkg"
+}
+need gcc          command -v cc
+need make         command -v make
+need pkg-config   command -v pkg-config
+need libc-ares-dev pkg-config --exists libcares
+need libinih-dev  pkg-config --exists inih
+need libcriterion-dev pkg-config --exists criterion
+need curl         command -v curl
+need python3      command -v python3
+if [ "${1:-}" = "--ci" ]; then
+	need iptables command -v iptables
+	need procps   command -v ps
+fi
+
+[ -z "$pkgs" ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "swerve: installing missing packages:$pkgs" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $pkgs >&2
+	exit 0
+fi
+echo "swerve: missing packages:$pkgs" >&2
+echo "swerve: install them with: sudo apt-get install$pkgs" >&2
+exit 1

@@ -1,0 +1,151 @@
+/*
+ * config: reads the INI file (inih) into an immutable struct swerve_config,
+ * validates it, and derives what every process must agree on: service
+ * addresses from vip_cidr, endpoint row keys, defaults. Only config.c
+ * includes ini.h.
+ *
+ * Thread-safety: loading and freeing are plain single-threaded calls; a
+ * loaded config is never modified, so any number of threads (and signal
+ * handlers) read it without locks.
+ */
+#ifndef SWERVE_CONFIG_H
+#define SWERVE_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "swerve.h"
+
+#define SWERVE_DEFAULT_CONFIG "/etc/swerve/swerve.ini"
+#define SWERVE_DEFAULT_SHM "/swerve"
+#define SWERVE_DEFAULT_VIP_CIDR "127.77.0.0/16"
+
+enum swerve_lb {
+	SWERVE_LB_ROUND_ROBIN = 0,
+	SWERVE_LB_LEAST_REQUEST = 1,
+	SWERVE_LB_RANDOM = 2,
+};
+
+/* region[/zone[/subzone]]; empty strings for missing parts ("" == ""). */
+struct swerve_locality {
+	char region[64];
+	char zone[64];
+	char subzone[64];
+};
+
+struct swerve_endpoint {
+	/*
+	 * IPv4 or IPv6 address. Port 0 means "the port the application
+	 * dialled"; otherwise every connection goes to this port.
+	 */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char text[80];          /* "127.0.0.2:18080" or "[::1]:80" */
+	struct swerve_locality locality;
+	char locality_text[200]; /* as written, "" when absent */
+	uint32_t weight;        /* >= 1, default 1 */
+	uint64_t key;           /* shared-table row: hash("service\0text") */
+	int line;               /* where it was defined */
+};
+
+/* Outlier detection, Istio's DestinationRule fields in snake_case. */
+struct swerve_outlier_cfg {
+	bool enabled;                    /* any outlier key given */
+	uint32_t consecutive_5xx;        /* 0 disables; default 5 */
+	uint32_t consecutive_gateway;    /* 0 disables; default 0 */
+	uint32_t consecutive_local_origin; /* split mode only; default 5 */
+	bool split_external_local_origin; /* default false */
+	uint64_t interval_ms;            /* default 10s */
+	uint64_t base_ejection_ms;       /* default 30s */
+	uint64_t max_ejection_ms;        /* default max(300s, base) */
+	uint32_t max_ejection_percent;   /* default 10 */
+	uint32_t min_ejectable_hosts;    /* swerve's floor; default 1 */
+	uint32_t min_health_percent;     /* panic threshold; default 0 */
+};
+
+struct swerve_service {
+	char name[64];                   /* from [service NAME] */
+	int line;                        /* of the section header */
+	char hosts[SWERVE_MAX_HOSTS][256]; /* lower case, no trailing dot;
+					    * "*.suffix" for wildcards */
+	unsigned nhosts;
+	uint16_t ports[SWERVE_MAX_PORTS]; /* none: every port is served */
+	unsigned nports;
+	struct swerve_endpoint *endpoints;
+	unsigned nendpoints;
+	struct swerve_outlier_cfg outlier;
+	enum swerve_lb lb;               /* default round_robin */
+	uint32_t overprovisioning_factor; /* percent, default 140 */
+	uint64_t connect_timeout_ms;     /* default 10s (Istio's) */
+	uint32_t connect_attempts;       /* per application call; default 3 */
+	/* Service addresses, IPv4 in host byte order, inside vip_cidr. */
+	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
+};
+
+struct swerve_config {
+	char path[PATH_MAX];
+	struct swerve_locality locality;  /* this host; SWERVE_LOCALITY wins */
+	char locality_text[200];
+	uint32_t vip_net;                 /* host byte order */
+	uint32_t vip_mask;                /* host byte order */
+	unsigned vip_prefix;
+	char shm_name[128];               /* SWERVE_SHM wins */
+	enum swerve_log_level log_level;  /* SWERVE_LOG wins */
+	struct swerve_service *services;
+	unsigned nservices;
+};
+
+/* Called once per problem found: "<file>:<line>: <message>" (no newline). */
+typedef void (*swerve_config_report_fn)(void *ctx, bool is_error,
+					const char *msg);
+
+/*
+ * Parses and validates the file at <path>. Every problem is passed to
+ * <report> (may be NULL) as "file:line: message": errors make the load fail,
+ * notes (is_error false) do not. The first error is also copied to <err>
+ * (may be NULL). Environment overrides (SWERVE_LOCALITY, SWERVE_SHM,
+ * SWERVE_LOG, read with secure_getenv) are applied when <use_env> is true.
+ * Returns 0 and sets <*out>, or -errno (-ENOENT when the file does not
+ * exist, -EINVAL for a bad file) with <*out> NULL. The caller owns <*out>
+ * and frees it with swerve_config_free().
+ */
+int swerve_config_load(const char *path, bool use_env,
+		       struct swerve_config **out, swerve_config_report_fn report,
+		       void *ctx, char *err, size_t errlen);
+
+/* Frees a config from swerve_config_load(); accepts NULL. */
+void swerve_config_free(struct swerve_config *cfg);
+
+/*
+ * Parses "region[/zone[/subzone]]" into <out>. Returns 0 or -EINVAL (empty
+ * region, more than three parts, a part longer than 63 bytes).
+ */
+int swerve_config_parse_locality(const char *s, struct swerve_locality *out);
+
+/* Parses "250ms", "15s", "1m", "2h" into milliseconds: 0 or -EINVAL. */
+int swerve_config_parse_duration(const char *s, uint64_t *out_ms);
+
+/*
+ * The service whose hosts match <name> (case-insensitive, one trailing dot
+ * ignored, "*.suffix" matching any name ending in ".suffix"), or NULL.
+ * Exact names win over wildcards; among wildcards the longest suffix wins.
+ */
+const struct swerve_service *swerve_config_match_name(
+	const struct swerve_config *cfg, const char *name);
+
+/*
+ * The service owning IPv4 service address <addr> (host byte order) and, in
+ * <vip_index>, which of its addresses it is; NULL when <addr> is no
+ * service address. Constant time per service; safe in signal handlers.
+ */
+const struct swerve_service *swerve_config_match_vip(
+	const struct swerve_config *cfg, uint32_t addr, unsigned *vip_index);
+
+/* True when <port> is one of the service's ports (or it lists none). */
+bool swerve_config_serves_port(const struct swerve_service *svc,
+			       uint16_t port);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * log: one line per message on stderr, prefixed "swerve: ", filtered by level.
+ * Never stdout, never allocates, preserves errno: safe from connect() hooks
+ * and signal handlers (formatting uses a stack buffer and one write(2)).
+ * The level is a process-wide atomic set once at init.
+ */
+#ifndef SWERVE_LOG_H
+#define SWERVE_LOG_H
+
+enum swerve_log_level {
+	SWERVE_LOG_ERROR = 0,
+	SWERVE_LOG_WARN = 1,
+	SWERVE_LOG_INFO = 2,
+	SWERVE_LOG_DEBUG = 3,
+};
+
+/* Sets the level below which messages are dropped. Any thread. */
+void swerve_log_set_level(enum swerve_log_level level);
+
+/* True when a message at <level> would be written. */
+int swerve_log_enabled(enum swerve_log_level level);
+
+/*
+ * Writes "swerve: <message>\n" to stderr when <level> is enabled. Lines are
+ * cut at 512 bytes. errno is preserved.
+ */
+void swerve_log(enum swerve_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parses "error", "warn", "info", "debug". Returns 0 or -EINVAL. */
+int swerve_log_parse_level(const char *s, enum swerve_log_level *out);
+
+#endif

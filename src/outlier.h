@@ -1,0 +1,87 @@
+/*
+ * outlier: Envoy's consecutive-error outlier detection for one endpoint, as a
+ * pure state machine. It owns no memory and does no I/O: the caller passes
+ * the state, the config and the time, so tests inject the clock and the
+ * shared table (shm.c) applies it under the row lock.
+ *
+ * Thread-safety: none needed; every call works on the state it is given.
+ */
+#ifndef SWERVE_OUTLIER_H
+#define SWERVE_OUTLIER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* What one attempt to an endpoint came to (Envoy's putResult kinds). */
+enum swerve_outcome {
+	SWERVE_OUTCOME_CONNECT_OK = 0,      /* TCP connection established */
+	SWERVE_OUTCOME_CONNECT_FAILED = 1,  /* refused, unreachable, reset */
+	SWERVE_OUTCOME_CONNECT_TIMEOUT = 2, /* deadline passed or abandoned */
+	SWERVE_OUTCOME_HTTP_STATUS = 3,     /* an HTTP response status */
+};
+
+enum swerve_outlier_event {
+	SWERVE_OUTLIER_NONE = 0,
+	SWERVE_OUTLIER_EJECT = 1,
+	SWERVE_OUTLIER_UNEJECT = 2,
+	SWERVE_OUTLIER_OVERFLOW = 3, /* threshold reached, cap said no */
+};
+
+/* Per endpoint; lives inside a shared-table row. Plain data, no pointers. */
+struct swerve_outlier_state {
+	uint32_t c5xx;           /* consecutive 5xx (connect failures: 503) */
+	uint32_t gateway;        /* consecutive 502/503/504 */
+	uint32_t local_origin;   /* consecutive local-origin failures (split) */
+	uint32_t backoff;        /* Envoy's ejectTimeBackoff */
+	uint32_t ejections;      /* times ejected, reported only */
+	uint32_t ejected;        /* 1 while ejected */
+	uint64_t ejected_at_ms;  /* last ejection, 0 = never */
+	uint64_t ejection_ms;    /* length of the current (last) ejection,
+				  * fixed when it starts: min(base * backoff,
+				  * max) rounded up to whole intervals, or an
+				  * operator's choice (swervectl eject) */
+	uint64_t unejected_at_ms; /* last un-ejection, 0 = never */
+	uint64_t decay_from_ms;  /* backoff decays one step per interval from here */
+};
+
+/*
+ * Brings <st> up to <now_ms>: un-ejects an endpoint whose ejection time has
+ * passed (at the interval tick where Envoy's timer would have done it,
+ * counting ticks from the ejection) and decays the backoff by one per
+ * healthy interval. Returns SWERVE_OUTLIER_UNEJECT when it un-ejected, else
+ * SWERVE_OUTLIER_NONE.
+ */
+enum swerve_outlier_event swerve_outlier_refresh(
+	struct swerve_outlier_state *st, const struct swerve_outlier_cfg *cfg,
+	uint64_t now_ms);
+
+/*
+ * Records one outcome at <now_ms> (after refreshing <st>). <http_status> is
+ * read only for SWERVE_OUTCOME_HTTP_STATUS. <may_eject> is whether the
+ * ejection cap of the service allows one more ejection now (see
+ * swerve_outlier_max_ejected). Returns the event the outcome caused.
+ */
+enum swerve_outlier_event swerve_outlier_note(
+	struct swerve_outlier_state *st, const struct swerve_outlier_cfg *cfg,
+	enum swerve_outcome outcome, int http_status, bool may_eject,
+	uint64_t now_ms);
+
+/*
+ * When the current ejection of <st> ends (ms on the same clock), or 0 when it
+ * is not ejected. Readers on the connect path use this value, published in
+ * the row, without taking the lock.
+ */
+uint64_t swerve_outlier_ejected_until(const struct swerve_outlier_state *st,
+				      const struct swerve_outlier_cfg *cfg);
+
+/*
+ * How many endpoints of a service with <nendpoints> endpoints may be ejected
+ * at once: max(min_ejectable_hosts, floor(max_ejection_percent * n / 100)),
+ * never more than n.
+ */
+uint32_t swerve_outlier_max_ejected(const struct swerve_outlier_cfg *cfg,
+				    uint32_t nendpoints);
+
+#endif

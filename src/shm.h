@@ -1,0 +1,138 @@
+/*
+ * shm: the host-wide health table in POSIX shared memory. It owns the
+ * segment's layout (header with magic, version and sizes; fixed-size rows
+ * keyed by a 64-bit hash of "service\0endpoint"), creation (mode 0600),
+ * attachment with validation, and every update of a row.
+ *
+ * It holds health state only: streaks, ejection times, counters. No
+ * addresses, no pointers, so a process that scribbles on it can degrade
+ * routing but never redirect traffic.
+ *
+ * Thread- and process-safety: rows are claimed with compare-and-swap on the
+ * key; each row's outlier state is updated under a robust, process-shared
+ * mutex (a process that dies holding it costs nothing: the next locker gets
+ * EOWNERDEAD and repairs the row). The lock is held only for a few hundred
+ * instructions and never across a system call that can block. Readers on
+ * the connect path read the published `ejected_until_ms` with one atomic
+ * load and take no lock.
+ */
+#ifndef SWERVE_SHM_H
+#define SWERVE_SHM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "outlier.h"
+
+#define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
+#define SWERVE_SHM_VERSION 1u
+#define SWERVE_SHM_ROWS 4096u  /* endpoints per host; 4096 * 256 B = 1 MiB */
+
+/* One endpoint's health. 256 bytes, cache-line aligned. */
+struct swerve_shm_row {
+	_Atomic uint64_t key;              /* 0 = free */
+	_Atomic uint64_t ejected_until_ms; /* 0 = not ejected; lock-free reads */
+	_Atomic uint64_t connects_ok;
+	_Atomic uint64_t connects_failed;
+	_Atomic uint64_t updated_ms;
+	pthread_mutex_t lock;              /* robust, process-shared */
+	struct swerve_outlier_state st;    /* under lock */
+	uint8_t pad[256 - 5 * 8 - sizeof(pthread_mutex_t) -
+		    sizeof(struct swerve_outlier_state)];
+};
+
+struct swerve_shm_header {
+	uint64_t magic;          /* written last on creation */
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t row_size;
+	uint32_t nrows;
+	_Atomic uint32_t ready;  /* 1 once rows are initialised */
+	uint32_t creator_pid;
+	uint64_t created_ms;
+	uint8_t pad[256 - 40];
+};
+
+struct swerve_shm {
+	struct swerve_shm_header *hdr;
+	struct swerve_shm_row *rows;
+	size_t size;
+	bool shared;             /* false: process-private fallback table */
+	char name[128];
+};
+
+/*
+ * Maps the table <name> (a POSIX shm name, "/swerve"), creating it with
+ * mode 0600 when <create> is true and it does not exist. A table made by
+ * another process is used only once its header validates (magic, version,
+ * sizes); a foreign or corrupt segment is refused, never repaired in place.
+ * Never blocks for more than about 50 ms waiting for another process to
+ * finish creating it. The file descriptor is closed before returning.
+ * Returns 0, or -errno (-EPROTO for a bad layout, -ENOENT when absent and
+ * not created) with a human reason in <err> (may be NULL).
+ */
+int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
+		      char *err, size_t errlen);
+
+/*
+ * Sets up a process-private table with the same layout (anonymous mapping):
+ * what a process uses when the shared one is unavailable, so outlier
+ * detection still works inside it. Returns 0 or -errno.
+ */
+int swerve_shm_private(struct swerve_shm *out);
+
+/* Unmaps <tab>; accepts a zeroed struct. Does not unlink. */
+void swerve_shm_detach(struct swerve_shm *tab);
+
+/* Removes the segment <name> (swervectl reset, tests). 0 or -errno. */
+int swerve_shm_unlink(const char *name);
+
+/*
+ * The row for <key> (non-zero), claiming a free one when <insert> is true.
+ * Open addressing with linear probing; rows are never freed, so a pointer
+ * stays valid for the life of the mapping. Returns NULL when absent (and not
+ * inserted) or the table is full. Lock-free.
+ */
+struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
+				      bool insert);
+
+/*
+ * Records <outcome> (and <http_status>) for endpoint <idx> of a service whose
+ * rows are <rows>[0..n-1] (NULL entries allowed), with <cfg> its outlier
+ * config, at <now_ms>: counts the service's currently ejected rows for the
+ * cap, updates streaks under the row lock, publishes ejected_until_ms and
+ * bumps the connect counters. Returns the event caused, and never blocks on
+ * a lock held by this same thread (a re-entered signal handler is refused
+ * by the caller's guard, see hooks.c).
+ */
+enum swerve_outlier_event swerve_shm_report(
+	struct swerve_shm_row *const *rows, size_t n, size_t idx,
+	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
+	int http_status, uint64_t now_ms);
+
+/* True when <row> is ejected at <now_ms>; one atomic load. NULL: false. */
+bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms);
+
+/*
+ * Copies the row's state under its lock, refreshed to <now_ms> (an expired
+ * ejection shows as un-ejected). Returns 0 or -EINVAL for a NULL row.
+ */
+int swerve_shm_snapshot(struct swerve_shm_row *row,
+			const struct swerve_outlier_cfg *cfg, uint64_t now_ms,
+			struct swerve_outlier_state *out);
+
+/*
+ * Operator edits (swervectl): eject <row> now for <duration_ms> (counts as an
+ * ejection, backoff unchanged), un-eject it, or reset it to a fresh row
+ * (streaks, backoff, counters). 0 or -EINVAL.
+ */
+int swerve_shm_eject(struct swerve_shm_row *row, uint64_t duration_ms,
+		     uint64_t now_ms);
+int swerve_shm_uneject(struct swerve_shm_row *row, uint64_t now_ms);
+int swerve_shm_reset_row(struct swerve_shm_row *row);
+
+#endif
