@@ -1,0 +1,74 @@
+#!/bin/sh
+# make demo: Istio's "failover for external services", on loopback, with an
+# unmodified curl. Two HTTP servers play the endpoints of mydb.com: the
+# primary in this host's region (us-east1) and the failover in us-west.
+set -eu
+cd "$(dirname "$0")/.."
+B=${SWERVE_BUILD:-build}
+CONF=conf/demo.ini
+EAST=""; WEST=""
+
+cleanup() {
+	[ -n "$EAST" ] && kill "$EAST" 2>/dev/null || true
+	[ -n "$WEST" ] && kill "$WEST" 2>/dev/null || true
+	"$B/swervectl" -c "$CONF" reset >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+
+server() { # server ADDR BODY: starts it, waits until it listens, prints its pid
+	"$B/tests/httpd" "$1" 18080 "$2" > "$B/demo-$1.out" 2>&1 &
+	pid=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q ready "$B/demo-$1.out" 2>/dev/null && break
+		sleep 0.1
+	done
+	echo "$pid"
+}
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+requests() { # requests N
+	i=1; ok=0; failed=0
+	while [ "$i" -le "$1" ]; do
+		if out=$("$B/swerve" -c "$CONF" -- curl -sS --max-time 15 http://mydb.com/ 2>&1); then
+			ok=$((ok + 1))
+		else
+			failed=$((failed + 1))
+		fi
+		printf '  curl http://mydb.com/  ->  %s\n' "$out"
+		i=$((i + 1))
+	done
+	printf '  %d ok, %d failed\n' "$ok" "$failed"
+	[ "$failed" -eq 0 ]
+}
+
+"$B/swervectl" -c "$CONF" reset >/dev/null 2>&1 || true
+say "config: $CONF (mydb.com -> 127.0.0.2:18080 us-east1, 127.0.0.3:18080 us-west)"
+grep -vE '^\s*(;|$)' "$CONF" | sed 's/^/  /'
+
+EAST=$(server 127.0.0.2 "healthy: us-east1")
+WEST=$(server 127.0.0.3 "healthy: us-west")
+say "both endpoints up: this host is in us-east1, so traffic stays there"
+requests 5
+
+say "the us-east1 endpoint dies (its server is stopped)"
+kill "$EAST"; wait "$EAST" 2>/dev/null || true; EAST=""
+requests 5
+
+say "swervectl endpoints: the dead endpoint is ejected for base_ejection_time (1m)"
+"$B/swervectl" -c "$CONF" endpoints
+
+say "the us-east1 endpoint comes back; traffic stays on us-west until the ejection ends"
+EAST=$(server 127.0.0.2 "healthy: us-east1")
+requests 1
+left=$("$B/swervectl" -c "$CONF" endpoints --json | tr ',{}' '\n\n\n' |
+	sed -n 's/.*"ejected_remaining_ms": *\([0-9]*\).*/\1/p' | sort -n | tail -1)
+left=${left:-0}
+secs=$(( (left + 999) / 1000 + 1 ))
+printf '  waiting %d s for the ejection to end ...\n' "$secs"
+sleep "$secs"
+"$B/swervectl" -c "$CONF" endpoints
+
+say "ejection over: traffic is back on us-east1"
+requests 5
+say "done: no request failed"

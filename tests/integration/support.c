@@ -1,0 +1,335 @@
+/*
+ * support.c: spawning real servers and clients for the integration tests.
+ * Everything goes to loopback addresses the tests choose themselves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+extern char **environ;
+
+static char dir[256];
+static char shm_names[16][64];
+static int nshm;
+
+const char *t_build(void)
+{
+	const char *b = getenv("SWERVE_BUILD");
+
+	return b != NULL && b[0] != '\0' ? b : "build";
+}
+
+const char *t_dir(void)
+{
+	if (dir[0] == '\0') {
+		snprintf(dir, sizeof(dir), "/tmp/swerve-it-XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			abort();
+	}
+	return dir;
+}
+
+const char *t_shm(void)
+{
+	static char name[64];
+
+	snprintf(name, sizeof(name), "/swerve-it-%d-%d", (int)getpid(), nshm);
+	if (nshm < 16)
+		snprintf(shm_names[nshm++], sizeof(shm_names[0]), "%s", name);
+	shm_unlink(name);
+	return name;
+}
+
+char *t_write(const char *name, const char *text)
+{
+	static char paths[4][512];
+	static int slot;
+	char *p = paths[slot++ % 4];
+	FILE *f;
+
+	snprintf(p, 512, "%s/%s", t_dir(), name);
+	f = fopen(p, "w");
+	if (f == NULL)
+		abort();
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+pid_t t_server(const char *addr, int port, const char *body, const char *mode)
+{
+	char bin[512], portbuf[16], line[64];
+	char *argv[6];
+	posix_spawn_file_actions_t fa;
+	int pfd[2];
+	pid_t pid;
+	ssize_t n;
+	struct pollfd p;
+
+	snprintf(bin, sizeof(bin), "%s/tests/httpd", t_build());
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	argv[0] = bin;
+	argv[1] = (char *)addr;
+	argv[2] = portbuf;
+	argv[3] = (char *)body;
+	argv[4] = (char *)mode;
+	argv[5] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	p.fd = pfd[0];
+	p.events = POLLIN;
+	n = 0;
+	if (poll(&p, 1, 5000) == 1)
+		n = read(pfd[0], line, sizeof(line) - 1);
+	close(pfd[0]);
+	if (n <= 0 || strncmp(line, "ready", 5) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+void t_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+bool t_have(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[512], *copy, *tok, *save = NULL;
+	bool found = false;
+
+	if (path == NULL)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	copy = strdup(path);
+	for (tok = strtok_r(copy, ":", &save); tok != NULL && !found;
+	     tok = strtok_r(NULL, ":", &save)) {
+		snprintf(buf, sizeof(buf), "%s/%s", tok, prog);
+		found = access(buf, X_OK) == 0;
+	}
+	free(copy);
+	return found;
+}
+
+/* Reads what is available from <fd> into <buf>; false at EOF. */
+static bool drain(int fd, char *buf, size_t cap, size_t *len)
+{
+	ssize_t n;
+
+	if (*len + 1 >= cap) {
+		char sink[4096];
+
+		return read(fd, sink, sizeof(sink)) > 0;
+	}
+	n = read(fd, buf + *len, cap - 1 - *len);
+	if (n <= 0)
+		return false;
+	*len += (size_t)n;
+	buf[*len] = '\0';
+	return true;
+}
+
+void t_run(struct run *r, bool preload, const char *const *env,
+	   double timeout_s, const char *const *argv)
+{
+	char preload_var[2048];
+	const char *extra = getenv("SWERVE_PRELOAD_EXTRA");
+	char **envp;
+	size_t n = 0, i, olen = 0, elen = 0;
+	posix_spawn_file_actions_t fa;
+	int op[2], ep[2], st;
+	bool oopen = true, eopen = true;
+	double start, deadline;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	while (environ[n] != NULL)
+		n++;
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		;
+	envp = calloc(n + i + 2, sizeof(char *));
+	n = 0;
+	for (i = 0; environ[i] != NULL; i++) {
+		/* The runner's own variables stay out of the client. */
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0 ||
+		    strncmp(environ[i], "SWERVE_", 7) == 0)
+			continue;
+		envp[n++] = environ[i];
+	}
+	if (preload) {
+		snprintf(preload_var, sizeof(preload_var),
+			 "LD_PRELOAD=%s%s%s/libswerve.so",
+			 extra != NULL ? extra : "",
+			 extra != NULL && extra[0] != '\0' ? " " : "",
+			 t_build());
+		envp[n++] = preload_var;
+	}
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		envp[n++] = (char *)env[i];
+	envp[n] = NULL;
+
+	if (pipe2(op, O_CLOEXEC) == -1 || pipe2(ep, O_CLOEXEC) == -1)
+		abort();
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	start = now_s();
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			 envp) != 0) {
+		r->status = 127;
+		posix_spawn_file_actions_destroy(&fa);
+		free(envp);
+		close(op[0]); close(op[1]); close(ep[0]); close(ep[1]);
+		return;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	close(op[1]);
+	close(ep[1]);
+	deadline = start + timeout_s;
+	while (oopen || eopen) {
+		struct pollfd p[2] = { { .fd = oopen ? op[0] : -1,
+					 .events = POLLIN },
+				       { .fd = eopen ? ep[0] : -1,
+					 .events = POLLIN } };
+		int left = (int)((deadline - now_s()) * 1000);
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(p, 2, left) <= 0)
+			continue;
+		if (p[0].revents)
+			oopen = drain(op[0], r->out, sizeof(r->out), &olen);
+		if (p[1].revents)
+			eopen = drain(ep[0], r->err, sizeof(r->err), &elen);
+	}
+	close(op[0]);
+	close(ep[0]);
+	waitpid(pid, &st, 0);
+	r->seconds = now_s() - start;
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The JSON object of <endpoint> in swervectl's output, or NULL. */
+static const char *find_object(const char *json, const char *endpoint,
+			       char *obj, size_t cap)
+{
+	char needle[128];
+	const char *p, *start, *end;
+
+	snprintf(needle, sizeof(needle), "\"endpoint\": \"%s\"", endpoint);
+	p = strstr(json, needle);
+	if (p == NULL) {
+		snprintf(needle, sizeof(needle), "\"endpoint\":\"%s\"",
+			 endpoint);
+		p = strstr(json, needle);
+	}
+	if (p == NULL)
+		return NULL;
+	for (start = p; start > json && *start != '{'; start--)
+		;
+	end = strchr(p, '}');
+	if (end == NULL || (size_t)(end - start) >= cap)
+		return NULL;
+	memcpy(obj, start, (size_t)(end - start));
+	obj[end - start] = '\0';
+	return obj;
+}
+
+static const char *endpoints_json(const char *config, const char *shm,
+				  struct run *r)
+{
+	char bin[512], shmvar[128];
+	const char *env[] = { shmvar, NULL };
+	const char *argv[] = { bin, "-c", config, "endpoints", "--json",
+			       NULL };
+
+	snprintf(bin, sizeof(bin), "%s/swervectl", t_build());
+	snprintf(shmvar, sizeof(shmvar), "SWERVE_SHM=%s", shm);
+	t_run(r, false, env, 10, argv);
+	return r->out;
+}
+
+long long t_endpoint_field(const char *config, const char *shm,
+			   const char *endpoint, const char *key)
+{
+	static struct run r;
+	char obj[2048], needle[64];
+	const char *p;
+
+	if (find_object(endpoints_json(config, shm, &r), endpoint, obj,
+			sizeof(obj)) == NULL)
+		return -1;
+	snprintf(needle, sizeof(needle), "\"%s\":", key);
+	p = strstr(obj, needle);
+	if (p == NULL)
+		return -1;
+	p += strlen(needle);
+	while (*p == ' ')
+		p++;
+	return strtoll(p, NULL, 10);
+}
+
+bool t_endpoint_ejected(const char *config, const char *shm,
+			const char *endpoint)
+{
+	static struct run r;
+	char obj[2048];
+
+	if (find_object(endpoints_json(config, shm, &r), endpoint, obj,
+			sizeof(obj)) == NULL)
+		return false;
+	return strstr(obj, "\"ejected\"") != NULL;
+}
+
+void t_cleanup(void)
+{
+	char cmd[300];
+	int i;
+
+	for (i = 0; i < nshm; i++)
+		shm_unlink(shm_names[i]);
+	nshm = 0;
+	if (dir[0] != '\0' && strncmp(dir, "/tmp/swerve-it-", 15) == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+	dir[0] = '\0';
+}

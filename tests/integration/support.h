@@ -1,0 +1,64 @@
+/*
+ * support: what the integration tests share: real loopback servers (the
+ * httpd helper), real clients spawned with the library preloaded (never the
+ * Criterion runner itself), config files in a private directory, and
+ * swervectl's view of the shared table. Single-threaded, like each test.
+ */
+#ifndef SWERVE_TEST_SUPPORT_H
+#define SWERVE_TEST_SUPPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Output of one spawned program. */
+struct run {
+	int status;      /* exit code, or 128 + signal */
+	double seconds;  /* wall clock */
+	char out[16384];
+	char err[16384];
+};
+
+/* The build directory (absolute) from SWERVE_BUILD, else "build". */
+const char *t_build(void);
+
+/* A fresh private directory for this test, removed by t_cleanup(). */
+const char *t_dir(void);
+
+/* A shm name unique to this process and call: "/swerve-it-<pid>-<n>". */
+const char *t_shm(void);
+
+/* Writes <text> to <dir>/<name>; returns the path (static storage per
+ * call slot: copy it if you need two). */
+char *t_write(const char *name, const char *text);
+
+/* Starts build/tests/httpd ADDR PORT BODY MODE and waits for "ready". */
+pid_t t_server(const char *addr, int port, const char *body, const char *mode);
+
+/* SIGTERM and reap; accepts 0. */
+void t_stop(pid_t pid);
+
+/*
+ * Runs argv[0] (searched in PATH) with extra environment <env> (NULL-ended
+ * "K=V" list, may be NULL), killing it after <timeout_s>. With <preload>
+ * the library goes into LD_PRELOAD (after the sanitizer runtime, if any).
+ */
+void t_run(struct run *r, bool preload, const char *const *env,
+	   double timeout_s, const char *const *argv);
+
+/* True when <prog> is on PATH. */
+bool t_have(const char *prog);
+
+/* Value of "key": in the JSON object of swervectl endpoints --json whose
+ * "endpoint" is <endpoint>; -1 when absent. Numbers only. */
+long long t_endpoint_field(const char *config, const char *shm,
+			   const char *endpoint, const char *key);
+
+/* True when that endpoint's "status" is "ejected". */
+bool t_endpoint_ejected(const char *config, const char *shm,
+			const char *endpoint);
+
+/* Removes the private directory and the shm names made by this process. */
+void t_cleanup(void);
+
+#endif
