@@ -1,0 +1,499 @@
+/*
+ * balancer.c: which endpoint a connection goes to, in three steps, each
+ * Envoy's or Istio's own algorithm (envoy-istio-semantics.md 1.5.1, 3.2,
+ * 3.3).
+ *
+ * Tiers. With outlier detection configured, Istio gives every endpoint a
+ * priority from the client's locality: 0 for the same region, zone and
+ * subzone, 1 for the same zone only, 2 for the same region only, 3 for
+ * anything else. Distinct values are then compacted to 0..K-1, so empty tiers
+ * vanish. Without outlier detection nothing would ever make a tier unhealthy,
+ * so Istio puts everything in tier 0, and so do we.
+ *
+ * Load. Each tier offers health = min(100, overprov * healthy / total), in
+ * integer percent (overprov is 140 by default: a tier with 72% of its
+ * endpoints healthy is assumed to carry all of its traffic). The sum of the
+ * healths, capped at 100, is the normalized total availability (NTA). Tiers
+ * take health * 100 / NTA of the traffic in order, each capped by what is
+ * left, and the rounding remainder goes to the first tier with any health.
+ * Counts, not weights, as with Envoy's default weighted_priority_health off.
+ *
+ * Panic. A tier is in panic when fewer than panic_threshold percent of its
+ * endpoints are healthy (plain percent, no overprovisioning) and NTA is
+ * below 100, i.e. when the lower tiers cannot absorb its loss. A tier in
+ * panic routes to all of its endpoints, ejected ones included. When every
+ * non-empty tier is in panic ("total panic") the load is split by endpoint
+ * count instead. Envoy also counts empty tiers as panicking; they carry no
+ * load either way, and leaving them out keeps a compacted config and one
+ * with gaps equivalent. With panic disabled (threshold 0, Istio's default
+ * when outlier detection is on) and nothing healthy, Envoy answers 503 "no
+ * healthy upstream"; swerve fails open instead and tries the ejected
+ * endpoints of the lowest tier, because refusing the connection ourselves
+ * can only be worse than letting the program try.
+ *
+ * Policy. Inside the chosen tier, round robin and random walk the
+ * cumulative weights with the caller's counter or random number, so equal
+ * weights rotate plainly and 1:3 weights give exactly 1:3 over every four
+ * picks. Least request uses Envoy's power of two choices when the weights
+ * are equal and otherwise the endpoint with the highest weight / (active +
+ * 1). Endpoints already tried in this call are treated as absent, so the
+ * load is recomputed as if they were gone; endpoints with a long pending
+ * attempt (suspect) are used only when nothing else is left in the tier.
+ *
+ * Everything is integer math on caller-supplied arrays and stack copies of
+ * at most SWERVE_MAX_ENDPOINTS entries: no allocation, no global state.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "balancer.h"
+
+/* Istio's LbPriority values 0..3 (no failover rules: no 4). */
+#define RAW_PRIORITIES 4
+
+unsigned swerve_balancer_raw_priority(const struct swerve_locality *client,
+				      const struct swerve_locality *ep)
+{
+	if (strcmp(client->region, ep->region) != 0)
+		return 3;
+	if (strcmp(client->zone, ep->zone) != 0)
+		return 2;
+	if (strcmp(client->subzone, ep->subzone) != 0)
+		return 1;
+	return 0;
+}
+
+/*
+ * Returns at least 1 even for a service without endpoints, so callers can
+ * always index tier 0.
+ */
+unsigned swerve_balancer_priorities(const struct swerve_service *svc,
+				    const struct swerve_locality *client,
+				    uint8_t *prio)
+{
+	bool seen[RAW_PRIORITIES] = { false };
+	uint8_t rank[RAW_PRIORITIES] = { 0 };
+	unsigned i, k = 0;
+
+	if (!svc->outlier.enabled) {
+		for (i = 0; i < svc->nendpoints; i++)
+			prio[i] = 0;
+		return 1;
+	}
+	for (i = 0; i < svc->nendpoints; i++) {
+		prio[i] = (uint8_t)swerve_balancer_raw_priority(
+			client, &svc->endpoints[i].locality);
+		seen[prio[i]] = true;
+	}
+	for (i = 0; i < RAW_PRIORITIES; i++) {
+		if (seen[i])
+			rank[i] = (uint8_t)k++;
+	}
+	for (i = 0; i < svc->nendpoints; i++)
+		prio[i] = rank[prio[i]];
+	return k > 0 ? k : 1;
+}
+
+static unsigned clamp_npriorities(unsigned npriorities)
+{
+	if (npriorities == 0)
+		return 1;
+	if (npriorities > SWERVE_MAX_PRIORITIES)
+		return SWERVE_MAX_PRIORITIES;
+	return npriorities;
+}
+
+/* A tier beyond the declared count is folded into the last one. */
+static unsigned tier_of(uint8_t prio, unsigned npriorities)
+{
+	return prio < npriorities ? prio : npriorities - 1;
+}
+
+/* Envoy's recalculateLoadInTotalPanic: load by endpoint count. */
+static void split_by_count(const uint32_t *total, uint64_t all,
+			   struct swerve_balancer_load *out)
+{
+	uint32_t remaining = 100;
+	unsigned p;
+	int first = -1;
+
+	for (p = 0; p < out->npriorities; p++) {
+		if (first < 0 && total[p] > 0)
+			first = (int)p;
+		out->load[p] = (uint32_t)(100u * (uint64_t)total[p] / all);
+		remaining -= out->load[p];
+	}
+	out->load[first] += remaining;
+}
+
+void swerve_balancer_load(const uint8_t *prio, const bool *healthy, size_t n,
+			  unsigned npriorities, uint32_t overprov,
+			  uint32_t panic_threshold,
+			  struct swerve_balancer_load *out)
+{
+	uint32_t total[SWERVE_MAX_PRIORITIES] = { 0 };
+	uint32_t good[SWERVE_MAX_PRIORITIES] = { 0 };
+	uint64_t sum = 0, all = 0, nta, h, threshold;
+	uint32_t remaining, l;
+	unsigned npri = clamp_npriorities(npriorities);
+	unsigned p;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->npriorities = npri;
+	/* Validation rejects 0; without a factor nothing would be healthy. */
+	if (overprov == 0)
+		overprov = 100;
+	for (i = 0; i < n; i++) {
+		p = tier_of(prio[i], npri);
+		total[p]++;
+		if (healthy[i])
+			good[p]++;
+	}
+	for (p = 0; p < npri; p++) {
+		if (total[p] == 0)
+			continue;
+		h = (uint64_t)overprov * good[p] / total[p];
+		out->health[p] = (uint32_t)(h < 100 ? h : 100);
+		sum += out->health[p];
+		all += total[p];
+	}
+	nta = sum < 100 ? sum : 100;
+
+	if (nta > 0) {
+		remaining = 100;
+		for (p = 0; p < npri; p++) {
+			l = (uint32_t)(out->health[p] * 100u / nta);
+			out->load[p] = l < remaining ? l : remaining;
+			remaining -= out->load[p];
+		}
+		for (p = 0; p < npri && remaining > 0; p++) {
+			if (out->health[p] > 0) {
+				out->load[p] += remaining;
+				remaining = 0;
+			}
+		}
+	}
+
+	/*
+	 * Envoy puts 100% on tier 0 when nothing is routable so that the
+	 * loads still sum to 100; the pick then finds nothing healthy.
+	 */
+	threshold = panic_threshold < 100 ? panic_threshold : 100;
+	if (all == 0 || (threshold == 0 && nta == 0)) {
+		out->none_routable = true;
+		memset(out->load, 0, sizeof(out->load));
+		out->load[0] = 100;
+		return;
+	}
+	if (nta < 100) {
+		out->total_panic = true;
+		for (p = 0; p < npri; p++) {
+			if (total[p] == 0)
+				continue;
+			/* 100 * good / total < threshold, without rounding */
+			out->panic[p] = 100u * (uint64_t)good[p] <
+					threshold * total[p];
+			if (!out->panic[p])
+				out->total_panic = false;
+		}
+	}
+	if (out->total_panic) {
+		split_by_count(total, all, out);
+	} else if (nta == 0) {
+		/* Unreachable: nta 0 means nothing healthy, so all panic. */
+		out->none_routable = true;
+		out->load[0] = 100;
+	}
+}
+
+/* The set a policy chooses from, over the compacted (not excluded) list. */
+struct candidates {
+	const struct swerve_balancer_input *in;
+	const uint16_t *map;   /* compacted index -> endpoint index */
+	const uint8_t *tier;   /* compacted */
+	const bool *ok;        /* compacted healthy */
+	size_t m;
+	unsigned p;            /* the chosen tier */
+	bool all;              /* panic or fail-open: unhealthy ones too */
+	bool skip_suspect;
+};
+
+static bool is_candidate(const struct candidates *c, size_t j)
+{
+	if (c->tier[j] != c->p)
+		return false;
+	if (!c->all && !c->ok[j])
+		return false;
+	if (c->skip_suspect && c->in->suspect[c->map[j]])
+		return false;
+	return true;
+}
+
+static uint64_t weight_of(const struct candidates *c, size_t j)
+{
+	const uint32_t *w = c->in->weight;
+
+	if (w == NULL || w[c->map[j]] == 0)
+		return 1;
+	return w[c->map[j]];
+}
+
+static uint64_t active_of(const struct candidates *c, size_t j)
+{
+	const uint32_t *a = c->in->active;
+
+	return a != NULL ? a[c->map[j]] : 0;
+}
+
+/* The <nth> candidate (0-based), or -1. */
+static long find_nth(const struct candidates *c, uint64_t nth)
+{
+	size_t j;
+
+	for (j = 0; j < c->m; j++) {
+		if (!is_candidate(c, j))
+			continue;
+		if (nth == 0)
+			return (long)j;
+		nth--;
+	}
+	return -1;
+}
+
+/* Walks the cumulative weights to <r> modulo their sum. */
+static long pick_weighted(const struct candidates *c, uint64_t r)
+{
+	uint64_t sum = 0, cum = 0;
+	size_t j;
+
+	for (j = 0; j < c->m; j++) {
+		if (is_candidate(c, j))
+			sum += weight_of(c, j);
+	}
+	if (sum == 0)
+		return -1;
+	r %= sum;
+	for (j = 0; j < c->m; j++) {
+		if (!is_candidate(c, j))
+			continue;
+		cum += weight_of(c, j);
+		if (r < cum)
+			return (long)j;
+	}
+	return -1;
+}
+
+/*
+ * Envoy's least request: with equal weights, two random choices and the
+ * one with fewer active connections (ties keep the first); with unequal
+ * weights, the highest weight / (active + 1), compared by cross
+ * multiplication (both factors fit in 32 bits, the product in 64), ties to
+ * the lower index.
+ */
+static long pick_least_request(const struct candidates *c, uint64_t rand2)
+{
+	uint64_t count = 0, w0 = 0;
+	bool equal = true;
+	long a, b, best = -1;
+	size_t j;
+
+	for (j = 0; j < c->m; j++) {
+		if (!is_candidate(c, j))
+			continue;
+		if (count == 0)
+			w0 = weight_of(c, j);
+		else if (weight_of(c, j) != w0)
+			equal = false;
+		count++;
+	}
+	if (count == 0)
+		return -1;
+	if (equal) {
+		a = find_nth(c, rand2 % count);
+		b = find_nth(c, (rand2 / count) % count);
+		if (active_of(c, (size_t)b) < active_of(c, (size_t)a))
+			return b;
+		return a;
+	}
+	for (j = 0; j < c->m; j++) {
+		if (!is_candidate(c, j))
+			continue;
+		if (best < 0 ||
+		    weight_of(c, j) * (active_of(c, (size_t)best) + 1) >
+		    weight_of(c, (size_t)best) * (active_of(c, j) + 1))
+			best = (long)j;
+	}
+	return best;
+}
+
+static long run_policy(const struct candidates *c)
+{
+	switch (c->in->lb) {
+	case SWERVE_LB_LEAST_REQUEST:
+		return pick_least_request(c, c->in->rand2);
+	case SWERVE_LB_RANDOM:
+		return pick_weighted(c, c->in->rand2);
+	case SWERVE_LB_ROUND_ROBIN:
+	default:
+		return pick_weighted(c, c->in->rr);
+	}
+}
+
+static const char *policy_name(enum swerve_lb lb)
+{
+	switch (lb) {
+	case SWERVE_LB_LEAST_REQUEST:
+		return "least request";
+	case SWERVE_LB_RANDOM:
+		return "random";
+	case SWERVE_LB_ROUND_ROBIN:
+	default:
+		return "round robin";
+	}
+}
+
+/* Envoy's choosePriority: h = rand % 100 + 1 over the cumulative loads. */
+static unsigned choose_priority(const struct swerve_balancer_load *ld,
+				uint64_t rand1)
+{
+	uint64_t h = rand1 % 100 + 1, cum = 0;
+	unsigned p;
+
+	for (p = 0; p < ld->npriorities; p++) {
+		cum += ld->load[p];
+		if (h <= cum)
+			return p;
+	}
+	return 0; /* loads always sum to 100; never reached */
+}
+
+static size_t count_candidates(const struct candidates *c)
+{
+	size_t j, k = 0;
+
+	for (j = 0; j < c->m; j++)
+		k += is_candidate(c, j);
+	return k;
+}
+
+/* snprintf that appends at <*off> and tolerates a full or absent buffer. */
+__attribute__((format(printf, 4, 5)))
+static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (buf == NULL || *off >= len)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		*off += (size_t)w;
+}
+
+int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
+			 size_t whylen)
+{
+	/*
+	 * Stack copies bounded by SWERVE_MAX_ENDPOINTS (config rejects more):
+	 * 4 KiB in all, fine on the connect() path of any thread.
+	 */
+	uint16_t map[SWERVE_MAX_ENDPOINTS];
+	uint8_t tier[SWERVE_MAX_ENDPOINTS];
+	bool ok[SWERVE_MAX_ENDPOINTS];
+	struct swerve_balancer_load ld;
+	struct candidates c;
+	size_t n = in->n < SWERVE_MAX_ENDPOINTS ? in->n : SWERVE_MAX_ENDPOINTS;
+	size_t i, m = 0, ncand, in_tier = 0, nhealthy = 0, nsuspect = 0;
+	unsigned npri = clamp_npriorities(in->npriorities);
+	bool fail_open = false;
+	size_t off = 0;
+	long j;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (in->excluded != NULL && in->excluded[i])
+			continue;
+		map[m] = (uint16_t)i;
+		tier[m] = (uint8_t)tier_of(in->prio[i], npri);
+		ok[m] = in->healthy[i];
+		m++;
+	}
+	if (m == 0) {
+		append(why, whylen, &off, "all %zu endpoints already tried", n);
+		return -1;
+	}
+	swerve_balancer_load(tier, ok, m, npri, in->overprov,
+			     in->panic_threshold, &ld);
+
+	c.in = in;
+	c.map = map;
+	c.tier = tier;
+	c.ok = ok;
+	c.m = m;
+	c.skip_suspect = false;
+	ncand = 0;
+	if (!ld.none_routable) {
+		c.p = choose_priority(&ld, in->rand1);
+		c.all = ld.panic[c.p] || ld.total_panic;
+		ncand = count_candidates(&c);
+	}
+	if (ncand == 0) {
+		/* Fail open: the lowest tier left, ejected or not. */
+		fail_open = true;
+		c.p = tier[0];
+		for (i = 1; i < m; i++) {
+			if (tier[i] < c.p)
+				c.p = tier[i];
+		}
+		c.all = true;
+		ncand = count_candidates(&c);
+	}
+
+	for (i = 0; i < m; i++) {
+		if (tier[i] != c.p)
+			continue;
+		in_tier++;
+		nhealthy += ok[i];
+		if (is_candidate(&c, i) && in->suspect != NULL &&
+		    in->suspect[map[i]])
+			nsuspect++;
+	}
+	/* Suspects only when nothing else is left in the candidate set. */
+	if (nsuspect > 0 && nsuspect < ncand)
+		c.skip_suspect = true;
+	j = run_policy(&c);
+	if (j < 0)
+		return -1; /* unreachable: ncand > 0 */
+
+	if (fail_open)
+		append(why, whylen, &off,
+		       "no healthy endpoint: trying ejected endpoints of "
+		       "priority %u anyway, %s over %zu of %zu",
+		       c.p, policy_name(in->lb), ncand, in_tier);
+	else if (c.all)
+		append(why, whylen, &off,
+		       "priority %u (load %u%%, %s), %s over all %zu of %zu "
+		       "(%zu healthy)",
+		       c.p, ld.load[c.p],
+		       ld.total_panic ? "total panic" : "panic",
+		       policy_name(in->lb), ncand, in_tier, nhealthy);
+	else
+		append(why, whylen, &off,
+		       "priority %u (load %u%%), %s over %zu healthy of %zu",
+		       c.p, ld.load[c.p], policy_name(in->lb), ncand,
+		       in_tier);
+	if (c.skip_suspect)
+		append(why, whylen, &off, ", %zu suspect skipped", nsuspect);
+	else if (nsuspect > 0)
+		append(why, whylen, &off, ", only suspect ones left");
+	if (m < n)
+		append(why, whylen, &off, ", %zu already tried", n - m);
+	return map[j];
+}

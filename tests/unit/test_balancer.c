@@ -1,0 +1,711 @@
+/*
+ * Unit tests for balancer.c: Istio's tiers, Envoy's priority load and panic
+ * (envoy-istio-semantics.md 1.5.1, 3.2, 3.3, with the worked examples
+ * there), and the policies inside a tier. Randomness comes from a seeded
+ * xorshift so every run sees the same numbers.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "balancer.h"
+
+#define MAXN 32
+
+static uint64_t xorshift64(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static void set_locality(struct swerve_locality *l, const char *region,
+			 const char *zone, const char *subzone)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->region, sizeof(l->region), "%s", region);
+	snprintf(l->zone, sizeof(l->zone), "%s", zone);
+	snprintf(l->subzone, sizeof(l->subzone), "%s", subzone);
+}
+
+/* A pick input over fixed arrays the tests fill in. */
+struct fixture {
+	uint8_t prio[MAXN];
+	bool healthy[MAXN];
+	bool excluded[MAXN];
+	bool suspect[MAXN];
+	uint32_t weight[MAXN];
+	uint32_t active[MAXN];
+	struct swerve_balancer_input in;
+};
+
+/*
+ * <tiers> lists how many endpoints each tier has, <ejected> how many of
+ * them (the first ones of the tier) are unhealthy.
+ */
+static void fixture_init(struct fixture *f, const unsigned *tiers,
+			 const unsigned *ejected, unsigned npri)
+{
+	unsigned p, k;
+	size_t n = 0;
+
+	memset(f, 0, sizeof(*f));
+	for (p = 0; p < npri; p++) {
+		for (k = 0; k < tiers[p]; k++) {
+			f->prio[n] = (uint8_t)p;
+			f->healthy[n] = k >= ejected[p];
+			f->weight[n] = 1;
+			n++;
+		}
+	}
+	f->in.n = n;
+	f->in.prio = f->prio;
+	f->in.npriorities = npri;
+	f->in.healthy = f->healthy;
+	f->in.excluded = f->excluded;
+	f->in.suspect = f->suspect;
+	f->in.weight = f->weight;
+	f->in.active = f->active;
+	f->in.lb = SWERVE_LB_ROUND_ROBIN;
+	f->in.overprov = 140;
+	f->in.panic_threshold = 0;
+}
+
+static void load_of(const struct fixture *f, struct swerve_balancer_load *ld)
+{
+	swerve_balancer_load(f->in.prio, f->in.healthy, f->in.n,
+			     f->in.npriorities, f->in.overprov,
+			     f->in.panic_threshold, ld);
+}
+
+static int pick(struct fixture *f)
+{
+	return swerve_balancer_pick(&f->in, NULL, 0);
+}
+
+Test(balancer, raw_priority_follows_istio_lbpriority)
+{
+	struct swerve_locality client, ep;
+
+	set_locality(&client, "r1", "z1", "s1");
+	set_locality(&ep, "r1", "z1", "s1");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 0);
+	set_locality(&ep, "r1", "z1", "s2");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 1);
+	set_locality(&ep, "r1", "z1", "");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 1);
+	set_locality(&ep, "r1", "z2", "s1");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 2);
+	set_locality(&ep, "r2", "z1", "s1");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 3);
+	set_locality(&ep, "R1", "z1", "s1");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 3,
+		     "exact compares");
+	/* "" == "": a client without zone matches endpoints without one. */
+	set_locality(&client, "r1", "", "");
+	set_locality(&ep, "r1", "", "");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 0);
+	set_locality(&ep, "r1", "z1", "");
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &ep), 2);
+}
+
+static void make_service(struct swerve_service *svc,
+			 struct swerve_endpoint *eps, const char *const *where,
+			 unsigned n, bool outlier)
+{
+	unsigned i;
+	char r[64], z[64];
+
+	memset(svc, 0, sizeof(*svc));
+	memset(eps, 0, n * sizeof(*eps));
+	for (i = 0; i < n; i++) {
+		r[0] = z[0] = '\0';
+		sscanf(where[i], "%63[^.].%63s", r, z);
+		set_locality(&eps[i].locality, r, z, "");
+		eps[i].weight = 1;
+	}
+	svc->endpoints = eps;
+	svc->nendpoints = n;
+	svc->outlier.enabled = outlier;
+}
+
+Test(balancer, priorities_compact_istio_failover_example)
+{
+	static const char *const where[] = {
+		"region1.zone1", "region1.zone2", "region2.zone3",
+		"region1.zone1", "region2.zone9",
+	};
+	struct swerve_endpoint eps[5];
+	struct swerve_service svc;
+	struct swerve_locality client;
+	uint8_t prio[5];
+
+	set_locality(&client, "region1", "zone1", "");
+	make_service(&svc, eps, where, 5, true);
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &eps[1].locality),
+		     2);
+	cr_assert_eq(swerve_balancer_raw_priority(&client, &eps[2].locality),
+		     3);
+	cr_assert_eq(swerve_balancer_priorities(&svc, &client, prio), 3);
+	cr_assert_eq(prio[0], 0);
+	cr_assert_eq(prio[1], 1);
+	cr_assert_eq(prio[2], 2);
+	cr_assert_eq(prio[3], 0);
+	cr_assert_eq(prio[4], 2);
+}
+
+Test(balancer, priorities_drop_empty_tiers)
+{
+	static const char *const where[] = { "region2.zone3", "region2.zone4" };
+	struct swerve_endpoint eps[2];
+	struct swerve_service svc;
+	struct swerve_locality client;
+	uint8_t prio[2];
+
+	set_locality(&client, "region1", "zone1", "");
+	make_service(&svc, eps, where, 2, true);
+	cr_assert_eq(swerve_balancer_priorities(&svc, &client, prio), 1);
+	cr_assert_eq(prio[0], 0);
+	cr_assert_eq(prio[1], 0);
+}
+
+Test(balancer, no_outlier_detection_means_one_tier)
+{
+	static const char *const where[] = {
+		"region1.zone1", "region1.zone2", "region2.zone3",
+	};
+	struct swerve_endpoint eps[3];
+	struct swerve_service svc;
+	struct swerve_locality client;
+	uint8_t prio[3] = { 9, 9, 9 };
+
+	set_locality(&client, "region1", "zone1", "");
+	make_service(&svc, eps, where, 3, false);
+	cr_assert_eq(swerve_balancer_priorities(&svc, &client, prio), 1);
+	cr_assert_eq(prio[0], 0);
+	cr_assert_eq(prio[1], 0);
+	cr_assert_eq(prio[2], 0);
+}
+
+struct load_case {
+	unsigned n0, ej0, n1, ej1;
+	uint32_t load0, load1;
+};
+
+ParameterizedTestParameters(balancer, load_matches_worked_examples)
+{
+	/* Doc 3.2, overprovisioning 140, panic off. */
+	static struct load_case cases[] = {
+		{ 4, 2, 4, 0, 70, 30 },  /* health 70 + 100 */
+		{ 3, 1, 4, 0, 93, 7 },   /* 140 * 2 / 3 = 93 */
+		{ 4, 1, 4, 0, 100, 0 },  /* 105 -> 100: no spill */
+		{ 4, 3, 4, 0, 35, 65 },
+		{ 4, 4, 4, 0, 0, 100 },
+		{ 4, 3, 4, 3, 50, 50 },  /* 35 + 35 = 70 = NTA */
+		{ 4, 0, 4, 4, 100, 0 },
+		{ 100, 28, 1, 0, 100, 0 }, /* 72% healthy */
+		{ 100, 29, 1, 0, 99, 1 },  /* 71% healthy */
+	};
+
+	return cr_make_param_array(struct load_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct load_case *tc, balancer, load_matches_worked_examples)
+{
+	static struct {
+		uint8_t prio[128];
+		bool healthy[128];
+	} a;
+	struct swerve_balancer_load ld;
+	unsigned i, n = 0;
+
+	for (i = 0; i < tc->n0; i++, n++) {
+		a.prio[n] = 0;
+		a.healthy[n] = i >= tc->ej0;
+	}
+	for (i = 0; i < tc->n1; i++, n++) {
+		a.prio[n] = 1;
+		a.healthy[n] = i >= tc->ej1;
+	}
+	swerve_balancer_load(a.prio, a.healthy, n, 2, 140, 0, &ld);
+	cr_assert_eq(ld.npriorities, 2);
+	cr_assert_eq(ld.load[0], tc->load0, "P0 %u/%u ejected: %u", tc->ej0,
+		     tc->n0, ld.load[0]);
+	cr_assert_eq(ld.load[1], tc->load1, "P1 %u/%u ejected: %u", tc->ej1,
+		     tc->n1, ld.load[1]);
+	cr_assert_not(ld.panic[0]);
+	cr_assert_not(ld.panic[1]);
+	cr_assert_not(ld.total_panic);
+	cr_assert_not(ld.none_routable);
+}
+
+Test(balancer, load_health_values)
+{
+	static const unsigned tiers[] = { 4, 3 }, ej[] = { 2, 1 };
+	struct fixture f;
+	struct swerve_balancer_load ld;
+
+	fixture_init(&f, tiers, ej, 2);
+	load_of(&f, &ld);
+	cr_assert_eq(ld.health[0], 70);
+	cr_assert_eq(ld.health[1], 93);
+	cr_assert_eq(ld.load[0] + ld.load[1], 100);
+}
+
+Test(balancer, load_remainder_goes_to_first_healthy_priority)
+{
+	/* 25% / 25% / 20%: 35 + 35 + 28 = 98, remainder 2 to P0. */
+	static const unsigned tiers[] = { 4, 4, 5 }, ej[] = { 3, 3, 4 };
+	struct fixture f;
+	struct swerve_balancer_load ld;
+
+	fixture_init(&f, tiers, ej, 3);
+	load_of(&f, &ld);
+	cr_assert_eq(ld.health[2], 28);
+	cr_assert_eq(ld.load[0], 37);
+	cr_assert_eq(ld.load[1], 35);
+	cr_assert_eq(ld.load[2], 28);
+	cr_assert_not(ld.total_panic);
+
+	/* The remainder skips a tier with no health at all. */
+	{
+		static const unsigned t2[] = { 4, 4, 4, 5 };
+		static const unsigned e2[] = { 4, 3, 3, 4 };
+
+		fixture_init(&f, t2, e2, 4);
+		load_of(&f, &ld);
+		cr_assert_eq(ld.load[0], 0);
+		cr_assert_eq(ld.load[1], 37);
+		cr_assert_eq(ld.load[2], 35);
+		cr_assert_eq(ld.load[3], 28);
+	}
+}
+
+Test(balancer, total_panic_splits_by_host_count)
+{
+	/* Threshold 50: both tiers below it and NTA < 100. */
+	static const unsigned tiers[] = { 4, 6 }, ej[] = { 3, 5 };
+	struct fixture f;
+	struct swerve_balancer_load ld;
+
+	fixture_init(&f, tiers, ej, 2);
+	f.in.panic_threshold = 50;
+	load_of(&f, &ld);
+	cr_assert(ld.panic[0]);
+	cr_assert(ld.panic[1]);
+	cr_assert(ld.total_panic);
+	cr_assert_eq(ld.load[0], 40);
+	cr_assert_eq(ld.load[1], 60);
+
+	/* Doc 3.2: 25%/25% with the default 50 is total panic: 50/50. */
+	{
+		static const unsigned t2[] = { 4, 4 }, e2[] = { 3, 3 };
+
+		fixture_init(&f, t2, e2, 2);
+		f.in.panic_threshold = 50;
+		load_of(&f, &ld);
+		cr_assert(ld.total_panic);
+		cr_assert_eq(ld.load[0], 50);
+		cr_assert_eq(ld.load[1], 50);
+	}
+	/* 1/3/3 hosts: 14, 42, 42 and the remainder 2 to P0. */
+	{
+		static const unsigned t3[] = { 1, 3, 3 }, e3[] = { 1, 3, 3 };
+
+		fixture_init(&f, t3, e3, 3);
+		f.in.panic_threshold = 50;
+		load_of(&f, &ld);
+		cr_assert(ld.total_panic);
+		cr_assert_eq(ld.load[0], 16);
+		cr_assert_eq(ld.load[1], 42);
+		cr_assert_eq(ld.load[2], 42);
+	}
+}
+
+Test(balancer, single_priority_panic_keeps_loads)
+{
+	/* P0 10% healthy (health 14), P1 50% (70): NTA 84 < 100. */
+	static const unsigned tiers[] = { 10, 10 }, ej[] = { 9, 5 };
+	struct fixture f;
+	struct swerve_balancer_load ld;
+	int i, idx;
+
+	fixture_init(&f, tiers, ej, 2);
+	f.in.panic_threshold = 50;
+	load_of(&f, &ld);
+	cr_assert(ld.panic[0]);
+	cr_assert_not(ld.panic[1], "50%% is not below 50");
+	cr_assert_not(ld.total_panic);
+	cr_assert_eq(ld.load[0], 17); /* 16 + remainder 1 */
+	cr_assert_eq(ld.load[1], 83);
+
+	/* In panic, P0 routes to all of its endpoints, ejected included. */
+	f.in.rand1 = 0; /* h = 1: P0 */
+	for (i = 0; i < 10; i++) {
+		f.in.rr = (uint64_t)i;
+		idx = pick(&f);
+		cr_assert_eq(idx, i);
+	}
+}
+
+Test(balancer, no_panic_when_lower_tiers_absorb)
+{
+	static const unsigned tiers[] = { 4, 4 }, ej[] = { 4, 0 };
+	struct fixture f;
+	struct swerve_balancer_load ld;
+
+	fixture_init(&f, tiers, ej, 2);
+	f.in.panic_threshold = 100;
+	load_of(&f, &ld);
+	cr_assert_not(ld.panic[0]);
+	cr_assert_not(ld.total_panic);
+	cr_assert_eq(ld.load[1], 100);
+}
+
+Test(balancer, single_host_in_panic_still_gets_traffic)
+{
+	/* envoy#2671: Envoy's default 50 keeps a lone ejected host in use. */
+	static const unsigned tiers[] = { 1 }, ej[] = { 1 };
+	struct fixture f;
+	struct swerve_balancer_load ld;
+	char why[160];
+
+	fixture_init(&f, tiers, ej, 1);
+	f.in.panic_threshold = 50;
+	load_of(&f, &ld);
+	cr_assert(ld.total_panic);
+	cr_assert_eq(ld.load[0], 100);
+	cr_assert_eq(swerve_balancer_pick(&f.in, why, sizeof(why)), 0);
+	cr_assert(strstr(why, "panic") != NULL, "%s", why);
+}
+
+Test(balancer, nothing_routable_without_panic)
+{
+	static const unsigned tiers[] = { 2, 3 }, ej[] = { 2, 3 };
+	struct fixture f;
+	struct swerve_balancer_load ld;
+
+	fixture_init(&f, tiers, ej, 2);
+	load_of(&f, &ld);
+	cr_assert(ld.none_routable);
+	cr_assert_eq(ld.load[0], 100);
+	cr_assert_eq(ld.load[1], 0);
+	cr_assert_not(ld.panic[0]);
+	cr_assert_not(ld.panic[1]);
+	cr_assert_not(ld.total_panic);
+}
+
+Test(balancer, pick_fails_open_to_lowest_tier)
+{
+	static const unsigned tiers[] = { 2, 3 }, ej[] = { 2, 3 };
+	struct fixture f;
+	char why[160];
+	int i, idx;
+
+	fixture_init(&f, tiers, ej, 2);
+	for (i = 0; i < 6; i++) {
+		f.in.rr = (uint64_t)i;
+		f.in.rand1 = (uint64_t)i * 37;
+		idx = swerve_balancer_pick(&f.in, why, sizeof(why));
+		cr_assert_eq(idx, i % 2);
+	}
+	cr_assert(strncmp(why, "no healthy endpoint: trying ejected", 35) == 0,
+		  "%s", why);
+	/* Tier 0 tried already: the next lowest. */
+	f.excluded[0] = f.excluded[1] = true;
+	f.in.rr = 0;
+	cr_assert_eq(pick(&f), 2);
+}
+
+Test(balancer, pick_distribution_follows_load)
+{
+	static const unsigned tiers[] = { 4, 4 }, ej[] = { 2, 0 };
+	struct fixture f;
+	unsigned count[8] = { 0 };
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	unsigned i, p0;
+	int idx;
+
+	fixture_init(&f, tiers, ej, 2);
+	for (i = 0; i < 10000; i++) {
+		f.in.rr = i;
+		f.in.rand1 = xorshift64(&seed);
+		f.in.rand2 = xorshift64(&seed);
+		idx = pick(&f);
+		cr_assert_geq(idx, 0);
+		count[idx]++;
+	}
+	cr_assert_eq(count[0], 0, "ejected");
+	cr_assert_eq(count[1], 0, "ejected");
+	p0 = count[2] + count[3];
+	cr_assert(p0 >= 6700 && p0 <= 7300, "P0 got %u of 10000", p0);
+	for (i = 4; i < 8; i++)
+		cr_assert(count[i] >= 500 && count[i] <= 1000,
+			  "P1 endpoint %u got %u", i, count[i]);
+}
+
+Test(balancer, round_robin_rotates_exactly)
+{
+	static const unsigned tiers[] = { 4 }, ej[] = { 0 };
+	static const int want[] = { 0, 1, 3 };
+	struct fixture f;
+	char why[160];
+	int i;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.healthy[2] = false;
+	for (i = 0; i < 9; i++) {
+		f.in.rr = (uint64_t)i;
+		f.in.rand1 = (uint64_t)i * 7919;
+		cr_assert_eq(swerve_balancer_pick(&f.in, why, sizeof(why)),
+			     want[i % 3]);
+	}
+	cr_assert_str_eq(why,
+			 "priority 0 (load 100%), round robin over 3 healthy "
+			 "of 4");
+}
+
+Test(balancer, why_reads_as_one_line)
+{
+	static const unsigned tiers[] = { 1 }, ej[] = { 0 };
+	struct fixture f;
+	char why[160];
+	char tiny[8];
+
+	fixture_init(&f, tiers, ej, 1);
+	cr_assert_eq(swerve_balancer_pick(&f.in, why, sizeof(why)), 0);
+	cr_assert_str_eq(why,
+			 "priority 0 (load 100%), round robin over 1 healthy "
+			 "of 1");
+	cr_assert_eq(swerve_balancer_pick(&f.in, tiny, sizeof(tiny)), 0);
+	cr_assert_str_eq(tiny, "priorit");
+}
+
+Test(balancer, round_robin_honours_weights_exactly)
+{
+	static const unsigned tiers[] = { 2 }, ej[] = { 0 };
+	struct fixture f;
+	unsigned count[2] = { 0 };
+	unsigned i, k = 25;
+	int idx;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.weight[0] = 1;
+	f.weight[1] = 3;
+	for (i = 0; i < 4 * k; i++) {
+		f.in.rr = 1000 + i;
+		idx = pick(&f);
+		count[idx]++;
+	}
+	cr_assert_eq(count[0], k);
+	cr_assert_eq(count[1], 3 * k);
+}
+
+Test(balancer, random_honours_weights)
+{
+	static const unsigned tiers[] = { 2 }, ej[] = { 0 };
+	struct fixture f;
+	unsigned count[2] = { 0 };
+	uint64_t seed = 42;
+	unsigned i;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.in.lb = SWERVE_LB_RANDOM;
+	f.weight[0] = 1;
+	f.weight[1] = 3;
+	for (i = 0; i < 10000; i++) {
+		f.in.rand1 = xorshift64(&seed);
+		f.in.rand2 = xorshift64(&seed);
+		count[pick(&f)]++;
+	}
+	cr_assert(count[0] >= 2200 && count[0] <= 2800, "got %u", count[0]);
+}
+
+Test(balancer, excluded_endpoints_are_never_picked)
+{
+	static const unsigned tiers[] = { 3, 2 }, ej[] = { 0, 0 };
+	struct fixture f;
+	uint64_t seed = 7;
+	char why[160];
+	int i, idx;
+
+	fixture_init(&f, tiers, ej, 2);
+	f.excluded[0] = true;
+	f.excluded[3] = true;
+	for (i = 0; i < 1000; i++) {
+		f.in.rr = (uint64_t)i;
+		f.in.rand1 = xorshift64(&seed);
+		f.in.rand2 = xorshift64(&seed);
+		f.in.lb = (enum swerve_lb)(i % 3);
+		idx = pick(&f);
+		cr_assert(idx == 1 || idx == 2 || idx == 4, "picked %d", idx);
+	}
+	for (i = 0; i < 5; i++)
+		f.excluded[i] = true;
+	cr_assert_eq(swerve_balancer_pick(&f.in, why, sizeof(why)), -1);
+	cr_assert_str_eq(why, "all 5 endpoints already tried");
+}
+
+Test(balancer, excluded_endpoints_leave_the_load_math)
+{
+	/* P0: one ejected, one tried already: P0 has nothing left. */
+	static const unsigned tiers[] = { 2, 2 }, ej[] = { 1, 0 };
+	struct fixture f;
+	char why[160];
+	int i, idx;
+
+	fixture_init(&f, tiers, ej, 2);
+	f.excluded[1] = true;
+	for (i = 0; i < 100; i++) {
+		f.in.rr = (uint64_t)i;
+		f.in.rand1 = (uint64_t)i;
+		idx = swerve_balancer_pick(&f.in, why, sizeof(why));
+		cr_assert(idx == 2 || idx == 3, "picked %d", idx);
+	}
+	cr_assert(strstr(why, "priority 1 (load 100%)") != NULL, "%s", why);
+	cr_assert(strstr(why, "1 already tried") != NULL, "%s", why);
+}
+
+Test(balancer, suspect_avoided_when_alternative_exists)
+{
+	static const unsigned tiers[] = { 3 }, ej[] = { 0 };
+	struct fixture f;
+	char why[160];
+	int i, idx;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.suspect[0] = true;
+	for (i = 0; i < 10; i++) {
+		f.in.rr = (uint64_t)i;
+		idx = swerve_balancer_pick(&f.in, why, sizeof(why));
+		cr_assert_neq(idx, 0);
+	}
+	cr_assert(strstr(why, "1 suspect skipped") != NULL, "%s", why);
+	f.suspect[1] = f.suspect[2] = true;
+	f.in.rr = 0;
+	cr_assert_eq(swerve_balancer_pick(&f.in, why, sizeof(why)), 0);
+	cr_assert(strstr(why, "only suspect") != NULL, "%s", why);
+	/* Suspect but not excluded beats nothing: the others were tried. */
+	f.suspect[1] = f.suspect[2] = false;
+	f.excluded[1] = f.excluded[2] = true;
+	cr_assert_eq(pick(&f), 0);
+}
+
+Test(balancer, suspect_in_another_tier_does_not_matter)
+{
+	static const unsigned tiers[] = { 1, 1 }, ej[] = { 0, 0 };
+	struct fixture f;
+
+	fixture_init(&f, tiers, ej, 2);
+	f.suspect[1] = true;
+	f.in.rand1 = 0;
+	cr_assert_eq(pick(&f), 0);
+}
+
+Test(balancer, least_request_prefers_fewer_active)
+{
+	static const unsigned tiers[] = { 2 }, ej[] = { 0 };
+	struct fixture f;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.in.lb = SWERVE_LB_LEAST_REQUEST;
+	f.active[0] = 5;
+	f.active[1] = 1;
+	f.in.rand2 = 0 + 1 * 2; /* choices 0 and 1 */
+	cr_assert_eq(pick(&f), 1);
+	f.in.rand2 = 1 + 0 * 2; /* choices 1 and 0 */
+	cr_assert_eq(pick(&f), 1);
+	f.in.rand2 = 0 + 0 * 2; /* both 0: no choice */
+	cr_assert_eq(pick(&f), 0);
+	f.active[0] = 1;
+	f.in.rand2 = 1 + 0 * 2; /* tie: the first choice */
+	cr_assert_eq(pick(&f), 1);
+}
+
+Test(balancer, least_request_two_choices_distribution)
+{
+	static const unsigned tiers[] = { 3 }, ej[] = { 0 };
+	struct fixture f;
+	unsigned idle = 0, i;
+	uint64_t seed = 99;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.in.lb = SWERVE_LB_LEAST_REQUEST;
+	f.active[1] = 10;
+	f.active[2] = 10;
+	/* The idle one wins whenever drawn: 1 - (2/3)^2 = 5/9. */
+	for (i = 0; i < 9000; i++) {
+		f.in.rand2 = xorshift64(&seed);
+		idle += pick(&f) == 0;
+	}
+	cr_assert(idle >= 4700 && idle <= 5300, "idle picked %u", idle);
+}
+
+Test(balancer, least_request_weighted_uses_weight_per_active)
+{
+	static const unsigned tiers[] = { 2 }, ej[] = { 0 };
+	struct fixture f;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.in.lb = SWERVE_LB_LEAST_REQUEST;
+	f.weight[0] = 2;
+	f.weight[1] = 1;
+	f.active[0] = 3; /* 2/4 */
+	f.active[1] = 0; /* 1/1 */
+	cr_assert_eq(pick(&f), 1);
+	f.active[0] = 1; /* 2/2 == 1/1: lower index */
+	cr_assert_eq(pick(&f), 0);
+	f.active[0] = 0;
+	f.active[1] = 0;
+	cr_assert_eq(pick(&f), 0);
+}
+
+Test(balancer, null_optional_arrays_are_accepted)
+{
+	static const unsigned tiers[] = { 3 }, ej[] = { 1 };
+	struct fixture f;
+	int i;
+
+	fixture_init(&f, tiers, ej, 1);
+	f.in.excluded = NULL;
+	f.in.suspect = NULL;
+	for (i = 0; i < 4; i++) {
+		f.in.rr = (uint64_t)i;
+		cr_assert_eq(pick(&f), 1 + i % 2);
+	}
+}
+
+Test(balancer, many_endpoints_at_the_limit)
+{
+	static uint8_t prio[SWERVE_MAX_ENDPOINTS];
+	static bool healthy[SWERVE_MAX_ENDPOINTS];
+	static uint32_t weight[SWERVE_MAX_ENDPOINTS];
+	struct swerve_balancer_input in;
+	size_t i;
+
+	for (i = 0; i < SWERVE_MAX_ENDPOINTS; i++) {
+		prio[i] = (uint8_t)(i % 4);
+		healthy[i] = i % 4 != 0;
+		weight[i] = 1;
+	}
+	memset(&in, 0, sizeof(in));
+	in.n = SWERVE_MAX_ENDPOINTS;
+	in.prio = prio;
+	in.npriorities = 4;
+	in.healthy = healthy;
+	in.weight = weight;
+	in.lb = SWERVE_LB_ROUND_ROBIN;
+	in.overprov = 140;
+	in.rand1 = 0;
+	in.rr = SWERVE_MAX_ENDPOINTS / 4 - 1;
+	/* P0 fully ejected: tier 1's last endpoint. */
+	cr_assert_eq(swerve_balancer_pick(&in, NULL, 0),
+		     SWERVE_MAX_ENDPOINTS - 3);
+}
