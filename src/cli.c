@@ -1,0 +1,1042 @@
+/*
+ * swervectl: the operator's window onto swerve on this host. It reads the
+ * same config the library loads and the same shared health table the
+ * preloaded programs update, and shows what they see: every endpoint with
+ * its priority tier, ejection and counters (like `istioctl proxy-config
+ * endpoints`), why a name would be routed where it would, and whether a
+ * config file is valid. It can also eject, un-eject and reset endpoints by
+ * hand, which is how an operator drains a host or undoes a false ejection.
+ *
+ * It is an ordinary program linked with the core objects, never with the
+ * hooks: nothing here runs inside someone else's process, so it may print,
+ * allocate and exit freely.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "balancer.h"
+#include "config.h"
+#include "log.h"
+#include "outlier.h"
+#include "shm.h"
+#include "swerve.h"
+
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAIL = 1,   /* bad config, unknown name, shm error */
+	CLI_EXIT_USAGE = 2,
+};
+
+/* What the command line said, before any command looks at it. */
+struct cli_args {
+	const char *config;   /* -c, or NULL */
+	bool json;            /* --json */
+	const char *for_arg;  /* --for DURATION, or NULL */
+	bool help;
+	const char *cmd;
+	const char *pos[4];   /* positional arguments after the command */
+	int npos;
+};
+
+/* One endpoint as the table shows it, computed once per run. */
+struct ep_view {
+	const struct swerve_service *svc;
+	const struct swerve_endpoint *ep;
+	unsigned priority;
+	bool ejected;
+	uint64_t remaining_ms;   /* 0 when healthy */
+	uint32_t failures;       /* the streak that leads to an ejection */
+	uint32_t ejections;
+	uint64_t connects_ok;
+	uint64_t connects_failed;
+};
+
+#define CELL_MAX 256
+#define NCOLS 11
+
+static const char *const table_head[NCOLS] = {
+	"SERVICE", "ENDPOINT", "LOCALITY", "PRIORITY", "STATUS",
+	"OUTLIER CHECK", "EJECTED FOR", "FAILURES", "EJECTIONS",
+	"CONNECTS OK", "CONNECTS FAILED",
+};
+
+/* Counts what `check` reported, so it can tell errors from notes. */
+struct check_ctx {
+	unsigned errors;
+	unsigned notes;
+};
+
+static void print_usage(FILE *f)
+{
+	fputs("usage: swervectl [-c CONFIG] COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  endpoints [--json]       every endpoint with its priority, "
+	      "ejection and\n"
+	      "                           counters, as the preloaded programs "
+	      "see them\n"
+	      "  check [CONFIG]           validate a config file; prints "
+	      "file:line: problems\n"
+	      "  explain NAME             how a connection to host NAME would "
+	      "be routed\n"
+	      "  eject SERVICE ENDPOINT [--for DURATION]\n"
+	      "                           eject an endpoint by hand (default: "
+	      "the service's\n"
+	      "                           base_ejection_time)\n"
+	      "  uneject SERVICE ENDPOINT return an ejected endpoint to "
+	      "service\n"
+	      "  reset [SERVICE [ENDPOINT]]\n"
+	      "                           forget streaks, ejections and "
+	      "counters; with no\n"
+	      "                           argument remove the whole shared "
+	      "table\n"
+	      "  help                     this text\n"
+	      "\n"
+	      "options:\n"
+	      "  -c, --config CONFIG      config file (default: "
+	      "$SWERVE_CONFIG, else\n"
+	      "                           " SWERVE_DEFAULT_CONFIG ")\n"
+	      "  -h, --help               this text\n"
+	      "\n"
+	      "ENDPOINT is written as in the endpoints listing, e.g. "
+	      "127.0.0.2:18080.\n"
+	      "DURATION is like 250ms, 15s, 1m, 2h. SWERVE_SHM, "
+	      "SWERVE_LOCALITY and\n"
+	      "SWERVE_LOG override the config as they do for the library.\n"
+	      "exit status: 0 ok, 1 operational error, 2 usage error.\n", f);
+}
+
+static void print_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void print_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("swervectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Prints the error and the usage on stderr; returns the usage exit code. */
+static int fail_usage(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static int fail_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("swervectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n\n", stderr);
+	print_usage(stderr);
+	return CLI_EXIT_USAGE;
+}
+
+/*
+ * Options may come before or after the command (`swervectl endpoints -c x`
+ * is as natural as `swervectl -c x endpoints`); each command later refuses
+ * the ones that mean nothing to it. "--" ends the options.
+ */
+static int parse_args(int argc, char **argv, struct cli_args *a)
+{
+	bool opts = true;
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 1; i < argc; i++) {
+		const char *s = argv[i];
+
+		if (opts && strcmp(s, "--") == 0) {
+			opts = false;
+		} else if (opts && (strcmp(s, "-h") == 0 ||
+				    strcmp(s, "--help") == 0)) {
+			a->help = true;
+		} else if (opts && strcmp(s, "--json") == 0) {
+			a->json = true;
+		} else if (opts && (strcmp(s, "-c") == 0 ||
+				    strcmp(s, "--config") == 0 ||
+				    strcmp(s, "--for") == 0)) {
+			if (i + 1 >= argc)
+				return fail_usage("%s needs a value", s);
+			if (strcmp(s, "--for") == 0)
+				a->for_arg = argv[++i];
+			else
+				a->config = argv[++i];
+		} else if (opts && strncmp(s, "--config=", 9) == 0) {
+			a->config = s + 9;
+		} else if (opts && strncmp(s, "--for=", 6) == 0) {
+			a->for_arg = s + 6;
+		} else if (opts && strncmp(s, "-c", 2) == 0 && s[2] != '\0') {
+			a->config = s + 2;
+		} else if (opts && s[0] == '-' && s[1] != '\0') {
+			return fail_usage("unknown option %s", s);
+		} else if (a->cmd == NULL) {
+			a->cmd = s;
+		} else if (a->npos < (int)SWERVE_ARRAY_LEN(a->pos)) {
+			a->pos[a->npos++] = s;
+		} else {
+			return fail_usage("too many arguments");
+		}
+	}
+	if (a->config != NULL && a->config[0] == '\0')
+		return fail_usage("empty config path");
+	return CLI_EXIT_OK;
+}
+
+static const char *resolve_config_path(const struct cli_args *a)
+{
+	const char *env;
+
+	if (a->config != NULL)
+		return a->config;
+	/* secure_getenv: the same rule the library follows in setuid hosts. */
+	env = secure_getenv("SWERVE_CONFIG");
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return SWERVE_DEFAULT_CONFIG;
+}
+
+/* Loads the config as the library would (environment overrides apply). */
+static int load_config(const char *path, struct swerve_config **out)
+{
+	char err[512] = "";
+	int rc;
+
+	rc = swerve_config_load(path, true, out, NULL, NULL, err, sizeof(err));
+	if (rc != 0) {
+		if (err[0] != '\0')
+			print_error("%s", err);
+		else
+			print_error("%s: %s", path, strerror(-rc));
+		return -1;
+	}
+	swerve_log_set_level((*out)->log_level);
+	return 0;
+}
+
+/*
+ * Attaches the shared table. A read-only command (create false) treats a
+ * missing table as "nothing happened yet" and sets <*present> false; any
+ * other failure is an error, reported with the attach's own reason.
+ */
+static int attach_table(const struct swerve_config *cfg, bool create,
+			struct swerve_shm *tab, bool *present)
+{
+	char err[256] = "";
+	int rc;
+
+	memset(tab, 0, sizeof(*tab));
+	*present = false;
+	rc = swerve_shm_attach(cfg->shm_name, create, tab, err, sizeof(err));
+	if (rc == 0) {
+		*present = true;
+		return 0;
+	}
+	if (rc == -ENOENT && !create) {
+		fprintf(stderr, "swervectl: shared table %s does not exist yet "
+			"(no program has run with swerve since boot or the "
+			"last reset); every endpoint is shown healthy\n",
+			cfg->shm_name);
+		return 0;
+	}
+	if (err[0] != '\0')
+		print_error("shared table %s: %s", cfg->shm_name, err);
+	else
+		print_error("shared table %s: %s", cfg->shm_name,
+			    strerror(-rc));
+	return -1;
+}
+
+static const struct swerve_service *find_service(
+	const struct swerve_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nservices; i++)
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return &cfg->services[i];
+	return NULL;
+}
+
+static const struct swerve_endpoint *find_endpoint(
+	const struct swerve_service *svc, const char *text)
+{
+	unsigned i;
+
+	for (i = 0; i < svc->nendpoints; i++)
+		if (strcmp(svc->endpoints[i].text, text) == 0)
+			return &svc->endpoints[i];
+	return NULL;
+}
+
+/* Finds SERVICE and ENDPOINT, naming the alternatives when one is wrong. */
+static int lookup_target(const struct swerve_config *cfg, const char *sname,
+			 const char *etext,
+			 const struct swerve_service **svc_out,
+			 const struct swerve_endpoint **ep_out)
+{
+	const struct swerve_service *svc;
+	unsigned i;
+
+	svc = find_service(cfg, sname);
+	if (svc == NULL) {
+		print_error("no service named '%s' in %s", sname, cfg->path);
+		if (cfg->nservices > 0) {
+			fputs("swervectl: services:", stderr);
+			for (i = 0; i < cfg->nservices; i++)
+				fprintf(stderr, " %s", cfg->services[i].name);
+			fputc('\n', stderr);
+		}
+		return -1;
+	}
+	*svc_out = svc;
+	if (etext == NULL)
+		return 0;
+	*ep_out = find_endpoint(svc, etext);
+	if (*ep_out == NULL) {
+		print_error("service '%s' has no endpoint '%s'", sname, etext);
+		if (svc->nendpoints > 0) {
+			fputs("swervectl: endpoints:", stderr);
+			for (i = 0; i < svc->nendpoints; i++)
+				fprintf(stderr, " %s",
+					svc->endpoints[i].text);
+			fputc('\n', stderr);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * "850ms", "58s", "1m12s", "2h0m5s". Seconds round up so that an ejection
+ * that has just started for 1m reads "1m0s", not "59s".
+ */
+static void format_duration(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s, h, m;
+
+	if (ms < 1000) {
+		snprintf(buf, len, "%" PRIu64 "ms", ms);
+		return;
+	}
+	s = (ms + 999) / 1000;
+	h = s / 3600;
+	m = s / 60 % 60;
+	s %= 60;
+	if (h > 0)
+		snprintf(buf, len, "%" PRIu64 "h%" PRIu64 "m%" PRIu64 "s",
+			 h, m, s);
+	else if (m > 0)
+		snprintf(buf, len, "%" PRIu64 "m%" PRIu64 "s", m, s);
+	else
+		snprintf(buf, len, "%" PRIu64 "s", s);
+}
+
+static const char *lb_name(enum swerve_lb lb)
+{
+	switch (lb) {
+	case SWERVE_LB_ROUND_ROBIN:
+		return "round_robin";
+	case SWERVE_LB_LEAST_REQUEST:
+		return "least_request";
+	case SWERVE_LB_RANDOM:
+		return "random";
+	}
+	return "?";
+}
+
+static void format_vip(uint32_t vip, char *buf, size_t len)
+{
+	struct in_addr in = { .s_addr = htonl(vip) };
+
+	if (inet_ntop(AF_INET, &in, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+}
+
+/*
+ * Fills <v> for endpoint <ep> of <svc> from <tab> (NULL when the table does
+ * not exist: a fresh, healthy row). The snapshot is refreshed to <now>, so
+ * an ejection whose time has passed already reads as healthy.
+ */
+static void view_endpoint(struct swerve_shm *tab,
+			  const struct swerve_service *svc,
+			  const struct swerve_endpoint *ep, unsigned priority,
+			  uint64_t now, struct ep_view *v)
+{
+	struct swerve_shm_row *row = NULL;
+	struct swerve_outlier_state st;
+	uint64_t until;
+
+	memset(v, 0, sizeof(*v));
+	memset(&st, 0, sizeof(st));
+	v->svc = svc;
+	v->ep = ep;
+	v->priority = priority;
+	if (tab != NULL)
+		row = swerve_shm_row(tab, ep->key, false);
+	if (row == NULL)
+		return;
+	if (swerve_shm_snapshot(row, &svc->outlier, now, &st) != 0)
+		return;
+	v->ejected = st.ejected != 0;
+	if (v->ejected) {
+		until = swerve_outlier_ejected_until(&st, &svc->outlier);
+		v->remaining_ms = until > now ? until - now : 0;
+	}
+	/* In split mode connect failures feed the local-origin streak. */
+	v->failures = svc->outlier.split_external_local_origin ?
+		      st.local_origin : st.c5xx;
+	v->ejections = st.ejections;
+	v->connects_ok = atomic_load(&row->connects_ok);
+	v->connects_failed = atomic_load(&row->connects_failed);
+}
+
+/* Builds the view of every endpoint of every service; caller frees. */
+static int collect_views(const struct swerve_config *cfg,
+			 struct swerve_shm *tab, struct ep_view **out,
+			 size_t *nout)
+{
+	uint8_t prio[SWERVE_MAX_ENDPOINTS];
+	struct ep_view *views;
+	uint64_t now = swerve_now_ms();
+	size_t total = 0, n = 0;
+	unsigned i, j;
+
+	for (i = 0; i < cfg->nservices; i++)
+		total += cfg->services[i].nendpoints;
+	views = calloc(total > 0 ? total : 1, sizeof(*views));
+	if (views == NULL) {
+		print_error("out of memory");
+		return -1;
+	}
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct swerve_service *svc = &cfg->services[i];
+
+		/* The config caps nendpoints, but prio[] must not trust it. */
+		if (svc->nendpoints > SWERVE_MAX_ENDPOINTS)
+			continue;
+		memset(prio, 0, sizeof(prio));
+		swerve_balancer_priorities(svc, &cfg->locality, prio);
+		for (j = 0; j < svc->nendpoints; j++)
+			view_endpoint(tab, svc, &svc->endpoints[j], prio[j],
+				      now, &views[n++]);
+	}
+	*out = views;
+	*nout = n;
+	return 0;
+}
+
+static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
+{
+	snprintf(cells[0], CELL_MAX, "%s", v->svc->name);
+	snprintf(cells[1], CELL_MAX, "%s", v->ep->text);
+	snprintf(cells[2], CELL_MAX, "%s",
+		 v->ep->locality_text[0] != '\0' ? v->ep->locality_text : "-");
+	snprintf(cells[3], CELL_MAX, "%u", v->priority);
+	snprintf(cells[4], CELL_MAX, "%s", v->ejected ? "EJECTED" : "HEALTHY");
+	snprintf(cells[5], CELL_MAX, "%s", v->ejected ? "FAILED" : "OK");
+	if (v->ejected)
+		format_duration(v->remaining_ms, cells[6], CELL_MAX);
+	else
+		snprintf(cells[6], CELL_MAX, "-");
+	snprintf(cells[7], CELL_MAX, "%" PRIu32, v->failures);
+	snprintf(cells[8], CELL_MAX, "%" PRIu32, v->ejections);
+	snprintf(cells[9], CELL_MAX, "%" PRIu64, v->connects_ok);
+	snprintf(cells[10], CELL_MAX, "%" PRIu64, v->connects_failed);
+}
+
+/* Columns are separated by three spaces; the last one is not padded. */
+static void print_row(char cells[][CELL_MAX], const size_t *width)
+{
+	int c;
+
+	for (c = 0; c < NCOLS; c++) {
+		if (c == NCOLS - 1)
+			printf("%s\n", cells[c]);
+		else
+			printf("%-*s   ", (int)width[c], cells[c]);
+	}
+}
+
+static void print_table(const struct ep_view *views, size_t n)
+{
+	char cells[NCOLS][CELL_MAX];
+	size_t width[NCOLS];
+	size_t i, len;
+	int c;
+
+	for (c = 0; c < NCOLS; c++)
+		width[c] = strlen(table_head[c]);
+	for (i = 0; i < n; i++) {
+		format_cells(&views[i], cells);
+		for (c = 0; c < NCOLS; c++) {
+			len = strlen(cells[c]);
+			if (len > width[c])
+				width[c] = len;
+		}
+	}
+	for (c = 0; c < NCOLS; c++)
+		snprintf(cells[c], CELL_MAX, "%s", table_head[c]);
+	print_row(cells, width);
+	for (i = 0; i < n; i++) {
+		format_cells(&views[i], cells);
+		print_row(cells, width);
+	}
+}
+
+/* RFC 8259 string: quotes, backslashes and control characters escaped. */
+static void print_json_string(const char *s)
+{
+	const unsigned char *p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", stdout);
+			break;
+		case '\\':
+			fputs("\\\\", stdout);
+			break;
+		case '\n':
+			fputs("\\n", stdout);
+			break;
+		case '\r':
+			fputs("\\r", stdout);
+			break;
+		case '\t':
+			fputs("\\t", stdout);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+	}
+	putchar('"');
+}
+
+static void print_json(const struct ep_view *views, size_t n)
+{
+	size_t i;
+
+	if (n == 0) {
+		puts("[]");
+		return;
+	}
+	puts("[");
+	for (i = 0; i < n; i++) {
+		const struct ep_view *v = &views[i];
+
+		fputs("  {\"service\": ", stdout);
+		print_json_string(v->svc->name);
+		fputs(", \"endpoint\": ", stdout);
+		print_json_string(v->ep->text);
+		fputs(", \"locality\": ", stdout);
+		print_json_string(v->ep->locality_text);
+		printf(", \"priority\": %u, \"status\": \"%s\", "
+		       "\"consecutive_failures\": %" PRIu32 ", "
+		       "\"ejections\": %" PRIu32 ", "
+		       "\"connects_ok\": %" PRIu64 ", "
+		       "\"connects_failed\": %" PRIu64 ", "
+		       "\"ejected_remaining_ms\": %" PRIu64 "}%s\n",
+		       v->priority, v->ejected ? "ejected" : "healthy",
+		       v->failures, v->ejections, v->connects_ok,
+		       v->connects_failed, v->remaining_ms,
+		       i + 1 < n ? "," : "");
+	}
+	puts("]");
+}
+
+static int cmd_endpoints(const struct cli_args *a)
+{
+	struct swerve_config *cfg = NULL;
+	struct swerve_shm tab;
+	struct ep_view *views = NULL;
+	size_t n = 0;
+	bool present;
+	int rc = CLI_EXIT_FAIL;
+
+	if (a->npos > 0)
+		return fail_usage("endpoints takes no arguments");
+	if (a->for_arg != NULL)
+		return fail_usage("--for is only for eject");
+	if (load_config(resolve_config_path(a), &cfg) != 0)
+		return CLI_EXIT_FAIL;
+	if (attach_table(cfg, false, &tab, &present) != 0)
+		goto out;
+	if (collect_views(cfg, present ? &tab : NULL, &views, &n) == 0) {
+		if (a->json)
+			print_json(views, n);
+		else
+			print_table(views, n);
+		rc = CLI_EXIT_OK;
+	}
+	free(views);
+	swerve_shm_detach(&tab);
+out:
+	swerve_config_free(cfg);
+	return rc;
+}
+
+/*
+ * Notes are printed as "file:line: note: ..." so they read apart from
+ * errors, unless config.c already labelled them.
+ */
+static void report_problem(void *ctx, bool is_error, const char *msg)
+{
+	struct check_ctx *c = ctx;
+	const char *p, *q;
+
+	if (is_error) {
+		c->errors++;
+		fprintf(stderr, "%s\n", msg);
+		return;
+	}
+	c->notes++;
+	if (strstr(msg, "note:") != NULL || strstr(msg, "warning:") != NULL) {
+		fprintf(stderr, "%s\n", msg);
+		return;
+	}
+	/* Find the ":<line>: " after the file name (which may hold ':'). */
+	for (p = strchr(msg, ':'); p != NULL; p = strchr(p + 1, ':')) {
+		q = p + 1;
+		if (*q < '0' || *q > '9')
+			continue;
+		while (*q >= '0' && *q <= '9')
+			q++;
+		if (q[0] == ':' && q[1] == ' ') {
+			fprintf(stderr, "%.*snote: %s\n", (int)(q + 2 - msg),
+				msg, q + 2);
+			return;
+		}
+	}
+	fprintf(stderr, "note: %s\n", msg);
+}
+
+static int cmd_check(const struct cli_args *a)
+{
+	struct check_ctx ctx = { 0, 0 };
+	struct swerve_config *cfg = NULL;
+	const char *path;
+	char err[512] = "";
+	unsigned i, neps = 0;
+	int rc;
+
+	if (a->npos > 1)
+		return fail_usage("check takes one config file");
+	if (a->json || a->for_arg != NULL)
+		return fail_usage("check takes no --json or --for");
+	path = a->npos == 1 ? a->pos[0] : resolve_config_path(a);
+	/* No environment: check the file itself, not this shell's overrides. */
+	rc = swerve_config_load(path, false, &cfg, report_problem, &ctx, err,
+				sizeof(err));
+	if (rc != 0 || ctx.errors > 0) {
+		/* An unreadable file may be reported through <err> only. */
+		if (ctx.errors == 0) {
+			if (err[0] != '\0')
+				fprintf(stderr, "%s\n", err);
+			else
+				print_error("%s: %s", path,
+					    strerror(rc != 0 ? -rc : EINVAL));
+		}
+		swerve_config_free(cfg);
+		return CLI_EXIT_FAIL;
+	}
+	for (i = 0; i < cfg->nservices; i++)
+		neps += cfg->services[i].nendpoints;
+	printf("%s: ok (%u service%s, %u endpoint%s)\n", path,
+	       cfg->nservices, cfg->nservices == 1 ? "" : "s",
+	       neps, neps == 1 ? "" : "s");
+	swerve_config_free(cfg);
+	return CLI_EXIT_OK;
+}
+
+static void explain_service(const struct swerve_config *cfg,
+			    const struct swerve_service *svc, const char *name)
+{
+	char buf[64];
+	unsigned i;
+
+	printf("name:               %s\n", name);
+	printf("service:            %s (%s:%d)\n", svc->name, cfg->path,
+	       svc->line);
+	fputs("hosts:             ", stdout);
+	for (i = 0; i < svc->nhosts; i++)
+		printf(" %s", svc->hosts[i]);
+	fputs("\nservice addresses: ", stdout);
+	for (i = 0; i < SWERVE_VIPS_PER_SERVICE; i++) {
+		format_vip(svc->vips[i], buf, sizeof(buf));
+		printf(" %s", buf);
+	}
+	fputs("\nports:             ", stdout);
+	if (svc->nports == 0)
+		fputs(" any", stdout);
+	for (i = 0; i < svc->nports; i++)
+		printf(" %u", (unsigned)svc->ports[i]);
+	putchar('\n');
+	printf("this host:          %s%s\n",
+	       cfg->locality_text[0] != '\0' ? cfg->locality_text :
+	       "(no locality)",
+	       secure_getenv("SWERVE_LOCALITY") != NULL ?
+	       " (from SWERVE_LOCALITY)" : "");
+	printf("load balancing:     %s, overprovisioning factor %" PRIu32
+	       "%%, panic threshold %" PRIu32 "%%%s\n", lb_name(svc->lb),
+	       svc->overprovisioning_factor, svc->outlier.min_health_percent,
+	       svc->outlier.min_health_percent == 0 ? " (panic disabled)" :
+	       "");
+	printf("outlier detection:  %s\n", svc->outlier.enabled ?
+	       "on" : "off (every endpoint is in priority 0, as in Istio)");
+}
+
+/*
+ * Prints one tier: its share of traffic and the state of each endpoint the
+ * connect path would see (the published ejection deadline, no lock).
+ */
+static void explain_tier(const struct swerve_service *svc, unsigned p,
+			 const uint8_t *prio, const bool *healthy,
+			 struct swerve_shm_row *const *rows,
+			 const struct swerve_balancer_load *load, uint64_t now)
+{
+	char dur[32];
+	unsigned i, total = 0, up = 0;
+	uint64_t until;
+
+	for (i = 0; i < svc->nendpoints; i++) {
+		if (prio[i] != p)
+			continue;
+		total++;
+		if (healthy[i])
+			up++;
+	}
+	printf("\npriority %u: %u/%u healthy, health %" PRIu32 "%%, "
+	       "load %" PRIu32 "%%%s\n", p, up, total, load->health[p],
+	       load->load[p], load->panic[p] ? ", in panic" : "");
+	for (i = 0; i < svc->nendpoints; i++) {
+		const struct swerve_endpoint *ep = &svc->endpoints[i];
+
+		if (prio[i] != p)
+			continue;
+		printf("  %-22s %-28s weight %-4" PRIu32, ep->text,
+		       ep->locality_text[0] != '\0' ? ep->locality_text : "-",
+		       ep->weight);
+		if (healthy[i]) {
+			puts(" healthy");
+			continue;
+		}
+		until = atomic_load(&rows[i]->ejected_until_ms);
+		format_duration(until > now ? until - now : 0, dur,
+				sizeof(dur));
+		printf(" ejected for %s\n", dur);
+	}
+}
+
+static void explain_panic(const struct swerve_balancer_load *load)
+{
+	unsigned p;
+	bool any = false;
+
+	if (load->none_routable) {
+		puts("panic:              nothing is healthy and panic is "
+		     "disabled: swerve fails open\n"
+		     "                    to an ejected endpoint of the lowest "
+		     "tier");
+		return;
+	}
+	if (load->total_panic) {
+		puts("panic:              total (every priority is below the "
+		     "panic threshold):\n"
+		     "                    traffic goes to all endpoints, "
+		     "ejected or not");
+		return;
+	}
+	fputs("panic:              ", stdout);
+	for (p = 0; p < load->npriorities; p++) {
+		if (!load->panic[p])
+			continue;
+		printf("%spriority %u", any ? ", " : "", p);
+		any = true;
+	}
+	puts(any ? " (ejected endpoints of a priority in panic still get "
+	     "traffic)" : "no");
+}
+
+static int cmd_explain(const struct cli_args *a)
+{
+	uint8_t prio[SWERVE_MAX_ENDPOINTS];
+	bool healthy[SWERVE_MAX_ENDPOINTS];
+	uint32_t weight[SWERVE_MAX_ENDPOINTS];
+	uint32_t active[SWERVE_MAX_ENDPOINTS];
+	struct swerve_shm_row *rows[SWERVE_MAX_ENDPOINTS];
+	struct swerve_balancer_load load;
+	struct swerve_balancer_input in;
+	const struct swerve_service *svc;
+	struct swerve_config *cfg = NULL;
+	struct swerve_shm tab;
+	char why[256] = "";
+	unsigned i, npri;
+	uint64_t now;
+	bool present;
+	int pick, rc = CLI_EXIT_FAIL;
+
+	if (a->npos != 1)
+		return fail_usage("explain takes one host name");
+	if (a->json || a->for_arg != NULL)
+		return fail_usage("explain takes no --json or --for");
+	if (load_config(resolve_config_path(a), &cfg) != 0)
+		return CLI_EXIT_FAIL;
+	svc = swerve_config_match_name(cfg, a->pos[0]);
+	if (svc == NULL) {
+		print_error("%s is not served by swerve: no service in %s "
+			    "lists it; programs resolve it as usual",
+			    a->pos[0], cfg->path);
+		goto out;
+	}
+	if (svc->nendpoints == 0 || svc->nendpoints > SWERVE_MAX_ENDPOINTS) {
+		print_error("service %s has %u endpoints", svc->name,
+			    svc->nendpoints);
+		goto out;
+	}
+	if (attach_table(cfg, false, &tab, &present) != 0)
+		goto out;
+
+	now = swerve_now_ms();
+	memset(prio, 0, sizeof(prio));
+	npri = swerve_balancer_priorities(svc, &cfg->locality, prio);
+	for (i = 0; i < svc->nendpoints; i++) {
+		rows[i] = present ?
+			  swerve_shm_row(&tab, svc->endpoints[i].key, false) :
+			  NULL;
+		healthy[i] = !swerve_shm_is_ejected(rows[i], now);
+		weight[i] = svc->endpoints[i].weight;
+		/* In-flight counts live in each process; none are here. */
+		active[i] = 0;
+	}
+	swerve_balancer_load(prio, healthy, svc->nendpoints, npri,
+			     svc->overprovisioning_factor,
+			     svc->outlier.min_health_percent, &load);
+
+	explain_service(cfg, svc, a->pos[0]);
+	for (i = 0; i < npri; i++)
+		explain_tier(svc, i, prio, healthy, rows, &load, now);
+	putchar('\n');
+	explain_panic(&load);
+
+	memset(&in, 0, sizeof(in));
+	in.n = svc->nendpoints;
+	in.prio = prio;
+	in.npriorities = npri;
+	in.healthy = healthy;
+	in.weight = weight;
+	in.active = active;
+	in.lb = svc->lb;
+	in.overprov = svc->overprovisioning_factor;
+	in.panic_threshold = svc->outlier.min_health_percent;
+	pick = swerve_balancer_pick(&in, why, sizeof(why));
+	if (pick < 0) {
+		puts("next connect:       no endpoint can be picked");
+	} else {
+		printf("next connect:       %s (%s)\n",
+		       svc->endpoints[pick].text,
+		       why[0] != '\0' ? why : "no reason given");
+		/* The real pick draws random numbers or advances a counter. */
+		if (npri > 1)
+			printf("                    the first pick only: the "
+			       "draw of a priority per\n"
+			       "                    connection and %s make "
+			       "later picks vary\n", lb_name(svc->lb));
+		else
+			printf("                    the first pick only: %s "
+			       "makes later picks vary\n", lb_name(svc->lb));
+	}
+	rc = CLI_EXIT_OK;
+	swerve_shm_detach(&tab);
+out:
+	swerve_config_free(cfg);
+	return rc;
+}
+
+/* What eject, uneject and reset of one endpoint do to its row. */
+enum edit_op {
+	EDIT_EJECT = 0,
+	EDIT_UNEJECT = 1,
+	EDIT_RESET = 2,
+};
+
+static int edit_row(struct swerve_shm *tab, const struct swerve_service *svc,
+		    const struct swerve_endpoint *ep, enum edit_op op,
+		    uint64_t duration_ms)
+{
+	struct swerve_shm_row *row;
+	uint64_t now = swerve_now_ms();
+	char dur[32];
+	int rc = -EINVAL;
+
+	/* Rows that were never used are already fresh: nothing to reset. */
+	row = swerve_shm_row(tab, ep->key, op != EDIT_RESET);
+	if (row == NULL && op == EDIT_RESET) {
+		printf("%s %s: reset\n", svc->name, ep->text);
+		return 0;
+	}
+	if (row == NULL) {
+		print_error("shared table %s is full: no row for %s %s",
+			    tab->name, svc->name, ep->text);
+		return -1;
+	}
+	switch (op) {
+	case EDIT_EJECT:
+		rc = swerve_shm_eject(row, duration_ms, now);
+		break;
+	case EDIT_UNEJECT:
+		rc = swerve_shm_uneject(row, now);
+		break;
+	case EDIT_RESET:
+		rc = swerve_shm_reset_row(row);
+		break;
+	}
+	if (rc != 0) {
+		print_error("%s %s: %s", svc->name, ep->text, strerror(-rc));
+		return -1;
+	}
+	switch (op) {
+	case EDIT_EJECT:
+		format_duration(duration_ms, dur, sizeof(dur));
+		printf("%s %s: ejected for %s\n", svc->name, ep->text, dur);
+		break;
+	case EDIT_UNEJECT:
+		printf("%s %s: back in service\n", svc->name, ep->text);
+		break;
+	case EDIT_RESET:
+		printf("%s %s: reset\n", svc->name, ep->text);
+		break;
+	}
+	return 0;
+}
+
+static int cmd_edit(const struct cli_args *a, enum edit_op op)
+{
+	const struct swerve_service *svc = NULL;
+	const struct swerve_endpoint *ep = NULL;
+	struct swerve_config *cfg = NULL;
+	struct swerve_shm tab;
+	uint64_t duration_ms = 0;
+	bool present;
+	unsigned i;
+	int rc = CLI_EXIT_FAIL;
+
+	if (a->json)
+		return fail_usage("%s takes no --json", a->cmd);
+	if (op != EDIT_EJECT && a->for_arg != NULL)
+		return fail_usage("--for is only for eject");
+	if (op == EDIT_RESET ? a->npos > 2 : a->npos != 2)
+		return fail_usage("%s takes %s", a->cmd, op == EDIT_RESET ?
+				  "[SERVICE [ENDPOINT]]" : "SERVICE ENDPOINT");
+	if (a->for_arg != NULL &&
+	    (swerve_config_parse_duration(a->for_arg, &duration_ms) != 0 ||
+	     duration_ms == 0))
+		return fail_usage("bad duration '%s' (like 250ms, 15s, 1m, 2h)",
+				  a->for_arg);
+	if (load_config(resolve_config_path(a), &cfg) != 0)
+		return CLI_EXIT_FAIL;
+
+	if (op == EDIT_RESET && a->npos == 0) {
+		int urc = swerve_shm_unlink(cfg->shm_name);
+
+		if (urc == -ENOENT) {
+			printf("shared table %s does not exist: nothing to "
+			       "reset\n", cfg->shm_name);
+			rc = CLI_EXIT_OK;
+		} else if (urc != 0) {
+			print_error("cannot remove shared table %s: %s",
+				    cfg->shm_name, strerror(-urc));
+		} else {
+			/* Mappings outlive the name: say what that means. */
+			printf("removed shared table %s; running programs keep "
+			       "their mapping until they exit, new ones start "
+			       "a fresh table\n", cfg->shm_name);
+			rc = CLI_EXIT_OK;
+		}
+		goto out;
+	}
+	if (lookup_target(cfg, a->pos[0], a->npos > 1 ? a->pos[1] : NULL,
+			  &svc, &ep) != 0)
+		goto out;
+	if (op == EDIT_EJECT && a->for_arg == NULL)
+		duration_ms = svc->outlier.base_ejection_ms;
+	if (op == EDIT_EJECT && duration_ms == 0) {
+		print_error("service %s has no base_ejection_time; use --for",
+			    svc->name);
+		goto out;
+	}
+	/* Created if absent: an operator may eject before any program ran. */
+	if (attach_table(cfg, true, &tab, &present) != 0)
+		goto out;
+	rc = CLI_EXIT_OK;
+	if (ep != NULL) {
+		if (edit_row(&tab, svc, ep, op, duration_ms) != 0)
+			rc = CLI_EXIT_FAIL;
+	} else {
+		for (i = 0; i < svc->nendpoints; i++)
+			if (edit_row(&tab, svc, &svc->endpoints[i], op,
+				     0) != 0)
+				rc = CLI_EXIT_FAIL;
+		if (svc->nendpoints == 0)
+			printf("%s: no endpoints\n", svc->name);
+	}
+	swerve_shm_detach(&tab);
+out:
+	swerve_config_free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_args a;
+	int rc;
+
+	rc = parse_args(argc, argv, &a);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	if (a.help || (a.cmd != NULL && strcmp(a.cmd, "help") == 0)) {
+		print_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (a.cmd == NULL)
+		return fail_usage("no command");
+
+	if (strcmp(a.cmd, "endpoints") == 0)
+		rc = cmd_endpoints(&a);
+	else if (strcmp(a.cmd, "check") == 0)
+		rc = cmd_check(&a);
+	else if (strcmp(a.cmd, "explain") == 0)
+		rc = cmd_explain(&a);
+	else if (strcmp(a.cmd, "eject") == 0)
+		rc = cmd_edit(&a, EDIT_EJECT);
+	else if (strcmp(a.cmd, "uneject") == 0)
+		rc = cmd_edit(&a, EDIT_UNEJECT);
+	else if (strcmp(a.cmd, "reset") == 0)
+		rc = cmd_edit(&a, EDIT_RESET);
+	else
+		return fail_usage("unknown command '%s'", a.cmd);
+
+	/* A full disk or closed pipe must not look like success. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		print_error("writing output: %s", strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	return rc;
+}
