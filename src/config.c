@@ -41,9 +41,6 @@
 
 #include "config.h"
 
-/* inih reads into buffers of INI_MAX_LINE bytes: text, newline and NUL. */
-#define LINE_TEXT_MAX (INI_MAX_LINE - 2)
-
 #define SERVICE_NAME_MAX 63
 #define WEIGHT_MAX 10000
 
