@@ -203,18 +203,6 @@ static uint64_t next_random(void)
 
 /* ------------------------------------------------------------------ init */
 
-static void report_config_problem(void *ctx, bool is_error, const char *msg)
-{
-	int *first = ctx;
-
-	/* One clear line: the first error, then what it means for the host. */
-	if (is_error && *first) {
-		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",
-			   msg);
-		*first = 0;
-	}
-}
-
 static int build_services(const struct swerve_config *cfg)
 {
 	unsigned s, i;
@@ -258,7 +246,7 @@ static void init(void)
 	const char *path, *lvl;
 	enum swerve_log_level level;
 	char err[512];
-	int first = 1, rc;
+	int rc;
 	bool explicit_path;
 
 	in_swerve++;
@@ -271,14 +259,16 @@ static void init(void)
 	if (!explicit_path)
 		path = SWERVE_DEFAULT_CONFIG;
 
-	rc = swerve_config_load(path, true, &cfg, report_config_problem,
-				&first, err, sizeof(err));
+	/* The first error is enough for the one line a host program gets;
+	 * swervectl check lists them all. */
+	err[0] = '\0';
+	rc = swerve_config_load(path, true, &cfg, NULL, NULL, err,
+				sizeof(err));
 	if (rc == -ENOENT && !explicit_path)
 		goto out; /* no config on this host: silent pass-through */
 	if (rc != 0) {
-		if (first)
-			swerve_log(SWERVE_LOG_ERROR,
-				   "%s; swerve is off in this process", err);
+		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",
+			   err[0] != '\0' ? err : strerror(-rc));
 		goto out;
 	}
 	swerve_log_set_level(cfg->log_level);

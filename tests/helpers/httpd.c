@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -107,6 +108,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "httpd: bad address %s\n", argv[1]);
 		return 2;
 	}
+	/* A test that dies mid-way must not leave its servers behind. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: accept() returns */
 	sigaction(SIGTERM, &sa, NULL);

@@ -15,7 +15,7 @@
 struct run {
 	int status;      /* exit code, or 128 + signal */
 	double seconds;  /* wall clock */
-	char out[16384];
+	char out[1 << 19]; /* gai_dump prints ~200 KiB */
 	char err[16384];
 };
 
