@@ -11,18 +11,24 @@ EAST=""; WEST=""
 cleanup() {
 	[ -n "$EAST" ] && kill "$EAST" 2>/dev/null || true
 	[ -n "$WEST" ] && kill "$WEST" 2>/dev/null || true
+	rm -f "$B"/demo-127.0.0.*.out
 	"$B/swervectl" -c "$CONF" reset >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
 
-server() { # server ADDR BODY: starts it, waits until it listens, prints its pid
+# server ADDR BODY: starts it in this shell (the helper exits with its
+# parent), waits until it listens, leaves its pid in $pid.
+server() {
+	rm -f "$B/demo-$1.out"
 	"$B/tests/httpd" "$1" 18080 "$2" > "$B/demo-$1.out" 2>&1 &
 	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		grep -q ready "$B/demo-$1.out" 2>/dev/null && break
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		grep -q ready "$B/demo-$1.out" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "$pid"
+	echo "demo: the server on $1:18080 did not start:" >&2
+	cat "$B/demo-$1.out" >&2
+	exit 1
 }
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -46,8 +52,8 @@ requests() { # requests N
 say "config: $CONF (mydb.com -> 127.0.0.2:18080 us-east1, 127.0.0.3:18080 us-west)"
 grep -vE '^\s*(;|$)' "$CONF" | sed 's/^/  /'
 
-EAST=$(server 127.0.0.2 "healthy: us-east1")
-WEST=$(server 127.0.0.3 "healthy: us-west")
+server 127.0.0.2 "healthy: us-east1"; EAST=$pid
+server 127.0.0.3 "healthy: us-west"; WEST=$pid
 say "both endpoints up: this host is in us-east1, so traffic stays there"
 requests 5
 
@@ -59,7 +65,7 @@ say "swervectl endpoints: the dead endpoint is ejected for base_ejection_time (1
 "$B/swervectl" -c "$CONF" endpoints
 
 say "the us-east1 endpoint comes back; traffic stays on us-west until the ejection ends"
-EAST=$(server 127.0.0.2 "healthy: us-east1")
+server 127.0.0.2 "healthy: us-east1"; EAST=$pid
 requests 1
 left=$("$B/swervectl" -c "$CONF" endpoints --json | tr ',{}' '\n\n\n' |
 	sed -n 's/.*"ejected_remaining_ms": *\([0-9]*\).*/\1/p' | sort -n | tail -1)
