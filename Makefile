@@ -39,7 +39,7 @@ SO_LDFLAGS = -shared -Wl,--version-script=src/exports.map -Wl,--exclude-libs,ALL
              -Wl,-z,defs -Wl,-z,now -Wl,-z,relro $(SANFLAGS)
 LDLIBS = -ldl -lpthread -lrt
 
-CORE_SRCS = src/log.c src/config.c src/outlier.c src/balancer.c src/shm.c
+CORE_SRCS = src/log.c src/config.c src/outlier.c src/balancer.c src/shm.c src/exe.c
 LIB_SRCS  = $(CORE_SRCS) src/hooks.c
 CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -74,7 +74,7 @@ $(BUILD)/swervectl: $(BUILD)/obj/cli.o $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
 
-$(BUILD)/swerve: $(BUILD)/obj/wrapper.o
+$(BUILD)/swerve: $(BUILD)/obj/wrapper.o $(BUILD)/obj/exe.o
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^
 

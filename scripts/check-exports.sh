@@ -3,7 +3,7 @@
 # c-ares, inih or swerve's own internals).
 set -eu
 lib=$1
-allowed='^(getaddrinfo|gethostbyname|gethostbyname_r|gethostbyname2|gethostbyname2_r|connect|close|getsockopt)$'
+allowed='^(getaddrinfo|gethostbyname|gethostbyname_r|gethostbyname2|gethostbyname2_r|connect|close|getsockopt|read|write|recv|send|recvfrom|sendto|recvmsg|sendmsg)$'
 extra=$(nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' |
 	grep -vE "$allowed" | grep -vE '^(_init|_fini)$' || true)
 if [ -n "$extra" ]; then

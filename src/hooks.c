@@ -62,6 +62,7 @@
 
 #include "balancer.h"
 #include "config.h"
+#include "exe.h"
 #include "log.h"
 #include "outlier.h"
 #include "shm.h"
@@ -79,9 +80,14 @@
 /* An attempt abandoned while still in SYN_SENT after this long counts as a
  * connect timeout; younger ones were cancelled, not timed out. */
 #define ABANDON_MS 100
-/* After a failure, this process avoids the endpoint for this long when an
- * alternative exists (at least 1 s, at most connect_timeout). */
-#define AVOID_MIN_MS 1000
+/*
+ * After a failure, this process avoids the endpoint for this long when an
+ * alternative exists: long enough for the client's next attempt of the same
+ * request (curl waits 1 s after a late failure), short enough that a busy
+ * process soon asks the endpoint again and the outlier streak, not this
+ * hint, decides on ejection.
+ */
+#define AVOID_MS 2000
 
 enum slot_state {
 	SLOT_FREE = 0,
@@ -127,6 +133,16 @@ struct real_libc {
 			       struct hostent **, int *);
 	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *,
 				size_t, struct hostent **, int *);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
+			    socklen_t *);
+	ssize_t (*sendto)(int, const void *, size_t, int,
+			  const struct sockaddr *, socklen_t);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 };
 
 /* Filled by resolve_libc() from the constructor or the first hook; each
@@ -166,6 +182,22 @@ static void resolve_libc(void)
 		libc.gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
 	if (libc.gethostbyname2_r == NULL)
 		libc.gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
+	if (libc.read == NULL)
+		libc.read = dlsym(RTLD_NEXT, "read");
+	if (libc.write == NULL)
+		libc.write = dlsym(RTLD_NEXT, "write");
+	if (libc.recv == NULL)
+		libc.recv = dlsym(RTLD_NEXT, "recv");
+	if (libc.send == NULL)
+		libc.send = dlsym(RTLD_NEXT, "send");
+	if (libc.recvfrom == NULL)
+		libc.recvfrom = dlsym(RTLD_NEXT, "recvfrom");
+	if (libc.sendto == NULL)
+		libc.sendto = dlsym(RTLD_NEXT, "sendto");
+	if (libc.recvmsg == NULL)
+		libc.recvmsg = dlsym(RTLD_NEXT, "recvmsg");
+	if (libc.sendmsg == NULL)
+		libc.sendmsg = dlsym(RTLD_NEXT, "sendmsg");
 }
 
 static int real_connect(int fd, const struct sockaddr *sa, socklen_t len)
@@ -202,6 +234,13 @@ static uint64_t next_random(void)
 }
 
 /* ------------------------------------------------------------------ init */
+
+static bool is_go_program(void)
+{
+	struct swerve_exe_info info;
+
+	return swerve_exe_inspect("/proc/self/exe", &info) == 0 && info.is_go;
+}
 
 static int build_services(const struct swerve_config *cfg)
 {
@@ -256,6 +295,15 @@ static void init(void)
 		swerve_log_set_level(level);
 	path = secure_getenv("SWERVE_CONFIG");
 	explicit_path = path != NULL && path[0] != '\0';
+	if (is_go_program()) {
+		/* Go connects with raw system calls: a service address handed
+		 * to it (cgo calls getaddrinfo) would lead nowhere. */
+		if (explicit_path)
+			swerve_log(SWERVE_LOG_WARN,
+				   "a Go program connects behind swerve's back; "
+				   "swerve stays out of its way");
+		goto out;
+	}
 	if (!explicit_path)
 		path = SWERVE_DEFAULT_CONFIG;
 
@@ -419,12 +467,6 @@ static int tcp_state(int fd)
 	return ti.tcpi_state;
 }
 
-static uint64_t avoid_window_ms(const struct swerve_service *svc)
-{
-	return svc->connect_timeout_ms > AVOID_MIN_MS ? svc->connect_timeout_ms
-						       : AVOID_MIN_MS;
-}
-
 /* Records an outcome for endpoint <ep> of service <s>, host-wide. */
 static void record(unsigned s, unsigned ep, enum swerve_outcome outcome)
 {
@@ -585,6 +627,25 @@ static struct fd_slot *slot_current(int fd, uint64_t *ino)
 /* ----------------------------------------------------------- routing */
 
 /*
+ * The real connect() of an attempt, with the re-entrancy guard lowered: a
+ * blocking connect can be left by siglongjmp (wget's SIGALRM timeout), and
+ * a guard left raised would turn swerve off in this thread for good. Safe
+ * because swerve holds no lock and no half-written state across it; a
+ * signal handler that connects meanwhile is routed like anyone else.
+ */
+static int connect_unguarded(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int rc, err;
+
+	in_swerve--;
+	rc = real_connect(fd, sa, len);
+	err = errno;
+	in_swerve++;
+	errno = err;
+	return rc;
+}
+
+/*
  * Picks the endpoint for the next attempt of service <s>, leaving out those
  * in <excluded>. Health is the shared table's; endpoints that failed in this
  * process a moment ago, or have an attempt pending for long, count as
@@ -600,7 +661,7 @@ static int pick_endpoint(unsigned s, int family, const bool *excluded,
 	bool excl[SWERVE_MAX_ENDPOINTS];
 	uint32_t active[SWERVE_MAX_ENDPOINTS];
 	struct swerve_balancer_input in;
-	uint64_t now = swerve_now_ms(), avoid = avoid_window_ms(svc);
+	uint64_t now = swerve_now_ms(), avoid = AVOID_MS;
 	bool any_fresh = false;
 
 	for (i = 0; i < n; i++) {
@@ -717,7 +778,7 @@ static int connect_again(int fd, struct fd_slot *sl)
 
 	tlen = endpoint_sockaddr(&svc->endpoints[sl->ep], sl->family, sl->port,
 				 &target);
-	rc = real_connect(fd, (struct sockaddr *)&target, tlen);
+	rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
 	err = errno;
 	if (atomic_load(&sl->state) == SLOT_PENDING) {
 		if (rc == 0 || err == EISCONN) {
@@ -814,7 +875,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family)
 		if (sl != &spare)
 			slot_begin(sl, s, (unsigned)idx, port, family, ino,
 				   uto_set);
-		rc = real_connect(fd, (struct sockaddr *)&target, tlen);
+		rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
 		err = errno;
 		if (rc == 0) {
 			record(s, (unsigned)idx, SWERVE_OUTCOME_CONNECT_OK);
@@ -997,6 +1058,113 @@ SWERVE_EXPORT int close(int fd)
 	if (libc.close == NULL)
 		return (int)syscall(SYS_close, fd);
 	return libc.close(fd);
+}
+
+/* --------------------------------------------------- first read/write */
+
+/*
+ * Some clients learn that a non-blocking connect finished by writing or
+ * reading straight away. The first I/O on a socket whose attempt is pending
+ * settles it: data moved or the socket is established means connected (and
+ * TCP_USER_TIMEOUT goes back to the application's 0); an endpoint error
+ * means it failed. Everything else on every other fd costs one load.
+ */
+static inline bool io_pending(int fd)
+{
+	return fd >= 0 && fd < FD_SLOTS && !in_swerve &&
+	       atomic_load_explicit(&fd_slots[fd].state,
+				    memory_order_relaxed) == SLOT_PENDING;
+}
+
+static void io_observe(int fd, ssize_t rc, int err)
+{
+	struct fd_slot *sl;
+	uint64_t ino;
+
+	in_swerve++;
+	sl = slot_current(fd, &ino);
+	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
+	    sl->ino == ino) {
+		if (rc > 0 || tcp_state(fd) == TCP_ESTABLISHED) {
+			record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
+			slot_end(fd, sl, true);
+		} else if (rc == -1 && is_endpoint_failure(err)) {
+			record(sl->svc, sl->ep, outcome_of(err));
+			slot_end(fd, sl, false);
+		}
+	}
+	in_swerve--;
+	errno = err;
+}
+
+/* Calls the real <fn>, then settles a pending attempt on <fd>. */
+#define IO_HOOK(fd, call)                                                  \
+	do {                                                               \
+		ssize_t rc_;                                               \
+		bool pending_ = io_pending(fd);                            \
+									   \
+		rc_ = (call);                                              \
+		if (__builtin_expect(pending_, 0))                         \
+			io_observe((fd), rc_, errno);                      \
+		return rc_;                                                \
+	} while (0)
+
+SWERVE_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	if (libc.read == NULL)
+		return syscall(SYS_read, fd, buf, len);
+	IO_HOOK(fd, libc.read(fd, buf, len));
+}
+
+SWERVE_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	if (libc.write == NULL)
+		return syscall(SYS_write, fd, buf, len);
+	IO_HOOK(fd, libc.write(fd, buf, len));
+}
+
+SWERVE_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	if (libc.recv == NULL)
+		return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+	IO_HOOK(fd, libc.recv(fd, buf, len, flags));
+}
+
+SWERVE_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	if (libc.send == NULL)
+		return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+	IO_HOOK(fd, libc.send(fd, buf, len, flags));
+}
+
+SWERVE_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+			       struct sockaddr *sa, socklen_t *salen)
+{
+	if (libc.recvfrom == NULL)
+		return syscall(SYS_recvfrom, fd, buf, len, flags, sa, salen);
+	IO_HOOK(fd, libc.recvfrom(fd, buf, len, flags, sa, salen));
+}
+
+SWERVE_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			     const struct sockaddr *sa, socklen_t salen)
+{
+	if (libc.sendto == NULL)
+		return syscall(SYS_sendto, fd, buf, len, flags, sa, salen);
+	IO_HOOK(fd, libc.sendto(fd, buf, len, flags, sa, salen));
+}
+
+SWERVE_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	if (libc.recvmsg == NULL)
+		return syscall(SYS_recvmsg, fd, msg, flags);
+	IO_HOOK(fd, libc.recvmsg(fd, msg, flags));
+}
+
+SWERVE_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (libc.sendmsg == NULL)
+		return syscall(SYS_sendmsg, fd, msg, flags);
+	IO_HOOK(fd, libc.sendmsg(fd, msg, flags));
 }
 
 /* ------------------------------------------------------- getaddrinfo */

@@ -5,7 +5,6 @@
  * at the program: a static binary, a Go binary (raw syscalls) or a setuid
  * one will not be steered, and saying so here saves an afternoon.
  */
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "exe.h"
 
 static void usage(FILE *out)
 {
@@ -83,70 +84,30 @@ static const char *find_command(const char *cmd, char *buf, size_t len)
 }
 
 /*
- * Warns about programs the library cannot steer: statically linked (no
- * PT_INTERP: the loader never reads LD_PRELOAD), Go (resolves and connects
- * with raw syscalls), setuid/setgid (the loader ignores preload paths with a
- * '/' in secure-execution mode). Only 64-bit ELF is inspected.
+ * Warns about programs the library cannot steer: statically linked (the
+ * loader never reads LD_PRELOAD), Go (resolves and connects with raw system
+ * calls), setuid/setgid (the loader ignores preload paths with a '/' in
+ * secure-execution mode).
  */
 static void check_program(const char *file)
 {
-	Elf64_Ehdr eh;
-	Elf64_Phdr ph;
-	Elf64_Shdr sh, strtab;
+	struct swerve_exe_info info;
 	struct stat st;
-	bool interp = false, go = false;
-	char name[32];
-	int fd, i;
 
 	if (stat(file, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID)))
 		fprintf(stderr,
 			"swerve: %s is setuid/setgid: the loader ignores "
 			"LD_PRELOAD for it unless the library is in a trusted "
 			"directory and setuid itself\n", file);
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd == -1)
+	if (swerve_exe_inspect(file, &info) != 0)
 		return;
-	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-	    eh.e_ident[EI_CLASS] != ELFCLASS64)
-		goto out; /* a script, or 32-bit: nothing to say */
-	for (i = 0; i < eh.e_phnum; i++) {
-		off_t off = (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize);
-
-		if (pread(fd, &ph, sizeof(ph), off) != (ssize_t)sizeof(ph))
-			goto out;
-		if (ph.p_type == PT_INTERP)
-			interp = true;
-	}
-	if (eh.e_shstrndx != SHN_UNDEF && eh.e_shstrndx < eh.e_shnum &&
-	    pread(fd, &strtab, sizeof(strtab),
-		  (off_t)(eh.e_shoff + (Elf64_Off)eh.e_shstrndx *
-					      eh.e_shentsize)) ==
-		    (ssize_t)sizeof(strtab)) {
-		for (i = 0; i < eh.e_shnum && !go; i++) {
-			off_t off = (off_t)(eh.e_shoff +
-					    (Elf64_Off)i * eh.e_shentsize);
-
-			if (pread(fd, &sh, sizeof(sh), off) !=
-			    (ssize_t)sizeof(sh))
-				break;
-			memset(name, 0, sizeof(name));
-			if (pread(fd, name, sizeof(name) - 1,
-				  (off_t)(strtab.sh_offset + sh.sh_name)) <= 0)
-				continue;
-			if (strcmp(name, ".note.go.buildid") == 0 ||
-			    strcmp(name, ".go.buildinfo") == 0)
-				go = true;
-		}
-	}
-	if (eh.e_type == ET_EXEC && !interp)
+	if (info.is_static)
 		fprintf(stderr, "swerve: %s is statically linked: LD_PRELOAD "
 			"has no effect on it, swerve cannot steer it\n", file);
-	else if (go)
+	else if (info.is_go)
 		fprintf(stderr, "swerve: %s is a Go program: it connects with "
-			"raw system calls, swerve cannot steer it\n", file);
-out:
-	close(fd);
+			"raw system calls, swerve stays out of its way\n",
+			file);
 }
 
 int main(int argc, char **argv)
