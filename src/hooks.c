@@ -103,6 +103,7 @@ struct fd_slot {
 	uint16_t port;        /* dialled port, host order */
 	uint8_t family;       /* socket family: AF_INET or AF_INET6 */
 	uint8_t uto_set;      /* we set TCP_USER_TIMEOUT: reset it to 0 */
+	pid_t pid;            /* process that made the attempt */
 	uint64_t ino;         /* socket inode when the attempt started */
 	uint64_t started_ms;
 };
@@ -581,6 +582,13 @@ static void slot_settle(int fd, struct fd_slot *sl, bool vanished)
 	if (!slot_take(sl, st))
 		return;
 	ss = &services[sl->svc];
+	if (sl->pid != getpid()) {
+		/* Inherited across fork(): the attempt is the parent's, and a
+		 * child closing its copy says nothing about the endpoint. */
+		atomic_store_explicit(&sl->state, SLOT_FREE,
+				      memory_order_release);
+		return;
+	}
 	if (st == SLOT_ESTABLISHED) {
 		active_leave(ss, sl->ep);
 	} else {
@@ -739,6 +747,7 @@ static void slot_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 	sl->family = (uint8_t)family;
 	sl->uto_set = uto_set;
 	sl->ino = ino;
+	sl->pid = getpid();
 	sl->started_ms = swerve_now_ms();
 	pending_enter(&services[s], ep, sl->started_ms);
 	atomic_store_explicit(&sl->state, SLOT_PENDING, memory_order_release);
