@@ -51,8 +51,12 @@
 
 #include "balancer.h"
 
-/* Istio's LbPriority values 0..3 (no failover rules: no 4). */
-#define RAW_PRIORITIES 4
+/*
+ * Raw tier values before compaction: a label tier of at most
+ * 2 * SWERVE_MAX_LABELS (other networks add N), times 5, plus a locality
+ * tier of at most 4.
+ */
+#define RAW_PRIORITIES ((2 * SWERVE_MAX_LABELS) * 5 + 4 + 1)
 
 unsigned swerve_balancer_raw_priority(const struct swerve_locality *client,
 				      const struct swerve_locality *ep)
@@ -67,34 +71,196 @@ unsigned swerve_balancer_raw_priority(const struct swerve_locality *client,
 }
 
 /*
+ * Istio's applyLocalityFailover for one endpoint: another region is 3,
+ * unless the first failover rule from the client's region names a region
+ * other than the endpoint's, which makes it 4 (behind the failover target).
+ */
+static unsigned failover_priority_of(const struct swerve_service *svc,
+				     const struct swerve_locality *client,
+				     const struct swerve_locality *ep)
+{
+	unsigned p = swerve_balancer_raw_priority(client, ep), i;
+
+	if (p != 3)
+		return p;
+	for (i = 0; i < svc->nfailover; i++) {
+		if (strcmp(svc->failover[i].from, client->region) != 0)
+			continue;
+		if (strcmp(ep->region, svc->failover[i].to) != 0)
+			p = 4;
+		break;
+	}
+	return p;
+}
+
+/*
+ * Istio's applyFailoverPriorityPerLocality for one endpoint: N - j for the
+ * first label j that differs from the client's (or from the literal of a
+ * key=value entry), 0 when all match; a different network (only as the
+ * first label) sends the endpoint behind every same-network tier.
+ */
+static unsigned label_priority_of(const struct swerve_service *svc,
+				  const struct swerve_config *client,
+				  const struct swerve_endpoint *ep)
+{
+	unsigned n = svc->nfailover_priority, j, adjust = 0;
+	const struct swerve_failover_label *fl;
+	const char *want, *have;
+
+	for (j = 0; j < n && j < SWERVE_MAX_LABELS; j++) {
+		fl = &svc->failover_priority[j];
+		want = fl->has_value ? fl->value :
+		       swerve_config_label(client->labels, client->nlabels,
+					   &client->locality, fl->key);
+		have = swerve_config_label(ep->labels, ep->nlabels,
+					   &ep->locality, fl->key);
+		if (strcmp(want, have) == 0)
+			continue;
+		if (j == 0 && strcmp(fl->key, SWERVE_LABEL_NETWORK) == 0) {
+			adjust = n;
+			continue;
+		}
+		return n - j + adjust;
+	}
+	return adjust;
+}
+
+bool swerve_balancer_locality_weighted(const struct swerve_service *svc)
+{
+	if (svc->ndistribute > 0)
+		return true;
+	return svc->outlier.enabled &&
+	       (svc->nfailover > 0 || svc->nfailover_priority > 0);
+}
+
+const struct swerve_distribute *swerve_balancer_distribute(
+	const struct swerve_service *svc, const struct swerve_config *client,
+	uint32_t *weight)
+{
+	const struct swerve_distribute *d = NULL;
+	const struct swerve_locality_group *g;
+	uint64_t total, w;
+	unsigned i, j;
+	bool taken[SWERVE_MAX_LOCALITIES] = { false };
+	unsigned nloc = svc->nlocalities < SWERVE_MAX_LOCALITIES ?
+			svc->nlocalities : SWERVE_MAX_LOCALITIES;
+
+	for (i = 0; i < svc->ndistribute && d == NULL; i++) {
+		if (swerve_config_locality_match(&client->locality,
+						 &svc->distribute[i].from))
+			d = &svc->distribute[i];
+	}
+	for (i = 0; i < nloc; i++)
+		weight[i] = d == NULL ? svc->localities[i].weight : 0;
+	if (d == NULL)
+		return NULL;
+	/*
+	 * Istio walks a Go map, so overlapping targets would be resolved in
+	 * random order; config.c refuses overlaps, so written order is as
+	 * good as any and stable.
+	 */
+	for (j = 0; j < d->nto; j++) {
+		total = 0;
+		for (i = 0; i < nloc; i++) {
+			g = &svc->localities[i];
+			if (!taken[i] && swerve_config_locality_match(
+					&g->locality, &d->to[j].pattern))
+				total += g->weight > 0 ? g->weight : 1;
+		}
+		if (total == 0)
+			continue;
+		for (i = 0; i < nloc; i++) {
+			g = &svc->localities[i];
+			if (taken[i] || !swerve_config_locality_match(
+					&g->locality, &d->to[j].pattern))
+				continue;
+			taken[i] = true;
+			w = (uint64_t)(g->weight > 0 ? g->weight : 1) *
+			    d->to[j].weight;
+			weight[i] = (uint32_t)((w + total - 1) / total);
+		}
+	}
+	return d;
+}
+
+/*
  * Returns at least 1 even for a service without endpoints, so callers can
  * always index tier 0.
  */
 unsigned swerve_balancer_priorities(const struct swerve_service *svc,
-				    const struct swerve_locality *client,
+				    const struct swerve_config *client,
 				    uint8_t *prio)
 {
+	static const struct swerve_config nobody;
+	uint32_t weight[SWERVE_MAX_LOCALITIES];
 	bool seen[RAW_PRIORITIES] = { false };
 	uint8_t rank[RAW_PRIORITIES] = { 0 };
-	unsigned i, k = 0;
+	unsigned i, k = 0, raw, g;
 
-	if (!svc->outlier.enabled) {
+	if (client == NULL)
+		client = &nobody;
+	if (svc->ndistribute > 0 &&
+	    swerve_balancer_distribute(svc, client, weight) != NULL) {
+		/* Everything in tier 0; unlisted localities get nothing. */
+		for (i = 0; i < svc->nendpoints; i++) {
+			g = svc->endpoints[i].group;
+			prio[i] = g < SWERVE_MAX_LOCALITIES &&
+				  g < svc->nlocalities && weight[g] > 0 ?
+				  0 : SWERVE_BALANCER_UNROUTED;
+		}
+		return 1;
+	}
+	if (!svc->outlier.enabled || svc->ndistribute > 0) {
 		for (i = 0; i < svc->nendpoints; i++)
 			prio[i] = 0;
 		return 1;
 	}
 	for (i = 0; i < svc->nendpoints; i++) {
-		prio[i] = (uint8_t)swerve_balancer_raw_priority(
-			client, &svc->endpoints[i].locality);
-		seen[prio[i]] = true;
+		const struct swerve_endpoint *ep = &svc->endpoints[i];
+
+		if (svc->nfailover_priority > 0) {
+			raw = label_priority_of(svc, client, ep);
+			/* Istio composes a failover pass after the labels */
+			if (svc->nfailover > 0)
+				raw = raw * 5 + failover_priority_of(
+					svc, &client->locality, &ep->locality);
+		} else {
+			raw = failover_priority_of(svc, &client->locality,
+						   &ep->locality);
+		}
+		if (raw >= RAW_PRIORITIES)
+			raw = RAW_PRIORITIES - 1;
+		prio[i] = (uint8_t)raw;
+		seen[raw] = true;
 	}
 	for (i = 0; i < RAW_PRIORITIES; i++) {
-		if (seen[i])
-			rank[i] = (uint8_t)k++;
+		if (!seen[i])
+			continue;
+		rank[i] = (uint8_t)(k < SWERVE_MAX_PRIORITIES ?
+				    k : SWERVE_MAX_PRIORITIES - 1);
+		k++;
 	}
 	for (i = 0; i < svc->nendpoints; i++)
 		prio[i] = rank[prio[i]];
+	if (k > SWERVE_MAX_PRIORITIES)
+		k = SWERVE_MAX_PRIORITIES;
 	return k > 0 ? k : 1;
+}
+
+uint32_t swerve_balancer_panic_mask(const struct swerve_balancer_load *ld)
+{
+	uint32_t mask = 0;
+	unsigned p;
+
+	if (ld->none_routable)
+		return SWERVE_PANIC_NONE_ROUTABLE;
+	for (p = 0; p < ld->npriorities && p < SWERVE_MAX_PRIORITIES; p++) {
+		if (ld->panic[p])
+			mask |= 1u << p;
+	}
+	if (ld->total_panic)
+		mask |= SWERVE_PANIC_TOTAL;
+	return mask;
 }
 
 static unsigned clamp_npriorities(unsigned npriorities)
@@ -148,6 +314,8 @@ void swerve_balancer_load(const uint8_t *prio, const bool *healthy, size_t n,
 	if (overprov == 0)
 		overprov = 100;
 	for (i = 0; i < n; i++) {
+		if (prio[i] == SWERVE_BALANCER_UNROUTED)
+			continue;
 		p = tier_of(prio[i], npri);
 		total[p]++;
 		if (healthy[i])
@@ -218,6 +386,7 @@ struct candidates {
 	const bool *ok;        /* compacted healthy */
 	size_t m;
 	unsigned p;            /* the chosen tier */
+	int group;             /* the chosen locality, or -1 for any */
 	bool all;              /* panic or fail-open: unhealthy ones too */
 	bool skip_suspect;
 };
@@ -225,6 +394,9 @@ struct candidates {
 static bool is_candidate(const struct candidates *c, size_t j)
 {
 	if (c->tier[j] != c->p)
+		return false;
+	if (c->group >= 0 &&
+	    c->in->svc->endpoints[c->map[j]].group != (uint16_t)c->group)
 		return false;
 	if (!c->all && !c->ok[j])
 		return false;
@@ -371,6 +543,98 @@ static unsigned choose_priority(const struct swerve_balancer_load *ld,
 	return 0; /* loads always sum to 100; never reached */
 }
 
+/* The golden ratio in 64-bit fixed point: k * PHI walks [0, 2^64) with
+ * the lowest discrepancy any sequence has (Weyl, three-gap theorem). */
+#define PHI64 0x9e3779b97f4a7c15ull
+
+/*
+ * Envoy's locality pick inside tier c->p (envoy-istio-semantics.md 3.4):
+ * each locality weighs its weight times min(1, overprov * healthy / total),
+ * computed in units of 1/10000; the localities with effective weight share
+ * the picks in proportion. Envoy keeps an EDF scheduler per priority;
+ * swerve keeps no state between picks, so round robin walks the golden
+ * ratio sequence rr * PHI over the cumulative weights, which spreads
+ * consecutive picks as evenly as EDF does over any window, and the other
+ * policies draw rand1. The endpoint pick inside the locality then uses rr
+ * again: the sequence is equidistributed jointly with rr modulo any
+ * count, so every endpoint of a locality takes its turn.
+ * Returns the locality and its share in <*share> (percent), or -1 when no
+ * locality has effective weight (Envoy then uses the whole tier).
+ */
+static int choose_locality(const struct candidates *c, uint32_t *share)
+{
+	const struct swerve_balancer_input *in = c->in;
+	uint64_t eff[SWERVE_MAX_LOCALITIES];
+	uint64_t sum, cum = 0, x, r;
+	unsigned g, nloc;
+
+	sum = swerve_balancer_locality_weights(in, c->p, eff);
+	if (sum == 0)
+		return -1;
+	nloc = in->svc->nlocalities < SWERVE_MAX_LOCALITIES ?
+	       in->svc->nlocalities : SWERVE_MAX_LOCALITIES;
+	x = in->lb == SWERVE_LB_ROUND_ROBIN ? in->rr * PHI64 : in->rand1;
+	r = (uint64_t)(((unsigned __int128)x * sum) >> 64);
+	for (g = 0; g < nloc; g++) {
+		cum += eff[g];
+		if (eff[g] > 0 && r < cum) {
+			*share = (uint32_t)(eff[g] * 100 / sum);
+			return (int)g;
+		}
+	}
+	return -1; /* r < sum: never reached */
+}
+
+uint64_t swerve_balancer_locality_weights(
+	const struct swerve_balancer_input *in, unsigned p, uint64_t *eff)
+{
+	const struct swerve_service *svc = in->svc;
+	uint32_t dweight[SWERVE_MAX_LOCALITIES];
+	uint32_t total[SWERVE_MAX_LOCALITIES] = { 0 };
+	uint32_t good[SWERVE_MAX_LOCALITIES] = { 0 };
+	uint64_t base[SWERVE_MAX_LOCALITIES] = { 0 };
+	uint64_t of = in->overprov > 0 ? in->overprov : 100;
+	uint64_t sum = 0, h, w;
+	unsigned nloc, g, npri = clamp_npriorities(in->npriorities);
+	size_t i, n = in->n < SWERVE_MAX_ENDPOINTS ? in->n :
+		      SWERVE_MAX_ENDPOINTS;
+	bool distribute;
+
+	if (svc == NULL || svc->nendpoints != in->n ||
+	    !swerve_balancer_locality_weighted(svc))
+		return 0;
+	nloc = svc->nlocalities < SWERVE_MAX_LOCALITIES ? svc->nlocalities :
+	       SWERVE_MAX_LOCALITIES;
+	for (g = 0; g < nloc; g++)
+		eff[g] = 0;
+	distribute = svc->ndistribute > 0 && in->client != NULL &&
+		     swerve_balancer_distribute(svc, in->client,
+						dweight) != NULL;
+	for (i = 0; i < n; i++) {
+		g = svc->endpoints[i].group;
+		if (in->prio[i] == SWERVE_BALANCER_UNROUTED || g >= nloc ||
+		    tier_of(in->prio[i], npri) != p)
+			continue;
+		/* The weight is configuration: every endpoint counts. */
+		base[g] += in->weight != NULL && in->weight[i] > 0 ?
+			   in->weight[i] : 1;
+		/* Health leaves out what this call tried, like the load. */
+		if (in->excluded != NULL && in->excluded[i])
+			continue;
+		total[g]++;
+		good[g] += in->healthy[i];
+	}
+	for (g = 0; g < nloc; g++) {
+		if (total[g] == 0)
+			continue;
+		w = distribute ? dweight[g] : base[g];
+		h = of * good[g] * 100 / total[g];
+		eff[g] = w * (h < 10000 ? h : 10000);
+		sum += eff[g];
+	}
+	return sum;
+}
+
 static size_t count_candidates(const struct candidates *c)
 {
 	size_t j, k = 0;
@@ -409,15 +673,26 @@ int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
 	struct swerve_balancer_load ld;
 	struct candidates c;
 	size_t n = in->n < SWERVE_MAX_ENDPOINTS ? in->n : SWERVE_MAX_ENDPOINTS;
+	bool locality = in->svc != NULL;
 	size_t i, m = 0, ncand, in_tier = 0, nhealthy = 0, nsuspect = 0;
+	size_t unrouted = 0;
 	unsigned npri = clamp_npriorities(in->npriorities);
+	uint32_t share = 0;
 	bool fail_open = false;
 	size_t off = 0;
 	long j;
 
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
+	/* Locality weighting needs the service these endpoints belong to. */
+	if (in->svc != NULL && (in->svc->nendpoints != n ||
+				!swerve_balancer_locality_weighted(in->svc)))
+		locality = false;
 	for (i = 0; i < n; i++) {
+		if (in->prio[i] == SWERVE_BALANCER_UNROUTED) {
+			unrouted++;
+			continue;
+		}
 		if (in->excluded != NULL && in->excluded[i])
 			continue;
 		map[m] = (uint16_t)i;
@@ -426,17 +701,32 @@ int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
 		m++;
 	}
 	if (m == 0) {
-		append(why, whylen, &off, "all %zu endpoints already tried", n);
+		if (in->load_out != NULL)
+			memset(in->load_out, 0, sizeof(*in->load_out));
+		if (unrouted == n)
+			append(why, whylen, &off, "distribute sends this "
+			       "host's traffic to none of the %zu endpoints",
+			       n);
+		else if (unrouted == 0)
+			append(why, whylen, &off,
+			       "all %zu endpoints already tried", n);
+		else
+			append(why, whylen, &off,
+			       "all %zu routable endpoints already tried",
+			       n - unrouted);
 		return -1;
 	}
 	swerve_balancer_load(tier, ok, m, npri, in->overprov,
 			     in->panic_threshold, &ld);
+	if (in->load_out != NULL)
+		*in->load_out = ld;
 
 	c.in = in;
 	c.map = map;
 	c.tier = tier;
 	c.ok = ok;
 	c.m = m;
+	c.group = -1;
 	c.skip_suspect = false;
 	ncand = 0;
 	if (!ld.none_routable) {
@@ -455,9 +745,18 @@ int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
 		c.all = true;
 		ncand = count_candidates(&c);
 	}
+	/* Envoy weighs localities only outside panic (hostSourceToUse). */
+	if (locality && !c.all) {
+		c.group = choose_locality(&c, &share);
+		if (c.group >= 0)
+			ncand = count_candidates(&c);
+	}
 
 	for (i = 0; i < m; i++) {
 		if (tier[i] != c.p)
+			continue;
+		if (c.group >= 0 &&
+		    in->svc->endpoints[map[i]].group != (uint16_t)c.group)
 			continue;
 		in_tier++;
 		nhealthy += ok[i];
@@ -484,6 +783,14 @@ int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
 		       c.p, ld.load[c.p],
 		       ld.total_panic ? "total panic" : "panic",
 		       policy_name(in->lb), ncand, in_tier, nhealthy);
+	else if (c.group >= 0)
+		append(why, whylen, &off,
+		       "priority %u (load %u%%), locality %s (%u%% of the "
+		       "priority), %s over %zu healthy of %zu",
+		       c.p, ld.load[c.p],
+		       in->svc->localities[c.group].text[0] != '\0' ?
+		       in->svc->localities[c.group].text : "-",
+		       share, policy_name(in->lb), ncand, in_tier);
 	else
 		append(why, whylen, &off,
 		       "priority %u (load %u%%), %s over %zu healthy of %zu",
@@ -493,7 +800,11 @@ int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
 		append(why, whylen, &off, ", %zu suspect skipped", nsuspect);
 	else if (nsuspect > 0)
 		append(why, whylen, &off, ", only suspect ones left");
-	if (m < n)
-		append(why, whylen, &off, ", %zu already tried", n - m);
+	if (m + unrouted < n)
+		append(why, whylen, &off, ", %zu already tried",
+		       n - m - unrouted);
+	if (unrouted > 0)
+		append(why, whylen, &off, ", %zu not routed by distribute",
+		       unrouted);
 	return map[j];
 }

@@ -1,9 +1,11 @@
 /*
  * balancer: which endpoint the next connection of a service goes to. Pure:
- * Istio's priority tiers from the client locality, Envoy's priority load with
- * the overprovisioning factor (integer math), panic, then round robin, least
- * request or random inside the chosen tier, honouring weights. The caller
- * supplies health, counters and random numbers, so tests are deterministic.
+ * Istio's priority tiers from the client locality (failover,
+ * failover_priority) or its distribute weights, Envoy's priority load with
+ * the overprovisioning factor (integer math), panic, Envoy's locality
+ * weighting inside a tier, then round robin, least request or random,
+ * honouring weights. The caller supplies health, counters and random
+ * numbers, so tests are deterministic.
  *
  * Thread-safety: none needed; no global state.
  */
@@ -23,15 +25,43 @@
 unsigned swerve_balancer_raw_priority(const struct swerve_locality *client,
 				      const struct swerve_locality *ep);
 
+/* A <prio> value for an endpoint that gets no traffic from this client
+ * (a distribute rule lists no target for its locality). */
+#define SWERVE_BALANCER_UNROUTED 0xff
+
 /*
  * Fills <prio>[i] (nendpoints entries) with the compacted priority tier of
- * each endpoint of <svc> for a client at <client>, and returns the number of
- * tiers. Tiers exist only when outlier detection is configured, as in Istio;
- * otherwise every endpoint is in tier 0 and 1 is returned.
+ * each endpoint of <svc> for the client described by <client> (its
+ * locality and labels), and returns the number of tiers, at least 1.
+ * Istio's rules: a distribute rule matching the client puts everything in
+ * tier 0 and the endpoints of unlisted localities at
+ * SWERVE_BALANCER_UNROUTED; otherwise tiers exist only with outlier
+ * detection, from failover_priority labels (1.5.2), the locality with the
+ * failover rules (1.5.1), or both composed (label tier * 5 + locality
+ * tier), compacted; tiers beyond SWERVE_MAX_PRIORITIES share the last one.
  */
 unsigned swerve_balancer_priorities(const struct swerve_service *svc,
-				    const struct swerve_locality *client,
+				    const struct swerve_config *client,
 				    uint8_t *prio);
+
+/*
+ * True when picks of <svc> weigh localities inside a tier (Envoy's
+ * locality_weighted_lb_config), which Istio turns on with distribute, or
+ * with failover or failover_priority when outlier detection is on.
+ */
+bool swerve_balancer_locality_weighted(const struct swerve_service *svc);
+
+/*
+ * The distribute rule of <svc> that applies to <client> (the first whose
+ * from matches its locality), or NULL. With one, fills <weight>[g] for each
+ * of svc->nlocalities localities: ceil(own weight * target weight / sum of
+ * the weights of the localities the target matches), 0 for a locality no
+ * target lists (Istio's applyLocalityWeights, targets in written order).
+ * Without one, <weight>[g] is the locality's own weight.
+ */
+const struct swerve_distribute *swerve_balancer_distribute(
+	const struct swerve_service *svc, const struct swerve_config *client,
+	uint32_t *weight);
 
 /* Envoy's per-priority state for one pick. */
 struct swerve_balancer_load {
@@ -43,11 +73,23 @@ struct swerve_balancer_load {
 	bool none_routable;  /* nothing healthy and panic disabled */
 };
 
+/* Bits of swerve_balancer_panic_mask() beyond the per-priority ones. */
+#define SWERVE_PANIC_TOTAL (1u << 16)
+#define SWERVE_PANIC_NONE_ROUTABLE (1u << 17)
+
+/*
+ * A summary of <ld>'s panic for the event log: bit p for each priority in
+ * panic, SWERVE_PANIC_TOTAL, SWERVE_PANIC_NONE_ROUTABLE (nothing healthy,
+ * panic off: swerve fails open). 0 means no panic.
+ */
+uint32_t swerve_balancer_panic_mask(const struct swerve_balancer_load *ld);
+
 /*
  * Computes the priority load (Envoy recalculatePerPriorityState and
  * recalculatePerPriorityPanic) for <n> endpoints with tiers <prio> and
  * health <healthy>, <overprov> in percent (140) and <panic_threshold> in
- * percent (0 disables panic).
+ * percent (0 disables panic). Endpoints at SWERVE_BALANCER_UNROUTED count
+ * nowhere.
  */
 void swerve_balancer_load(const uint8_t *prio, const bool *healthy, size_t n,
 			  unsigned npriorities, uint32_t overprov,
@@ -71,12 +113,36 @@ struct swerve_balancer_input {
 	uint32_t panic_threshold;
 	uint64_t rr;               /* round-robin counter, advanced by caller */
 	uint64_t rand1, rand2;     /* random numbers */
+	/*
+	 * The service (its endpoints in the same order, n of them) and the
+	 * client config, for locality weighting and distribute weights; both
+	 * NULL: no locality weighting.
+	 */
+	const struct swerve_service *svc;
+	const struct swerve_config *client;
+	/* Receives the load the pick used (may be NULL): see
+	 * swerve_balancer_panic_mask(). */
+	struct swerve_balancer_load *load_out;
 };
 
 /*
+ * Envoy's effective locality weights inside tier <p> for the pick <in>
+ * (which must carry svc): fills <eff>[g] for each of svc->nlocalities
+ * localities with weight * min(1, overprov * healthy / total) in units of
+ * 1/10000 of the weight (healthy and total over the endpoints not
+ * excluded), and returns their sum. Returns 0 and leaves <eff> alone when
+ * the service does no locality weighting.
+ */
+uint64_t swerve_balancer_locality_weights(
+	const struct swerve_balancer_input *in, unsigned p, uint64_t *eff);
+
+/*
  * Picks an endpoint: the priority by load (rand1 % 100 + 1 over the
- * cumulative loads), then inside it the policy over its healthy, not
- * excluded endpoints (all of them when that priority is in panic). When
+ * cumulative loads); then, with locality weighting and no panic, a
+ * locality of that priority by effective weight (weight * min(1, overprov *
+ * healthy / total)), spread over rr (round robin) or rand1 (the others)
+ * with a low-discrepancy sequence; then the policy over its healthy, not
+ * excluded endpoints (all of the priority's when it is in panic). When
  * nothing is healthy and panic is off, picks the not-excluded endpoint whose
  * <healthy> is false with the lowest tier (swerve fails open where Envoy
  * answers 503). Writes a one-line human reason to <why> (may be NULL).

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "balancer.h"
 #include "config.h"
@@ -87,6 +88,9 @@ static void print_usage(FILE *f)
 	      "file:line: problems\n"
 	      "  explain NAME             how a connection to host NAME would "
 	      "be routed\n"
+	      "  events [--json]          recent ejections, un-ejections, "
+	      "overflows and\n"
+	      "                           panics, oldest first\n"
 	      "  eject SERVICE ENDPOINT [--for DURATION]\n"
 	      "                           eject an endpoint by hand (default: "
 	      "the service's\n"
@@ -389,7 +393,7 @@ static void view_endpoint(struct swerve_shm *tab,
 		row = swerve_shm_row(tab, ep->key, false);
 	if (row == NULL)
 		return;
-	if (swerve_shm_snapshot(row, &svc->outlier, now, &st) != 0)
+	if (swerve_shm_snapshot(tab, row, &svc->outlier, now, &st) != 0)
 		return;
 	v->ejected = st.ejected != 0;
 	if (v->ejected) {
@@ -429,7 +433,7 @@ static int collect_views(const struct swerve_config *cfg,
 		if (svc->nendpoints > SWERVE_MAX_ENDPOINTS)
 			continue;
 		memset(prio, 0, sizeof(prio));
-		swerve_balancer_priorities(svc, &cfg->locality, prio);
+		swerve_balancer_priorities(svc, cfg, prio);
 		for (j = 0; j < svc->nendpoints; j++)
 			view_endpoint(tab, svc, &svc->endpoints[j], prio[j],
 				      now, &views[n++]);
@@ -445,7 +449,10 @@ static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 	snprintf(cells[1], CELL_MAX, "%s", v->ep->text);
 	snprintf(cells[2], CELL_MAX, "%s",
 		 v->ep->locality_text[0] != '\0' ? v->ep->locality_text : "-");
-	snprintf(cells[3], CELL_MAX, "%u", v->priority);
+	if (v->priority == SWERVE_BALANCER_UNROUTED)
+		snprintf(cells[3], CELL_MAX, "none");
+	else
+		snprintf(cells[3], CELL_MAX, "%u", v->priority);
 	snprintf(cells[4], CELL_MAX, "%s", v->ejected ? "EJECTED" : "HEALTHY");
 	snprintf(cells[5], CELL_MAX, "%s", v->ejected ? "FAILED" : "OK");
 	if (v->ejected)
@@ -548,13 +555,17 @@ static void print_json(const struct ep_view *views, size_t n)
 		print_json_string(v->ep->text);
 		fputs(", \"locality\": ", stdout);
 		print_json_string(v->ep->locality_text);
-		printf(", \"priority\": %u, \"status\": \"%s\", "
+		if (v->priority == SWERVE_BALANCER_UNROUTED)
+			fputs(", \"priority\": null", stdout);
+		else
+			printf(", \"priority\": %u", v->priority);
+		printf(", \"status\": \"%s\", "
 		       "\"consecutive_failures\": %" PRIu32 ", "
 		       "\"ejections\": %" PRIu32 ", "
 		       "\"connects_ok\": %" PRIu64 ", "
 		       "\"connects_failed\": %" PRIu64 ", "
 		       "\"ejected_remaining_ms\": %" PRIu64 "}%s\n",
-		       v->priority, v->ejected ? "ejected" : "healthy",
+		       v->ejected ? "ejected" : "healthy",
 		       v->failures, v->ejections, v->connects_ok,
 		       v->connects_failed, v->remaining_ms,
 		       i + 1 < n ? "," : "");
@@ -703,6 +714,99 @@ static void explain_service(const struct swerve_config *cfg,
 	       "on" : "off (every endpoint is in priority 0, as in Istio)");
 }
 
+/* The locality rules of <svc> and which of them act for this host. */
+static void explain_rules(const struct swerve_config *cfg,
+			  const struct swerve_service *svc)
+{
+	uint32_t weight[SWERVE_MAX_LOCALITIES];
+	const struct swerve_distribute *d;
+	unsigned i, j;
+	bool tiers = svc->outlier.enabled && svc->ndistribute == 0;
+
+	for (i = 0; i < svc->nfailover; i++)
+		printf("failover:           %s -> %s (line %d)%s\n",
+		       svc->failover[i].from, svc->failover[i].to,
+		       svc->failover[i].line,
+		       !tiers ? ", inactive: no tiers" :
+		       strcmp(svc->failover[i].from, cfg->locality.region) == 0
+		       ? ", applies to this host" : "");
+	if (svc->nfailover_priority > 0) {
+		fputs("failover_priority: ", stdout);
+		for (i = 0; i < svc->nfailover_priority; i++) {
+			const struct swerve_failover_label *fl =
+				&svc->failover_priority[i];
+
+			printf("%s %s", i > 0 ? "," : "", fl->key);
+			if (fl->has_value)
+				printf("=%s", fl->value);
+			else
+				printf(" (here: '%s')", swerve_config_label(
+					       cfg->labels, cfg->nlabels,
+					       &cfg->locality, fl->key));
+		}
+		printf(" (line %d)%s\n", svc->failover_priority_line,
+		       tiers ? "" : ", inactive: no tiers");
+	}
+	d = svc->ndistribute > 0 ? swerve_balancer_distribute(svc, cfg, weight)
+				 : NULL;
+	for (i = 0; i < svc->ndistribute; i++) {
+		const struct swerve_distribute *r = &svc->distribute[i];
+
+		printf("distribute:         %s ->", r->from_text);
+		for (j = 0; j < r->nto; j++)
+			printf("%s %s:%" PRIu32, j > 0 ? "," : "",
+			       r->to[j].text, r->to[j].weight);
+		printf(" (line %d)%s\n", r->line,
+		       r == d ? ", applies to this host" : "");
+	}
+	if (svc->ndistribute > 0 && d == NULL)
+		puts("                    no distribute rule matches this "
+		     "host: own locality weights");
+	printf("locality weighting: %s\n",
+	       swerve_balancer_locality_weighted(svc) ?
+	       "on (a locality is picked by effective weight, then an "
+	       "endpoint)" : "off (endpoints of a priority are picked "
+	       "directly)");
+}
+
+/*
+ * Prints the localities of tier <p> with their weights as the pick sees
+ * them: configured weight, healthy/total, effective weight and share.
+ */
+static void explain_localities(const struct swerve_service *svc,
+			       const struct swerve_balancer_input *in,
+			       unsigned p)
+{
+	uint64_t eff[SWERVE_MAX_LOCALITIES], sum;
+	unsigned g, i, total, up;
+	uint32_t w;
+
+	sum = swerve_balancer_locality_weights(in, p, eff);
+	if (!swerve_balancer_locality_weighted(svc))
+		return;
+	for (g = 0; g < svc->nlocalities && g < SWERVE_MAX_LOCALITIES; g++) {
+		total = 0;
+		up = 0;
+		w = 0;
+		for (i = 0; i < svc->nendpoints; i++) {
+			if (svc->endpoints[i].group != g || in->prio[i] != p)
+				continue;
+			total++;
+			up += in->healthy[i];
+			w += svc->endpoints[i].weight;
+		}
+		if (total == 0)
+			continue;
+		printf("  locality %-20s %u/%u healthy, effective weight "
+		       "%" PRIu64 ".%02" PRIu64 " of %" PRIu32 ", %" PRIu64
+		       "%% of the priority\n",
+		       svc->localities[g].text[0] != '\0' ?
+		       svc->localities[g].text : "-", up, total,
+		       eff[g] / 10000, eff[g] / 100 % 100, w,
+		       sum > 0 ? eff[g] * 100 / sum : 0);
+	}
+}
+
 /*
  * Prints one tier: its share of traffic and the state of each endpoint the
  * connect path would see (the published ejection deadline, no lock).
@@ -742,6 +846,26 @@ static void explain_tier(const struct swerve_service *svc, unsigned p,
 		format_duration(until > now ? until - now : 0, dur,
 				sizeof(dur));
 		printf(" ejected for %s\n", dur);
+	}
+}
+
+/* Endpoints a distribute rule keeps this host away from. */
+static void explain_unrouted(const struct swerve_service *svc,
+			     const uint8_t *prio)
+{
+	unsigned i;
+	bool any = false;
+
+	for (i = 0; i < svc->nendpoints; i++) {
+		if (prio[i] != SWERVE_BALANCER_UNROUTED)
+			continue;
+		if (!any)
+			puts("\nnot routed (distribute lists no target for "
+			     "their locality):");
+		any = true;
+		printf("  %-22s %s\n", svc->endpoints[i].text,
+		       svc->endpoints[i].locality_text[0] != '\0' ?
+		       svc->endpoints[i].locality_text : "-");
 	}
 }
 
@@ -816,7 +940,7 @@ static int cmd_explain(const struct cli_args *a)
 
 	now = swerve_now_ms();
 	memset(prio, 0, sizeof(prio));
-	npri = swerve_balancer_priorities(svc, &cfg->locality, prio);
+	npri = swerve_balancer_priorities(svc, cfg, prio);
 	for (i = 0; i < svc->nendpoints; i++) {
 		rows[i] = present ?
 			  swerve_shm_row(&tab, svc->endpoints[i].key, false) :
@@ -830,9 +954,23 @@ static int cmd_explain(const struct cli_args *a)
 			     svc->overprovisioning_factor,
 			     svc->outlier.min_health_percent, &load);
 
+	memset(&in, 0, sizeof(in));
+	in.n = svc->nendpoints;
+	in.prio = prio;
+	in.npriorities = npri;
+	in.healthy = healthy;
+	in.weight = weight;
+	in.overprov = svc->overprovisioning_factor;
+	in.svc = svc;
+	in.client = cfg;
+
 	explain_service(cfg, svc, a->pos[0]);
-	for (i = 0; i < npri; i++)
+	explain_rules(cfg, svc);
+	for (i = 0; i < npri; i++) {
 		explain_tier(svc, i, prio, healthy, rows, &load, now);
+		explain_localities(svc, &in, i);
+	}
+	explain_unrouted(svc, prio);
 	putchar('\n');
 	explain_panic(&load);
 
@@ -846,6 +984,8 @@ static int cmd_explain(const struct cli_args *a)
 	in.lb = svc->lb;
 	in.overprov = svc->overprovisioning_factor;
 	in.panic_threshold = svc->outlier.min_health_percent;
+	in.svc = svc;
+	in.client = cfg;
 	pick = swerve_balancer_pick(&in, why, sizeof(why));
 	if (pick < 0) {
 		puts("next connect:       no endpoint can be picked");
@@ -864,6 +1004,251 @@ static int cmd_explain(const struct cli_args *a)
 			       "makes later picks vary\n", lb_name(svc->lb));
 	}
 	rc = CLI_EXIT_OK;
+	swerve_shm_detach(&tab);
+out:
+	swerve_config_free(cfg);
+	return rc;
+}
+
+/* What an event's key names, resolved through the config. */
+struct event_target {
+	const struct swerve_service *svc;
+	const struct swerve_endpoint *ep;   /* NULL for a service event */
+};
+
+static void resolve_key(const struct swerve_config *cfg, uint64_t key,
+			struct event_target *t)
+{
+	unsigned i, j;
+
+	t->svc = NULL;
+	t->ep = NULL;
+	for (i = 0; i < cfg->nservices; i++) {
+		const struct swerve_service *svc = &cfg->services[i];
+
+		if (swerve_shm_service_key(svc->name) == key) {
+			t->svc = svc;
+			return;
+		}
+		for (j = 0; j < svc->nendpoints; j++) {
+			if (svc->endpoints[j].key == key) {
+				t->svc = svc;
+				t->ep = &svc->endpoints[j];
+				return;
+			}
+		}
+	}
+}
+
+static const char *event_name(enum swerve_shm_event_type type)
+{
+	switch (type) {
+	case SWERVE_EVENT_EJECT:
+		return "eject";
+	case SWERVE_EVENT_UNEJECT:
+		return "uneject";
+	case SWERVE_EVENT_OVERFLOW:
+		return "overflow";
+	case SWERVE_EVENT_PANIC_ENTER:
+		return "panic_enter";
+	case SWERVE_EVENT_PANIC_EXIT:
+		return "panic_exit";
+	}
+	return "?";
+}
+
+/* "priorities 0,2", "total panic", "nothing healthy (fail open)". */
+static void format_panic(uint32_t mask, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned p;
+	int w;
+
+	buf[0] = '\0';
+	if (mask & SWERVE_PANIC_NONE_ROUTABLE) {
+		snprintf(buf, len, "nothing healthy, panic off: fail open");
+		return;
+	}
+	if (mask & SWERVE_PANIC_TOTAL) {
+		snprintf(buf, len, "total panic: all endpoints");
+		return;
+	}
+	for (p = 0; p < SWERVE_MAX_PRIORITIES; p++) {
+		if (!(mask & (1u << p)))
+			continue;
+		w = snprintf(buf + off, len - off, "%s%u",
+			     off == 0 ? "priorities " : ",", p);
+		if (w < 0 || (size_t)w >= len - off)
+			return;
+		off += (size_t)w;
+	}
+}
+
+static void format_detail(const struct swerve_shm_event_info *ev,
+			  char *buf, size_t len)
+{
+	char dur[32];
+
+	switch (ev->type) {
+	case SWERVE_EVENT_EJECT:
+		format_duration(ev->duration_ms, dur, sizeof(dur));
+		snprintf(buf, len, "for %s, ejection %" PRIu32, dur,
+			 ev->value);
+		return;
+	case SWERVE_EVENT_UNEJECT:
+		format_duration(ev->duration_ms, dur, sizeof(dur));
+		snprintf(buf, len, "after %s", dur);
+		return;
+	case SWERVE_EVENT_OVERFLOW:
+		snprintf(buf, len, "kept in: max_ejection_percent reached");
+		return;
+	case SWERVE_EVENT_PANIC_ENTER:
+	case SWERVE_EVENT_PANIC_EXIT:
+		format_panic(ev->value, buf, len);
+		return;
+	}
+	buf[0] = '\0';
+}
+
+/*
+ * Wall-clock time of monotonic <at_ms>, as UTC ISO 8601: the ring keeps
+ * CLOCK_MONOTONIC, which every process of the host shares.
+ */
+static void format_wall(uint64_t at_ms, uint64_t now_ms, char *buf,
+			size_t len)
+{
+	struct timespec rt;
+	struct tm tm;
+	int64_t wall_ms;
+	time_t secs;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	wall_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000 -
+		  (int64_t)(now_ms - (at_ms < now_ms ? at_ms : now_ms));
+	secs = (time_t)(wall_ms / 1000);
+	if (gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+}
+
+static void print_events_json(const struct swerve_config *cfg,
+			      const struct swerve_shm_event_info *evs,
+			      size_t n, uint64_t lost, uint64_t now)
+{
+	struct event_target t;
+	char wall[64], detail[128];
+	size_t i;
+
+	printf("{\"lost\": %" PRIu64 ", \"events\": [", lost);
+	for (i = 0; i < n; i++) {
+		const struct swerve_shm_event_info *ev = &evs[i];
+
+		resolve_key(cfg, ev->key, &t);
+		format_wall(ev->at_ms, now, wall, sizeof(wall));
+		format_detail(ev, detail, sizeof(detail));
+		printf("%s\n  {\"seq\": %" PRIu64 ", \"time\": \"%s\", "
+		       "\"ago_ms\": %" PRIu64 ", \"type\": \"%s\", "
+		       "\"service\": ", i > 0 ? "," : "", ev->seq, wall,
+		       now > ev->at_ms ? now - ev->at_ms : 0,
+		       event_name(ev->type));
+		if (t.svc != NULL)
+			print_json_string(t.svc->name);
+		else
+			fputs("null", stdout);
+		fputs(", \"endpoint\": ", stdout);
+		if (t.ep != NULL)
+			print_json_string(t.ep->text);
+		else
+			fputs("null", stdout);
+		printf(", \"key\": \"%016" PRIx64 "\", \"reason\": \"%s\", "
+		       "\"streak\": %" PRIu32 ", \"duration_ms\": %" PRIu64
+		       ", \"value\": %" PRIu32 ", \"pid\": %" PRIu32
+		       ", \"detail\": ", ev->key,
+		       swerve_outlier_reason_name(ev->reason), ev->streak,
+		       ev->duration_ms, ev->value, ev->pid);
+		print_json_string(detail);
+		putchar('}');
+	}
+	puts(n > 0 ? "\n]}" : "]}");
+}
+
+static void print_events_table(const struct swerve_config *cfg,
+			       const struct swerve_shm_event_info *evs,
+			       size_t n, uint64_t lost, uint64_t now)
+{
+	struct event_target t;
+	char wall[64], ago[32], who[CELL_MAX], detail[128];
+	size_t i;
+
+	if (lost > 0)
+		printf("(%" PRIu64 " older events were overwritten)\n", lost);
+	if (n == 0) {
+		puts("no events");
+		return;
+	}
+	printf("%-24s %-8s %-11s %-36s %-24s %-6s %s\n", "TIME", "AGO",
+	       "EVENT", "SERVICE/ENDPOINT", "REASON", "STREAK", "DETAIL");
+	for (i = 0; i < n; i++) {
+		const struct swerve_shm_event_info *ev = &evs[i];
+
+		resolve_key(cfg, ev->key, &t);
+		format_wall(ev->at_ms, now, wall, sizeof(wall));
+		format_duration(now > ev->at_ms ? now - ev->at_ms : 0, ago,
+				sizeof(ago));
+		if (t.ep != NULL)
+			snprintf(who, sizeof(who), "%s %s", t.svc->name,
+				 t.ep->text);
+		else if (t.svc != NULL)
+			snprintf(who, sizeof(who), "%s", t.svc->name);
+		else
+			snprintf(who, sizeof(who), "(row %016" PRIx64
+				 ", not in this config)", ev->key);
+		format_detail(ev, detail, sizeof(detail));
+		printf("%-24s %-8s %-11s %-36s %-24s %-6" PRIu32 " %s\n",
+		       wall, ago, event_name(ev->type), who,
+		       swerve_outlier_reason_name(ev->reason), ev->streak,
+		       detail);
+	}
+}
+
+static int cmd_events(const struct cli_args *a)
+{
+	struct swerve_shm_event_info *evs = NULL;
+	struct swerve_config *cfg = NULL;
+	struct swerve_shm tab;
+	uint64_t lost = 0, now;
+	size_t n = 0;
+	bool present;
+	int rc = CLI_EXIT_FAIL;
+
+	if (a->npos > 0)
+		return fail_usage("events takes no arguments");
+	if (a->for_arg != NULL)
+		return fail_usage("--for is only for eject");
+	if (load_config(resolve_config_path(a), &cfg) != 0)
+		return CLI_EXIT_FAIL;
+	if (attach_table(cfg, false, &tab, &present) != 0)
+		goto out;
+	now = swerve_now_ms();
+	if (present) {
+		evs = calloc(tab.nevents > 0 ? tab.nevents : 1, sizeof(*evs));
+		if (evs == NULL) {
+			print_error("out of memory");
+			swerve_shm_detach(&tab);
+			goto out;
+		}
+		n = swerve_shm_events(&tab, evs, tab.nevents, &lost);
+	}
+	if (a->json)
+		print_events_json(cfg, evs, n, lost, now);
+	else
+		print_events_table(cfg, evs, n, lost, now);
+	rc = CLI_EXIT_OK;
+	free(evs);
 	swerve_shm_detach(&tab);
 out:
 	swerve_config_free(cfg);
@@ -899,10 +1284,10 @@ static int edit_row(struct swerve_shm *tab, const struct swerve_service *svc,
 	}
 	switch (op) {
 	case EDIT_EJECT:
-		rc = swerve_shm_eject(row, duration_ms, now);
+		rc = swerve_shm_eject(tab, row, duration_ms, now);
 		break;
 	case EDIT_UNEJECT:
-		rc = swerve_shm_uneject(row, now);
+		rc = swerve_shm_uneject(tab, row, now);
 		break;
 	case EDIT_RESET:
 		rc = swerve_shm_reset_row(row);
@@ -1024,6 +1409,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(&a);
 	else if (strcmp(a.cmd, "explain") == 0)
 		rc = cmd_explain(&a);
+	else if (strcmp(a.cmd, "events") == 0)
+		rc = cmd_events(&a);
 	else if (strcmp(a.cmd, "eject") == 0)
 		rc = cmd_edit(&a, EDIT_EJECT);
 	else if (strcmp(a.cmd, "uneject") == 0)

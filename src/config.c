@@ -64,7 +64,10 @@ static const char *const swerve_keys[SK_COUNT] = {
 	"locality", "vip_cidr", "shm", "log",
 };
 
-static const char *const service_keys[] = { "hosts", "ports", "endpoint" };
+static const char *const service_keys[] = {
+	"hosts", "ports", "endpoint", "failover", "failover_priority",
+	"distribute",
+};
 
 enum value_kind {
 	VALUE_UINT = 0,
@@ -155,6 +158,7 @@ struct tuning {
 struct service_state {
 	struct tuning tuning;
 	unsigned cap_endpoints;
+	unsigned cap_distribute;
 };
 
 struct parse {
@@ -345,6 +349,60 @@ int swerve_config_parse_locality(const char *s, struct swerve_locality *out)
 	}
 	*out = loc;
 	return 0;
+}
+
+int swerve_config_parse_pattern(const char *s, struct swerve_locality *out)
+{
+	struct swerve_locality loc;
+	const char *parts[3];
+	unsigned i;
+
+	if (swerve_config_parse_locality(s, &loc) < 0)
+		return -EINVAL;
+	parts[0] = loc.region;
+	parts[1] = loc.zone;
+	parts[2] = loc.subzone;
+	/* '*' is a whole part or nothing: "us-*" would look like a glob. */
+	for (i = 0; i < 3; i++) {
+		if (strchr(parts[i], '*') != NULL && strcmp(parts[i], "*") != 0)
+			return -EINVAL;
+	}
+	*out = loc;
+	return 0;
+}
+
+bool swerve_config_locality_match(const struct swerve_locality *loc,
+				  const struct swerve_locality *pattern)
+{
+	bool region = strcmp(pattern->region, "*") == 0 ||
+		      strcmp(pattern->region, loc->region) == 0;
+	bool zone = pattern->zone[0] == '\0' ||
+		    strcmp(pattern->zone, "*") == 0 ||
+		    strcmp(pattern->zone, loc->zone) == 0;
+	bool subzone = pattern->subzone[0] == '\0' ||
+		       strcmp(pattern->subzone, "*") == 0 ||
+		       strcmp(pattern->subzone, loc->subzone) == 0;
+
+	return region && zone && subzone;
+}
+
+const char *swerve_config_label(const struct swerve_label *labels,
+				unsigned n, const struct swerve_locality *loc,
+				const char *key)
+{
+	unsigned i;
+
+	if (strcmp(key, SWERVE_LABEL_REGION) == 0)
+		return loc->region;
+	if (strcmp(key, SWERVE_LABEL_ZONE) == 0)
+		return loc->zone;
+	if (strcmp(key, SWERVE_LABEL_SUBZONE) == 0)
+		return loc->subzone;
+	for (i = 0; i < n && i < SWERVE_MAX_LABELS; i++) {
+		if (strcmp(labels[i].key, key) == 0)
+			return labels[i].value;
+	}
+	return "";
 }
 
 /*
@@ -848,6 +906,90 @@ unspecified:
 	return -EINVAL;
 }
 
+/* Label keys as Kubernetes writes them: letters, digits, '.', '_', '-', '/'. */
+static bool is_valid_label_key(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (; *s != '\0'; s++) {
+		char c = to_lower(*s);
+
+		if (!((c >= 'a' && c <= 'z') || is_digit(c) || c == '.' ||
+		      c == '_' || c == '-' || c == '/'))
+			return false;
+	}
+	return true;
+}
+
+static bool is_locality_key(const char *key)
+{
+	return strcmp(key, SWERVE_LABEL_REGION) == 0 ||
+	       strcmp(key, SWERVE_LABEL_ZONE) == 0 ||
+	       strcmp(key, SWERVE_LABEL_SUBZONE) == 0;
+}
+
+/*
+ * Adds KEY=VALUE to <labels>: the checks shared by endpoint options and
+ * [swerve] label.KEY keys. Returns 0 or -EINVAL after reporting.
+ */
+static int add_label(struct parse *p, struct swerve_label *labels,
+		     unsigned *n, const char *key, const char *value)
+{
+	unsigned i;
+
+	if (!is_valid_label_key(key)) {
+		report_at(p, true, p->lineno,
+			  "bad label key '%s': use 1 to 63 of A-Z a-z 0-9 "
+			  ". _ - /", key);
+		return -EINVAL;
+	}
+	if (is_locality_key(key)) {
+		report_at(p, true, p->lineno,
+			  "label %s comes from the locality: set it with "
+			  "locality=REGION[/ZONE[/SUBZONE]]", key);
+		return -EINVAL;
+	}
+	if (strlen(value) > 63 || strpbrk(value, " \t=,") != NULL) {
+		report_at(p, true, p->lineno,
+			  "label %s: value '%s' must be at most 63 "
+			  "characters without blanks, '=' or ','", key, value);
+		return -EINVAL;
+	}
+	for (i = 0; i < *n; i++) {
+		if (strcmp(labels[i].key, key) == 0) {
+			report_at(p, true, p->lineno,
+				  "label %s is given twice", key);
+			return -EINVAL;
+		}
+	}
+	if (*n == SWERVE_MAX_LABELS) {
+		report_at(p, true, p->lineno, "more than %d labels",
+			  SWERVE_MAX_LABELS);
+		return -EINVAL;
+	}
+	snprintf(labels[*n].key, sizeof(labels[*n].key), "%s", key);
+	snprintf(labels[*n].value, sizeof(labels[*n].value), "%s", value);
+	(*n)++;
+	return 0;
+}
+
+/* "label.KEY=VALUE" as one endpoint option. */
+static int add_endpoint_label(struct parse *p, const char *tok,
+			      struct swerve_endpoint *ep)
+{
+	char key[INI_MAX_LINE];
+	const char *eq = strchr(tok, '=');
+	size_t n = (size_t)(eq - tok) - 6;
+
+	if (n >= sizeof(key))
+		n = sizeof(key) - 1;
+	memcpy(key, tok + 6, n);
+	key[n] = '\0';
+	return add_label(p, ep->labels, &ep->nlabels, key, eq + 1);
+}
+
 static int parse_endpoint_options(struct parse *p, const char *s,
 				  struct swerve_endpoint *ep)
 {
@@ -879,6 +1021,10 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 				return -EINVAL;
 			}
 			ep->weight = (uint32_t)v;
+		} else if (strncmp(tok, "label.", 6) == 0 &&
+			   strchr(tok, '=') != NULL) {
+			if (add_endpoint_label(p, tok, ep) < 0)
+				return -EINVAL;
 		} else if (strncmp(tok, "locality=", 9) == 0 ||
 			   strncmp(tok, "weight=", 7) == 0) {
 			report_at(p, true, p->lineno,
@@ -888,8 +1034,8 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 		} else {
 			report_at(p, true, p->lineno,
 				  "unknown endpoint option '%s': use "
-				  "locality=REGION[/ZONE[/SUBZONE]] or "
-				  "weight=N", tok);
+				  "locality=REGION[/ZONE[/SUBZONE]], "
+				  "weight=N or label.KEY=VALUE", tok);
 			return -EINVAL;
 		}
 	}
@@ -955,6 +1101,284 @@ static void add_endpoint(struct parse *p, const char *where,
 	svc->endpoints[svc->nendpoints++] = ep;
 }
 
+/* A failover end: a region name alone (Istio: no '/', no '*'). */
+static bool is_valid_region(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '/' ||
+		    *s == '*' || *s == ',' || *s == ':')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Splits "FROM -> TO" into trimmed <from> and <to> (each <size> bytes).
+ * Returns 0 or -EINVAL when there is no single "->".
+ */
+static int split_arrow(const char *value, char *from, char *to, size_t size)
+{
+	const char *arrow = strstr(value, "->");
+
+	if (arrow == NULL || strstr(arrow + 2, "->") != NULL)
+		return -EINVAL;
+	copy_trimmed(from, size, value, (size_t)(arrow - value));
+	copy_trimmed(to, size, arrow + 2, strlen(arrow + 2));
+	return 0;
+}
+
+/* failover = FROM -> TO, repeatable; regions only, as in Istio. */
+static void add_failover(struct parse *p, const char *where,
+			 const char *value)
+{
+	struct swerve_service *svc = &p->cfg->services[p->service];
+	char from[INI_MAX_LINE], to[INI_MAX_LINE];
+	struct swerve_failover *f;
+	unsigned i;
+
+	if (split_arrow(value, from, to, sizeof(from)) < 0) {
+		report_at(p, true, p->lineno,
+			  "failover must be FROM_REGION -> TO_REGION, not '%s'",
+			  value);
+		return;
+	}
+	if (!is_valid_region(from) || !is_valid_region(to)) {
+		report_at(p, true, p->lineno,
+			  "failover takes regions, without '/' or '*': "
+			  "'%s -> %s'", from, to);
+		return;
+	}
+	if (strcmp(from, to) == 0) {
+		report_at(p, true, p->lineno,
+			  "failover from %s to itself", from);
+		return;
+	}
+	for (i = 0; i < svc->nfailover; i++) {
+		if (strcmp(svc->failover[i].from, from) == 0) {
+			report_at(p, true, p->lineno,
+				  "failover from %s is given twice in %s "
+				  "(first at line %d): only the first would "
+				  "count", from, where, svc->failover[i].line);
+			return;
+		}
+	}
+	if (svc->nfailover == SWERVE_MAX_FAILOVER) {
+		report_at(p, true, p->lineno, "%s has more than %d failover "
+			  "rules", where, SWERVE_MAX_FAILOVER);
+		return;
+	}
+	/* is_valid_region() bounded both to 63 bytes */
+	f = &svc->failover[svc->nfailover++];
+	memcpy(f->from, from, strlen(from) + 1);
+	memcpy(f->to, to, strlen(to) + 1);
+	f->line = p->lineno;
+}
+
+/* One failover_priority entry: KEY or KEY=VALUE. */
+static void add_failover_label(struct parse *p, const char *where,
+			       const char *item)
+{
+	struct swerve_service *svc = &p->cfg->services[p->service];
+	struct swerve_failover_label fl;
+	const char *eq = strchr(item, '=');
+	size_t n = eq != NULL ? (size_t)(eq - item) : strlen(item);
+	unsigned i;
+
+	memset(&fl, 0, sizeof(fl));
+	if (n >= sizeof(fl.key) || (eq != NULL && strlen(eq + 1) >= 64)) {
+		report_at(p, true, p->lineno,
+			  "failover_priority entry '%s' is too long", item);
+		return;
+	}
+	memcpy(fl.key, item, n);
+	fl.key[n] = '\0';
+	if (!is_valid_label_key(fl.key)) {
+		report_at(p, true, p->lineno,
+			  "failover_priority: '%s' is not a label key (1 to "
+			  "63 of A-Z a-z 0-9 . _ - /)", fl.key);
+		return;
+	}
+	if (eq != NULL) {
+		fl.has_value = true;
+		snprintf(fl.value, sizeof(fl.value), "%s", eq + 1);
+	}
+	for (i = 0; i < svc->nfailover_priority; i++) {
+		if (strcmp(svc->failover_priority[i].key, fl.key) == 0) {
+			report_at(p, true, p->lineno,
+				  "failover_priority lists %s twice in %s",
+				  fl.key, where);
+			return;
+		}
+	}
+	if (svc->nfailover_priority == SWERVE_MAX_LABELS) {
+		report_at(p, true, p->lineno,
+			  "failover_priority has more than %d labels",
+			  SWERVE_MAX_LABELS);
+		return;
+	}
+	svc->failover_priority[svc->nfailover_priority++] = fl;
+}
+
+/*
+ * Two patterns overlap when some locality matches both: each part equal,
+ * or a wildcard ("*" or "") on either side.
+ */
+static bool is_wild(const char *part)
+{
+	return part[0] == '\0' || strcmp(part, "*") == 0;
+}
+
+static bool parts_overlap(const char *a, const char *b)
+{
+	return is_wild(a) || is_wild(b) || strcmp(a, b) == 0;
+}
+
+static bool patterns_overlap(const struct swerve_locality *a,
+			     const struct swerve_locality *b)
+{
+	/* Istio's region has no "" wildcard, but "*" is one. */
+	bool region = strcmp(a->region, "*") == 0 ||
+		      strcmp(b->region, "*") == 0 ||
+		      strcmp(a->region, b->region) == 0;
+
+	return region && parts_overlap(a->zone, b->zone) &&
+	       parts_overlap(a->subzone, b->subzone);
+}
+
+/* "PATTERN:WEIGHT" into <t>. Returns 0 or -EINVAL after reporting. */
+static int parse_distribute_target(struct parse *p, const char *item,
+				   struct swerve_distribute_target *t)
+{
+	const char *colon = strrchr(item, ':');
+	char pat[INI_MAX_LINE];
+	uint64_t w;
+	size_t n;
+
+	if (colon == NULL) {
+		report_at(p, true, p->lineno,
+			  "distribute target '%s' needs a weight: "
+			  "LOCALITY:WEIGHT", item);
+		return -EINVAL;
+	}
+	n = (size_t)(colon - item);
+	copy_trimmed(pat, sizeof(pat), item, n);
+	if (swerve_config_parse_pattern(pat, &t->pattern) < 0 ||
+	    strlen(pat) >= sizeof(t->text)) {
+		report_at(p, true, p->lineno,
+			  "distribute target '%s' is not "
+			  "region[/zone[/subzone]] (parts may be '*')", pat);
+		return -EINVAL;
+	}
+	snprintf(t->text, sizeof(t->text), "%s", pat);
+	if (parse_uint(colon + 1, 100, &w) < 0 || w == 0) {
+		report_at(p, true, p->lineno,
+			  "distribute weight of %s must be 1 to 100, not '%s'",
+			  pat, colon + 1);
+		return -EINVAL;
+	}
+	t->weight = (uint32_t)w;
+	return 0;
+}
+
+/*
+ * distribute = FROM -> TO:WEIGHT, ... Validated as Istio does (weights in
+ * 1..100 summing to 100) and more: targets that overlap would make the
+ * result depend on Go's random map order in Istio, so they are refused.
+ */
+static void add_distribute(struct parse *p, const char *where,
+			   const char *value)
+{
+	struct swerve_service *svc = &p->cfg->services[p->service];
+	struct service_state *st = &p->states[p->service];
+	char from[INI_MAX_LINE], to[INI_MAX_LINE], item[INI_MAX_LINE];
+	struct swerve_distribute d, *grown;
+	const char *s, *comma;
+	unsigned i, j, sum = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.line = p->lineno;
+	if (split_arrow(value, from, to, sizeof(from)) < 0 ||
+	    to[0] == '\0') {
+		report_at(p, true, p->lineno,
+			  "distribute must be FROM -> TO:WEIGHT[, ...], not "
+			  "'%s'", value);
+		return;
+	}
+	if (swerve_config_parse_pattern(from, &d.from) < 0 ||
+	    strlen(from) >= sizeof(d.from_text)) {
+		report_at(p, true, p->lineno,
+			  "distribute from '%s' is not region[/zone[/subzone]]"
+			  " (parts may be '*')", from);
+		return;
+	}
+	snprintf(d.from_text, sizeof(d.from_text), "%s", from);
+	for (s = to;; s = comma + 1) {
+		comma = strchr(s, ',');
+		copy_trimmed(item, sizeof(item), s,
+			     comma != NULL ? (size_t)(comma - s) : strlen(s));
+		if (d.nto == SWERVE_MAX_DISTRIBUTE) {
+			report_at(p, true, p->lineno,
+				  "distribute from %s has more than %d "
+				  "targets", from, SWERVE_MAX_DISTRIBUTE);
+			return;
+		}
+		if (parse_distribute_target(p, item, &d.to[d.nto]) < 0)
+			return;
+		sum += d.to[d.nto].weight;
+		for (j = 0; j < d.nto; j++) {
+			if (!patterns_overlap(&d.to[j].pattern,
+					      &d.to[d.nto].pattern))
+				continue;
+			report_at(p, true, p->lineno,
+				  "distribute targets %s and %s overlap: a "
+				  "locality may match only one", d.to[j].text,
+				  d.to[d.nto].text);
+			return;
+		}
+		d.nto++;
+		if (comma == NULL)
+			break;
+	}
+	if (sum != 100) {
+		report_at(p, true, p->lineno,
+			  "distribute weights from %s sum to %u, not 100",
+			  from, sum);
+		return;
+	}
+	for (i = 0; i < svc->ndistribute; i++) {
+		if (strcmp(svc->distribute[i].from_text, d.from_text) == 0) {
+			report_at(p, true, p->lineno,
+				  "distribute from %s is given twice in %s "
+				  "(first at line %d)", from, where,
+				  svc->distribute[i].line);
+			return;
+		}
+	}
+	if (svc->ndistribute == SWERVE_MAX_DISTRIBUTE) {
+		report_at(p, true, p->lineno,
+			  "%s has more than %d distribute rules", where,
+			  SWERVE_MAX_DISTRIBUTE);
+		return;
+	}
+	if (svc->ndistribute == st->cap_distribute) {
+		unsigned cap = st->cap_distribute != 0 ?
+			       st->cap_distribute * 2 : 2;
+
+		grown = realloc(svc->distribute, cap * sizeof(*grown));
+		if (grown == NULL) {
+			p->oom = true;
+			return;
+		}
+		svc->distribute = grown;
+		st->cap_distribute = cap;
+	}
+	svc->distribute[svc->ndistribute++] = d;
+}
+
 static void handle_service_key(struct parse *p, const char *name,
 			       const char *value)
 {
@@ -972,6 +1396,22 @@ static void handle_service_key(struct parse *p, const char *name,
 		add_list(p, where, value, add_port);
 	} else if (strcmp(name, "endpoint") == 0) {
 		add_endpoint(p, where, value);
+	} else if (strcmp(name, "failover") == 0) {
+		add_failover(p, where, value);
+	} else if (strcmp(name, "failover_priority") == 0) {
+		struct swerve_service *svc = &p->cfg->services[p->service];
+
+		if (svc->failover_priority_line != 0) {
+			report_at(p, true, p->lineno,
+				  "failover_priority is given twice in %s "
+				  "(first at line %d)", where,
+				  svc->failover_priority_line);
+			return;
+		}
+		svc->failover_priority_line = p->lineno;
+		add_list(p, where, value, add_failover_label);
+	} else if (strcmp(name, "distribute") == 0) {
+		add_distribute(p, where, value);
 	} else if (find_name(swerve_keys, SK_COUNT, name) >= 0) {
 		report_at(p, true, p->lineno,
 			  "key '%s' belongs in [swerve], not %s", name, where);
@@ -988,6 +1428,16 @@ static void handle_other_key(struct parse *p, const char *name,
 	const char *where = in_swerve ? "[swerve]" : "[defaults]";
 	int k;
 
+	if (strncmp(name, "label.", 6) == 0) {
+		if (in_swerve)
+			(void)add_label(p, p->cfg->labels, &p->cfg->nlabels,
+					name + 6, value);
+		else
+			report_at(p, true, p->lineno,
+				  "key '%s' belongs in [swerve] (this host's "
+				  "labels), not %s", name, where);
+		return;
+	}
 	k = find_name(swerve_keys, SK_COUNT, name);
 	if (k >= 0) {
 		if (in_swerve)
@@ -1425,11 +1875,126 @@ static void check_endpoints(struct parse *p, const struct swerve_service *svc)
 			report_at(p, true, ep->line,
 				  "endpoint %s lies inside vip_cidr", ep->text);
 	}
-	if (several && !svc->outlier.enabled)
+	if (several && !svc->outlier.enabled && svc->ndistribute == 0)
 		report_at(p, false, svc->line,
 			  "service %s has endpoints in several localities but "
 			  "no outlier detection: like Istio, swerve uses no "
 			  "priority tiers without it", svc->name);
+}
+
+/*
+ * Groups the endpoints by locality, as Istio's LocalityLbEndpoints do:
+ * each group weighs the sum of its endpoints' weights. Returns 0, or
+ * -ENOMEM / -EINVAL (reported) for too many localities.
+ */
+static int build_localities(struct parse *p, struct swerve_service *svc)
+{
+	struct swerve_locality_group *g;
+	unsigned i, k;
+
+	if (svc->nendpoints == 0)
+		return 0;
+	svc->localities = calloc(svc->nendpoints < SWERVE_MAX_LOCALITIES ?
+				 svc->nendpoints : SWERVE_MAX_LOCALITIES,
+				 sizeof(*svc->localities));
+	if (svc->localities == NULL) {
+		p->oom = true;
+		return -ENOMEM;
+	}
+	for (i = 0; i < svc->nendpoints; i++) {
+		struct swerve_endpoint *ep = &svc->endpoints[i];
+
+		for (k = 0; k < svc->nlocalities; k++) {
+			if (is_same_locality(&svc->localities[k].locality,
+					     &ep->locality))
+				break;
+		}
+		if (k == svc->nlocalities) {
+			if (k == SWERVE_MAX_LOCALITIES) {
+				report_at(p, true, ep->line,
+					  "service %s has endpoints in more "
+					  "than %d localities", svc->name,
+					  SWERVE_MAX_LOCALITIES);
+				return -EINVAL;
+			}
+			g = &svc->localities[svc->nlocalities++];
+			g->locality = ep->locality;
+			snprintf(g->text, sizeof(g->text), "%s",
+				 ep->locality_text);
+		}
+		g = &svc->localities[k];
+		ep->group = (uint16_t)k;
+		g->nendpoints++;
+		/* 1024 endpoints of weight 10000 fit in 32 bits */
+		g->weight += ep->weight;
+	}
+	return 0;
+}
+
+/*
+ * Istio's validation of the locality settings (ValidateLocalityLbSetting)
+ * and what it only warns about, plus swerve's own notes on rules that
+ * cannot do anything on this host.
+ */
+static void check_locality_rules(struct parse *p,
+				 const struct swerve_service *svc)
+{
+	const struct swerve_config *cfg = p->cfg;
+	const struct swerve_distribute *d = NULL;
+	unsigned i, j;
+	bool hit;
+
+	if (svc->ndistribute > 0 && svc->nfailover > 0)
+		report_at(p, true, svc->distribute[0].line,
+			  "service %s has both distribute and failover: Istio "
+			  "refuses the pair, use one", svc->name);
+	if (svc->ndistribute > 0 && svc->nfailover_priority > 0)
+		report_at(p, true, svc->failover_priority_line,
+			  "service %s has both distribute and "
+			  "failover_priority: Istio would ignore "
+			  "failover_priority, so swerve refuses it", svc->name);
+	if (svc->nfailover > 0) {
+		for (i = 0; i < svc->nfailover_priority; i++) {
+			if (!is_locality_key(svc->failover_priority[i].key))
+				continue;
+			report_at(p, true, svc->failover_priority_line,
+				  "failover_priority uses %s together with "
+				  "failover in service %s: Istio refuses "
+				  "locality labels there", 
+				  svc->failover_priority[i].key, svc->name);
+			break;
+		}
+	}
+	if ((svc->nfailover > 0 || svc->nfailover_priority > 0) &&
+	    !svc->outlier.enabled)
+		report_at(p, false, svc->nfailover > 0 ? svc->failover[0].line :
+			  svc->failover_priority_line,
+			  "service %s has failover rules but no outlier "
+			  "detection: like Istio, swerve makes no priority "
+			  "tiers without it, so they do nothing", svc->name);
+
+	/* The rule this host would use, and where it sends nothing. */
+	for (i = 0; i < svc->ndistribute && d == NULL; i++) {
+		if (swerve_config_locality_match(&cfg->locality,
+						 &svc->distribute[i].from))
+			d = &svc->distribute[i];
+	}
+	if (d == NULL)
+		return;
+	for (i = 0; i < svc->nlocalities; i++) {
+		hit = false;
+		for (j = 0; j < d->nto && !hit; j++)
+			hit = swerve_config_locality_match(
+				&svc->localities[i].locality,
+				&d->to[j].pattern);
+		if (!hit)
+			report_at(p, false, d->line,
+				  "distribute from %s lists no target for "
+				  "locality '%s' of service %s: this host "
+				  "sends it nothing, not even on failure",
+				  d->from_text, svc->localities[i].text,
+				  svc->name);
+	}
 }
 
 static bool is_vip_taken(const struct swerve_config *cfg, unsigned service,
@@ -1509,6 +2074,8 @@ static void finish(struct parse *p, bool use_env)
 		check_tuning(p, &t, own, where);
 		apply_tuning(svc, &t);
 		check_endpoints(p, svc);
+		if (build_localities(p, svc) == 0)
+			check_locality_rules(p, svc);
 	}
 	assign_vips(p);
 }
@@ -1595,8 +2162,11 @@ void swerve_config_free(struct swerve_config *cfg)
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->nservices; i++)
+	for (i = 0; i < cfg->nservices; i++) {
 		free(cfg->services[i].endpoints);
+		free(cfg->services[i].localities);
+		free(cfg->services[i].distribute);
+	}
 	free(cfg->services);
 	free(cfg);
 }

@@ -23,6 +23,22 @@
 #define SWERVE_DEFAULT_SHM "/swerve"
 #define SWERVE_DEFAULT_VIP_CIDR "127.77.0.0/16"
 
+/* Bounds of the locality rules; a config beyond them is rejected. */
+#define SWERVE_MAX_LABELS 8       /* per endpoint, client, failover_priority */
+#define SWERVE_MAX_LOCALITIES 64  /* distinct localities per service */
+#define SWERVE_MAX_FAILOVER 16    /* failover rules per service */
+#define SWERVE_MAX_DISTRIBUTE 16  /* distribute rules, and targets per rule */
+
+/*
+ * Label keys that name a part of the locality instead of a label (Istio's
+ * topology labels): their value is taken from locality=, never from a
+ * label.KEY=VALUE option.
+ */
+#define SWERVE_LABEL_REGION "topology.kubernetes.io/region"
+#define SWERVE_LABEL_ZONE "topology.kubernetes.io/zone"
+#define SWERVE_LABEL_SUBZONE "topology.istio.io/subzone"
+#define SWERVE_LABEL_NETWORK "topology.istio.io/network"
+
 enum swerve_lb {
 	SWERVE_LB_ROUND_ROBIN = 0,
 	SWERVE_LB_LEAST_REQUEST = 1,
@@ -34,6 +50,12 @@ struct swerve_locality {
 	char region[64];
 	char zone[64];
 	char subzone[64];
+};
+
+/* A key=value label of an endpoint or of this host. */
+struct swerve_label {
+	char key[64];
+	char value[64];         /* may be empty */
 };
 
 struct swerve_endpoint {
@@ -49,6 +71,52 @@ struct swerve_endpoint {
 	uint32_t weight;        /* >= 1, default 1 */
 	uint64_t key;           /* shared-table row: hash("service\0text") */
 	int line;               /* where it was defined */
+	struct swerve_label labels[SWERVE_MAX_LABELS]; /* label.KEY=VALUE */
+	unsigned nlabels;
+	uint16_t group;         /* index in the service's localities[] */
+};
+
+/* One distinct locality of a service's endpoints (Envoy's
+ * LocalityLbEndpoints before tiers split it). */
+struct swerve_locality_group {
+	struct swerve_locality locality;
+	char text[200];         /* as the first endpoint wrote it, or "" */
+	uint32_t weight;        /* sum of its endpoints' weights (Istio) */
+	unsigned nendpoints;
+};
+
+/* failover = FROM -> TO: regions (Istio's LocalityLoadBalancerSetting). */
+struct swerve_failover {
+	char from[64];
+	char to[64];
+	int line;
+};
+
+/* One failover_priority entry: a label key, with an optional literal. */
+struct swerve_failover_label {
+	char key[64];
+	char value[64];
+	bool has_value;         /* key=value: compare with the literal */
+};
+
+/*
+ * A locality pattern of distribute: region[/zone[/subzone]], each part a
+ * name or "*"; missing parts are "" and match anything (Istio's
+ * LocalityMatch).
+ */
+struct swerve_distribute_target {
+	struct swerve_locality pattern;
+	char text[200];
+	uint32_t weight;        /* 1..100; a rule's targets sum to 100 */
+};
+
+/* distribute = FROM -> TO:WEIGHT, ... */
+struct swerve_distribute {
+	struct swerve_locality from;
+	char from_text[200];
+	struct swerve_distribute_target to[SWERVE_MAX_DISTRIBUTE];
+	unsigned nto;
+	int line;
 };
 
 /* Outlier detection, Istio's DestinationRule fields in snake_case. */
@@ -83,12 +151,25 @@ struct swerve_service {
 	uint32_t connect_attempts;       /* per application call; default 3 */
 	/* Service addresses, IPv4 in host byte order, inside vip_cidr. */
 	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
+	/* Distinct endpoint localities, in order of first appearance. */
+	struct swerve_locality_group *localities;
+	unsigned nlocalities;
+	/* Locality rules, in file order (first match wins, as in Istio). */
+	struct swerve_failover failover[SWERVE_MAX_FAILOVER];
+	unsigned nfailover;
+	struct swerve_failover_label failover_priority[SWERVE_MAX_LABELS];
+	unsigned nfailover_priority;
+	int failover_priority_line;
+	struct swerve_distribute *distribute;
+	unsigned ndistribute;
 };
 
 struct swerve_config {
 	char path[PATH_MAX];
 	struct swerve_locality locality;  /* this host; SWERVE_LOCALITY wins */
 	char locality_text[200];
+	struct swerve_label labels[SWERVE_MAX_LABELS]; /* [swerve] label.KEY */
+	unsigned nlabels;
 	uint32_t vip_net;                 /* host byte order */
 	uint32_t vip_mask;                /* host byte order */
 	unsigned vip_prefix;
@@ -124,6 +205,28 @@ void swerve_config_free(struct swerve_config *cfg);
  * region, more than three parts, a part longer than 63 bytes).
  */
 int swerve_config_parse_locality(const char *s, struct swerve_locality *out);
+
+/*
+ * Parses a distribute pattern "region[/zone[/subzone]]" where any part may
+ * be "*" into <out>. Returns 0 or -EINVAL.
+ */
+int swerve_config_parse_pattern(const char *s, struct swerve_locality *out);
+
+/*
+ * Istio's LocalityMatch: true when <loc> matches <pattern> (region equal or
+ * "*"; zone and subzone equal, "*" or "").
+ */
+bool swerve_config_locality_match(const struct swerve_locality *loc,
+				  const struct swerve_locality *pattern);
+
+/*
+ * The value of label <key> for something at <loc> with <labels>[0..n-1]:
+ * the locality part for the topology keys above, else the label's value,
+ * else "" (a missing label equals an empty one).
+ */
+const char *swerve_config_label(const struct swerve_label *labels,
+				unsigned n, const struct swerve_locality *loc,
+				const char *key);
 
 /* Parses "250ms", "15s", "1m", "2h" into milliseconds: 0 or -EINVAL. */
 int swerve_config_parse_duration(const char *s, uint64_t *out_ms);

@@ -268,8 +268,7 @@ static int build_services(const struct swerve_config *cfg)
 		    ss->active == NULL || ss->pending == NULL ||
 		    ss->pending_since == NULL || ss->last_fail == NULL)
 			return -ENOMEM;
-		ss->nprio = swerve_balancer_priorities(svc, &cfg->locality,
-						       ss->prio);
+		ss->nprio = swerve_balancer_priorities(svc, cfg, ss->prio);
 		for (i = 0; i < n; i++) {
 			ss->weight[i] = svc->endpoints[i].weight;
 			ss->rows[i] = swerve_shm_row(&table,
@@ -478,7 +477,7 @@ static void record(unsigned s, unsigned ep, enum swerve_outcome outcome)
 	if (outcome != SWERVE_OUTCOME_CONNECT_OK)
 		atomic_store_explicit(&ss->last_fail[ep], now,
 				      memory_order_relaxed);
-	ev = swerve_shm_report(ss->rows, ss->svc->nendpoints, ep,
+	ev = swerve_shm_report(&table, ss->rows, ss->svc->nendpoints, ep,
 			       &ss->svc->outlier, outcome, 0, now);
 	if (ev == SWERVE_OUTLIER_EJECT)
 		swerve_log(SWERVE_LOG_INFO, "ejected %s of service %s",
@@ -726,6 +725,8 @@ static int pick_endpoint(unsigned s, int family, const bool *excluded,
 	in.rr = atomic_fetch_add_explicit(&ss->rr, 1, memory_order_relaxed);
 	in.rand1 = next_random();
 	in.rand2 = next_random();
+	in.svc = svc;
+	in.client = config();
 	return swerve_balancer_pick(&in, why, whylen);
 }
 

@@ -123,10 +123,13 @@ static void eject(struct swerve_outlier_state *st,
  */
 static enum swerve_outlier_event fire_threshold(
 	struct swerve_outlier_state *st, const struct swerve_outlier_cfg *cfg,
-	uint32_t *streak, uint32_t threshold, bool may_eject, uint64_t now_ms)
+	uint32_t *streak, uint32_t threshold, enum swerve_outlier_reason why,
+	bool may_eject, uint64_t now_ms)
 {
 	if (threshold == 0 || *streak < threshold || st->ejected)
 		return SWERVE_OUTLIER_NONE;
+	st->reason = why;
+	st->streak = *streak;
 	if (!may_eject)
 		return SWERVE_OUTLIER_OVERFLOW;
 	eject(st, cfg, now_ms);
@@ -237,14 +240,16 @@ enum swerve_outlier_event swerve_outlier_note(
 	 * counter. The same order gives the same counters here.
 	 */
 	fired = fire_threshold(st, cfg, &st->gateway, cfg->consecutive_gateway,
-			       may_eject, now_ms);
+			       SWERVE_REASON_GATEWAY, may_eject, now_ms);
 	if (fired == SWERVE_OUTLIER_NONE)
 		fired = fire_threshold(st, cfg, &st->c5xx,
-				       cfg->consecutive_5xx, may_eject, now_ms);
+				       cfg->consecutive_5xx, SWERVE_REASON_5XX,
+				       may_eject, now_ms);
 	if (fired == SWERVE_OUTLIER_NONE && cfg->split_external_local_origin)
 		fired = fire_threshold(st, cfg, &st->local_origin,
 				       cfg->consecutive_local_origin,
-				       may_eject, now_ms);
+				       SWERVE_REASON_LOCAL_ORIGIN, may_eject,
+				       now_ms);
 	return fired != SWERVE_OUTLIER_NONE ? fired : ev;
 }
 
@@ -255,6 +260,46 @@ uint64_t swerve_outlier_ejected_until(const struct swerve_outlier_state *st,
 	if (!st->ejected)
 		return 0;
 	return add_sat(st->ejected_at_ms, st->ejection_ms);
+}
+
+uint32_t swerve_outlier_threshold(const struct swerve_outlier_cfg *cfg,
+				  enum swerve_outlier_reason reason)
+{
+	switch (reason) {
+	case SWERVE_REASON_5XX:
+		return cfg->consecutive_5xx;
+	case SWERVE_REASON_GATEWAY:
+		return cfg->consecutive_gateway;
+	case SWERVE_REASON_LOCAL_ORIGIN:
+		return cfg->consecutive_local_origin;
+	case SWERVE_REASON_NONE:
+	case SWERVE_REASON_EXPIRED:
+	case SWERVE_REASON_OPERATOR:
+	case SWERVE_REASON_HEALTH:
+		break;
+	}
+	return 0;
+}
+
+const char *swerve_outlier_reason_name(enum swerve_outlier_reason reason)
+{
+	switch (reason) {
+	case SWERVE_REASON_5XX:
+		return "consecutive_5xx";
+	case SWERVE_REASON_GATEWAY:
+		return "consecutive_gateway";
+	case SWERVE_REASON_LOCAL_ORIGIN:
+		return "consecutive_local_origin";
+	case SWERVE_REASON_EXPIRED:
+		return "ejection_time_over";
+	case SWERVE_REASON_OPERATOR:
+		return "operator";
+	case SWERVE_REASON_HEALTH:
+		return "healthy_below_threshold";
+	case SWERVE_REASON_NONE:
+		break;
+	}
+	return "none";
 }
 
 uint32_t swerve_outlier_max_ejected(const struct swerve_outlier_cfg *cfg,

@@ -29,6 +29,17 @@ enum swerve_outlier_event {
 	SWERVE_OUTLIER_OVERFLOW = 3, /* threshold reached, cap said no */
 };
 
+/* Why an endpoint was ejected or un-ejected (the event log shows it). */
+enum swerve_outlier_reason {
+	SWERVE_REASON_NONE = 0,
+	SWERVE_REASON_5XX = 1,          /* consecutive_5xx_errors */
+	SWERVE_REASON_GATEWAY = 2,      /* consecutive_gateway_errors */
+	SWERVE_REASON_LOCAL_ORIGIN = 3, /* consecutive_local_origin_failures */
+	SWERVE_REASON_EXPIRED = 4,      /* the ejection time is over */
+	SWERVE_REASON_OPERATOR = 5,     /* swervectl eject / uneject */
+	SWERVE_REASON_HEALTH = 6,       /* panic: too few healthy endpoints */
+};
+
 /* Per endpoint; lives inside a shared-table row. Plain data, no pointers. */
 struct swerve_outlier_state {
 	uint32_t c5xx;           /* consecutive 5xx (connect failures: 503) */
@@ -44,6 +55,9 @@ struct swerve_outlier_state {
 				  * operator's choice (swervectl eject) */
 	uint64_t unejected_at_ms; /* last un-ejection, 0 = never */
 	uint64_t decay_from_ms;  /* backoff decays one step per interval from here */
+	uint32_t reason;         /* enum swerve_outlier_reason of the last
+				  * ejection or overflow */
+	uint32_t streak;         /* the streak that caused it, as it stood */
 };
 
 /*
@@ -83,5 +97,12 @@ uint64_t swerve_outlier_ejected_until(const struct swerve_outlier_state *st,
  */
 uint32_t swerve_outlier_max_ejected(const struct swerve_outlier_cfg *cfg,
 				    uint32_t nendpoints);
+
+/* The threshold of the streak behind <reason>, 0 for the other reasons. */
+uint32_t swerve_outlier_threshold(const struct swerve_outlier_cfg *cfg,
+				  enum swerve_outlier_reason reason);
+
+/* "consecutive_5xx", "operator", ...: a stable name for logs and JSON. */
+const char *swerve_outlier_reason_name(enum swerve_outlier_reason reason);
 
 #endif

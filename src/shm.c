@@ -50,6 +50,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -65,6 +66,8 @@ _Static_assert(sizeof(struct swerve_shm_header) == 256,
 	       "the header is 256 bytes: the layout is shared too");
 _Static_assert(sizeof(((struct swerve_shm_row *)0)->pad) > 0,
 	       "row padding must stay positive");
+_Static_assert(sizeof(struct swerve_shm_event) == 64,
+	       "an event is 64 bytes: the layout is shared too");
 
 /* How long an attacher waits for a creator that is half-way. */
 #define SHM_WAIT_MS 50
@@ -76,6 +79,8 @@ _Static_assert(sizeof(((struct swerve_shm_row *)0)->pad) > 0,
  * build (64 MiB of rows): anything larger is not ours.
  */
 #define SHM_MAX_ROWS (SWERVE_SHM_ROWS * 64u)
+/* Upper bound on the ring size we accept from another build's header. */
+#define SHM_MAX_EVENTS (SWERVE_SHM_EVENTS * 64u)
 /* No real ejection lasts this long; longer values are damage. */
 #define SHM_MAX_EJECTION_MS (100ull * 24 * 3600 * 1000)
 
@@ -93,20 +98,20 @@ static void set_reason(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static size_t table_bytes(uint32_t nrows)
+/* Header, rows, then the event ring. */
+static size_t table_bytes(uint32_t nrows, uint32_t nevents)
 {
 	return sizeof(struct swerve_shm_header) +
-	       (size_t)nrows * sizeof(struct swerve_shm_row);
+	       (size_t)nrows * sizeof(struct swerve_shm_row) +
+	       (size_t)nevents * sizeof(struct swerve_shm_event);
 }
 
 /* Rows covered by our own mapping; the shared header is not consulted. */
 static size_t table_nrows(const struct swerve_shm *tab)
 {
-	if (tab->hdr == NULL || tab->rows == NULL ||
-	    tab->size < sizeof(struct swerve_shm_header))
+	if (tab->hdr == NULL || tab->rows == NULL)
 		return 0;
-	return (tab->size - sizeof(struct swerve_shm_header)) /
-	       sizeof(struct swerve_shm_row);
+	return tab->nrows;
 }
 
 /*
@@ -156,6 +161,8 @@ static int init_table(struct swerve_shm_header *hdr, uint32_t nrows)
 	hdr->header_size = (uint32_t)sizeof(struct swerve_shm_header);
 	hdr->row_size = (uint32_t)sizeof(struct swerve_shm_row);
 	hdr->nrows = nrows;
+	hdr->nevents = SWERVE_SHM_EVENTS;
+	hdr->event_size = (uint32_t)sizeof(struct swerve_shm_event);
 	/* Attachers read these two while we work, to diagnose a dead us. */
 	__atomic_store_n(&hdr->creator_pid, (uint32_t)getpid(),
 			 __ATOMIC_RELAXED);
@@ -169,10 +176,14 @@ static int init_table(struct swerve_shm_header *hdr, uint32_t nrows)
 }
 
 static void fill_table(struct swerve_shm *out, void *map, size_t size,
-		       bool shared, const char *name)
+		       uint32_t nrows, uint32_t nevents, bool shared,
+		       const char *name)
 {
 	out->hdr = map;
 	out->rows = (struct swerve_shm_row *)(out->hdr + 1);
+	out->nrows = nrows;
+	out->events = (struct swerve_shm_event *)(out->rows + nrows);
+	out->nevents = nevents;
 	out->size = size;
 	out->shared = shared;
 	snprintf(out->name, sizeof(out->name), "%s", name);
@@ -185,7 +196,7 @@ static void fill_table(struct swerve_shm *out, void *map, size_t size,
 static int create_table(int fd, const char *name, struct swerve_shm *out,
 			char *err, size_t errlen)
 {
-	size_t size = table_bytes(SWERVE_SHM_ROWS);
+	size_t size = table_bytes(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS);
 	void *map;
 	int rc;
 
@@ -210,7 +221,8 @@ static int create_table(int fd, const char *name, struct swerve_shm *out,
 			   "%s", name, strerror(-rc));
 		goto fail;
 	}
-	fill_table(out, map, size, true, name);
+	fill_table(out, map, size, SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS, true,
+		   name);
 	return 0;
 fail:
 	shm_unlink(name);
@@ -266,14 +278,16 @@ static int refuse_unready(const struct swerve_shm_header *hdr,
 
 /*
  * Checks the shape of a published header against the <size> of the
- * segment. Returns the row count, or 0 with a reason in <err>.
+ * segment. Returns the row count and sets <*nevents>, or returns 0 with a
+ * reason in <err>.
  */
 static uint32_t check_header(const struct swerve_shm_header *hdr,
-			     size_t size, const char *name, char *err,
-			     size_t errlen)
+			     size_t size, const char *name, uint32_t *nevents,
+			     char *err, size_t errlen)
 {
 	uint32_t version = hdr->version, hsize = hdr->header_size;
 	uint32_t rsize = hdr->row_size, nrows = hdr->nrows;
+	uint32_t esize = hdr->event_size, nev = hdr->nevents;
 
 	if (version != SWERVE_SHM_VERSION) {
 		set_reason(err, errlen, "table %s has layout version %u, this "
@@ -295,12 +309,20 @@ static uint32_t check_header(const struct swerve_shm_header *hdr,
 			   nrows);
 		return 0;
 	}
-	if (size < table_bytes(nrows)) {
-		set_reason(err, errlen, "table %s is %zu bytes, too small for "
-			   "its %u rows (%zu bytes)", name, size, nrows,
-			   table_bytes(nrows));
+	if (esize != sizeof(struct swerve_shm_event) || nev == 0 ||
+	    nev > SHM_MAX_EVENTS) {
+		set_reason(err, errlen, "table %s has %u events of %u bytes, "
+			   "expected events of %zu", name, nev, esize,
+			   sizeof(struct swerve_shm_event));
 		return 0;
 	}
+	if (size < table_bytes(nrows, nev)) {
+		set_reason(err, errlen, "table %s is %zu bytes, too small for "
+			   "its %u rows and %u events (%zu bytes)", name, size,
+			   nrows, nev, table_bytes(nrows, nev));
+		return 0;
+	}
+	*nevents = nev;
 	return nrows;
 }
 
@@ -316,7 +338,7 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 	struct stat sb;
 	size_t size, want;
 	uint64_t magic;
-	uint32_t nrows;
+	uint32_t nrows, nevents = 0;
 	void *map;
 	int rc;
 
@@ -340,7 +362,7 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 			return refuse_unready(NULL, name, err, errlen);
 	}
 	if (sb.st_size < (off_t)sizeof(*hdr) ||
-	    (uint64_t)sb.st_size > table_bytes(SHM_MAX_ROWS)) {
+	    (uint64_t)sb.st_size > table_bytes(SHM_MAX_ROWS, SHM_MAX_EVENTS)) {
 		set_reason(err, errlen, "table %s has a size of %lld bytes: "
 			   "not a swerve table", name, (long long)sb.st_size);
 		return -EPROTO;
@@ -372,10 +394,10 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 			   "marked ready: damaged", name);
 		goto out;
 	}
-	nrows = check_header(hdr, size, name, err, errlen);
+	nrows = check_header(hdr, size, name, &nevents, err, errlen);
 	if (nrows == 0)
 		goto out;
-	want = table_bytes(nrows);
+	want = table_bytes(nrows, nevents);
 	map = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
@@ -383,7 +405,7 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 			   strerror(-rc));
 		goto out;
 	}
-	fill_table(out, map, want, true, name);
+	fill_table(out, map, want, nrows, nevents, true, name);
 	rc = 0;
 out:
 	munmap(hdr, sizeof(*hdr));
@@ -447,7 +469,7 @@ int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 int swerve_shm_private(struct swerve_shm *out)
 {
 	struct swerve_shm zero = { 0 };
-	size_t size = table_bytes(SWERVE_SHM_ROWS);
+	size_t size = table_bytes(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS);
 	void *map;
 	int rc;
 
@@ -464,7 +486,8 @@ int swerve_shm_private(struct swerve_shm *out)
 		munmap(map, size);
 		return rc;
 	}
-	fill_table(out, map, size, false, "(private)");
+	fill_table(out, map, size, SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS, false,
+		   "(private)");
 	return 0;
 }
 
@@ -589,12 +612,191 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
+/* Relaxed per-field access: the slot's seq orders them (seqlock). */
+#define EV_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define EV_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+int swerve_shm_event_add(struct swerve_shm *tab,
+			 const struct swerve_shm_event_info *ev)
+{
+	struct swerve_shm_event *slot;
+	uint64_t pos;
+
+	if (tab == NULL || tab->hdr == NULL || tab->events == NULL ||
+	    tab->nevents == 0 || ev == NULL)
+		return -EINVAL;
+	pos = atomic_fetch_add_explicit(&tab->hdr->event_next, 1,
+					memory_order_relaxed);
+	slot = &tab->events[pos % tab->nevents];
+	/*
+	 * seq 0 first, so a reader that started on the old event sees the
+	 * change and drops its copy. Two writers on one slot need the ring
+	 * to wrap during a write (SWERVE_SHM_EVENTS events in between); the
+	 * later seq wins and a reader may see a mix, bounded to sane fields
+	 * by swerve_shm_events(): an event log, never a routing input.
+	 */
+	atomic_store_explicit(&slot->seq, 0, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	EV_STORE(slot->at_ms, ev->at_ms);
+	EV_STORE(slot->key, ev->key);
+	EV_STORE(slot->duration_ms, ev->duration_ms);
+	EV_STORE(slot->type, (uint32_t)ev->type);
+	EV_STORE(slot->reason, (uint32_t)ev->reason);
+	EV_STORE(slot->streak, ev->streak);
+	EV_STORE(slot->value, ev->value);
+	EV_STORE(slot->pid, (uint32_t)getpid());
+	atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
+	return 0;
+}
+
+/* Reads one slot; false when it is empty, being written, or nonsense. */
+static bool read_event(struct swerve_shm_event *slot,
+		       struct swerve_shm_event_info *out)
+{
+	uint64_t s1, s2;
+	uint32_t type, reason;
+
+	s1 = atomic_load_explicit(&slot->seq, memory_order_acquire);
+	if (s1 == 0)
+		return false;
+	out->at_ms = EV_LOAD(slot->at_ms);
+	out->key = EV_LOAD(slot->key);
+	out->duration_ms = EV_LOAD(slot->duration_ms);
+	type = EV_LOAD(slot->type);
+	reason = EV_LOAD(slot->reason);
+	out->streak = EV_LOAD(slot->streak);
+	out->value = EV_LOAD(slot->value);
+	out->pid = EV_LOAD(slot->pid);
+	atomic_thread_fence(memory_order_acquire);
+	s2 = atomic_load_explicit(&slot->seq, memory_order_relaxed);
+	if (s1 != s2)
+		return false;
+	if (type < SWERVE_EVENT_EJECT || type > SWERVE_EVENT_PANIC_EXIT ||
+	    reason > SWERVE_REASON_HEALTH)
+		return false;
+	out->seq = s1;
+	out->type = (enum swerve_shm_event_type)type;
+	out->reason = (enum swerve_outlier_reason)reason;
+	return true;
+}
+
+static int compare_seq(const void *a, const void *b)
+{
+	const struct swerve_shm_event_info *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+size_t swerve_shm_events(struct swerve_shm *tab,
+			 struct swerve_shm_event_info *out, size_t max,
+			 uint64_t *lost)
+{
+	struct swerve_shm_event_info ev;
+	uint64_t oldest = UINT64_MAX;
+	size_t i, n = 0;
+
+	if (lost != NULL)
+		*lost = 0;
+	if (tab == NULL || tab->hdr == NULL || tab->events == NULL ||
+	    out == NULL)
+		return 0;
+	for (i = 0; i < tab->nevents; i++) {
+		if (!read_event(&tab->events[i], &ev))
+			continue;
+		if (n < max) {
+			out[n++] = ev;
+		} else {
+			/* Keep the newest <max>: replace the oldest held. */
+			size_t k, min = 0;
+
+			for (k = 1; k < n; k++)
+				if (out[k].seq < out[min].seq)
+					min = k;
+			if (n > 0 && out[min].seq < ev.seq)
+				out[min] = ev;
+		}
+	}
+	qsort(out, n, sizeof(*out), compare_seq);
+	for (i = 0; i < n; i++)
+		if (out[i].seq < oldest)
+			oldest = out[i].seq;
+	/* seq is 1 + position: everything before the oldest kept is gone. */
+	if (lost != NULL && n > 0)
+		*lost = oldest - 1;
+	return n;
+}
+
+uint64_t swerve_shm_service_key(const char *name)
+{
+	uint64_t h;
+
+	h = swerve_hash64(name, strlen(name), SWERVE_HASH_SEED);
+	h = swerve_hash64("", 1, h);
+	return h != 0 ? h : 1;
+}
+
+int swerve_shm_panic_note(struct swerve_shm *tab, const char *name,
+			  uint32_t mask, uint64_t now_ms)
+{
+	struct swerve_shm_event_info ev;
+	struct swerve_shm_row *row;
+	uint64_t old, key;
+
+	if (tab == NULL || name == NULL)
+		return -EINVAL;
+	key = swerve_shm_service_key(name);
+	row = swerve_shm_row(tab, key, true);
+	if (row == NULL)
+		return -ENOSPC;
+	old = atomic_load_explicit(&row->panic_mask, memory_order_relaxed);
+	if (old == mask)
+		return 0;
+	/* Whoever wins the swap reports the change; the others saw it too. */
+	if (!atomic_compare_exchange_strong_explicit(
+		    &row->panic_mask, &old, mask, memory_order_relaxed,
+		    memory_order_relaxed))
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.at_ms = now_ms;
+	ev.key = key;
+	ev.type = mask != 0 ? SWERVE_EVENT_PANIC_ENTER :
+		  SWERVE_EVENT_PANIC_EXIT;
+	ev.reason = SWERVE_REASON_HEALTH;
+	ev.value = (uint32_t)(mask != 0 ? mask : old);
+	return swerve_shm_event_add(tab, &ev);
+}
+
+/* The event a state change of <row> makes, from its state <st>. */
+static void add_row_event(struct swerve_shm *tab,
+			  const struct swerve_shm_row *row,
+			  const struct swerve_outlier_state *st,
+			  enum swerve_shm_event_type type,
+			  enum swerve_outlier_reason reason, uint64_t at_ms)
+{
+	struct swerve_shm_event_info ev;
+
+	if (tab == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.reason = reason;
+	ev.at_ms = at_ms;
+	ev.key = atomic_load_explicit(&row->key, memory_order_relaxed);
+	ev.duration_ms = st->ejection_ms;
+	ev.value = st->ejections;
+	if (type == SWERVE_EVENT_EJECT || type == SWERVE_EVENT_OVERFLOW)
+		ev.streak = st->streak;
+	(void)swerve_shm_event_add(tab, &ev);
+}
+
 enum swerve_outlier_event swerve_shm_report(
-	struct swerve_shm_row *const *rows, size_t n, size_t idx,
+	struct swerve_shm *tab, struct swerve_shm_row *const *rows, size_t n,
+	size_t idx,
 	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
 	int http_status, uint64_t now_ms)
 {
 	enum swerve_outlier_event ev_refresh, ev_note;
+	struct swerve_outlier_state st, st_unejected;
 	struct swerve_shm_row *row;
 	uint32_t nejected = 0, cap;
 	bool may_eject;
@@ -630,14 +832,35 @@ enum swerve_outlier_event swerve_shm_report(
 	if (lock_row(row, now_ms) != 0)
 		return SWERVE_OUTLIER_NONE;
 	ev_refresh = swerve_outlier_refresh(&row->st, cfg, now_ms);
+	st_unejected = row->st; /* before note() changes it again */
 	ev_note = swerve_outlier_note(&row->st, cfg, outcome, http_status,
 				      may_eject, now_ms);
 	publish_locked(row, swerve_outlier_ejected_until(&row->st, cfg),
 		       now_ms);
+	st = row->st;
 	unlock_row(row);
 
 	if (!cfg->enabled && ev_note == SWERVE_OUTLIER_OVERFLOW)
 		ev_note = SWERVE_OUTLIER_NONE;
+	/*
+	 * Events are written after the unlock: the ring needs no lock, and
+	 * the row lock stays as short as it was. Each is decided under the
+	 * lock, so one process writes it.
+	 */
+	if (ev_refresh == SWERVE_OUTLIER_UNEJECT)
+		add_row_event(tab, row, &st_unejected, SWERVE_EVENT_UNEJECT,
+			      SWERVE_REASON_EXPIRED,
+			      st_unejected.unejected_at_ms);
+	if (ev_note == SWERVE_OUTLIER_EJECT) {
+		add_row_event(tab, row, &st, SWERVE_EVENT_EJECT,
+			      (enum swerve_outlier_reason)st.reason, now_ms);
+	} else if (ev_note == SWERVE_OUTLIER_OVERFLOW &&
+		   st.streak == swerve_outlier_threshold(
+			   cfg, (enum swerve_outlier_reason)st.reason)) {
+		/* Once per streak: later failures would flood the ring. */
+		add_row_event(tab, row, &st, SWERVE_EVENT_OVERFLOW,
+			      (enum swerve_outlier_reason)st.reason, now_ms);
+	}
 	return ev_note != SWERVE_OUTLIER_NONE ? ev_note : ev_refresh;
 }
 
@@ -649,10 +872,11 @@ bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms)
 				    memory_order_acquire) > now_ms;
 }
 
-int swerve_shm_snapshot(struct swerve_shm_row *row,
+int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
 			const struct swerve_outlier_cfg *cfg, uint64_t now_ms,
 			struct swerve_outlier_state *out)
 {
+	enum swerve_outlier_event ev = SWERVE_OUTLIER_NONE;
 	int rc;
 
 	if (row == NULL || out == NULL)
@@ -663,19 +887,23 @@ int swerve_shm_snapshot(struct swerve_shm_row *row,
 		return rc;
 	/* Written back: an expired ejection is over for everyone. */
 	if (cfg != NULL) {
-		swerve_outlier_refresh(&row->st, cfg, now_ms);
+		ev = swerve_outlier_refresh(&row->st, cfg, now_ms);
 		publish_locked(row, swerve_outlier_ejected_until(&row->st,
 								 cfg),
 			       now_ms);
 	}
 	*out = row->st;
 	unlock_row(row);
+	if (ev == SWERVE_OUTLIER_UNEJECT)
+		add_row_event(tab, row, out, SWERVE_EVENT_UNEJECT,
+			      SWERVE_REASON_EXPIRED, out->unejected_at_ms);
 	return 0;
 }
 
-int swerve_shm_eject(struct swerve_shm_row *row, uint64_t duration_ms,
-		     uint64_t now_ms)
+int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
+		     uint64_t duration_ms, uint64_t now_ms)
 {
+	struct swerve_outlier_state st;
 	int rc;
 
 	if (row == NULL || duration_ms == 0 ||
@@ -691,15 +919,23 @@ int swerve_shm_eject(struct swerve_shm_row *row, uint64_t duration_ms,
 	row->st.ejected = 1;
 	row->st.ejected_at_ms = now_ms;
 	row->st.ejection_ms = duration_ms;
+	row->st.reason = SWERVE_REASON_OPERATOR;
+	row->st.streak = 0;
 	if (row->st.ejections < UINT32_MAX)
 		row->st.ejections++;
 	publish_locked(row, add_sat(now_ms, duration_ms), now_ms);
+	st = row->st;
 	unlock_row(row);
+	add_row_event(tab, row, &st, SWERVE_EVENT_EJECT,
+		      SWERVE_REASON_OPERATOR, now_ms);
 	return 0;
 }
 
-int swerve_shm_uneject(struct swerve_shm_row *row, uint64_t now_ms)
+int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
+		       uint64_t now_ms)
 {
+	struct swerve_outlier_state st;
+	bool was;
 	int rc;
 
 	if (row == NULL)
@@ -707,6 +943,10 @@ int swerve_shm_uneject(struct swerve_shm_row *row, uint64_t now_ms)
 	rc = lock_row(row, now_ms);
 	if (rc != 0)
 		return rc;
+	/* An ejection whose time passed unrefreshed is over already. */
+	was = row->st.ejected &&
+	      atomic_load_explicit(&row->ejected_until_ms,
+				   memory_order_relaxed) > now_ms;
 	if (row->st.ejected) {
 		row->st.ejected = 0;
 		row->st.unejected_at_ms = now_ms;
@@ -716,7 +956,11 @@ int swerve_shm_uneject(struct swerve_shm_row *row, uint64_t now_ms)
 		row->st.local_origin = 0;
 	}
 	publish_locked(row, 0, now_ms);
+	st = row->st;
 	unlock_row(row);
+	if (was)
+		add_row_event(tab, row, &st, SWERVE_EVENT_UNEJECT,
+			      SWERVE_REASON_OPERATOR, now_ms);
 	return 0;
 }
 

@@ -4,7 +4,9 @@
  * keyed by a 64-bit hash of "service\0endpoint"), creation (mode 0600),
  * attachment with validation, and every update of a row.
  *
- * It holds health state only: streaks, ejection times, counters. No
+ * It holds health state only: streaks, ejection times, counters, and a
+ * bounded ring of ejection events (eject, un-eject, overflow, panic enter
+ * and exit) that names endpoints by row key, never by address. No
  * addresses, no pointers, so a process that scribbles on it can degrade
  * routing but never redirect traffic.
  *
@@ -29,8 +31,9 @@
 #include "outlier.h"
 
 #define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
-#define SWERVE_SHM_VERSION 1u
+#define SWERVE_SHM_VERSION 2u
 #define SWERVE_SHM_ROWS 4096u  /* endpoints per host; 4096 * 256 B = 1 MiB */
+#define SWERVE_SHM_EVENTS 1024u /* the event ring: 1024 * 64 B = 64 KiB */
 
 /* One endpoint's health. 256 bytes, cache-line aligned. */
 struct swerve_shm_row {
@@ -39,10 +42,50 @@ struct swerve_shm_row {
 	_Atomic uint64_t connects_ok;
 	_Atomic uint64_t connects_failed;
 	_Atomic uint64_t updated_ms;
+	/* Service rows only (key swerve_shm_service_key()): the panic mask
+	 * last noted, so one process reports each change. */
+	_Atomic uint64_t panic_mask;
 	pthread_mutex_t lock;              /* robust, process-shared */
 	struct swerve_outlier_state st;    /* under lock */
-	uint8_t pad[256 - 5 * 8 - sizeof(pthread_mutex_t) -
+	uint8_t pad[256 - 6 * 8 - sizeof(pthread_mutex_t) -
 		    sizeof(struct swerve_outlier_state)];
+};
+
+enum swerve_shm_event_type {
+	SWERVE_EVENT_EJECT = 1,
+	SWERVE_EVENT_UNEJECT = 2,
+	SWERVE_EVENT_OVERFLOW = 3,     /* threshold reached, cap said no */
+	SWERVE_EVENT_PANIC_ENTER = 4,  /* entered, or changed which tiers */
+	SWERVE_EVENT_PANIC_EXIT = 5,
+};
+
+/* One slot of the event ring, 64 bytes. Fields are read and written with
+ * relaxed atomics between the two stores of <seq>. */
+struct swerve_shm_event {
+	_Atomic uint64_t seq;    /* 1 + ring position once written; 0 while
+				  * being written or never written */
+	uint64_t at_ms;          /* CLOCK_MONOTONIC */
+	uint64_t key;            /* endpoint row key, or service key (panic) */
+	uint64_t duration_ms;    /* eject: its length; uneject: the one over */
+	uint32_t type;           /* enum swerve_shm_event_type */
+	uint32_t reason;         /* enum swerve_outlier_reason */
+	uint32_t streak;         /* failures in a row that caused it */
+	uint32_t value;          /* eject: ejections so far; panic: mask */
+	uint32_t pid;            /* the process that wrote it */
+	uint8_t pad[64 - 4 * 8 - 5 * 4];
+};
+
+/* An event as swerve_shm_event_add() takes and swerve_shm_events() gives. */
+struct swerve_shm_event_info {
+	uint64_t seq;            /* set by the ring; ignored by _add */
+	uint64_t at_ms;
+	uint64_t key;
+	uint64_t duration_ms;
+	enum swerve_shm_event_type type;
+	enum swerve_outlier_reason reason;
+	uint32_t streak;
+	uint32_t value;
+	uint32_t pid;            /* set by _add */
 };
 
 struct swerve_shm_header {
@@ -54,12 +97,18 @@ struct swerve_shm_header {
 	_Atomic uint32_t ready;  /* 1 once rows are initialised */
 	uint32_t creator_pid;
 	uint64_t created_ms;
-	uint8_t pad[256 - 40];
+	uint32_t nevents;        /* ring slots, after the rows */
+	uint32_t event_size;
+	_Atomic uint64_t event_next; /* ring positions handed out so far */
+	uint8_t pad[256 - 56];
 };
 
 struct swerve_shm {
 	struct swerve_shm_header *hdr;
 	struct swerve_shm_row *rows;
+	size_t nrows;            /* validated on attach; never re-read */
+	struct swerve_shm_event *events;
+	size_t nevents;
 	size_t size;
 	bool shared;             /* false: process-private fallback table */
 	char name[128];
@@ -102,15 +151,18 @@ struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
 
 /*
  * Records <outcome> (and <http_status>) for endpoint <idx> of a service whose
- * rows are <rows>[0..n-1] (NULL entries allowed), with <cfg> its outlier
- * config, at <now_ms>: counts the service's currently ejected rows for the
- * cap, updates streaks under the row lock, publishes ejected_until_ms and
- * bumps the connect counters. Returns the event caused, and never blocks on
- * a lock held by this same thread (a re-entered signal handler is refused
- * by the caller's guard, see hooks.c).
+ * rows are <rows>[0..n-1] (NULL entries allowed) inside <tab>, with <cfg>
+ * its outlier config, at <now_ms>: counts the service's currently ejected
+ * rows for the cap, updates streaks under the row lock, publishes
+ * ejected_until_ms, bumps the connect counters and adds EJECT, UNEJECT and
+ * OVERFLOW (the first of a streak only) to <tab>'s event ring (<tab> may
+ * be NULL: no events). Returns the event caused, and never blocks on a
+ * lock held by this same thread (a re-entered signal handler is refused by
+ * the caller's guard, see hooks.c).
  */
 enum swerve_outlier_event swerve_shm_report(
-	struct swerve_shm_row *const *rows, size_t n, size_t idx,
+	struct swerve_shm *tab, struct swerve_shm_row *const *rows, size_t n,
+	size_t idx,
 	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
 	int http_status, uint64_t now_ms);
 
@@ -119,20 +171,57 @@ bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms);
 
 /*
  * Copies the row's state under its lock, refreshed to <now_ms> (an expired
- * ejection shows as un-ejected). Returns 0 or -EINVAL for a NULL row.
+ * ejection shows as un-ejected, and its UNEJECT goes to <tab>'s ring; <tab>
+ * may be NULL). Returns 0 or -EINVAL for a NULL row.
  */
-int swerve_shm_snapshot(struct swerve_shm_row *row,
+int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
 			const struct swerve_outlier_cfg *cfg, uint64_t now_ms,
 			struct swerve_outlier_state *out);
 
 /*
  * Operator edits (swervectl): eject <row> now for <duration_ms> (counts as an
  * ejection, backoff unchanged), un-eject it, or reset it to a fresh row
- * (streaks, backoff, counters). 0 or -EINVAL.
+ * (streaks, backoff, counters). Ejections and un-ejections go to <tab>'s
+ * ring with reason SWERVE_REASON_OPERATOR (<tab> may be NULL). 0 or
+ * -EINVAL.
  */
-int swerve_shm_eject(struct swerve_shm_row *row, uint64_t duration_ms,
-		     uint64_t now_ms);
-int swerve_shm_uneject(struct swerve_shm_row *row, uint64_t now_ms);
+int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
+		     uint64_t duration_ms, uint64_t now_ms);
+int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
+		       uint64_t now_ms);
 int swerve_shm_reset_row(struct swerve_shm_row *row);
+
+/*
+ * Appends <ev> to the event ring of <tab> (seq and pid are filled in).
+ * Lock-free and allocation-free: one fetch-and-add and a few stores, safe
+ * on the connect path. When the ring is full the oldest event is
+ * overwritten. Returns 0, or -EINVAL for a NULL or ring-less table.
+ */
+int swerve_shm_event_add(struct swerve_shm *tab,
+			 const struct swerve_shm_event_info *ev);
+
+/*
+ * Copies up to <max> events of <tab>'s ring into <out>, oldest first,
+ * skipping slots being written or holding nonsense. <*lost> (may be NULL)
+ * gets how many older events the ring no longer holds. Returns the count.
+ */
+size_t swerve_shm_events(struct swerve_shm *tab,
+			 struct swerve_shm_event_info *out, size_t max,
+			 uint64_t *lost);
+
+/* The row key of service <name> itself (panic state): hash("name\0"),
+ * which no endpoint key equals, as endpoint text is never empty. */
+uint64_t swerve_shm_service_key(const char *name);
+
+/*
+ * Notes that service <name> is in panic as <mask> says
+ * (swerve_balancer_panic_mask(), 0 for none) at <now_ms>. The last mask is
+ * kept in the service's row and changed with compare-and-swap, so of all
+ * the processes that see the same change exactly one adds PANIC_ENTER
+ * (0 -> non-zero, or a different non-zero mask) or PANIC_EXIT (-> 0).
+ * Lock-free; one row lookup. Returns 0, -EINVAL or -ENOSPC (table full).
+ */
+int swerve_shm_panic_note(struct swerve_shm *tab, const char *name,
+			  uint32_t mask, uint64_t now_ms);
 
 #endif

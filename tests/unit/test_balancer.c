@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "balancer.h"
 
@@ -143,15 +145,15 @@ Test(balancer, priorities_compact_istio_failover_example)
 	};
 	struct swerve_endpoint eps[5];
 	struct swerve_service svc;
-	struct swerve_locality client;
+	static struct swerve_config client;
 	uint8_t prio[5];
 
-	set_locality(&client, "region1", "zone1", "");
+	set_locality(&client.locality, "region1", "zone1", "");
 	make_service(&svc, eps, where, 5, true);
-	cr_assert_eq(swerve_balancer_raw_priority(&client, &eps[1].locality),
-		     2);
-	cr_assert_eq(swerve_balancer_raw_priority(&client, &eps[2].locality),
-		     3);
+	cr_assert_eq(swerve_balancer_raw_priority(&client.locality,
+						  &eps[1].locality), 2);
+	cr_assert_eq(swerve_balancer_raw_priority(&client.locality,
+						  &eps[2].locality), 3);
 	cr_assert_eq(swerve_balancer_priorities(&svc, &client, prio), 3);
 	cr_assert_eq(prio[0], 0);
 	cr_assert_eq(prio[1], 1);
@@ -165,10 +167,10 @@ Test(balancer, priorities_drop_empty_tiers)
 	static const char *const where[] = { "region2.zone3", "region2.zone4" };
 	struct swerve_endpoint eps[2];
 	struct swerve_service svc;
-	struct swerve_locality client;
+	static struct swerve_config client;
 	uint8_t prio[2];
 
-	set_locality(&client, "region1", "zone1", "");
+	set_locality(&client.locality, "region1", "zone1", "");
 	make_service(&svc, eps, where, 2, true);
 	cr_assert_eq(swerve_balancer_priorities(&svc, &client, prio), 1);
 	cr_assert_eq(prio[0], 0);
@@ -182,10 +184,10 @@ Test(balancer, no_outlier_detection_means_one_tier)
 	};
 	struct swerve_endpoint eps[3];
 	struct swerve_service svc;
-	struct swerve_locality client;
+	static struct swerve_config client;
 	uint8_t prio[3] = { 9, 9, 9 };
 
-	set_locality(&client, "region1", "zone1", "");
+	set_locality(&client.locality, "region1", "zone1", "");
 	make_service(&svc, eps, where, 3, false);
 	cr_assert_eq(swerve_balancer_priorities(&svc, &client, prio), 1);
 	cr_assert_eq(prio[0], 0);
@@ -708,4 +710,341 @@ Test(balancer, many_endpoints_at_the_limit)
 	/* P0 fully ejected: tier 1's last endpoint. */
 	cr_assert_eq(swerve_balancer_pick(&in, NULL, 0),
 		     SWERVE_MAX_ENDPOINTS - 3);
+}
+
+/* Locality rules, loaded from INI text as the library loads them ------- */
+
+static struct swerve_config *load_ini(const char *text)
+{
+	char dir[] = "/tmp/swerve-balancer-XXXXXX", path[64], err[512] = "";
+	struct swerve_config *cfg = NULL;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.ini", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(swerve_config_load(path, false, &cfg, NULL, NULL, err,
+					sizeof(err)), 0, "%s", err);
+	unlink(path);
+	rmdir(dir);
+	return cfg;
+}
+
+Test(balancer, failover_rule_puts_its_target_before_other_regions)
+{
+	/* Istio's failover task: client region1/zone1, region1 -> region2 */
+	struct swerve_config *cfg = load_ini(
+		"[swerve]\nlocality = region1/zone1\n"
+		"[service s]\nhosts = s.internal\n"
+		"endpoint = 127.0.0.2:80 locality=region1/zone1\n"
+		"endpoint = 127.0.0.3:80 locality=region1/zone2\n"
+		"endpoint = 127.0.0.4:80 locality=region2/zone3\n"
+		"endpoint = 127.0.0.5:80 locality=region3/zone4\n"
+		"failover = region1 -> region2\n"
+		"failover = region2 -> region3\n"
+		"consecutive_5xx_errors = 1\n");
+	const struct swerve_service *svc = &cfg->services[0];
+	uint8_t prio[4];
+
+	cr_assert_eq(swerve_balancer_priorities(svc, cfg, prio), 4);
+	cr_assert_eq(prio[0], 0);
+	cr_assert_eq(prio[1], 1);
+	cr_assert_eq(prio[2], 2, "the failover target");
+	cr_assert_eq(prio[3], 3, "everything else (raw 4)");
+	cr_assert(swerve_balancer_locality_weighted(svc));
+
+	/* Without the rule region2 and region3 share raw tier 3. */
+	cfg->services[0].nfailover = 0;
+	cr_assert_eq(swerve_balancer_priorities(svc, cfg, prio), 3);
+	cr_assert_eq(prio[2], prio[3]);
+	cr_assert_not(swerve_balancer_locality_weighted(svc));
+	swerve_config_free(cfg);
+}
+
+Test(balancer, failover_priority_labels_make_tiers)
+{
+	struct swerve_config *cfg = load_ini(
+		"[swerve]\nlocality = r1/z1\n"
+		"label.topology.istio.io/network = n1\n"
+		"label.env = prod\n"
+		"[service s]\nhosts = s.internal\n"
+		/* all match: 0 */
+		"endpoint = 127.0.0.2:80 locality=r1/z1 "
+		"label.topology.istio.io/network=n1 label.env=prod\n"
+		/* network matches, env differs: N - 1 = 1 */
+		"endpoint = 127.0.0.3:80 locality=r1/z1 "
+		"label.topology.istio.io/network=n1 label.env=dev\n"
+		/* other network, env matches: adjust N = 2 */
+		"endpoint = 127.0.0.4:80 locality=r1/z1 "
+		"label.topology.istio.io/network=n2 label.env=prod\n"
+		/* other network, env differs: 2 + 1 = 3 */
+		"endpoint = 127.0.0.5:80 locality=r1/z1 "
+		"label.topology.istio.io/network=n2\n"
+		"failover_priority = topology.istio.io/network, env\n"
+		"consecutive_5xx_errors = 1\n");
+	const struct swerve_service *svc = &cfg->services[0];
+	uint8_t prio[4];
+
+	cr_assert_eq(swerve_balancer_priorities(svc, cfg, prio), 4);
+	cr_assert_eq(prio[0], 0);
+	cr_assert_eq(prio[1], 1);
+	cr_assert_eq(prio[2], 2, "other networks after all same-network");
+	cr_assert_eq(prio[3], 3);
+
+	/* A key=value entry compares with the literal, not with this host. */
+	cfg->services[0].failover_priority[1].has_value = true;
+	snprintf(cfg->services[0].failover_priority[1].value, 64, "dev");
+	swerve_balancer_priorities(svc, cfg, prio);
+	cr_assert_eq(prio[0], 1);
+	cr_assert_eq(prio[1], 0);
+	swerve_config_free(cfg);
+}
+
+Test(balancer, failover_priority_composes_with_failover_times_five)
+{
+	/* label tier * 5 + locality tier, then compacted */
+	struct swerve_config *cfg = load_ini(
+		"[swerve]\nlocality = r1/z1\nlabel.env = prod\n"
+		"[service s]\nhosts = s.internal\n"
+		"endpoint = 127.0.0.2:80 locality=r2/z9 label.env=prod\n"
+		"endpoint = 127.0.0.3:80 locality=r1/z1 label.env=dev\n"
+		"endpoint = 127.0.0.4:80 locality=r3/z9 label.env=prod\n"
+		"endpoint = 127.0.0.5:80 locality=r1/z1 label.env=prod\n"
+		"failover = r1 -> r2\n"
+		"failover_priority = env\n"
+		"consecutive_5xx_errors = 1\n");
+	uint8_t prio[4];
+
+	/* raw: 0*5+3 = 3, 1*5+0 = 5, 0*5+4 = 4, 0 */
+	cr_assert_eq(swerve_balancer_priorities(&cfg->services[0], cfg, prio),
+		     4);
+	cr_assert_eq(prio[3], 0);
+	cr_assert_eq(prio[0], 1);
+	cr_assert_eq(prio[2], 2);
+	cr_assert_eq(prio[1], 3, "a label mismatch outranks any locality");
+	swerve_config_free(cfg);
+}
+
+Test(balancer, distribute_weights_and_unlisted_localities)
+{
+	struct swerve_config *cfg = load_ini(
+		"[swerve]\nlocality = us-east/a\n"
+		"[service s]\nhosts = s.internal\n"
+		"endpoint = 127.0.0.2:80 locality=us-east/a weight=3\n"
+		"endpoint = 127.0.0.3:80 locality=us-east/b\n"
+		"endpoint = 127.0.0.4:80 locality=us-west/c\n"
+		"endpoint = 127.0.0.5:80 locality=eu/d\n"
+		"distribute = us-east/* -> us-east/*:80, us-west:20\n"
+		"consecutive_5xx_errors = 1\n");
+	const struct swerve_service *svc = &cfg->services[0];
+	uint32_t w[SWERVE_MAX_LOCALITIES];
+	uint8_t prio[4];
+
+	cr_assert_not_null(swerve_balancer_distribute(svc, cfg, w));
+	/* us-east/a: ceil(3 * 80 / 4) = 60, us-east/b: ceil(1 * 80 / 4) */
+	cr_assert_eq(w[0], 60);
+	cr_assert_eq(w[1], 20);
+	cr_assert_eq(w[2], 20);
+	cr_assert_eq(w[3], 0, "eu is listed nowhere");
+	cr_assert_eq(swerve_balancer_priorities(svc, cfg, prio), 1);
+	cr_assert_eq(prio[0], 0);
+	cr_assert_eq(prio[2], 0, "distribute ignores outlier tiers");
+	cr_assert_eq(prio[3], SWERVE_BALANCER_UNROUTED);
+
+	/* a client no rule matches: own weights, everything in tier 0 */
+	snprintf(cfg->locality.region, sizeof(cfg->locality.region), "eu");
+	cr_assert_null(swerve_balancer_distribute(svc, cfg, w));
+	cr_assert_eq(w[0], 3);
+	cr_assert_eq(swerve_balancer_priorities(svc, cfg, prio), 1);
+	cr_assert_eq(prio[3], 0);
+	swerve_config_free(cfg);
+}
+
+static bool near(unsigned got, unsigned want, unsigned slack)
+{
+	return got + slack >= want && got <= want + slack;
+}
+
+/* Counts picks per endpoint over <rounds> round-robin picks. */
+static void count_picks(struct swerve_balancer_input *in, unsigned rounds,
+			unsigned *count)
+{
+	uint64_t seed = 42;
+	unsigned k;
+	int i;
+
+	for (k = 0; k < rounds; k++) {
+		in->rr = k;
+		in->rand1 = xorshift64(&seed);
+		in->rand2 = xorshift64(&seed);
+		i = swerve_balancer_pick(in, NULL, 0);
+		cr_assert_geq(i, 0);
+		count[i]++;
+	}
+}
+
+Test(balancer, distribute_splits_by_weight_and_shifts_with_health)
+{
+	struct swerve_config *cfg = load_ini(
+		"[swerve]\nlocality = us-east/a\n"
+		"[service s]\nhosts = s.internal\n"
+		"endpoint = 127.0.0.2:80 locality=us-east/a\n"
+		"endpoint = 127.0.0.3:80 locality=us-east/a\n"
+		"endpoint = 127.0.0.4:80 locality=us-west/b\n"
+		"endpoint = 127.0.0.5:80 locality=eu/c\n"
+		"distribute = us-east/a -> us-east:70, us-west:30\n");
+	const struct swerve_service *svc = &cfg->services[0];
+	bool healthy[4] = { true, true, true, true };
+	uint32_t weight[4] = { 1, 1, 1, 1 };
+	unsigned count[4] = { 0 };
+	struct swerve_balancer_input in;
+	uint8_t prio[4];
+	char why[256];
+
+	memset(&in, 0, sizeof(in));
+	in.n = 4;
+	in.prio = prio;
+	in.npriorities = swerve_balancer_priorities(svc, cfg, prio);
+	in.healthy = healthy;
+	in.weight = weight;
+	in.lb = SWERVE_LB_ROUND_ROBIN;
+	in.overprov = 140;
+	in.svc = svc;
+	in.client = cfg;
+	/* The golden-ratio walk is within a few picks of exact at any
+	 * length (low discrepancy), not exact like a per-locality EDF. */
+	count_picks(&in, 1000, count);
+	cr_assert(near(count[0] + count[1], 700, 3), "%u",
+		  count[0] + count[1]);
+	cr_assert(near(count[2], 300, 3), "%u", count[2]);
+	cr_assert_eq(count[3], 0, "unlisted: nothing, ever");
+	cr_assert(near(count[0], count[1], 3),
+		  "round robin inside the locality: %u %u", count[0],
+		  count[1]);
+
+	/* One of two us-east endpoints ejected: us-east's weight 70 times
+	 * min(1, 1.4 * 1/2) = 49 against 30. */
+	healthy[0] = false;
+	memset(count, 0, sizeof(count));
+	count_picks(&in, 7900, count);
+	cr_assert_eq(count[0], 0);
+	cr_assert(near(count[1], 4900, 3), "%u", count[1]);
+	cr_assert(near(count[2], 3000, 3), "%u", count[2]);
+
+	in.rr = 0;
+	cr_assert_geq(swerve_balancer_pick(&in, why, sizeof(why)), 0);
+	cr_assert(strstr(why, "locality us-east/a (62% of the priority)") !=
+		  NULL, "%s", why);
+	cr_assert(strstr(why, "1 not routed by distribute") != NULL, "%s",
+		  why);
+
+	/* Everything routable down: fail open, still never to eu. */
+	healthy[1] = healthy[2] = false;
+	memset(count, 0, sizeof(count));
+	count_picks(&in, 100, count);
+	cr_assert_eq(count[3], 0);
+	swerve_config_free(cfg);
+}
+
+Test(balancer, locality_weights_follow_envoy_docs_example)
+{
+	/* X weight 1, Y weight 2 (fully healthy): X's share by its health
+	 * (locality_weight.rst): 100% -> 33, 50% -> 26, 25% -> 15. */
+	struct swerve_config *cfg = load_ini(
+		"[swerve]\nlocality = x\n"
+		"[service s]\nhosts = s.internal\n"
+		"endpoint = 127.0.0.2:80 locality=x/a\n"
+		"endpoint = 127.0.0.3:80 locality=x/a\n"
+		"endpoint = 127.0.0.4:80 locality=x/a\n"
+		"endpoint = 127.0.0.5:80 locality=x/a\n"
+		"endpoint = 127.0.0.6:80 locality=y/b weight=2\n"
+		"endpoint = 127.0.0.7:80 locality=y/b weight=2\n"
+		"endpoint = 127.0.0.8:80 locality=y/b weight=2\n"
+		"endpoint = 127.0.0.9:80 locality=y/b weight=2\n"
+		"distribute = x -> x:33, y:67\n");
+	static const struct {
+		unsigned down;
+		uint64_t share;
+	} cases[] = { { 0, 33 }, { 2, 25 }, { 3, 14 }, { 4, 0 } };
+	const struct swerve_service *svc = &cfg->services[0];
+	bool healthy[8];
+	struct swerve_balancer_input in;
+	uint64_t eff[SWERVE_MAX_LOCALITIES], sum;
+	uint8_t prio[8];
+	unsigned c, i;
+
+	memset(&in, 0, sizeof(in));
+	in.n = 8;
+	in.prio = prio;
+	in.npriorities = swerve_balancer_priorities(svc, cfg, prio);
+	in.healthy = healthy;
+	in.overprov = 140;
+	in.svc = svc;
+	in.client = cfg;
+	for (c = 0; c < SWERVE_ARRAY_LEN(cases); c++) {
+		for (i = 0; i < 8; i++)
+			healthy[i] = i >= cases[c].down;
+		sum = swerve_balancer_locality_weights(&in, 0, eff);
+		cr_assert_eq(eff[0] * 100 / sum, cases[c].share,
+			     "%u down: %llu", cases[c].down,
+			     (unsigned long long)(eff[0] * 100 / sum));
+	}
+	swerve_config_free(cfg);
+}
+
+Test(balancer, locality_pick_is_skipped_in_panic)
+{
+	/* panic threshold 50, every endpoint of the only tier ejected but
+	 * one: the pick uses all endpoints of the tier, no locality. */
+	struct swerve_config *cfg = load_ini(
+		"[swerve]\nlocality = r1\n"
+		"[service s]\nhosts = s.internal\n"
+		"endpoint = 127.0.0.2:80 locality=r1/a\n"
+		"endpoint = 127.0.0.3:80 locality=r1/b\n"
+		"endpoint = 127.0.0.4:80 locality=r1/b\n"
+		"failover = r1 -> r2\n"
+		"consecutive_5xx_errors = 1\n"
+		"min_health_percent = 50\n");
+	const struct swerve_service *svc = &cfg->services[0];
+	bool healthy[3] = { false, false, true };
+	struct swerve_balancer_input in;
+	struct swerve_balancer_load ld;
+	unsigned count[3] = { 0 };
+	uint8_t prio[3];
+
+	memset(&in, 0, sizeof(in));
+	in.n = 3;
+	in.prio = prio;
+	in.npriorities = swerve_balancer_priorities(svc, cfg, prio);
+	cr_assert_eq(in.npriorities, 1, "r1/a and r1/b: both raw tier 2");
+	in.healthy = healthy;
+	in.overprov = 140;
+	in.panic_threshold = 50;
+	in.svc = svc;
+	in.client = cfg;
+	in.load_out = &ld;
+	count_picks(&in, 300, count);
+	cr_assert_eq(count[0], 100);
+	cr_assert_eq(count[1], 100);
+	cr_assert_eq(count[2], 100);
+	cr_assert(ld.panic[0]);
+	cr_assert_eq(swerve_balancer_panic_mask(&ld), 1u | SWERVE_PANIC_TOTAL);
+	swerve_config_free(cfg);
+}
+
+Test(balancer, panic_mask_summarises_the_load)
+{
+	struct swerve_balancer_load ld;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.npriorities = 3;
+	cr_assert_eq(swerve_balancer_panic_mask(&ld), 0);
+	ld.panic[2] = true;
+	cr_assert_eq(swerve_balancer_panic_mask(&ld), 4);
+	ld.none_routable = true;
+	cr_assert_eq(swerve_balancer_panic_mask(&ld),
+		     SWERVE_PANIC_NONE_ROUTABLE);
 }

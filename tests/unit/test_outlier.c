@@ -605,3 +605,59 @@ ParameterizedTest(struct cap_case *tc, outlier,
 	cr_assert_eq(swerve_outlier_max_ejected(&cfg, tc->n), tc->want,
 		     "N=%u M=%u min=%u", tc->n, tc->percent, tc->min_hosts);
 }
+
+Test(outlier, gateway_only_rule_ejects_on_connect_failures_with_reason)
+{
+	struct swerve_outlier_cfg cfg = default_cfg();
+	struct swerve_outlier_state st;
+
+	/* Istio: consecutiveGatewayErrors 2, consecutive5xxErrors 0. Not
+	 * split, a refused connect is Envoy's 503: a gateway error. */
+	cfg.consecutive_5xx = 0;
+	cfg.consecutive_gateway = 2;
+	memset(&st, 0, sizeof(st));
+	cr_assert_eq(swerve_outlier_note(&st, &cfg,
+					 SWERVE_OUTCOME_CONNECT_FAILED, 0,
+					 true, 1000), SWERVE_OUTLIER_NONE);
+	cr_assert_eq(swerve_outlier_note(&st, &cfg,
+					 SWERVE_OUTCOME_CONNECT_TIMEOUT, 0,
+					 true, 1001), SWERVE_OUTLIER_EJECT);
+	cr_assert_eq(st.reason, SWERVE_REASON_GATEWAY);
+	cr_assert_eq(st.streak, 2);
+	cr_assert_eq(swerve_outlier_threshold(&cfg, SWERVE_REASON_GATEWAY), 2);
+	cr_assert_str_eq(swerve_outlier_reason_name(SWERVE_REASON_GATEWAY),
+			 "consecutive_gateway");
+
+	/* Split: connect failures are local origin only, never gateway. */
+	cfg.split_external_local_origin = true;
+	cfg.consecutive_local_origin = 3;
+	memset(&st, 0, sizeof(st));
+	swerve_outlier_note(&st, &cfg, SWERVE_OUTCOME_CONNECT_FAILED, 0, true,
+			    1000);
+	swerve_outlier_note(&st, &cfg, SWERVE_OUTCOME_CONNECT_FAILED, 0, true,
+			    1001);
+	cr_assert_eq(st.gateway, 0);
+	cr_assert_eq(swerve_outlier_note(&st, &cfg,
+					 SWERVE_OUTCOME_CONNECT_FAILED, 0,
+					 true, 1002), SWERVE_OUTLIER_EJECT);
+	cr_assert_eq(st.reason, SWERVE_REASON_LOCAL_ORIGIN);
+	cr_assert_eq(st.streak, 3);
+}
+
+Test(outlier, overflow_records_reason_and_streak)
+{
+	struct swerve_outlier_cfg cfg = default_cfg();
+	struct swerve_outlier_state st;
+	int i;
+
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < 4; i++)
+		swerve_outlier_note(&st, &cfg, SWERVE_OUTCOME_CONNECT_FAILED,
+				    0, false, 1000);
+	cr_assert_eq(swerve_outlier_note(&st, &cfg,
+					 SWERVE_OUTCOME_CONNECT_FAILED, 0,
+					 false, 1000), SWERVE_OUTLIER_OVERFLOW);
+	cr_assert_eq(st.reason, SWERVE_REASON_5XX);
+	cr_assert_eq(st.streak, 5);
+	cr_assert_eq(st.ejected, 0);
+}

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -59,12 +60,21 @@ static struct swerve_outlier_cfg test_cfg(void)
 	return c;
 }
 
+/* One refused connect to <row>, events into <tab> (may be NULL). */
+static enum swerve_outlier_event fail_in(struct swerve_shm *tab,
+					 struct swerve_shm_row *row,
+					 const struct swerve_outlier_cfg *c,
+					 uint64_t now)
+{
+	return swerve_shm_report(tab, &row, 1, 0, c,
+				 SWERVE_OUTCOME_CONNECT_FAILED, 0, now);
+}
+
 static enum swerve_outlier_event fail_once(struct swerve_shm_row *row,
 					   const struct swerve_outlier_cfg *c,
 					   uint64_t now)
 {
-	return swerve_shm_report(&row, 1, 0, c, SWERVE_OUTCOME_CONNECT_FAILED,
-				 0, now);
+	return fail_in(NULL, row, c, now);
 }
 
 /* Writes a segment by hand, the way a foreign or broken program would. */
@@ -97,6 +107,8 @@ static struct swerve_shm_header good_header(void)
 	h.header_size = sizeof(struct swerve_shm_header);
 	h.row_size = sizeof(struct swerve_shm_row);
 	h.nrows = SWERVE_SHM_ROWS;
+	h.nevents = SWERVE_SHM_EVENTS;
+	h.event_size = sizeof(struct swerve_shm_event);
 	atomic_store(&h.ready, 1);
 	h.creator_pid = (uint32_t)getpid();
 	return h;
@@ -105,7 +117,8 @@ static struct swerve_shm_header good_header(void)
 static size_t full_size(void)
 {
 	return sizeof(struct swerve_shm_header) +
-	       SWERVE_SHM_ROWS * sizeof(struct swerve_shm_row);
+	       SWERVE_SHM_ROWS * sizeof(struct swerve_shm_row) +
+	       SWERVE_SHM_EVENTS * sizeof(struct swerve_shm_event);
 }
 
 static pid_t dead_pid(void)
@@ -350,15 +363,15 @@ Test(shm, zero_key_null_and_zeroed_tables_are_harmless)
 	cr_assert_eq(swerve_shm_private(&t), 0);
 	cr_assert_null(swerve_shm_row(&t, 0, true));
 	cr_assert_not(swerve_shm_is_ejected(NULL, NOW));
-	cr_assert_eq(swerve_shm_snapshot(NULL, &c, NOW, &st), -EINVAL);
-	cr_assert_eq(swerve_shm_report(&none, 1, 0, &c,
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, &c, NOW, &st), -EINVAL);
+	cr_assert_eq(swerve_shm_report(NULL, &none, 1, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW),
 		     SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_report(&none, 1, 3, &c,
+	cr_assert_eq(swerve_shm_report(NULL, &none, 1, 3, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW),
 		     SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_eject(NULL, 1000, NOW), -EINVAL);
-	cr_assert_eq(swerve_shm_uneject(NULL, NOW), -EINVAL);
+	cr_assert_eq(swerve_shm_eject(NULL, NULL, 1000, NOW), -EINVAL);
+	cr_assert_eq(swerve_shm_uneject(NULL, NULL, NOW), -EINVAL);
 	cr_assert_eq(swerve_shm_reset_row(NULL), -EINVAL);
 	swerve_shm_detach(&t);
 }
@@ -392,12 +405,12 @@ Test(shm, report_ejects_at_threshold_and_publishes_the_deadline,
 
 	/* more failures while ejected: no second ejection */
 	cr_assert_eq(fail_once(row, &c, NOW + 6), SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_snapshot(row, &c, NOW + 7, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 7, &st), 0);
 	cr_assert_eq(st.ejected, 1);
 	cr_assert_eq(st.ejections, 1);
 
 	/* the next report after the deadline brings it back */
-	cr_assert_eq(swerve_shm_report(&row, 1, 0, &c,
+	cr_assert_eq(swerve_shm_report(NULL, &row, 1, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_OK, 0, until),
 		     SWERVE_OUTLIER_UNEJECT);
 	cr_assert_eq(atomic_load(&row->ejected_until_ms), 0);
@@ -405,11 +418,11 @@ Test(shm, report_ejects_at_threshold_and_publishes_the_deadline,
 
 	/* HTTP statuses count too */
 	for (i = 0; i < 4; i++)
-		cr_assert_eq(swerve_shm_report(&row, 1, 0, &c,
+		cr_assert_eq(swerve_shm_report(NULL, &row, 1, 0, &c,
 					       SWERVE_OUTCOME_HTTP_STATUS,
 					       503, until + 1),
 			     SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_report(&row, 1, 0, &c,
+	cr_assert_eq(swerve_shm_report(NULL, &row, 1, 0, &c,
 				       SWERVE_OUTCOME_HTTP_STATUS, 500,
 				       until + 1),
 		     SWERVE_OUTLIER_EJECT);
@@ -432,12 +445,12 @@ Test(shm, snapshot_shows_an_expired_ejection_as_over)
 		fail_once(row, &c, NOW);
 	until = atomic_load(&row->ejected_until_ms);
 	cr_assert_gt(until, NOW);
-	cr_assert_eq(swerve_shm_snapshot(row, &c, until, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, until, &st), 0);
 	cr_assert_eq(st.ejected, 0);
 	cr_assert_eq(st.unejected_at_ms, until);
 	cr_assert_eq(atomic_load(&row->ejected_until_ms), 0);
 	/* without a config the state is copied as it is */
-	cr_assert_eq(swerve_shm_snapshot(row, NULL, until, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, NULL, until, &st), 0);
 	cr_assert_eq(st.ejections, 1);
 	swerve_shm_detach(&t);
 }
@@ -456,7 +469,7 @@ Test(shm, cap_of_zero_never_ejects)
 	rows[0] = swerve_shm_row(&t, 1, true);
 	rows[1] = swerve_shm_row(&t, 2, true);
 	for (i = 0; i < 10; i++) {
-		ev = swerve_shm_report(rows, 2, 0, &c,
+		ev = swerve_shm_report(NULL, rows, 2, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
 		cr_assert_neq(ev, SWERVE_OUTLIER_EJECT);
 		if (i >= 4)
@@ -480,17 +493,17 @@ Test(shm, cap_of_one_ejects_only_one_of_two)
 	rows[0] = swerve_shm_row(&t, 1, true);
 	rows[1] = swerve_shm_row(&t, 2, true);
 	for (i = 0; i < 5; i++)
-		ev = swerve_shm_report(rows, 2, 0, &c,
+		ev = swerve_shm_report(NULL, rows, 2, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
 	cr_assert_eq(ev, SWERVE_OUTLIER_EJECT);
 	for (i = 0; i < 5; i++)
-		ev = swerve_shm_report(rows, 2, 1, &c,
+		ev = swerve_shm_report(NULL, rows, 2, 1, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
 	cr_assert_eq(ev, SWERVE_OUTLIER_OVERFLOW);
 	cr_assert(swerve_shm_is_ejected(rows[0], NOW));
 	cr_assert_not(swerve_shm_is_ejected(rows[1], NOW));
 	/* once the first is back, the second may go */
-	ev = swerve_shm_report(rows, 2, 1, &c, SWERVE_OUTCOME_CONNECT_FAILED,
+	ev = swerve_shm_report(NULL, rows, 2, 1, &c, SWERVE_OUTCOME_CONNECT_FAILED,
 			       0, atomic_load(&rows[0]->ejected_until_ms));
 	cr_assert_eq(ev, SWERVE_OUTLIER_EJECT);
 	swerve_shm_detach(&t);
@@ -510,7 +523,7 @@ Test(shm, disabled_detection_counts_streaks_but_never_ejects)
 	for (i = 0; i < 12; i++)
 		cr_assert_eq(fail_once(row, &c, NOW), SWERVE_OUTLIER_NONE);
 	cr_assert_not(swerve_shm_is_ejected(row, NOW));
-	cr_assert_eq(swerve_shm_snapshot(row, &c, NOW, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW, &st), 0);
 	cr_assert_eq(st.c5xx, 12);
 	cr_assert_eq(st.ejections, 0);
 	swerve_shm_detach(&t);
@@ -541,7 +554,7 @@ static void hammer_child(const char *name, struct hammer_shared *sh)
 			row = swerve_shm_row(&t, 1000 + (uint64_t)r, true);
 			if (row == NULL)
 				_exit(3);
-			if (fail_once(row, &c, NOW) == SWERVE_OUTLIER_EJECT)
+			if (fail_in(&t, row, &c, NOW) == SWERVE_OUTLIER_EJECT)
 				atomic_fetch_add(&sh->ejects[r], 1);
 		}
 	}
@@ -558,9 +571,11 @@ Test(shm, two_processes_failing_at_once_eject_once_per_streak,
 	struct hammer_shared *sh;
 	struct swerve_shm t;
 	struct swerve_shm_row *row;
+	struct swerve_shm_event_info *evs;
 	pid_t pids[HAMMER_PROCS];
 	char err[256];
 	int i, status;
+	size_t n, k;
 
 	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0,
 		     "%s", err);
@@ -582,7 +597,7 @@ Test(shm, two_processes_failing_at_once_eject_once_per_streak,
 	for (i = 0; i < HAMMER_ROWS; i++) {
 		row = swerve_shm_row(&t, 1000 + (uint64_t)i, false);
 		cr_assert_not_null(row);
-		cr_assert_eq(swerve_shm_snapshot(row, &c, NOW, &st), 0);
+		cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW, &st), 0);
 		cr_assert_eq(st.ejected, 1);
 		cr_assert_eq(st.ejections, 1, "row %d: %u ejections", i,
 			     st.ejections);
@@ -590,6 +605,20 @@ Test(shm, two_processes_failing_at_once_eject_once_per_streak,
 		cr_assert_eq(atomic_load(&row->connects_failed),
 			     HAMMER_PROCS * HAMMER_REPORTS);
 	}
+	/* The event log agrees: one EJECT per row, whoever wrote it. */
+	evs = calloc(SWERVE_SHM_EVENTS, sizeof(*evs));
+	cr_assert_not_null(evs);
+	n = swerve_shm_events(&t, evs, SWERVE_SHM_EVENTS, NULL);
+	for (i = 0; i < HAMMER_ROWS; i++) {
+		unsigned ejects = 0;
+
+		for (k = 0; k < n; k++)
+			if (evs[k].key == 1000 + (uint64_t)i &&
+			    evs[k].type == SWERVE_EVENT_EJECT)
+				ejects++;
+		cr_assert_eq(ejects, 1, "row %d: %u EJECT events", i, ejects);
+	}
+	free(evs);
 	munmap(sh, sizeof(*sh));
 	swerve_shm_detach(&t);
 }
@@ -631,7 +660,7 @@ Test(shm, lock_holder_dying_does_not_hang_the_next_report,
 
 	cr_assert_eq(fail_once(row, &c, NOW), SWERVE_OUTLIER_NONE);
 	cr_assert_not(swerve_shm_is_ejected(row, NOW));
-	cr_assert_eq(swerve_shm_snapshot(row, &c, NOW, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW, &st), 0);
 	cr_assert_eq(st.ejected, 0);
 	cr_assert_eq(st.ejection_ms, 0);
 	cr_assert_leq(st.ejected_at_ms, NOW);
@@ -728,6 +757,27 @@ Test(shm, foreign_or_corrupt_segments_are_refused, .fini = unlink_names)
 	make_segment(name, 100, &h);
 	expect_eproto(name, "shorter than a header");
 	shm_unlink(name);
+
+	h = good_header();
+	h.event_size = 32;
+	name = new_name();
+	make_segment(name, full_size(), &h);
+	expect_eproto(name, "event_size");
+	shm_unlink(name);
+
+	h = good_header();
+	h.nevents = UINT32_MAX;
+	name = new_name();
+	make_segment(name, full_size(), &h);
+	expect_eproto(name, "nevents huge");
+	shm_unlink(name);
+
+	/* rows fit, the ring does not */
+	h = good_header();
+	name = new_name();
+	make_segment(name, full_size() - sizeof(struct swerve_shm_event), &h);
+	expect_eproto(name, "ring truncated");
+	shm_unlink(name);
 }
 
 Test(shm, smaller_table_of_another_build_is_used_within_its_bounds,
@@ -746,7 +796,11 @@ Test(shm, smaller_table_of_another_build_is_used_within_its_bounds,
 	make_segment(name, full_size(), &h);
 	cr_assert_eq(swerve_shm_attach(name, false, &t, err, sizeof(err)), 0,
 		     "%s", err);
-	cr_assert_eq(t.size, sizeof(h) + 8 * sizeof(struct swerve_shm_row));
+	cr_assert_eq(t.size, sizeof(h) + 8 * sizeof(struct swerve_shm_row) +
+		     SWERVE_SHM_EVENTS * sizeof(struct swerve_shm_event));
+	cr_assert_eq(t.nrows, 8);
+	cr_assert_eq((void *)t.events, (void *)(t.rows + 8),
+		     "the ring follows the rows the header declares");
 	for (k = 1; k < 100; k++) {
 		row = swerve_shm_row(&t, k, true);
 		if (row == NULL)
@@ -832,31 +886,31 @@ Test(shm, operator_eject_uneject_and_reset)
 
 	cr_assert_eq(swerve_shm_private(&t), 0);
 	row = swerve_shm_row(&t, 31337, true);
-	cr_assert_eq(swerve_shm_eject(row, 0, NOW), -EINVAL);
+	cr_assert_eq(swerve_shm_eject(NULL, row, 0, NOW), -EINVAL);
 
-	cr_assert_eq(swerve_shm_eject(row, 45000, NOW), 0);
+	cr_assert_eq(swerve_shm_eject(NULL, row, 45000, NOW), 0);
 	cr_assert(swerve_shm_is_ejected(row, NOW));
 	cr_assert_eq(atomic_load(&row->ejected_until_ms), NOW + 45000);
-	cr_assert_eq(swerve_shm_snapshot(row, &c, NOW + 1, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 1, &st), 0);
 	cr_assert_eq(st.ejected, 1);
 	cr_assert_eq(st.ejections, 1);
 	cr_assert_eq(st.ejection_ms, 45000);
 	cr_assert_eq(st.backoff, 0);
 
-	cr_assert_eq(swerve_shm_uneject(row, NOW + 100), 0);
+	cr_assert_eq(swerve_shm_uneject(NULL, row, NOW + 100), 0);
 	cr_assert_not(swerve_shm_is_ejected(row, NOW + 100));
-	cr_assert_eq(swerve_shm_snapshot(row, &c, NOW + 101, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 101, &st), 0);
 	cr_assert_eq(st.ejected, 0);
 	cr_assert_eq(st.unejected_at_ms, NOW + 100);
 	cr_assert_eq(st.ejections, 1);
 	/* un-ejecting an endpoint in service changes nothing */
-	cr_assert_eq(swerve_shm_uneject(row, NOW + 200), 0);
-	cr_assert_eq(swerve_shm_snapshot(row, NULL, NOW + 201, &st), 0);
+	cr_assert_eq(swerve_shm_uneject(NULL, row, NOW + 200), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, NULL, NOW + 201, &st), 0);
 	cr_assert_eq(st.unejected_at_ms, NOW + 100);
 
 	fail_once(row, &c, NOW + 300);
 	cr_assert_eq(swerve_shm_reset_row(row), 0);
-	cr_assert_eq(swerve_shm_snapshot(row, &c, NOW + 400, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 400, &st), 0);
 	cr_assert_eq(st.ejections, 0);
 	cr_assert_eq(st.c5xx, 0);
 	cr_assert_eq(st.unejected_at_ms, 0);
@@ -887,5 +941,187 @@ Test(shm, private_table_works_and_is_shared_with_a_forked_child)
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	cr_assert(swerve_shm_is_ejected(row, NOW));
+	swerve_shm_detach(&t);
+}
+
+/* The event ring ------------------------------------------------------- */
+
+Test(shm, ring_records_eject_uneject_and_one_overflow_per_streak)
+{
+	struct swerve_outlier_cfg c = test_cfg();
+	struct swerve_shm_event_info ev[16];
+	struct swerve_shm_row *rows[2];
+	struct swerve_outlier_state st;
+	struct swerve_shm t;
+	uint64_t lost = 7;
+	size_t n;
+	int i;
+
+	c.consecutive_5xx = 2;
+	c.max_ejection_percent = 0;
+	c.min_ejectable_hosts = 1;
+	cr_assert_eq(swerve_shm_private(&t), 0);
+	rows[0] = swerve_shm_row(&t, 11, true);
+	rows[1] = swerve_shm_row(&t, 22, true);
+	cr_assert_eq(swerve_shm_events(&t, ev, 16, &lost), 0);
+	cr_assert_eq(lost, 0);
+
+	/* row 11 ejected by its second refusal */
+	for (i = 0; i < 2; i++)
+		swerve_shm_report(&t, rows, 2, 0, &c,
+				  SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
+	/* row 22 reaches the threshold but the cap (1) is taken: overflow
+	 * once, however many failures follow */
+	for (i = 0; i < 5; i++)
+		cr_assert_eq(swerve_shm_report(&t, rows, 2, 1, &c,
+					       SWERVE_OUTCOME_CONNECT_FAILED,
+					       0, NOW + 1),
+			     i < 1 ? SWERVE_OUTLIER_NONE :
+			     SWERVE_OUTLIER_OVERFLOW);
+	n = swerve_shm_events(&t, ev, 16, NULL);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(ev[0].type, SWERVE_EVENT_EJECT);
+	cr_assert_eq(ev[0].key, 11);
+	cr_assert_eq(ev[0].reason, SWERVE_REASON_5XX);
+	cr_assert_eq(ev[0].streak, 2);
+	cr_assert_eq(ev[0].value, 1, "first ejection");
+	cr_assert_eq(ev[0].duration_ms, 30000);
+	cr_assert_eq(ev[0].at_ms, NOW);
+	cr_assert_eq(ev[0].pid, (uint32_t)getpid());
+	cr_assert_eq(ev[1].type, SWERVE_EVENT_OVERFLOW);
+	cr_assert_eq(ev[1].key, 22);
+	cr_assert_eq(ev[1].streak, 2);
+	cr_assert_lt(ev[0].seq, ev[1].seq);
+
+	/* A snapshot after the ejection time writes the UNEJECT, stamped at
+	 * the virtual tick, once. */
+	cr_assert_eq(swerve_shm_snapshot(&t, rows[0], &c, NOW + 45000, &st),
+		     0);
+	cr_assert_eq(swerve_shm_snapshot(&t, rows[0], &c, NOW + 46000, &st),
+		     0);
+	n = swerve_shm_events(&t, ev, 16, NULL);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(ev[2].type, SWERVE_EVENT_UNEJECT);
+	cr_assert_eq(ev[2].reason, SWERVE_REASON_EXPIRED);
+	cr_assert_eq(ev[2].at_ms, NOW + 30000);
+	cr_assert_eq(ev[2].duration_ms, 30000);
+	swerve_shm_detach(&t);
+}
+
+Test(shm, ring_uneject_and_reeject_in_one_report_are_two_events)
+{
+	struct swerve_outlier_cfg c = test_cfg();
+	struct swerve_shm_event_info ev[8];
+	struct swerve_shm_row *row;
+	struct swerve_shm t;
+	size_t n;
+
+	c.consecutive_5xx = 1;
+	cr_assert_eq(swerve_shm_private(&t), 0);
+	row = swerve_shm_row(&t, 5, true);
+	cr_assert_eq(fail_in(&t, row, &c, NOW), SWERVE_OUTLIER_EJECT);
+	cr_assert_eq(fail_in(&t, row, &c, NOW + 31000), SWERVE_OUTLIER_EJECT);
+	n = swerve_shm_events(&t, ev, 8, NULL);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(ev[1].type, SWERVE_EVENT_UNEJECT);
+	cr_assert_eq(ev[1].duration_ms, 30000, "the ejection that ended");
+	cr_assert_eq(ev[2].type, SWERVE_EVENT_EJECT);
+	cr_assert_eq(ev[2].value, 2);
+	cr_assert_eq(ev[2].duration_ms, 60000, "backoff 2");
+	swerve_shm_detach(&t);
+}
+
+Test(shm, ring_keeps_the_newest_and_counts_the_lost)
+{
+	struct swerve_shm_event_info in, *out;
+	struct swerve_shm t;
+	uint64_t lost = 0;
+	size_t n, i;
+
+	cr_assert_eq(swerve_shm_private(&t), 0);
+	memset(&in, 0, sizeof(in));
+	in.type = SWERVE_EVENT_EJECT;
+	in.reason = SWERVE_REASON_OPERATOR;
+	for (i = 0; i < SWERVE_SHM_EVENTS + 500; i++) {
+		in.at_ms = i;
+		cr_assert_eq(swerve_shm_event_add(&t, &in), 0);
+	}
+	out = calloc(SWERVE_SHM_EVENTS, sizeof(*out));
+	cr_assert_not_null(out);
+	n = swerve_shm_events(&t, out, SWERVE_SHM_EVENTS, &lost);
+	cr_assert_eq(n, SWERVE_SHM_EVENTS);
+	cr_assert_eq(lost, 500);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(out[i].at_ms, 500 + i, "oldest first");
+	/* a smaller buffer gets the newest */
+	n = swerve_shm_events(&t, out, 10, &lost);
+	cr_assert_eq(n, 10);
+	cr_assert_eq(out[0].at_ms, SWERVE_SHM_EVENTS + 490);
+	cr_assert_eq(out[9].at_ms, SWERVE_SHM_EVENTS + 499);
+
+	/* a slot left half-written (seq 0) or scribbled on is skipped */
+	atomic_store(&t.events[3].seq, 0);
+	t.events[4].type = 99;
+	n = swerve_shm_events(&t, out, SWERVE_SHM_EVENTS, NULL);
+	cr_assert_eq(n, SWERVE_SHM_EVENTS - 2);
+	cr_assert_eq(swerve_shm_event_add(NULL, &in), -EINVAL);
+	free(out);
+	swerve_shm_detach(&t);
+}
+
+Test(shm, operator_edits_are_events)
+{
+	struct swerve_shm_event_info ev[8];
+	struct swerve_shm_row *row;
+	struct swerve_shm t;
+	size_t n;
+
+	cr_assert_eq(swerve_shm_private(&t), 0);
+	row = swerve_shm_row(&t, 77, true);
+	cr_assert_eq(swerve_shm_eject(&t, row, 5000, NOW), 0);
+	cr_assert_eq(swerve_shm_uneject(&t, row, NOW + 10), 0);
+	/* un-ejecting an endpoint in service is no event */
+	cr_assert_eq(swerve_shm_uneject(&t, row, NOW + 20), 0);
+	n = swerve_shm_events(&t, ev, 8, NULL);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(ev[0].type, SWERVE_EVENT_EJECT);
+	cr_assert_eq(ev[0].reason, SWERVE_REASON_OPERATOR);
+	cr_assert_eq(ev[0].duration_ms, 5000);
+	cr_assert_eq(ev[1].type, SWERVE_EVENT_UNEJECT);
+	cr_assert_eq(ev[1].reason, SWERVE_REASON_OPERATOR);
+	cr_assert_eq(ev[1].at_ms, NOW + 10);
+	swerve_shm_detach(&t);
+}
+
+Test(shm, panic_changes_are_reported_once)
+{
+	struct swerve_shm_event_info ev[8];
+	struct swerve_shm t;
+	uint64_t key = swerve_shm_service_key("mydb");
+	size_t n;
+
+	cr_assert_eq(swerve_shm_private(&t), 0);
+	cr_assert_neq(key, 0);
+	cr_assert_eq(swerve_shm_panic_note(&t, "mydb", 0, NOW), 0);
+	cr_assert_eq(swerve_shm_panic_note(&t, "mydb", 1, NOW + 1), 0);
+	cr_assert_eq(swerve_shm_panic_note(&t, "mydb", 1, NOW + 2), 0);
+	cr_assert_eq(swerve_shm_panic_note(&t, "mydb", 3, NOW + 3), 0);
+	cr_assert_eq(swerve_shm_panic_note(&t, "mydb", 0, NOW + 4), 0);
+	cr_assert_eq(swerve_shm_panic_note(&t, "mydb", 0, NOW + 5), 0);
+	n = swerve_shm_events(&t, ev, 8, NULL);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(ev[0].type, SWERVE_EVENT_PANIC_ENTER);
+	cr_assert_eq(ev[0].value, 1);
+	cr_assert_eq(ev[0].key, key);
+	cr_assert_eq(ev[0].at_ms, NOW + 1);
+	cr_assert_eq(ev[1].type, SWERVE_EVENT_PANIC_ENTER);
+	cr_assert_eq(ev[1].value, 3, "a change of tiers is reported");
+	cr_assert_eq(ev[2].type, SWERVE_EVENT_PANIC_EXIT);
+	cr_assert_eq(ev[2].value, 3, "what it left");
+	cr_assert_eq(ev[2].reason, SWERVE_REASON_HEALTH);
+	/* the service row is no endpoint: never ejected */
+	cr_assert_not(swerve_shm_is_ejected(swerve_shm_row(&t, key, false),
+					    NOW));
+	cr_assert_eq(swerve_shm_panic_note(NULL, "mydb", 1, NOW), -EINVAL);
 	swerve_shm_detach(&t);
 }
