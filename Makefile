@@ -28,7 +28,8 @@ PKG_LIBDIR = $(shell pkg-config --variable=libdir inih)
 PKG_CFLAGS = $(shell pkg-config --cflags inih libcares)
 # c-ares and inih are linked statically (Debian ships PIC archives) so that
 # a host program with its own copy (node bundles c-ares) cannot shadow ours.
-STATIC_LIBS = $(PKG_LIBDIR)/libinih.a
+STATIC_LIBS = $(PKG_LIBDIR)/libinih.a \
+              $(shell pkg-config --variable=libdir libcares)/libcares.a
 
 SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -fstack-protector-strong -MMD -MP $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
@@ -39,7 +40,8 @@ SO_LDFLAGS = -shared -Wl,--version-script=src/exports.map -Wl,--exclude-libs,ALL
              -Wl,-z,defs -Wl,-z,now -Wl,-z,relro $(SANFLAGS)
 LDLIBS = -ldl -lpthread -lrt
 
-CORE_SRCS = src/log.c src/config.c src/outlier.c src/balancer.c src/shm.c src/exe.c
+CORE_SRCS = src/log.c src/config.c src/outlier.c src/balancer.c src/shm.c src/exe.c \
+            src/resolver.c
 LIB_SRCS  = $(CORE_SRCS) src/hooks.c
 CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
