@@ -1,14 +1,23 @@
 /*
- * balancer.c: which endpoint a connection goes to, in three steps, each
- * Envoy's or Istio's own algorithm (envoy-istio-semantics.md 1.5.1, 3.2,
- * 3.3).
+ * balancer.c: which endpoint a connection goes to, in steps that are each
+ * Envoy's or Istio's own algorithm (envoy-istio-semantics.md 1.5.1-1.5.3,
+ * 3.2-3.4).
  *
  * Tiers. With outlier detection configured, Istio gives every endpoint a
  * priority from the client's locality: 0 for the same region, zone and
  * subzone, 1 for the same zone only, 2 for the same region only, 3 for
  * anything else. Distinct values are then compacted to 0..K-1, so empty tiers
  * vanish. Without outlier detection nothing would ever make a tier unhealthy,
- * so Istio puts everything in tier 0, and so do we.
+ * so Istio puts everything in tier 0, and so do we. A failover rule
+ * FROM -> TO (FROM the client's region) puts TO's endpoints at raw tier 3
+ * and every other region behind it at 4. failover_priority ranks by labels
+ * instead: N - j for the first of N labels j that differs from the
+ * client's (0 when all match; a different network as the first label goes
+ * behind every same-network tier); with failover rules too, Istio composes
+ * the two as label tier * 5 + locality tier. distribute is the other
+ * mechanism: everything in tier 0, the localities weighted as its first
+ * matching rule says, and localities it does not list left out entirely,
+ * as Istio removes their endpoints.
  *
  * Load. Each tier offers health = min(100, overprov * healthy / total), in
  * integer percent (overprov is 140 by default: a tier with 72% of its
@@ -31,7 +40,13 @@
  * endpoints of the lowest tier, because refusing the connection ourselves
  * can only be worse than letting the program try.
  *
- * Policy. Inside the chosen tier, round robin and random walk the
+ * Localities. With distribute, or with failover rules and outlier
+ * detection (when Istio sets locality_weighted_lb_config), a locality of the
+ * chosen tier is picked first by Envoy's effective weight, weight *
+ * min(1, overprov * healthy / total), so a locality losing endpoints sheds
+ * its share to the others of the same tier before the tier spills.
+ *
+ * Policy. Inside the chosen tier (and locality), round robin and random walk the
  * cumulative weights with the caller's counter or random number, so equal
  * weights rotate plainly and 1:3 weights give exactly 1:3 over every four
  * picks. Least request uses Envoy's power of two choices when the weights
@@ -543,21 +558,18 @@ static unsigned choose_priority(const struct swerve_balancer_load *ld,
 	return 0; /* loads always sum to 100; never reached */
 }
 
-/* The golden ratio in 64-bit fixed point: k * PHI walks [0, 2^64) with
- * the lowest discrepancy any sequence has (Weyl, three-gap theorem). */
-#define PHI64 0x9e3779b97f4a7c15ull
-
 /*
  * Envoy's locality pick inside tier c->p (envoy-istio-semantics.md 3.4):
  * each locality weighs its weight times min(1, overprov * healthy / total),
  * computed in units of 1/10000; the localities with effective weight share
- * the picks in proportion. Envoy keeps an EDF scheduler per priority;
- * swerve keeps no state between picks, so round robin walks the golden
- * ratio sequence rr * PHI over the cumulative weights, which spreads
- * consecutive picks as evenly as EDF does over any window, and the other
- * policies draw rand1. The endpoint pick inside the locality then uses rr
- * again: the sequence is equidistributed jointly with rr modulo any
- * count, so every endpoint of a locality takes its turn.
+ * the picks in proportion. Envoy keeps an EDF scheduler per priority in
+ * each long-lived worker. swerve's counters live in each process and start
+ * at zero, and many clients make a handful of connections and exit: a
+ * deterministic walk from zero would send every such process to the same
+ * first locality. So the locality is drawn at random (the high bits of
+ * rand1, whose low bits chose the priority), which keeps the weights exact
+ * in expectation across any number of processes; the endpoint inside the
+ * locality is then picked by the policy as usual.
  * Returns the locality and its share in <*share> (percent), or -1 when no
  * locality has effective weight (Envoy then uses the whole tier).
  */
@@ -573,7 +585,7 @@ static int choose_locality(const struct candidates *c, uint32_t *share)
 		return -1;
 	nloc = in->svc->nlocalities < SWERVE_MAX_LOCALITIES ?
 	       in->svc->nlocalities : SWERVE_MAX_LOCALITIES;
-	x = in->lb == SWERVE_LB_ROUND_ROBIN ? in->rr * PHI64 : in->rand1;
+	x = in->rand1;
 	r = (uint64_t)(((unsigned __int128)x * sum) >> 64);
 	for (g = 0; g < nloc; g++) {
 		cum += eff[g];

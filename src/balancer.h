@@ -140,9 +140,9 @@ uint64_t swerve_balancer_locality_weights(
  * Picks an endpoint: the priority by load (rand1 % 100 + 1 over the
  * cumulative loads); then, with locality weighting and no panic, a
  * locality of that priority by effective weight (weight * min(1, overprov *
- * healthy / total)), spread over rr (round robin) or rand1 (the others)
- * with a low-discrepancy sequence; then the policy over its healthy, not
- * excluded endpoints (all of the priority's when it is in panic). When
+ * healthy / total)), drawn with the high bits of rand1; then the policy
+ * over its healthy, not excluded endpoints (all of the priority's when it
+ * is in panic). When
  * nothing is healthy and panic is off, picks the not-excluded endpoint whose
  * <healthy> is false with the lowest tier (swerve fails open where Envoy
  * answers 503). Writes a one-line human reason to <why> (may be NULL).

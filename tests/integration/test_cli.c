@@ -449,6 +449,8 @@ Test(cli, usage_errors_exit_2)
 		{ "eject", "mydb", NULL },
 		{ "eject", "mydb", "127.0.0.2:18080", "--for", "soon", NULL },
 		{ "explain", NULL },
+		{ "events", "extra", NULL },
+		{ "events", "--for", "1s", NULL },
 		{ "-c", NULL },
 	};
 	struct run_result r;
@@ -460,4 +462,123 @@ Test(cli, usage_errors_exit_2)
 		cr_assert_not_null(strstr(r.err, "usage:"), "case %zu: %s", i,
 				   r.err);
 	}
+}
+
+Test(cli, events_without_a_table_is_empty)
+{
+	struct run_result r;
+	const char *args[] = { "events", NULL };
+	const char *json[] = { "events", "--json", NULL };
+
+	run_capture(&r, args);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_not_null(strstr(r.out, "no events"), "%s", r.out);
+	run_capture(&r, json);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_str_eq(r.out, "{\"lost\": 0, \"events\": []}\n");
+}
+
+Test(cli, events_show_operator_ejections_by_name)
+{
+	struct run_result r;
+	const char *eject[] = { "eject", "mydb", "127.0.0.3:18080", "--for",
+				"1m", NULL };
+	const char *uneject[] = { "uneject", "mydb", "127.0.0.3:18080",
+				  NULL };
+	const char *table[] = { "events", NULL };
+	const char *json[] = { "events", "--json", NULL };
+	const char *p;
+
+	run_capture(&r, eject);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_capture(&r, uneject);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+
+	run_capture(&r, table);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	p = strstr(r.out, "eject ");
+	cr_assert_not_null(p, "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "mydb 127.0.0.3:18080"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "operator"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "for 1m0s, ejection 1"), "%s",
+			   r.out);
+	cr_assert_not_null(strstr(p, "uneject"), "oldest first: %s", r.out);
+
+	run_capture(&r, json);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_not_null(strstr(r.out, "\"type\": \"eject\", \"service\": "
+				  "\"mydb\", \"endpoint\": "
+				  "\"127.0.0.3:18080\""), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "\"duration_ms\": 60000"), "%s",
+			   r.out);
+	cr_assert_not_null(strstr(r.out, "\"type\": \"uneject\""), "%s",
+			   r.out);
+	cr_assert_null(strstr(r.out, "127.0.0.3\","), "no bare address");
+}
+
+Test(cli, check_notes_tiers_without_outlier_detection)
+{
+	static const char ini[] =
+		"[service mydb]\n"
+		"hosts = mydb.com\n"
+		"endpoint = 127.0.0.2:18080 locality=us-east1/a\n"
+		"endpoint = 127.0.0.3:18080 locality=europe-west1/b\n"
+		"failover = us-east1 -> europe-west1\n";
+	struct run_result r;
+	char path[512], where[600];
+	const char *args[] = { "check", path, NULL };
+
+	snprintf(path, sizeof(path), "%s/bad.ini", tmpdir);
+	write_file(path, ini);
+	run_capture(&r, args);
+	cr_assert_eq(r.status, 0, "notes do not fail: %s", r.err);
+	snprintf(where, sizeof(where), "%s:1: note: service mydb has "
+		 "endpoints in several localities but no outlier detection",
+		 path);
+	cr_assert_not_null(strstr(r.err, where), "stderr: %s", r.err);
+	snprintf(where, sizeof(where), "%s:5: note: service mydb has "
+		 "failover rules but no outlier detection", path);
+	cr_assert_not_null(strstr(r.err, where), "stderr: %s", r.err);
+}
+
+Test(cli, explain_shows_failover_rules_and_locality_weights)
+{
+	static const char ini[] =
+		"[swerve]\n"
+		"locality = us-east1/a\n"
+		"[service mydb]\n"
+		"hosts = mydb.com\n"
+		"endpoint = 127.0.0.2:18080 locality=us-east1/a\n"
+		"endpoint = 127.0.0.3:18080 locality=us-east1/a\n"
+		"endpoint = 127.0.0.4:18080 locality=europe-west1/b\n"
+		"endpoint = 127.0.0.5:18080 locality=asia/c\n"
+		"failover = us-east1 -> europe-west1\n"
+		"consecutive_5xx_errors = 1\n";
+	struct run_result r;
+	char path[512];
+	const char *eject[] = { "-c", path, "eject", "mydb",
+				"127.0.0.2:18080", NULL };
+	const char *args[] = { "-c", path, "explain", "mydb.com", NULL };
+
+	snprintf(path, sizeof(path), "%s/bad.ini", tmpdir);
+	write_file(path, ini);
+	run_capture(&r, eject);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	run_capture(&r, args);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_not_null(strstr(r.out, "failover:           us-east1 -> "
+				  "europe-west1 (line 9), applies to this "
+				  "host"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "locality weighting: on"), "%s",
+			   r.out);
+	/* europe-west1 is the failover target (priority 1), asia after it */
+	cr_assert_not_null(strstr(r.out, "priority 0: 1/2 healthy, health "
+				  "70%, load 70%"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "priority 1: 1/1 healthy, health "
+				  "100%, load 30%"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "locality us-east1/a"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "1/2 healthy, effective weight "
+				  "1.40 of 2"), "%s", r.out);
+	cr_assert_not_null(strstr(r.out, "priority 2: 1/1 healthy"), "%s",
+			   r.out);
 }

@@ -914,14 +914,14 @@ Test(balancer, distribute_splits_by_weight_and_shifts_with_health)
 	in.overprov = 140;
 	in.svc = svc;
 	in.client = cfg;
-	/* The golden-ratio walk is within a few picks of exact at any
-	 * length (low discrepancy), not exact like a per-locality EDF. */
+	/* The locality is drawn at random: 1000 picks are within 4 standard
+	 * deviations (about 14.5) of the weights. */
 	count_picks(&in, 1000, count);
-	cr_assert(near(count[0] + count[1], 700, 3), "%u",
+	cr_assert(near(count[0] + count[1], 700, 58), "%u",
 		  count[0] + count[1]);
-	cr_assert(near(count[2], 300, 3), "%u", count[2]);
+	cr_assert(near(count[2], 300, 58), "%u", count[2]);
 	cr_assert_eq(count[3], 0, "unlisted: nothing, ever");
-	cr_assert(near(count[0], count[1], 3),
+	cr_assert(near(count[0], count[1], 60),
 		  "round robin inside the locality: %u %u", count[0],
 		  count[1]);
 
@@ -931,8 +931,8 @@ Test(balancer, distribute_splits_by_weight_and_shifts_with_health)
 	memset(count, 0, sizeof(count));
 	count_picks(&in, 7900, count);
 	cr_assert_eq(count[0], 0);
-	cr_assert(near(count[1], 4900, 3), "%u", count[1]);
-	cr_assert(near(count[2], 3000, 3), "%u", count[2]);
+	cr_assert(near(count[1], 4900, 175), "%u", count[1]);
+	cr_assert(near(count[2], 3000, 175), "%u", count[2]);
 
 	in.rr = 0;
 	cr_assert_geq(swerve_balancer_pick(&in, why, sizeof(why)), 0);
