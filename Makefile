@@ -48,12 +48,13 @@ LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 INTEG_SRCS = $(wildcard tests/integration/*.c)
+CLIENT_SRCS = $(wildcard tests/clients/*.c)
 HELPER_SRCS = $(wildcard tests/helpers/*.c)
 HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration asan demo bench install uninstall clean help deps check-exports
+.PHONY: all test unit integration clients asan demo bench install uninstall clean help deps check-exports
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -117,7 +118,17 @@ unit: $(BUILD)/tests/unit
 integration: all $(BUILD)/tests/integration $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/integration --jobs 1 --xml=$(BUILD)/integration.xml
 
-test: all unit integration
+# The client matrix (tests/clients, scripts/client-matrix.sh): real
+# clients against real servers; absent clients are skipped with a reason.
+$(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
+                        $(BUILD)/tests/obj/integration/support.o
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+clients: all $(BUILD)/tests/clients $(HELPERS)
+	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml
+
+test: all unit integration clients
 
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test

@@ -22,6 +22,22 @@ need python3      command -v python3
 if [ "${1:-}" = "--ci" ]; then
 	need iptables command -v iptables
 	need procps   command -v ps
+	# The client matrix (tests/clients): each client and the real
+	# servers behind it. Go is left out: its resolver and connects are
+	# raw syscalls, out of reach of any LD_PRELOAD library.
+	need wget           command -v wget
+	need netcat-openbsd command -v nc.openbsd
+	need socat          command -v socat
+	need perl           perl -MIO::Socket::IP -e 1
+	need ruby           command -v ruby
+	need nodejs         command -v node
+	need default-jdk-headless command -v javac
+	need postgresql     sh -c 'ls /usr/lib/postgresql/*/bin/postgres'
+	need redis-server   command -v redis-server
+	need redis-tools    command -v redis-cli
+	need openssh-server test -x /usr/sbin/sshd
+	need openssh-client command -v ssh
+	need git            command -v git
 fi
 
 [ -z "$pkgs" ] && exit 0
