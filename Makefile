@@ -136,6 +136,25 @@ asan:
 demo: all $(BUILD)/tests/httpd
 	$(Q)SWERVE_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
+# make bench: an -O2 build of its own in build-bench, then scripts/bench.sh
+# (loopback only, a few minutes, writes docs/benchmarks.md and
+# docs/bench-latency.png). Never part of `make test`.
+BENCH_SRCS = $(wildcard tests/bench/*.c)
+BENCHES = $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: tests/bench/%.c
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o $@ $< -lpthread
+
+.PHONY: bench-programs
+bench-programs: all $(BENCHES)
+
+bench:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-bench CFLAGS='-O2 -g' \
+		bench-programs
+	$(Q)SWERVE_BUILD=$(abspath build-bench) scripts/bench.sh
+
 install: all
 	install -D -m 0755 $(BUILD)/libswerve.so $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so
 	install -D -m 0755 $(BUILD)/swervectl $(DESTDIR)$(PREFIX)/bin/swervectl
