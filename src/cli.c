@@ -3,8 +3,9 @@
  * same config the library loads and the same shared health table the
  * preloaded programs update, and shows what they see: every endpoint with
  * its priority tier, ejection and counters (like `istioctl proxy-config
- * endpoints`), why a name would be routed where it would, and whether a
- * config file is valid. It can also eject, un-eject and reset endpoints by
+ * endpoints`), why a name would be routed where it would (tiers, locality
+ * rules and weights, panic), the recent ejections and panics from the
+ * table's event ring, and whether a config file is valid. It can also eject, un-eject and reset endpoints by
  * hand, which is how an operator drains a host or undoes a false ejection.
  *
  * It is an ordinary program linked with the core objects, never with the

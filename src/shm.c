@@ -37,6 +37,19 @@
  * safe in a signal handler. An ejection whose deadline passed reads as
  * healthy at once, even before anyone refreshes the row's state.
  *
+ * The event ring. Operators ask "which endpoint was ejected, when, and
+ * why?" (istio#18973: Envoy's stats cannot say). After the rows sits a
+ * ring of SWERVE_SHM_EVENTS fixed 64-byte slots: eject, un-eject, the
+ * first overflow of a streak, panic enter and exit, each with its time,
+ * row key (never an address), reason and streak. A writer takes a position
+ * with one fetch-and-add on the header and publishes the slot as a
+ * seqlock: seq 0, the fields, then seq = position + 1 with release order;
+ * a reader that sees seq change while copying drops the copy. No lock, no
+ * system call, so an event can be written from the connect path, and a
+ * writer killed half-way leaves one slot that readers skip. Each event is
+ * decided under the row lock (or by a compare-and-swap for panic), so
+ * however many processes see the same failure, one of them writes it.
+ *
  * The ejection cap (max_ejection_percent) is checked by counting the
  * service's ejected rows before taking the row lock. Two processes failing
  * different endpoints of one service at the same instant can therefore
