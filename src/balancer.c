@@ -46,10 +46,10 @@
  * min(1, overprov * healthy / total), so a locality losing endpoints sheds
  * its share to the others of the same tier before the tier spills.
  *
- * Policy. Inside the chosen tier (and locality), round robin and random walk the
- * cumulative weights with the caller's counter or random number, so equal
- * weights rotate plainly and 1:3 weights give exactly 1:3 over every four
- * picks. Least request uses Envoy's power of two choices when the weights
+ * Policy. Inside the chosen tier (and locality), round robin and random
+ * walk the cumulative weights with the caller's counter or random number,
+ * so equal weights rotate plainly and 1:3 weights give exactly 1:3 over
+ * every four picks. Least request uses Envoy's power of two choices when the weights
  * are equal and otherwise the endpoint with the highest weight / (active +
  * 1). Endpoints already tried in this call are treated as absent, so the
  * load is recomputed as if they were gone; endpoints with a long pending

@@ -5,8 +5,9 @@
  * its priority tier, ejection and counters (like `istioctl proxy-config
  * endpoints`), why a name would be routed where it would (tiers, locality
  * rules and weights, panic), the recent ejections and panics from the
- * table's event ring, and whether a config file is valid. It can also eject, un-eject and reset endpoints by
- * hand, which is how an operator drains a host or undoes a false ejection.
+ * table's event ring, and whether a config file is valid. It can also
+ * eject, un-eject and reset endpoints by hand, which is how an operator
+ * drains a host or undoes a false ejection.
  *
  * It is an ordinary program linked with the core objects, never with the
  * hooks: nothing here runs inside someone else's process, so it may print,

@@ -503,7 +503,8 @@ Test(shm, cap_of_one_ejects_only_one_of_two)
 	cr_assert(swerve_shm_is_ejected(rows[0], NOW));
 	cr_assert_not(swerve_shm_is_ejected(rows[1], NOW));
 	/* once the first is back, the second may go */
-	ev = swerve_shm_report(NULL, rows, 2, 1, &c, SWERVE_OUTCOME_CONNECT_FAILED,
+	ev = swerve_shm_report(NULL, rows, 2, 1, &c,
+			       SWERVE_OUTCOME_CONNECT_FAILED,
 			       0, atomic_load(&rows[0]->ejected_until_ms));
 	cr_assert_eq(ev, SWERVE_OUTLIER_EJECT);
 	swerve_shm_detach(&t);
