@@ -4,8 +4,8 @@
  * library while their primary endpoint is refused, blackholed, and then
  * restarted. Servers are real too where the protocol needs it (two
  * PostgreSQL clusters, two redis-servers, two sshds, two dumb-HTTP git
- * servers); everything lives on loopback addresses 127.10.100-199.x, which
- * no other test uses.
+ * servers); everything lives on loopback addresses 127.N.100-116.x (N in
+ * 20-59, per run), which no other test uses.
  *
  * Each client has one test that runs every scenario, writes its row of the
  * table (also when it fails), stops its servers and only then asserts its
@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -267,7 +268,7 @@ struct outcome {
 	double first;     /* seconds from the scenario's start to the end of
 			   * its first successful request, -1 if none */
 	char seq[24];     /* who answered each request: E, W, - (failed) */
-	char lasterr[200];
+	char lasterr[300];
 };
 
 /* Everything one client's test needs. */
@@ -316,18 +317,30 @@ static int sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-/* True once something accepts TCP connections on <addr>:<port>. */
+/* True when something answers a SYN on <addr>:<port> within 300 ms, or
+ * holds it (a blackhole of another run): anything but a refusal. */
 static bool listening(const char *addr, int port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_port = htons((uint16_t)port) };
-	int fd, rc;
+	struct pollfd p;
+	int fd, rc, soerr = 0;
+	socklen_t len = sizeof(soerr);
 
 	inet_pton(AF_INET, addr, &sin.sin_addr);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		return false;
 	rc = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	if (rc == -1 && errno == EINPROGRESS) {
+		p.fd = fd;
+		p.events = POLLOUT;
+		if (poll(&p, 1, 300) != 1)
+			rc = 0; /* held: someone is there */
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr,
+				    &len) == 0 && soerr == 0)
+			rc = 0;
+	}
 	close(fd);
 	return rc == 0;
 }
@@ -665,7 +678,7 @@ static char request(struct bed *b, struct outcome *o, double *took)
 	if (r.status == 0 && strstr(r.out, marker(b, false, buf,
 						  sizeof(buf))) != NULL)
 		return 'W';
-	snprintf(o->lasterr, sizeof(o->lasterr), "exit %d after %.2f s: %.150s",
+	snprintf(o->lasterr, sizeof(o->lasterr), "exit %d after %.2f s: %.240s",
 		 r.status, r.seconds, r.err[0] != '\0' ? r.err : r.out);
 	for (i = 0; o->lasterr[i] != '\0'; i++)
 		if (o->lasterr[i] == '\n' || o->lasterr[i] == '|')
@@ -750,6 +763,8 @@ static void skip(const struct client *c, const char *why)
 
 	snprintf(text, sizeof(text), "- | - | - | SKIP: %s", why);
 	write_row(c, text, "");
+	/* Criterion reports skips only when verbose: say it anyway. */
+	fprintf(stderr, "[SKIP] clients::%s: %s\n", c->name, why);
 	cr_skip_test("%s", why);
 }
 
@@ -826,15 +841,27 @@ static void run_client(size_t idx)
 	}
 	memset(b, 0, sizeof(*b));
 	b->c = c;
-	snprintf(b->east, sizeof(b->east), "127.10.%zu.2", 100 + idx);
-	snprintf(b->west, sizeof(b->west), "127.10.%zu.3", 100 + idx);
-	snprintf(b->dir, sizeof(b->dir), "%s", t_dir());
 	switch (c->kind) {
 	case K_PG:    b->port = 15432; b->svc_port = 5432; break;
 	case K_REDIS: b->port = 16379; b->svc_port = 6379; break;
 	case K_SSH:   b->port = 12222; b->svc_port = 22;   break;
 	default:      b->port = 18080; b->svc_port = 80;   break;
 	}
+	/* Other sessions on this host may run the matrix at the same time:
+	 * the second octet follows the runner (our parent), and moves on
+	 * while someone else is on those addresses. */
+	for (i = 0; i < 40; i++) {
+		unsigned int octet = 20 + ((unsigned int)getppid() + i) % 40;
+
+		snprintf(b->east, sizeof(b->east), "127.%u.%zu.2", octet,
+			 100 + idx);
+		snprintf(b->west, sizeof(b->west), "127.%u.%zu.3", octet,
+			 100 + idx);
+		if (!listening(b->east, b->port) &&
+		    !listening(b->west, b->port))
+			break;
+	}
+	snprintf(b->dir, sizeof(b->dir), "%s", t_dir());
 	if (strncmp(c->name, "java", 4) == 0) {
 		t_write("Huc.java", java_huc);
 		t_write("Hc.java", java_hc);
