@@ -41,7 +41,7 @@ SO_LDFLAGS = -shared -Wl,--version-script=src/exports.map -Wl,--exclude-libs,ALL
 LDLIBS = -ldl -lpthread -lrt
 
 CORE_SRCS = src/log.c src/config.c src/outlier.c src/balancer.c src/shm.c src/exe.c \
-            src/resolver.c
+            src/resolver.c src/dnscache.c
 LIB_SRCS  = $(CORE_SRCS) src/hooks.c
 CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)

@@ -57,11 +57,12 @@ enum swerve_key {
 	SK_VIP_CIDR = 1,
 	SK_SHM = 2,
 	SK_LOG = 3,
-	SK_COUNT = 4,
+	SK_DNS_SERVERS = 4,
+	SK_COUNT = 5,
 };
 
 static const char *const swerve_keys[SK_COUNT] = {
-	"locality", "vip_cidr", "shm", "log",
+	"locality", "vip_cidr", "shm", "log", "dns_servers",
 };
 
 static const char *const service_keys[] = {
@@ -74,6 +75,7 @@ enum value_kind {
 	VALUE_DURATION = 1,
 	VALUE_BOOL = 2,
 	VALUE_LB = 3,
+	VALUE_RESOLUTION = 4,
 };
 
 /* Keys allowed both in [defaults] and in [service NAME]. */
@@ -92,6 +94,10 @@ enum tuning_key {
 	TK_OVERPROVISIONING,
 	TK_CONNECT_TIMEOUT,
 	TK_CONNECT_ATTEMPTS,
+	TK_RESOLUTION,
+	TK_DNS_MIN_TTL,
+	TK_DNS_MAX_TTL,
+	TK_DNS_TIMEOUT,
 	TK_COUNT,
 };
 
@@ -140,6 +146,16 @@ static const struct tuning_spec tuning_specs[TK_COUNT] = {
 				 1, UINT64_MAX, 10000, false, NULL },
 	[TK_CONNECT_ATTEMPTS] = { "connect_attempts", VALUE_UINT,
 				  1, 16, 3, false, NULL },
+	/* Istio's ServiceEntry resolution; Envoy's dns_refresh_rate (5s) is
+	 * the floor under a record's TTL. */
+	[TK_RESOLUTION] = { "resolution", VALUE_RESOLUTION, 0, 1, 0, false,
+			    NULL },
+	[TK_DNS_MIN_TTL] = { "dns_min_ttl", VALUE_DURATION,
+			     1, UINT64_MAX, 5000, false, NULL },
+	[TK_DNS_MAX_TTL] = { "dns_max_ttl", VALUE_DURATION,
+			     1, UINT64_MAX, 300000, false, NULL },
+	[TK_DNS_TIMEOUT] = { "dns_timeout", VALUE_DURATION,
+			     1, UINT64_MAX, 2000, false, NULL },
 };
 
 static const char *const lb_names[] = {
@@ -562,6 +578,16 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 			return;
 		}
 		break;
+	case VALUE_RESOLUTION:
+		if (strcmp(value, "dns") == 0) {
+			v = 1;
+		} else if (strcmp(value, "static") != 0) {
+			report_at(p, true, p->lineno,
+				  "resolution must be static or dns, not '%s'",
+				  value);
+			return;
+		}
+		break;
 	case VALUE_LB:
 		i = find_name(lb_names, SWERVE_ARRAY_LEN(lb_names), value);
 		if (i < 0) {
@@ -575,6 +601,58 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 	}
 	t->value[k] = v;
 	t->line[k] = p->lineno;
+}
+
+/* "127.0.0.1:5353, [::1]:5353": what ares_set_servers_ports_csv takes. */
+static bool is_valid_dns_servers(const char *value)
+{
+	char item[128], host[INET6_ADDRSTRLEN + 2];
+	const char *s = value, *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+	uint64_t port;
+	size_t len;
+	char *colon;
+
+	if (strlen(value) >= sizeof(((struct swerve_config *)0)->dns_servers))
+		return false;
+	while (*s != '\0') {
+		end = strchr(s, ',');
+		len = end != NULL ? (size_t)(end - s) : strlen(s);
+		copy_trimmed(item, sizeof(item), s, len);
+		if (item[0] == '[') {
+			char *close = strchr(item, ']');
+
+			if (close == NULL ||
+			    (size_t)(close - item - 1) >= sizeof(host))
+				return false;
+			memcpy(host, item + 1, (size_t)(close - item - 1));
+			host[close - item - 1] = '\0';
+			if (inet_pton(AF_INET6, host, &a6) != 1)
+				return false;
+			if (close[1] == ':' &&
+			    (parse_uint(close + 2, 65535, &port) < 0 ||
+			     port == 0))
+				return false;
+			if (close[1] != '\0' && close[1] != ':')
+				return false;
+		} else {
+			if (strlen(item) >= sizeof(host))
+				return false;
+			memcpy(host, item, strlen(item) + 1);
+			colon = strchr(host, ':');
+			if (colon != NULL) {
+				*colon = '\0';
+				if (parse_uint(colon + 1, 65535, &port) < 0 ||
+				    port == 0)
+					return false;
+			}
+			if (inet_pton(AF_INET, host, &a4) != 1)
+				return false;
+		}
+		s = end != NULL ? end + 1 : s + len;
+	}
+	return true;
 }
 
 static void handle_swerve_key(struct parse *p, int k, const char *value)
@@ -627,6 +705,17 @@ static void handle_swerve_key(struct parse *p, int k, const char *value)
 			return;
 		}
 		cfg->log_level = level;
+		break;
+	case SK_DNS_SERVERS:
+		if (!is_valid_dns_servers(value)) {
+			report_at(p, true, p->lineno,
+				  "dns_servers '%s' must be a comma separated "
+				  "list of IPv4[:PORT] or [IPv6][:PORT]",
+				  value);
+			return;
+		}
+		snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s",
+			 value);
 		break;
 	case SK_COUNT:
 		break;
@@ -860,6 +949,7 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 		}
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)portnum);
+		ep->port = (uint16_t)portnum;
 		ep->addrlen = sizeof(*sin6);
 		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
 			goto unspecified;
@@ -873,12 +963,30 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
 
 		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-			if (looks_like_name(host))
-				report_at(p, true, p->lineno,
-					  "endpoint '%s' is a name: endpoint "
-					  "names need DNS resolution, which is "
-					  "not supported yet: use an IP "
-					  "literal", host);
+			if (looks_like_name(host)) {
+				/* Resolved later with c-ares; whether the
+				 * service allows names is checked once its
+				 * resolution is known (check_endpoints). */
+				size_t k;
+
+				for (k = 0; host[k] != '\0' &&
+					    k < sizeof(ep->name) - 1; k++)
+					ep->name[k] = to_lower(host[k]);
+				ep->name[k] = '\0';
+				if (k > 0 && ep->name[k - 1] == '.')
+					ep->name[k - 1] = '\0';
+				ep->port = (uint16_t)portnum;
+				ep->addr.ss_family = AF_UNSPEC;
+				ep->addrlen = 0;
+				if (portnum != 0)
+					snprintf(ep->text, sizeof(ep->text),
+						 "%.60s:%u", ep->name,
+						 (unsigned)portnum);
+				else
+					snprintf(ep->text, sizeof(ep->text),
+						 "%.70s", ep->name);
+				return 0;
+			}
 			else
 				report_at(p, true, p->lineno,
 					  "endpoint '%s' is not an IPv4 or "
@@ -887,6 +995,7 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 		}
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)portnum);
+		ep->port = (uint16_t)portnum;
 		ep->addrlen = sizeof(*sin);
 		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
 			goto unspecified;
@@ -1806,6 +1915,15 @@ static void check_tuning(struct parse *p, const struct tuning *t,
 			  (unsigned long long)t->value[TK_BASE_EJECTION],
 			  where);
 
+	line = own->line[TK_DNS_MIN_TTL] != 0 ? own->line[TK_DNS_MIN_TTL]
+					      : own->line[TK_DNS_MAX_TTL];
+	if (line != 0 && t->value[TK_DNS_MIN_TTL] > t->value[TK_DNS_MAX_TTL])
+		report_at(p, true, line,
+			  "dns_min_ttl (%llums) is longer than dns_max_ttl "
+			  "(%llums) in %s",
+			  (unsigned long long)t->value[TK_DNS_MIN_TTL],
+			  (unsigned long long)t->value[TK_DNS_MAX_TTL], where);
+
 	/* Istio rejects local origin failures unless they are split. */
 	line = own->line[TK_CONSECUTIVE_LOCAL_ORIGIN] != 0
 		       ? own->line[TK_CONSECUTIVE_LOCAL_ORIGIN]
@@ -1843,6 +1961,10 @@ static void apply_tuning(struct swerve_service *svc, const struct tuning *t)
 	svc->overprovisioning_factor = (uint32_t)t->value[TK_OVERPROVISIONING];
 	svc->connect_timeout_ms = t->value[TK_CONNECT_TIMEOUT];
 	svc->connect_attempts = (uint32_t)t->value[TK_CONNECT_ATTEMPTS];
+	svc->dns = t->value[TK_RESOLUTION] != 0;
+	svc->dns_min_ttl_ms = t->value[TK_DNS_MIN_TTL];
+	svc->dns_max_ttl_ms = t->value[TK_DNS_MAX_TTL];
+	svc->dns_timeout_ms = t->value[TK_DNS_TIMEOUT];
 }
 
 static bool is_same_locality(const struct swerve_locality *a,
@@ -1866,6 +1988,12 @@ static void check_endpoints(struct parse *p, const struct swerve_service *svc)
 		if (!is_same_locality(&ep->locality,
 				      &svc->endpoints[0].locality))
 			several = true;
+		if (ep->name[0] != '\0' && !svc->dns)
+			report_at(p, true, ep->line,
+				  "endpoint '%s' is a host name: set resolution "
+				  "= dns in [service %s] to resolve it with "
+				  "c-ares, or use an IP literal", ep->name,
+				  svc->name);
 		if (ep->addr.ss_family != AF_INET)
 			continue;
 		sin = (const struct sockaddr_in *)&ep->addr;

@@ -74,6 +74,14 @@ struct swerve_endpoint {
 	struct swerve_label labels[SWERVE_MAX_LABELS]; /* label.KEY=VALUE */
 	unsigned nlabels;
 	uint16_t group;         /* index in the service's localities[] */
+	/*
+	 * A host name (lower case) when the endpoint was given as one
+	 * (resolution = dns), "" for an IP literal; <addr> is then unset and
+	 * <text> is "name:port". Every address the name resolves to is an
+	 * endpoint of its own (dnscache.c).
+	 */
+	char name[256];
+	uint16_t port;          /* host order; 0: the port dialled */
 };
 
 /* One distinct locality of a service's endpoints (Envoy's
@@ -149,6 +157,10 @@ struct swerve_service {
 	uint32_t overprovisioning_factor; /* percent, default 140 */
 	uint64_t connect_timeout_ms;     /* default 10s (Istio's) */
 	uint32_t connect_attempts;       /* per application call; default 3 */
+	bool dns;                        /* resolution = dns (default static) */
+	uint64_t dns_min_ttl_ms;         /* TTL clamp; default 5s */
+	uint64_t dns_max_ttl_ms;         /* default 300s */
+	uint64_t dns_timeout_ms;         /* one lookup's bound; default 2s */
 	/* Service addresses, IPv4 in host byte order, inside vip_cidr. */
 	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 	/* Distinct endpoint localities, in order of first appearance. */
@@ -174,6 +186,7 @@ struct swerve_config {
 	uint32_t vip_mask;                /* host byte order */
 	unsigned vip_prefix;
 	char shm_name[128];               /* SWERVE_SHM wins */
+	char dns_servers[512];            /* "" : resolv.conf (c-ares) */
 	enum swerve_log_level log_level;  /* SWERVE_LOG wins */
 	struct swerve_service *services;
 	unsigned nservices;

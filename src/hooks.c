@@ -6,10 +6,12 @@
  * How one connection is steered
  * -----------------------------
  * 1. getaddrinfo() for a configured name answers with the service's two
- *    service addresses (VIPs): an IPv4 one and a v4-mapped IPv6 one for
- *    AF_UNSPEC, so that curl moves to the second at once instead of waiting
- *    200 ms (shared/docs/mechanisms-measured.md, Q2). Results are built by
- *    glibc itself from numeric strings, so glibc's freeaddrinfo frees them.
+ *    service addresses (VIPs): for AF_UNSPEC the first as IPv4, the second
+ *    as v4-mapped IPv6 and then as IPv4, so that curl moves to the second
+ *    at once instead of waiting 200 ms (shared/docs/mechanisms-measured.md,
+ *    Q2) and clients with IPv6-only sockets still find an IPv4 one.
+ *    Results are built by glibc itself from numeric strings, so glibc's
+ *    freeaddrinfo frees them.
  * 2. connect() to a VIP picks an endpoint (balancer.c over the health in the
  *    shared table) and connects the application's own socket to it, with
  *    TCP_USER_TIMEOUT = connect_timeout as the kernel's handshake deadline
@@ -62,6 +64,7 @@
 
 #include "balancer.h"
 #include "config.h"
+#include "dnscache.h"
 #include "exe.h"
 #include "log.h"
 #include "outlier.h"
@@ -154,6 +157,8 @@ static struct real_libc libc;
 static _Atomic(const struct swerve_config *) active_cfg;
 static struct swerve_shm table;
 static struct svc_state *services;
+/* The addresses behind endpoints given as names; NULL when swerve is off. */
+static struct swerve_dnscache *dns;
 static struct fd_slot fd_slots[FD_SLOTS];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -236,6 +241,45 @@ static uint64_t next_random(void)
 
 /* ------------------------------------------------------------------ init */
 
+/*
+ * c-ares' sockets go straight to libc: inside this library the names
+ * connect, close and recvfrom are swerve's own hooks.
+ */
+static int resolver_close(int fd)
+{
+	if (libc.close == NULL)
+		return (int)syscall(SYS_close, fd);
+	return libc.close(fd);
+}
+
+static ssize_t resolver_recvfrom(int fd, void *buf, size_t len, int flags,
+				 struct sockaddr *sa, socklen_t *salen)
+{
+	if (libc.recvfrom == NULL)
+		return syscall(SYS_recvfrom, fd, buf, len, flags, sa, salen);
+	return libc.recvfrom(fd, buf, len, flags, sa, salen);
+}
+
+static ssize_t resolver_sendv(int fd, const struct iovec *iov, int n)
+{
+	struct msghdr msg = { .msg_iov = (struct iovec *)iov,
+			      .msg_iovlen = (size_t)n };
+
+	/* MSG_NOSIGNAL: a DNS server closing a TCP connection must not kill
+	 * the host with SIGPIPE. */
+	if (libc.sendmsg == NULL)
+		return syscall(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL);
+	return libc.sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+static const struct swerve_resolver_sockets resolver_sockets = {
+	.socket = socket,
+	.connect = real_connect,
+	.close = resolver_close,
+	.recvfrom = resolver_recvfrom,
+	.sendv = resolver_sendv,
+};
+
 static bool is_go_program(void)
 {
 	struct swerve_exe_info info;
@@ -252,7 +296,8 @@ static int build_services(const struct swerve_config *cfg)
 	if (services == NULL)
 		return -ENOMEM;
 	for (s = 0; s < cfg->nservices; s++) {
-		const struct swerve_service *svc = &cfg->services[s];
+		const struct swerve_service *svc =
+			swerve_dnscache_service(dns, s);
 		struct svc_state *ss = &services[s];
 		unsigned n = svc->nendpoints;
 
@@ -269,12 +314,23 @@ static int build_services(const struct swerve_config *cfg)
 		    ss->pending_since == NULL || ss->last_fail == NULL)
 			return -ENOMEM;
 		ss->nprio = swerve_balancer_priorities(svc, cfg, ss->prio);
-		for (i = 0; i < n; i++) {
+		/* A fresh process must not start where every other one did:
+		 * short-lived clients would all reach the same endpoint. */
+		atomic_store_explicit(&ss->rr, next_random(),
+				      memory_order_relaxed);
+		for (i = 0; i < n; i++)
 			ss->weight[i] = svc->endpoints[i].weight;
+		if (swerve_dnscache_has_names(dns, s)) {
+			/* The rows follow the answers: dnscache's own. */
+			free(ss->rows);
+			ss->rows = (struct swerve_shm_row **)
+				swerve_dnscache_rows(dns, s);
+			continue;
+		}
+		for (i = 0; i < n; i++)
 			ss->rows[i] = swerve_shm_row(&table,
 						     svc->endpoints[i].key,
 						     true);
-		}
 	}
 	return 0;
 }
@@ -332,6 +388,13 @@ static void init(void)
 				   "off in this process");
 			goto fail;
 		}
+	}
+	rc = swerve_dnscache_new(cfg, &table, &resolver_sockets, &dns, err,
+				 sizeof(err));
+	if (rc != 0) {
+		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",
+			   err);
+		goto fail;
 	}
 	if (build_services(cfg) != 0) {
 		swerve_log(SWERVE_LOG_ERROR,
@@ -402,17 +465,21 @@ static bool sockaddr_v4(const struct sockaddr *sa, socklen_t len,
 /*
  * Builds in <out> the address for endpoint <ep> as a socket of <family>
  * reaches it, on the endpoint's port or else <port>. Returns its length, or
- * 0 when the socket cannot reach it (an IPv6 endpoint on an AF_INET socket).
+ * 0 when the socket cannot reach it: an IPv6 endpoint on an AF_INET socket,
+ * an IPv4 one on an AF_INET6 socket that is <v6only> (ruby sets
+ * IPV6_V6ONLY, and the kernel then refuses v4-mapped destinations).
  */
-static socklen_t endpoint_sockaddr(const struct swerve_endpoint *ep,
-				   int family, uint16_t port,
-				   struct sockaddr_storage *out)
+static socklen_t address_sockaddr(const struct sockaddr_storage *addr,
+				  int family, bool v6only, uint16_t port,
+				  struct sockaddr_storage *out)
 {
 	uint16_t p;
 
 	memset(out, 0, sizeof(*out));
-	if (ep->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *src = (const void *)&ep->addr;
+	if (addr->ss_family == AF_INET && family == AF_INET6 && v6only)
+		return 0;
+	if (addr->ss_family == AF_INET) {
+		const struct sockaddr_in *src = (const void *)addr;
 
 		p = src->sin_port != 0 ? ntohs(src->sin_port) : port;
 		if (family == AF_INET) {
@@ -434,8 +501,8 @@ static socklen_t endpoint_sockaddr(const struct swerve_endpoint *ep,
 			return sizeof(*sin6);
 		}
 	}
-	if (ep->addr.ss_family == AF_INET6 && family == AF_INET6) {
-		const struct sockaddr_in6 *src = (const void *)&ep->addr;
+	if (addr->ss_family == AF_INET6 && family == AF_INET6) {
+		const struct sockaddr_in6 *src = (const void *)addr;
 		struct sockaddr_in6 *sin6 = (void *)out;
 
 		*sin6 = *src;
@@ -444,6 +511,27 @@ static socklen_t endpoint_sockaddr(const struct swerve_endpoint *ep,
 		return sizeof(*sin6);
 	}
 	return 0;
+}
+
+/*
+ * The address of endpoint <i> of service <s> for a socket of <family>, as
+ * address_sockaddr() builds it: the config's, or for a name its current
+ * answer (0 when that slot holds no address now). Sets <stale> when the
+ * answer is past its TTL because DNS failed.
+ */
+static socklen_t endpoint_sockaddr(unsigned s, unsigned i, int family,
+				   bool v6only, uint16_t port,
+				   struct sockaddr_storage *out, bool *stale)
+{
+	struct sockaddr_storage addr;
+
+	*stale = false;
+	if (dns == NULL || !swerve_dnscache_has_names(dns, s))
+		return address_sockaddr(&services[s].svc->endpoints[i].addr,
+					family, v6only, port, out);
+	if (!swerve_dnscache_address(dns, s, i, &addr, stale))
+		return 0;
+	return address_sockaddr(&addr, family, v6only, port, out);
 }
 
 /* -------------------------------------------------------- bookkeeping */
@@ -634,6 +722,21 @@ static struct fd_slot *slot_current(int fd, uint64_t *ino)
 /* ----------------------------------------------------------- routing */
 
 /*
+ * Brings the answers of service <s>'s names up to date when they are due
+ * (at most one lookup bounded by dns_timeout, see dnscache.h). The guard is
+ * lowered as for the real connect(): c-ares' sockets use libc directly,
+ * and a siglongjmp out of the lookup must not leave swerve off.
+ */
+static void refresh_names(unsigned s)
+{
+	if (dns == NULL || !swerve_dnscache_has_names(dns, s))
+		return;
+	in_swerve--;
+	swerve_dnscache_refresh(dns, s, swerve_now_ms());
+	in_swerve++;
+}
+
+/*
  * The real connect() of an attempt, with the re-entrancy guard lowered: a
  * blocking connect can be left by siglongjmp (wget's SIGALRM timeout), and
  * a guard left raised would turn swerve off in this thread for good. Safe
@@ -658,8 +761,8 @@ static int connect_unguarded(int fd, const struct sockaddr *sa, socklen_t len)
  * process a moment ago, or have an attempt pending for long, count as
  * unhealthy here too when anything else is healthy.
  */
-static int pick_endpoint(unsigned s, int family, const bool *excluded,
-			 char *why, size_t whylen)
+static int pick_endpoint(unsigned s, int family, bool v6only, bool first,
+			 const bool *excluded, char *why, size_t whylen)
 {
 	struct svc_state *ss = &services[s];
 	const struct swerve_service *svc = ss->svc;
@@ -673,13 +776,26 @@ static int pick_endpoint(unsigned s, int family, const bool *excluded,
 
 	for (i = 0; i < n; i++) {
 		struct sockaddr_storage tmp;
+		bool stale;
 
 		excl[i] = excluded[i] ||
-			  endpoint_sockaddr(&svc->endpoints[i], family, 1,
-					    &tmp) == 0;
+			  endpoint_sockaddr(s, i, family, v6only, 1, &tmp,
+					    &stale) == 0;
 		healthy[i] = !swerve_shm_is_ejected(ss->rows[i], now);
 		active[i] = atomic_load_explicit(&ss->active[i],
 						 memory_order_relaxed);
+	}
+	/* Panic enter/exit is an event of the service, host-wide: noted on
+	 * the first attempt of a call, from the table's health alone (this
+	 * process's own avoidance below would make processes disagree). */
+	if (first && svc->outlier.enabled) {
+		struct swerve_balancer_load ld;
+
+		swerve_balancer_load(ss->prio, healthy, n, ss->nprio,
+				     svc->overprovisioning_factor,
+				     svc->outlier.min_health_percent, &ld);
+		swerve_shm_panic_note(&table, svc->name,
+				      swerve_balancer_panic_mask(&ld), now);
 	}
 	/* Envoy's retries skip the hosts already tried (previous_hosts);
 	 * ours skip what this process just saw failing or hanging. */
@@ -781,13 +897,13 @@ static void slot_end(int fd, struct fd_slot *sl, bool established)
  */
 static int connect_again(int fd, struct fd_slot *sl)
 {
-	const struct swerve_service *svc = services[sl->svc].svc;
 	struct sockaddr_storage target;
 	socklen_t tlen;
+	bool stale;
 	int rc, err;
 
-	tlen = endpoint_sockaddr(&svc->endpoints[sl->ep], sl->family, sl->port,
-				 &target);
+	tlen = endpoint_sockaddr(sl->svc, sl->ep, sl->family, false, sl->port,
+				 &target, &stale);
 	rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
 	err = errno;
 	if (atomic_load(&sl->state) == SLOT_PENDING) {
@@ -834,8 +950,8 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family)
 	socklen_t tlen, olen;
 	uint64_t ino = 0;
 	unsigned int uto = 0;
-	bool uto_set = false;
-	int rc, err, idx;
+	bool uto_set = false, v6only = false, stale;
+	int rc, err = ENETUNREACH, idx, one = 0;
 	char why[160];
 
 	sl = slot_current(fd, &ino);
@@ -864,18 +980,28 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family)
 				     sizeof(want)) == 0;
 	}
 
+	if (family == AF_INET6) {
+		olen = sizeof(one);
+		v6only = real_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+					 &olen) == 0 && one != 0;
+	}
+	refresh_names(s);
 	memset(excluded, 0, sizeof(bool) * svc->nendpoints);
 	for (;;) {
-		idx = pick_endpoint(s, family, excluded, why, sizeof(why));
+		idx = pick_endpoint(s, family, v6only, tried == 0, excluded,
+				    why, sizeof(why));
 		if (idx < 0) {
-			/* Only when an AF_INET socket dials a service whose
-			 * endpoints are all IPv6: let the kernel say so. */
-			err = EHOSTUNREACH;
+			/* Nothing this socket can reach is left: an IPv6-only
+			 * socket and IPv4 endpoints (or the reverse) give
+			 * what the kernel gives for a v4-mapped address on
+			 * it; after attempts, the last attempt's error. */
 			rc = -1;
 			break;
 		}
-		tlen = endpoint_sockaddr(&svc->endpoints[idx], family, port,
-					 &target);
+		tlen = endpoint_sockaddr(s, (unsigned)idx, family, v6only,
+					 port, &target, &stale);
+		if (stale)
+			swerve_dnscache_note_stale(dns, s, (unsigned)idx);
 		tried++;
 		excluded[idx] = true;
 		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name, port,
@@ -1206,6 +1332,11 @@ static void vip_text(uint32_t vip, bool mapped, char *buf, size_t len)
 		 vip >> 24, (vip >> 16) & 0xff, (vip >> 8) & 0xff, vip & 0xff);
 }
 
+struct vip_pick {
+	int vip;      /* index in svc->vips */
+	bool mapped;  /* as ::ffff:a.b.c.d */
+};
+
 static void freeaddrinfo_list(struct addrinfo *ai)
 {
 	if (ai != NULL)
@@ -1224,7 +1355,8 @@ static int service_getaddrinfo(const struct swerve_service *svc,
 			       struct addrinfo **res)
 {
 	struct addrinfo h, *head = NULL, **tail = &head, *part, *p;
-	int family, flags, rc, i;
+	struct vip_pick order[3];
+	int family, flags, rc, i, n;
 	char num[64];
 
 	memset(&h, 0, sizeof(h));
@@ -1251,18 +1383,31 @@ static int service_getaddrinfo(const struct swerve_service *svc,
 	if (family == AF_INET6 && !(flags & AI_V4MAPPED))
 		return EAI_NONAME;
 
+	/*
+	 * Which addresses, in which order. AF_UNSPEC: IPv4, v4-mapped IPv6,
+	 * IPv4 again (the second address): curl moves to the other family at
+	 * once and races it after 200 ms, and a client whose IPv6 sockets are
+	 * IPv6-only (ruby) still has an IPv4 address to move on to.
+	 */
+	if (family == AF_INET) {
+		n = 2;
+		order[0] = (struct vip_pick){ 0, false };
+		order[1] = (struct vip_pick){ 1, false };
+	} else if (family == AF_INET6) {
+		n = 2;
+		order[0] = (struct vip_pick){ 0, true };
+		order[1] = (struct vip_pick){ 1, true };
+	} else {
+		n = 3;
+		order[0] = (struct vip_pick){ 0, false };
+		order[1] = (struct vip_pick){ 1, true };
+		order[2] = (struct vip_pick){ 1, false };
+	}
 	h.ai_flags = (flags & AI_NUMERICSERV) | AI_NUMERICHOST;
-	for (i = 0; i < SWERVE_VIPS_PER_SERVICE; i++) {
-		bool mapped;
-
-		if (family == AF_INET)
-			mapped = false;
-		else if (family == AF_INET6)
-			mapped = true;
-		else
-			mapped = (i % 2) == 1; /* v4 first, then v4-mapped */
-		vip_text(svc->vips[i], mapped, num, sizeof(num));
-		h.ai_family = mapped ? AF_INET6 : AF_INET;
+	for (i = 0; i < n; i++) {
+		vip_text(svc->vips[order[i].vip], order[i].mapped, num,
+			 sizeof(num));
+		h.ai_family = order[i].mapped ? AF_INET6 : AF_INET;
 		rc = libc.getaddrinfo(num, service, &h, &part);
 		if (rc != 0) {
 			freeaddrinfo_list(head);
@@ -1311,6 +1456,10 @@ SWERVE_EXPORT int getaddrinfo(const char *node, const char *service,
 		return libc.getaddrinfo(node, service, hints, res);
 	saved = errno;
 	in_swerve++;
+	/* Resolving is what a caller of getaddrinfo expects to wait for: the
+	 * names behind the service are brought up to date here, so that the
+	 * connect() that follows rarely has to. */
+	refresh_names((unsigned)(svc - cfg->services));
 	rc = service_getaddrinfo(svc, node, service, hints, res);
 	in_swerve--;
 	errno = saved;

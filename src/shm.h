@@ -31,7 +31,7 @@
 #include "outlier.h"
 
 #define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
-#define SWERVE_SHM_VERSION 2u
+#define SWERVE_SHM_VERSION 3u
 #define SWERVE_SHM_ROWS 4096u  /* endpoints per host; 4096 * 256 B = 1 MiB */
 #define SWERVE_SHM_EVENTS 1024u /* the event ring: 1024 * 64 B = 64 KiB */
 
@@ -45,9 +45,14 @@ struct swerve_shm_row {
 	/* Service rows only (key swerve_shm_service_key()): the panic mask
 	 * last noted, so one process reports each change. */
 	_Atomic uint64_t panic_mask;
+	/* DNS status rows only (key swerve_dnscache_status_key()): connects
+	 * routed on a stale answer while the name did not resolve. There,
+	 * connects_ok and connects_failed count lookups, and updated_ms is
+	 * the time of the last good answer. */
+	_Atomic uint64_t stale_uses;
 	pthread_mutex_t lock;              /* robust, process-shared */
 	struct swerve_outlier_state st;    /* under lock */
-	uint8_t pad[256 - 6 * 8 - sizeof(pthread_mutex_t) -
+	uint8_t pad[256 - 7 * 8 - sizeof(pthread_mutex_t) -
 		    sizeof(struct swerve_outlier_state)];
 };
 

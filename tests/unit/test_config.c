@@ -905,8 +905,8 @@ Test(config, rejects_endpoint_names_and_bad_endpoints)
 				  &r),
 		     -EINVAL);
 	expect_error(&r, path, 3,
-		     "endpoint names need DNS resolution, which is not "
-		     "supported yet: use an IP literal");
+		     "endpoint 'db.internal' is a host name: set resolution "
+		     "= dns in [service mydb]");
 	expect_error(&r, path, 4, "port must be 0 to 65535, not '99999'");
 	expect_error(&r, path, 5, "weight must be a whole number from 1 to "
 				  "10000, not '0'");
@@ -918,6 +918,54 @@ Test(config, rejects_endpoint_names_and_bad_endpoints)
 	expect_error(&r, path, 11, "'300.1.1.1' is not an IPv4 or IPv6");
 	expect_error(&r, path, 12, "unspecified address");
 	cr_assert_eq(r.nerrors, 9);
+}
+
+Test(config, accepts_endpoint_names_with_resolution_dns)
+{
+	struct swerve_config *cfg = NULL;
+	struct reports r;
+	const struct swerve_endpoint *ep;
+	char path[PATH_MAX];
+
+	cr_assert_eq(load_fixture("good_dns.ini", path, sizeof(path), &cfg,
+				  &r),
+		     0);
+	cr_assert_eq(r.nerrors, 0);
+	cr_assert_str_eq(cfg->dns_servers, "127.0.0.1:5353, [::1]:5353");
+	cr_assert(cfg->services[0].dns);
+	cr_assert_eq(cfg->services[0].dns_min_ttl_ms, 1000);
+	cr_assert_eq(cfg->services[0].dns_max_ttl_ms, 60000);
+	cr_assert_eq(cfg->services[0].dns_timeout_ms, 500);
+	ep = &cfg->services[0].endpoints[0];
+	cr_assert_str_eq(ep->name, "east.mydb.test");
+	cr_assert_str_eq(ep->text, "east.mydb.test:18080");
+	cr_assert_eq(ep->port, 18080);
+	/* IP literals may stand beside names. */
+	ep = &cfg->services[0].endpoints[1];
+	cr_assert_str_eq(ep->name, "");
+	cr_assert_eq(ep->port, 18081);
+	/* Defaults: Envoy's dns_refresh_rate as the floor, 300s, 2s. */
+	cr_assert_eq(cfg->services[1].dns, false);
+	cr_assert_eq(cfg->services[1].dns_min_ttl_ms, 5000);
+	cr_assert_eq(cfg->services[1].dns_max_ttl_ms, 300000);
+	cr_assert_eq(cfg->services[1].dns_timeout_ms, 2000);
+	swerve_config_free(cfg);
+}
+
+Test(config, rejects_bad_dns_settings)
+{
+	struct swerve_config *cfg = NULL;
+	struct reports r;
+	char path[PATH_MAX];
+
+	cr_assert_eq(load_fixture("bad_dns.ini", path, sizeof(path), &cfg,
+				  &r),
+		     -EINVAL);
+	expect_error(&r, path, 2, "dns_servers 'dns.example:53' must be");
+	expect_error(&r, path, 6, "resolution must be static or dns");
+	expect_error(&r, path, 8, "dns_min_ttl (10000ms) is longer than "
+				  "dns_max_ttl (1000ms)");
+	cr_assert_eq(r.nerrors, 3);
 }
 
 Test(config, rejects_a_vip_cidr_outside_127_8)

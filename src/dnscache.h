@@ -1,0 +1,112 @@
+/*
+ * dnscache: the addresses behind endpoints given as names (resolution =
+ * dns), per process. Like Envoy's STRICT_DNS, every address a name resolves
+ * to is an endpoint of its own with the name's locality, weight and labels,
+ * and its own row (health) in the shared table.
+ *
+ * A service with names is routed as an "expanded" service: a private copy
+ * of the config's, in which each named endpoint owns SWERVE_DNS_MAX_ADDRS
+ * fixed slots (inheriting its locality, weight, labels, group), filled with
+ * the current answer and marked absent beyond it. Slot positions never
+ * move, so priorities, locality groups and per-slot counters are computed
+ * once; only a slot's address and row change, published under a seqlock.
+ * Services without names are routed as the config has them.
+ *
+ * Answers are refreshed when their TTL (clamped to dns_min_ttl..dns_max_ttl)
+ * has passed, by whichever thread needs the service first, in that thread
+ * (c-ares, bounded by dns_timeout); others go on with the old answer. A
+ * refresh that fails keeps the old answer (stale, counted in the table) and
+ * is retried after dns_min_ttl, so a DNS outage costs at most one
+ * dns_timeout per name per dns_min_ttl, and never takes the service down.
+ * A name that never resolved leaves only its own slots absent.
+ *
+ * Thread-safety: every function may be called from any thread; readers
+ * take no lock (seqlock retries), one refresher per name is elected with
+ * compare-and-swap, and a publication runs with signals blocked so that no
+ * siglongjmp can leave it half-written.
+ */
+#ifndef SWERVE_DNSCACHE_H
+#define SWERVE_DNSCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "resolver.h"
+#include "shm.h"
+
+/* Addresses kept per name (Envoy keeps all; DNS answers rarely exceed). */
+#define SWERVE_DNS_MAX_ADDRS 16
+
+struct swerve_dnscache;
+
+/*
+ * Builds the cache for <cfg>, whose rows live in <tab>, resolving with the
+ * socket calls <socks> (copied; may be NULL outside the library). Resolves
+ * nothing yet. Returns 0, or -ENOMEM / -EINVAL with a reason in <err>;
+ * -EINVAL when the resolver cannot be set up (bad dns_servers).
+ */
+int swerve_dnscache_new(const struct swerve_config *cfg,
+			struct swerve_shm *tab,
+			const struct swerve_resolver_sockets *socks,
+			struct swerve_dnscache **out, char *err, size_t errlen);
+
+/* Frees <c>; accepts NULL. Only when no other thread can use it. */
+void swerve_dnscache_free(struct swerve_dnscache *c);
+
+/*
+ * The service <s> as it is routed: the config's own when it has no names,
+ * else the expanded copy (more endpoints, same order of names). Valid for
+ * the life of <c>.
+ */
+const struct swerve_service *swerve_dnscache_service(
+	const struct swerve_dnscache *c, unsigned s);
+
+/* True when service <s> has endpoints given as names. */
+bool swerve_dnscache_has_names(const struct swerve_dnscache *c, unsigned s);
+
+/*
+ * Refreshes the answers of service <s> that are due at <now_ms>. Blocks for
+ * at most dns_timeout per due name, only in the thread elected to refresh
+ * it; a name that never resolved is waited for (as long as the refresher
+ * takes, itself bounded), since there is nothing else to route to.
+ */
+void swerve_dnscache_refresh(struct swerve_dnscache *c, unsigned s,
+			     uint64_t now_ms);
+
+/*
+ * Copies the address of endpoint <i> of the routed service <s> into <out>
+ * (port: the endpoint's, 0 for "as dialled"). Returns false when the slot
+ * holds no address now. Sets <stale> (may be NULL) when the answer is past
+ * its TTL because refreshing failed. Lock-free; async-signal-safe.
+ */
+bool swerve_dnscache_address(const struct swerve_dnscache *c, unsigned s,
+			     unsigned i, struct sockaddr_storage *out,
+			     bool *stale);
+
+/*
+ * The shared-table rows of the routed service <s>, one per endpoint (NULL
+ * where absent or the table is full). Entries change when answers do.
+ */
+struct swerve_shm_row *const *swerve_dnscache_rows(
+	const struct swerve_dnscache *c, unsigned s);
+
+/*
+ * Counts a connection routed on a stale answer for endpoint <i> of <s> in
+ * the name's status row of the table (swervectl endpoints shows it).
+ */
+void swerve_dnscache_note_stale(struct swerve_dnscache *c, unsigned s,
+				unsigned i);
+
+/*
+ * The row key of address <addr> behind named endpoint <ep> of <svc>: the
+ * same in every process; and the key of the name's status row.
+ */
+uint64_t swerve_dnscache_key(const struct swerve_service *svc,
+			     const struct swerve_endpoint *ep,
+			     const struct sockaddr_storage *addr);
+uint64_t swerve_dnscache_status_key(const struct swerve_service *svc,
+				    const struct swerve_endpoint *ep);
+
+#endif
