@@ -27,6 +27,7 @@
 
 #include "balancer.h"
 #include "config.h"
+#include "dnscache.h"
 #include "log.h"
 #include "outlier.h"
 #include "shm.h"
@@ -53,6 +54,12 @@ struct cli_args {
 struct ep_view {
 	const struct swerve_service *svc;
 	const struct swerve_endpoint *ep;
+	/* What ENDPOINT shows: ep->text, or for an address behind a name
+	 * "address:port"; and for names the name and its DNS state. */
+	char text[96];
+	const char *dns;         /* NULL (literal), "ok", "stale",
+				  * "unresolved" */
+	uint64_t stale_uses;     /* connects on a stale answer, host-wide */
 	unsigned priority;
 	bool ejected;
 	uint64_t remaining_ms;   /* 0 when healthy */
@@ -63,12 +70,12 @@ struct ep_view {
 };
 
 #define CELL_MAX 256
-#define NCOLS 11
+#define NCOLS 12
 
 static const char *const table_head[NCOLS] = {
 	"SERVICE", "ENDPOINT", "LOCALITY", "PRIORITY", "STATUS",
 	"OUTLIER CHECK", "EJECTED FOR", "FAILURES", "EJECTIONS",
-	"CONNECTS OK", "CONNECTS FAILED",
+	"CONNECTS OK", "CONNECTS FAILED", "DNS",
 };
 
 /* Counts what `check` reported, so it can tell errors from notes. */
@@ -379,10 +386,10 @@ static void format_vip(uint32_t vip, char *buf, size_t len)
  */
 static void view_endpoint(struct swerve_shm *tab,
 			  const struct swerve_service *svc,
-			  const struct swerve_endpoint *ep, unsigned priority,
+			  const struct swerve_endpoint *ep,
+			  struct swerve_shm_row *row, unsigned priority,
 			  uint64_t now, struct ep_view *v)
 {
-	struct swerve_shm_row *row = NULL;
 	struct swerve_outlier_state st;
 	uint64_t until;
 
@@ -390,10 +397,9 @@ static void view_endpoint(struct swerve_shm *tab,
 	memset(&st, 0, sizeof(st));
 	v->svc = svc;
 	v->ep = ep;
+	snprintf(v->text, sizeof(v->text), "%s", ep->text);
 	v->priority = priority;
-	if (tab != NULL)
-		row = swerve_shm_row(tab, ep->key, false);
-	if (row == NULL)
+	if (tab == NULL || row == NULL)
 		return;
 	if (swerve_shm_snapshot(tab, row, &svc->outlier, now, &st) != 0)
 		return;
@@ -410,10 +416,99 @@ static void view_endpoint(struct swerve_shm *tab,
 	v->connects_failed = atomic_load(&row->connects_failed);
 }
 
+/* "address:port" of <addr> (port 0: the address alone). */
+static void format_address(const struct sockaddr_storage *addr, char *buf,
+			   size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (addr->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)addr;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		port = ntohs(sin->sin_port);
+		if (port != 0)
+			snprintf(buf, len, "%s:%u", a, port);
+		else
+			snprintf(buf, len, "%s", a);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)addr;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		port = ntohs(sin6->sin6_port);
+		if (port != 0)
+			snprintf(buf, len, "[%s]:%u", a, port);
+		else
+			snprintf(buf, len, "[%s]", a);
+	}
+}
+
+/*
+ * Views of the endpoints of service <s> behind names, as the library routes
+ * them: one per address the name resolves to now (looked up by this very
+ * command), or one "unresolved" row when it does not resolve. The name's
+ * status row says how often programs had to use a stale answer.
+ */
+static size_t view_names(struct swerve_dnscache *dc, struct swerve_shm *tab,
+			 const struct swerve_config *cfg, unsigned s,
+			 uint64_t now, struct ep_view *views)
+{
+	const struct swerve_service *cs = &cfg->services[s];
+	const struct swerve_service *rs = swerve_dnscache_service(dc, s);
+	struct swerve_shm_row *const *rows = swerve_dnscache_rows(dc, s);
+	uint8_t prio[SWERVE_MAX_ENDPOINTS];
+	size_t n = 0;
+	unsigned i, k = 0, j;
+
+	memset(prio, 0, sizeof(prio));
+	swerve_balancer_priorities(rs, cfg, prio);
+	for (i = 0; i < cs->nendpoints; i++) {
+		const struct swerve_endpoint *ep = &cs->endpoints[i];
+		struct swerve_shm_row *status = NULL;
+		unsigned width = ep->name[0] != '\0' ? SWERVE_DNS_MAX_ADDRS : 1;
+		unsigned first = k;
+		bool any = false;
+
+		if (ep->name[0] != '\0' && tab != NULL)
+			status = swerve_shm_row(
+				tab, swerve_dnscache_status_key(cs, ep), false);
+		for (j = 0; j < width; j++, k++) {
+			struct sockaddr_storage addr;
+			bool stale = false;
+			struct ep_view *v = &views[n];
+
+			if (!swerve_dnscache_address(dc, s, k, &addr, &stale))
+				continue;
+			view_endpoint(tab, rs, &rs->endpoints[k],
+				      tab != NULL ? rows[k] : NULL, prio[k],
+				      now, v);
+			if (ep->name[0] != '\0') {
+				format_address(&addr, v->text, sizeof(v->text));
+				v->dns = stale ? "stale" : "ok";
+				if (status != NULL)
+					v->stale_uses = atomic_load(
+						&status->stale_uses);
+			}
+			any = true;
+			n++;
+		}
+		if (!any) {
+			struct ep_view *v = &views[n++];
+
+			view_endpoint(NULL, cs, ep, NULL, prio[first], now, v);
+			v->dns = "unresolved";
+			if (status != NULL)
+				v->stale_uses = atomic_load(&status->stale_uses);
+		}
+	}
+	return n;
+}
+
 /* Builds the view of every endpoint of every service; caller frees. */
 static int collect_views(const struct swerve_config *cfg,
-			 struct swerve_shm *tab, struct ep_view **out,
-			 size_t *nout)
+			 struct swerve_shm *tab, struct swerve_dnscache *dc,
+			 struct ep_view **out, size_t *nout)
 {
 	uint8_t prio[SWERVE_MAX_ENDPOINTS];
 	struct ep_view *views;
@@ -422,7 +517,7 @@ static int collect_views(const struct swerve_config *cfg,
 	unsigned i, j;
 
 	for (i = 0; i < cfg->nservices; i++)
-		total += cfg->services[i].nendpoints;
+		total += swerve_dnscache_service(dc, i)->nendpoints;
 	views = calloc(total > 0 ? total : 1, sizeof(*views));
 	if (views == NULL) {
 		print_error("out of memory");
@@ -434,11 +529,19 @@ static int collect_views(const struct swerve_config *cfg,
 		/* The config caps nendpoints, but prio[] must not trust it. */
 		if (svc->nendpoints > SWERVE_MAX_ENDPOINTS)
 			continue;
+		if (swerve_dnscache_has_names(dc, i)) {
+			swerve_dnscache_refresh(dc, i, now);
+			n += view_names(dc, tab, cfg, i, now, &views[n]);
+			continue;
+		}
 		memset(prio, 0, sizeof(prio));
 		swerve_balancer_priorities(svc, cfg, prio);
 		for (j = 0; j < svc->nendpoints; j++)
-			view_endpoint(tab, svc, &svc->endpoints[j], prio[j],
-				      now, &views[n++]);
+			view_endpoint(tab, svc, &svc->endpoints[j],
+				      tab != NULL ? swerve_shm_row(
+					      tab, svc->endpoints[j].key,
+					      false) : NULL,
+				      prio[j], now, &views[n++]);
 	}
 	*out = views;
 	*nout = n;
@@ -448,7 +551,7 @@ static int collect_views(const struct swerve_config *cfg,
 static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 {
 	snprintf(cells[0], CELL_MAX, "%s", v->svc->name);
-	snprintf(cells[1], CELL_MAX, "%s", v->ep->text);
+	snprintf(cells[1], CELL_MAX, "%s", v->text);
 	snprintf(cells[2], CELL_MAX, "%s",
 		 v->ep->locality_text[0] != '\0' ? v->ep->locality_text : "-");
 	if (v->priority == SWERVE_BALANCER_UNROUTED)
@@ -465,6 +568,14 @@ static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 	snprintf(cells[8], CELL_MAX, "%" PRIu32, v->ejections);
 	snprintf(cells[9], CELL_MAX, "%" PRIu64, v->connects_ok);
 	snprintf(cells[10], CELL_MAX, "%" PRIu64, v->connects_failed);
+	if (v->dns == NULL)
+		snprintf(cells[11], CELL_MAX, "-");
+	else if (v->stale_uses > 0)
+		snprintf(cells[11], CELL_MAX, "%.180s %s (%" PRIu64
+			 " stale uses)", v->ep->name, v->dns, v->stale_uses);
+	else
+		snprintf(cells[11], CELL_MAX, "%.180s %s", v->ep->name,
+			 v->dns);
 }
 
 /* Columns are separated by three spaces; the last one is not padded. */
@@ -554,7 +665,13 @@ static void print_json(const struct ep_view *views, size_t n)
 		fputs("  {\"service\": ", stdout);
 		print_json_string(v->svc->name);
 		fputs(", \"endpoint\": ", stdout);
-		print_json_string(v->ep->text);
+		print_json_string(v->text);
+		if (v->dns != NULL) {
+			fputs(", \"name\": ", stdout);
+			print_json_string(v->ep->text);
+			printf(", \"dns\": \"%s\", \"stale_uses\": %" PRIu64,
+			       v->dns, v->stale_uses);
+		}
 		fputs(", \"locality\": ", stdout);
 		print_json_string(v->ep->locality_text);
 		if (v->priority == SWERVE_BALANCER_UNROUTED)
@@ -578,12 +695,15 @@ static void print_json(const struct ep_view *views, size_t n)
 static int cmd_endpoints(const struct cli_args *a)
 {
 	struct swerve_config *cfg = NULL;
-	struct swerve_shm tab;
+	struct swerve_dnscache *dc = NULL;
+	struct swerve_shm tab, priv;
+	char err[256] = "";
 	struct ep_view *views = NULL;
 	size_t n = 0;
 	bool present;
 	int rc = CLI_EXIT_FAIL;
 
+	memset(&priv, 0, sizeof(priv));
 	if (a->npos > 0)
 		return fail_usage("endpoints takes no arguments");
 	if (a->for_arg != NULL)
@@ -592,7 +712,18 @@ static int cmd_endpoints(const struct cli_args *a)
 		return CLI_EXIT_FAIL;
 	if (attach_table(cfg, false, &tab, &present) != 0)
 		goto out;
-	if (collect_views(cfg, present ? &tab : NULL, &views, &n) == 0) {
+	/* Names are looked up by this command, as the library would; their
+	 * rows come from the table (a private one when there is none yet). */
+	if (!present && swerve_shm_private(&priv) != 0) {
+		print_error("out of memory");
+		goto out;
+	}
+	if (swerve_dnscache_new(cfg, present ? &tab : &priv, NULL, &dc, err,
+				sizeof(err)) != 0) {
+		print_error("%s", err);
+		goto detach;
+	}
+	if (collect_views(cfg, present ? &tab : NULL, dc, &views, &n) == 0) {
 		if (a->json)
 			print_json(views, n);
 		else
@@ -600,7 +731,10 @@ static int cmd_endpoints(const struct cli_args *a)
 		rc = CLI_EXIT_OK;
 	}
 	free(views);
+	swerve_dnscache_free(dc);
+detach:
 	swerve_shm_detach(&tab);
+	swerve_shm_detach(&priv);
 out:
 	swerve_config_free(cfg);
 	return rc;
