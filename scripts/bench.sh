@@ -953,9 +953,10 @@ to the dead primary; no-response is a request that was already on a
 connection to the primary when it was killed (a request every 5 ms that
 takes a fraction of a millisecond is caught in flight now and then). No
 connect-time steering can save a request in flight; a proxy can, by
-retrying the GET on the backup (nginx's proxy_next_upstream does). swerve's return to the primary follows its
-ejection backoff: an endpoint still down when its ejection ends is ejected
-again for longer (Envoy's base_ejection_time x ejections).
+retrying the GET on the backup (nginx's proxy_next_upstream does).
+swerve's return to the primary follows its ejection backoff: an endpoint
+still down when its ejection ends is ejected again for longer (Envoy's
+base_ejection_time x ejections).
 
 ## How to run
 
