@@ -161,6 +161,8 @@ static struct svc_state *services;
 static struct swerve_dnscache *dns;
 static struct fd_slot fd_slots[FD_SLOTS];
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* getpid() is a system call: cached at init, refreshed in a forked child. */
+static pid_t self_pid;
 
 /* Set while swerve itself runs in this thread: calls it makes into libc,
  * and hooks re-entered from a signal handler, go straight through.
@@ -240,6 +242,16 @@ static uint64_t next_random(void)
 }
 
 /* ------------------------------------------------------------------ init */
+
+static void after_fork_child(void)
+{
+	self_pid = getpid();
+}
+
+static pid_t current_pid(void)
+{
+	return self_pid != 0 ? self_pid : getpid();
+}
 
 /*
  * c-ares' sockets go straight to libc: inside this library the names
@@ -346,6 +358,8 @@ static void init(void)
 
 	in_swerve++;
 	resolve_libc();
+	self_pid = getpid();
+	pthread_atfork(NULL, NULL, after_fork_child);
 	lvl = secure_getenv("SWERVE_LOG");
 	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
 		swerve_log_set_level(level);
@@ -534,6 +548,14 @@ static socklen_t endpoint_sockaddr(unsigned s, unsigned i, int family,
 	return address_sockaddr(&addr, family, v6only, port, out);
 }
 
+/* Whether a socket of <family> (<v6only>) can reach an <epfam> address. */
+static bool reachable(int epfam, int family, bool v6only)
+{
+	if (epfam == AF_INET)
+		return family == AF_INET || !v6only;
+	return epfam == AF_INET6 && family == AF_INET6;
+}
+
 /* -------------------------------------------------------- bookkeeping */
 
 static uint64_t fd_inode(int fd)
@@ -669,7 +691,7 @@ static void slot_settle(int fd, struct fd_slot *sl, bool vanished)
 	if (!slot_take(sl, st))
 		return;
 	ss = &services[sl->svc];
-	if (sl->pid != getpid()) {
+	if (sl->pid != current_pid()) {
 		/* Inherited across fork(): the attempt is the parent's, and a
 		 * child closing its copy says nothing about the endpoint. */
 		atomic_store_explicit(&sl->state, SLOT_FREE,
@@ -773,14 +795,22 @@ static int pick_endpoint(unsigned s, int family, bool v6only, bool first,
 	struct swerve_balancer_input in;
 	uint64_t now = swerve_now_ms(), avoid = AVOID_MS;
 	bool any_fresh = false;
+	bool names = dns != NULL && swerve_dnscache_has_names(dns, s);
 
 	for (i = 0; i < n; i++) {
 		struct sockaddr_storage tmp;
 		bool stale;
 
-		excl[i] = excluded[i] ||
-			  endpoint_sockaddr(s, i, family, v6only, 1, &tmp,
-					    &stale) == 0;
+		/* Names: whether the slot holds an address now. Literals: the
+		 * family alone says it (no address to build per endpoint). */
+		if (names)
+			excl[i] = excluded[i] ||
+				  endpoint_sockaddr(s, i, family, v6only, 1,
+						    &tmp, &stale) == 0;
+		else
+			excl[i] = excluded[i] ||
+				  !reachable(svc->endpoints[i].addr.ss_family,
+					     family, v6only);
 		healthy[i] = !swerve_shm_is_ejected(ss->rows[i], now);
 		active[i] = atomic_load_explicit(&ss->active[i],
 						 memory_order_relaxed);
@@ -864,7 +894,7 @@ static void slot_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 	sl->family = (uint8_t)family;
 	sl->uto_set = uto_set;
 	sl->ino = ino;
-	sl->pid = getpid();
+	sl->pid = current_pid();
 	sl->started_ms = swerve_now_ms();
 	pending_enter(&services[s], ep, sl->started_ms);
 	atomic_store_explicit(&sl->state, SLOT_PENDING, memory_order_release);
@@ -939,7 +969,8 @@ static bool can_fail_over(unsigned s, const bool *excluded, unsigned tried)
  * failure is visible inside this call. Returns what the last real connect()
  * returned, with its errno.
  */
-static int route_connect(int fd, unsigned s, uint16_t port, int family)
+static int route_connect(int fd, unsigned s, uint16_t port, int family,
+			 unsigned int uto)
 {
 	struct svc_state *ss = &services[s];
 	const struct swerve_service *svc = ss->svc;
@@ -949,7 +980,6 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family)
 	unsigned tried = 0;
 	socklen_t tlen, olen;
 	uint64_t ino = 0;
-	unsigned int uto = 0;
 	bool uto_set = false, v6only = false, stale;
 	int rc, err = ENETUNREACH, idx, one = 0;
 	char why[160];
@@ -968,10 +998,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family)
 	}
 	/* The kernel's handshake deadline: no timer, no poll, no signal. An
 	 * application that set its own TCP_USER_TIMEOUT keeps it. */
-	olen = sizeof(uto);
-	if (real_getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, &olen) ==
-		    0 &&
-	    uto == 0) {
+	if (uto == 0) {
 		unsigned int want = svc->connect_timeout_ms > 0x7fffffff
 					    ? 0x7fffffff
 					    : (unsigned int)svc->connect_timeout_ms;
@@ -988,8 +1015,12 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family)
 	refresh_names(s);
 	memset(excluded, 0, sizeof(bool) * svc->nendpoints);
 	for (;;) {
+		/* The reason costs more than the pick: only for the log. */
+		why[0] = '\0';
 		idx = pick_endpoint(s, family, v6only, tried == 0, excluded,
-				    why, sizeof(why));
+				    swerve_log_enabled(SWERVE_LOG_DEBUG) ? why
+									: NULL,
+				    sizeof(why));
 		if (idx < 0) {
 			/* Nothing this socket can reach is left: an IPv6-only
 			 * socket and IPv4 endpoints (or the reverse) give
@@ -1094,8 +1125,9 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	uint32_t addr;
 	uint16_t port;
 	unsigned vip, s;
-	int type = 0, rc, saved;
-	socklen_t tlen = sizeof(type);
+	unsigned int uto = 0;
+	socklen_t ulen = sizeof(uto);
+	int rc, saved;
 
 	if (in_swerve || sa == NULL || len < sizeof(sa_family_t))
 		return real_connect(fd, sa, len);
@@ -1121,14 +1153,17 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (svc == NULL || !swerve_config_serves_port(svc, port))
 		return real_connect(fd, sa, len);
 	saved = errno;
-	if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == -1 ||
-	    type != SOCK_STREAM) {
+	/* One call tells a TCP socket (UDP and others have no such option)
+	 * and what the application set: c-ares' and glibc's UDP probes of
+	 * service addresses pass through. */
+	if (real_getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto,
+			    &ulen) == -1) {
 		errno = saved;
 		return real_connect(fd, sa, len);
 	}
 	s = (unsigned)(svc - cfg->services);
 	in_swerve++;
-	rc = route_connect(fd, s, port, sa->sa_family);
+	rc = route_connect(fd, s, port, sa->sa_family, uto);
 	saved = errno;
 	in_swerve--;
 	errno = saved;

@@ -828,8 +828,9 @@ enum swerve_outlier_event swerve_shm_report(
 	if (cfg == NULL)
 		return SWERVE_OUTLIER_NONE;
 
-	/* The cap counts the others; this row's ejection is decided below. */
-	for (i = 0; i < n; i++)
+	/* The cap counts the others; this row's ejection is decided below.
+	 * A success cannot eject: skip the scan (it is O(endpoints)). */
+	for (i = 0; outcome != SWERVE_OUTCOME_CONNECT_OK && i < n; i++)
 		if (i != idx && rows[i] != NULL &&
 		    atomic_load_explicit(&rows[i]->ejected_until_ms,
 					 memory_order_acquire) > now_ms)
