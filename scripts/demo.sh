@@ -1,17 +1,22 @@
 #!/bin/sh
 # make demo: Istio's "failover for external services", on loopback, with an
 # unmodified curl. Two HTTP servers play the endpoints of mydb.com: the
-# primary in this host's region (us-east1) and the failover in us-west.
+# primary in this host's region (us-east1) and the failover in us-west. The
+# config names them (east.mydb.test, west.mydb.test): a DNS responder on
+# loopback (build/tests/dnsd, conf/demo.zone) resolves them, so nothing
+# leaves the host.
 set -eu
 cd "$(dirname "$0")/.."
 B=${SWERVE_BUILD:-build}
 CONF=conf/demo.ini
-EAST=""; WEST=""
+ZONE=conf/demo.zone
+EAST=""; WEST=""; DNS=""
 
 cleanup() {
 	[ -n "$EAST" ] && kill "$EAST" 2>/dev/null || true
 	[ -n "$WEST" ] && kill "$WEST" 2>/dev/null || true
-	rm -f "$B"/demo-127.0.0.*.out
+	[ -n "$DNS" ] && kill "$DNS" 2>/dev/null || true
+	rm -f "$B"/demo-127.0.0.*.out "$B"/demo-dns.out
 	"$B/swervectl" -c "$CONF" reset >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
@@ -28,6 +33,25 @@ server() {
 	done
 	echo "demo: the server on $1:18080 did not start:" >&2
 	cat "$B/demo-$1.out" >&2
+	exit 1
+}
+
+# dns: starts the responder for conf/demo.zone on 127.0.0.1:15353 (the
+# config's dns_servers) like server(), leaves its pid in $pid.
+dns() {
+	rm -f "$B/demo-dns.out"
+	if [ ! -x "$B/tests/dnsd" ]; then
+		echo "demo: $B/tests/dnsd is missing: make $B/tests/dnsd" >&2
+		exit 1
+	fi
+	"$B/tests/dnsd" 127.0.0.1 15353 "$ZONE" > "$B/demo-dns.out" 2>&1 &
+	pid=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		grep -q ready "$B/demo-dns.out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "demo: the DNS responder on 127.0.0.1:15353 did not start:" >&2
+	cat "$B/demo-dns.out" >&2
 	exit 1
 }
 
@@ -49,8 +73,12 @@ requests() { # requests N
 }
 
 "$B/swervectl" -c "$CONF" reset >/dev/null 2>&1 || true
-say "config: $CONF (mydb.com -> 127.0.0.2:18080 us-east1, 127.0.0.3:18080 us-west)"
+say "config: $CONF (mydb.com -> east.mydb.test:18080 us-east1, west.mydb.test:18080 us-west)"
 grep -vE '^\s*(;|$)' "$CONF" | sed 's/^/  /'
+
+dns; DNS=$pid
+say "DNS: east.mydb.test -> 127.0.0.2, west.mydb.test -> 127.0.0.3, served by a responder on 127.0.0.1:15353"
+grep -vE '^\s*(#|$)' "$ZONE" | sed 's/^/  /'
 
 server 127.0.0.2 "healthy: us-east1"; EAST=$pid
 server 127.0.0.3 "healthy: us-west"; WEST=$pid
