@@ -135,7 +135,7 @@ test: all unit integration clients
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all unit integration
 
-demo: all $(BUILD)/tests/httpd
+demo: all $(BUILD)/tests/httpd $(BUILD)/tests/dnsd
 	$(Q)SWERVE_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
 # make bench: an -O2 build of its own in build-bench, then scripts/bench.sh

@@ -36,7 +36,7 @@ server() {
 	exit 1
 }
 
-# dns: starts the responder for conf/demo.zone on 127.0.0.1:15353 (the
+# dns: starts the responder for conf/demo.zone on 127.0.0.1:15335 (the
 # config's dns_servers) like server(), leaves its pid in $pid.
 dns() {
 	rm -f "$B/demo-dns.out"
@@ -44,13 +44,13 @@ dns() {
 		echo "demo: $B/tests/dnsd is missing: make $B/tests/dnsd" >&2
 		exit 1
 	fi
-	"$B/tests/dnsd" 127.0.0.1 15353 "$ZONE" > "$B/demo-dns.out" 2>&1 &
+	"$B/tests/dnsd" 127.0.0.1 15335 "$ZONE" > "$B/demo-dns.out" 2>&1 &
 	pid=$!
 	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 		grep -q ready "$B/demo-dns.out" 2>/dev/null && return 0
 		sleep 0.1
 	done
-	echo "demo: the DNS responder on 127.0.0.1:15353 did not start:" >&2
+	echo "demo: the DNS responder on 127.0.0.1:15335 did not start:" >&2
 	cat "$B/demo-dns.out" >&2
 	exit 1
 }
@@ -77,7 +77,7 @@ say "config: $CONF (mydb.com -> east.mydb.test:18080 us-east1, west.mydb.test:18
 grep -vE '^\s*(;|$)' "$CONF" | sed 's/^/  /'
 
 dns; DNS=$pid
-say "DNS: east.mydb.test -> 127.0.0.2, west.mydb.test -> 127.0.0.3, served by a responder on 127.0.0.1:15353"
+say "DNS: east.mydb.test -> 127.0.0.2, west.mydb.test -> 127.0.0.3, served by a responder on 127.0.0.1:15335"
 grep -vE '^\s*(#|$)' "$ZONE" | sed 's/^/  /'
 
 server 127.0.0.2 "healthy: us-east1"; EAST=$pid

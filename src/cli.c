@@ -498,8 +498,13 @@ static size_t view_names(struct swerve_dnscache *dc, struct swerve_shm *tab,
 
 			view_endpoint(NULL, cs, ep, NULL, prio[first], now, v);
 			v->dns = "unresolved";
-			if (status != NULL)
+			if (status != NULL) {
 				v->stale_uses = atomic_load(&status->stale_uses);
+				/* It resolved for programs before: they go on
+				 * with their last answer meanwhile. */
+				if (atomic_load(&status->connects_ok) > 0)
+					v->dns = "failing";
+			}
 		}
 	}
 	return n;
