@@ -1361,10 +1361,30 @@ static char *canonical_name(const struct swerve_service *svc,
 	return out;
 }
 
-static void vip_text(uint32_t vip, bool mapped, char *buf, size_t len)
+/*
+ * "a.b.c.d" or "::ffff:a.b.c.d" for <vip> into <buf> (at least 24 bytes).
+ * By hand: snprintf was half the cost of a served getaddrinfo.
+ */
+static void vip_text(uint32_t vip, bool mapped, char *buf)
 {
-	snprintf(buf, len, "%s%u.%u.%u.%u", mapped ? "::ffff:" : "",
-		 vip >> 24, (vip >> 16) & 0xff, (vip >> 8) & 0xff, vip & 0xff);
+	char *p = buf;
+	int shift, v;
+
+	if (mapped) {
+		memcpy(p, "::ffff:", 7);
+		p += 7;
+	}
+	for (shift = 24; shift >= 0; shift -= 8) {
+		v = (int)((vip >> shift) & 0xff);
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		if (shift > 0)
+			*p++ = '.';
+	}
+	*p = '\0';
 }
 
 struct vip_pick {
@@ -1440,8 +1460,7 @@ static int service_getaddrinfo(const struct swerve_service *svc,
 	}
 	h.ai_flags = (flags & AI_NUMERICSERV) | AI_NUMERICHOST;
 	for (i = 0; i < n; i++) {
-		vip_text(svc->vips[order[i].vip], order[i].mapped, num,
-			 sizeof(num));
+		vip_text(svc->vips[order[i].vip], order[i].mapped, num);
 		h.ai_family = order[i].mapped ? AF_INET6 : AF_INET;
 		rc = libc.getaddrinfo(num, service, &h, &part);
 		if (rc != 0) {

@@ -51,6 +51,17 @@ void swerve_log(enum swerve_log_level level, const char *fmt, ...)
 	errno = saved_errno;
 }
 
+void swerve_log_reason(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 int swerve_log_parse_level(const char *s, enum swerve_log_level *out)
 {
 	static const char *const names[] = { "error", "warn", "info", "debug" };

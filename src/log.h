@@ -7,6 +7,8 @@
 #ifndef SWERVE_LOG_H
 #define SWERVE_LOG_H
 
+#include <stddef.h>
+
 enum swerve_log_level {
 	SWERVE_LOG_ERROR = 0,
 	SWERVE_LOG_WARN = 1,
@@ -26,6 +28,14 @@ int swerve_log_enabled(enum swerve_log_level level);
  */
 void swerve_log(enum swerve_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Formats a human reason into the caller's message buffer <err> of <errlen>
+ * bytes (the "char *err, size_t errlen" pair of every function a person
+ * reads the error of); does nothing when <err> is NULL or <errlen> 0.
+ */
+void swerve_log_reason(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Parses "error", "warn", "info", "debug". Returns 0 or -EINVAL. */
 int swerve_log_parse_level(const char *s, enum swerve_log_level *out);

@@ -57,6 +57,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "resolver.h"
 #include "swerve.h"
 
@@ -91,20 +92,6 @@ static int library_status = ARES_ENOTINITIALIZED;
 static void init_library(void)
 {
 	library_status = ares_library_init(ARES_LIB_INIT_ALL);
-}
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /*
@@ -261,7 +248,7 @@ static int create_channel(struct swerve_resolver *r, char *err, size_t errlen)
 	st = ares_init_options(&r->channel, &opts, optmask);
 	if (st != ARES_SUCCESS) {
 		r->channel = NULL;
-		set_error(err, errlen, "c-ares channel: %s", ares_strerror(st));
+		swerve_log_reason(err, errlen, "c-ares channel: %s", ares_strerror(st));
 		return st == ARES_ENOMEM ? -ENOMEM : -EIO;
 	}
 	r->pid = getpid();
@@ -270,7 +257,7 @@ static int create_channel(struct swerve_resolver *r, char *err, size_t errlen)
 	if (r->servers != NULL && r->servers[0] != '\0') {
 		st = ares_set_servers_ports_csv(r->channel, r->servers);
 		if (st != ARES_SUCCESS) {
-			set_error(err, errlen, "DNS servers \"%s\": %s",
+			swerve_log_reason(err, errlen, "DNS servers \"%s\": %s",
 				  r->servers, ares_strerror(st));
 			ares_destroy(r->channel);
 			r->channel = NULL;
@@ -309,17 +296,17 @@ int swerve_resolver_new(const char *servers, const char *lookups,
 
 	*out = NULL;
 	if (timeout_ms == 0) {
-		set_error(err, errlen, "DNS timeout must be above 0 ms");
+		swerve_log_reason(err, errlen, "DNS timeout must be above 0 ms");
 		return -EINVAL;
 	}
 	if (lookups != NULL && !lookups_valid(lookups)) {
-		set_error(err, errlen,
+		swerve_log_reason(err, errlen,
 			  "DNS lookups \"%s\": want b, f, fb or bf", lookups);
 		return -EINVAL;
 	}
 	pthread_once(&library_once, init_library);
 	if (library_status != ARES_SUCCESS) {
-		set_error(err, errlen, "c-ares: %s",
+		swerve_log_reason(err, errlen, "c-ares: %s",
 			  ares_strerror(library_status));
 		return -EIO;
 	}
@@ -347,7 +334,7 @@ int swerve_resolver_new(const char *servers, const char *lookups,
 	*out = r;
 	return 0;
 nomem:
-	set_error(err, errlen, "out of memory");
+	swerve_log_reason(err, errlen, "out of memory");
 	swerve_resolver_free(r);
 	return -ENOMEM;
 }
@@ -573,36 +560,36 @@ static int explain(const struct swerve_resolver *r, const char *name,
 {
 	switch (status) {
 	case ARES_ENOTFOUND:
-		set_error(err, errlen, "%s: no such name (NXDOMAIN) from %s",
+		swerve_log_reason(err, errlen, "%s: no such name (NXDOMAIN) from %s",
 			  name, r->source);
 		return -ENOENT;
 	case ARES_ENODATA:
-		set_error(err, errlen,
+		swerve_log_reason(err, errlen,
 			  "%s: no A or AAAA records (NODATA) from %s", name,
 			  r->source);
 		return -ENOENT;
 	case ARES_ETIMEOUT:
 	case ARES_ECANCELLED:
-		set_error(err, errlen, "%s: no answer within %llu ms from %s",
+		swerve_log_reason(err, errlen, "%s: no answer within %llu ms from %s",
 			  name, (unsigned long long)r->timeout_ms, r->source);
 		return -ETIMEDOUT;
 	case ARES_EREFUSED:
 	case ARES_ECONNREFUSED:
 		/* 1.18.1 reports a REFUSED answer as ARES_ECONNREFUSED too,
 		 * so the message cannot tell the two apart. */
-		set_error(err, errlen,
+		swerve_log_reason(err, errlen,
 			  "%s: refused by %s (REFUSED or port unreachable)",
 			  name, r->source);
 		return -ECONNREFUSED;
 	case ARES_ESERVFAIL:
-		set_error(err, errlen, "%s: server failure (SERVFAIL) from %s",
+		swerve_log_reason(err, errlen, "%s: server failure (SERVFAIL) from %s",
 			  name, r->source);
 		return -EIO;
 	case ARES_ENOMEM:
-		set_error(err, errlen, "%s: out of memory", name);
+		swerve_log_reason(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	default:
-		set_error(err, errlen, "%s: %s (from %s)", name,
+		swerve_log_reason(err, errlen, "%s: %s (from %s)", name,
 			  ares_strerror(status), r->source);
 		return -EIO;
 	}
@@ -619,7 +606,7 @@ int swerve_resolver_lookup(struct swerve_resolver *r, const char *name,
 
 	*ttl_s = 0;
 	if (name == NULL || name[0] == '\0' || max == 0) {
-		set_error(err, errlen, "empty name or no room for addresses");
+		swerve_log_reason(err, errlen, "empty name or no room for addresses");
 		return -EINVAL;
 	}
 	if (answer_literal(name, &addrs[0]))
@@ -653,7 +640,7 @@ int swerve_resolver_lookup(struct swerve_resolver *r, const char *name,
 		if (ls.ai != NULL)
 			ares_freeaddrinfo(ls.ai);
 		if (rc != 0) {
-			set_error(err, errlen, "%s: poll: %s", name,
+			swerve_log_reason(err, errlen, "%s: poll: %s", name,
 				  strerror(-rc));
 			return -EIO;
 		}

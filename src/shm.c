@@ -70,6 +70,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "shm.h"
 #include "swerve.h"
 
@@ -96,20 +97,6 @@ _Static_assert(sizeof(struct swerve_shm_event) == 64,
 #define SHM_MAX_EVENTS (SWERVE_SHM_EVENTS * 64u)
 /* No real ejection lasts this long; longer values are damage. */
 #define SHM_MAX_EJECTION_MS (100ull * 24 * 3600 * 1000)
-
-static void set_reason(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_reason(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Header, rows, then the event ring. */
 static size_t table_bytes(uint32_t nrows, uint32_t nevents)
@@ -216,21 +203,21 @@ static int create_table(int fd, const char *name, struct swerve_shm *out,
 	/* The umask may have taken bits away (even ours): restate 0600. */
 	if (fchmod(fd, 0600) == -1 || ftruncate(fd, (off_t)size) == -1) {
 		rc = -errno;
-		set_reason(err, errlen, "cannot size table %s: %s", name,
+		swerve_log_reason(err, errlen, "cannot size table %s: %s", name,
 			   strerror(-rc));
 		goto fail;
 	}
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
-		set_reason(err, errlen, "cannot map table %s: %s", name,
+		swerve_log_reason(err, errlen, "cannot map table %s: %s", name,
 			   strerror(-rc));
 		goto fail;
 	}
 	rc = init_table(map, SWERVE_SHM_ROWS);
 	if (rc != 0) {
 		munmap(map, size);
-		set_reason(err, errlen, "cannot set up the locks of table %s: "
+		swerve_log_reason(err, errlen, "cannot set up the locks of table %s: "
 			   "%s", name, strerror(-rc));
 		goto fail;
 	}
@@ -275,16 +262,16 @@ static int refuse_unready(const struct swerve_shm_header *hdr,
 		created = __atomic_load_n(&hdr->created_ms, __ATOMIC_RELAXED);
 	}
 	if (pid == 0)
-		set_reason(err, errlen, "table %s was left half-created by an "
+		swerve_log_reason(err, errlen, "table %s was left half-created by an "
 			   "unknown process; remove it with swervectl reset",
 			   name);
 	else if (pid_is_dead(pid) || created == 0 || created > now ||
 		 now - created > SHM_STALE_MS)
-		set_reason(err, errlen, "table %s was left half-created by "
+		swerve_log_reason(err, errlen, "table %s was left half-created by "
 			   "pid %u; remove it with swervectl reset", name,
 			   pid);
 	else
-		set_reason(err, errlen, "table %s is still being created by "
+		swerve_log_reason(err, errlen, "table %s is still being created by "
 			   "pid %u; try again", name, pid);
 	return -EAGAIN;
 }
@@ -303,7 +290,7 @@ static uint32_t check_header(const struct swerve_shm_header *hdr,
 	uint32_t esize = hdr->event_size, nev = hdr->nevents;
 
 	if (version != SWERVE_SHM_VERSION) {
-		set_reason(err, errlen, "table %s has layout version %u, this "
+		swerve_log_reason(err, errlen, "table %s has layout version %u, this "
 			   "swerve uses %u; remove it with swervectl reset "
 			   "once no program uses it", name, version,
 			   SWERVE_SHM_VERSION);
@@ -311,26 +298,26 @@ static uint32_t check_header(const struct swerve_shm_header *hdr,
 	}
 	if (hsize != sizeof(struct swerve_shm_header) ||
 	    rsize != sizeof(struct swerve_shm_row)) {
-		set_reason(err, errlen, "table %s has %u-byte header and "
+		swerve_log_reason(err, errlen, "table %s has %u-byte header and "
 			   "%u-byte rows, expected %zu and %zu", name, hsize,
 			   rsize, sizeof(struct swerve_shm_header),
 			   sizeof(struct swerve_shm_row));
 		return 0;
 	}
 	if (nrows == 0 || nrows > SHM_MAX_ROWS) {
-		set_reason(err, errlen, "table %s claims %u rows", name,
+		swerve_log_reason(err, errlen, "table %s claims %u rows", name,
 			   nrows);
 		return 0;
 	}
 	if (esize != sizeof(struct swerve_shm_event) || nev == 0 ||
 	    nev > SHM_MAX_EVENTS) {
-		set_reason(err, errlen, "table %s has %u events of %u bytes, "
+		swerve_log_reason(err, errlen, "table %s has %u events of %u bytes, "
 			   "expected events of %zu", name, nev, esize,
 			   sizeof(struct swerve_shm_event));
 		return 0;
 	}
 	if (size < table_bytes(nrows, nev)) {
-		set_reason(err, errlen, "table %s is %zu bytes, too small for "
+		swerve_log_reason(err, errlen, "table %s is %zu bytes, too small for "
 			   "its %u rows and %u events (%zu bytes)", name, size,
 			   nrows, nev, table_bytes(nrows, nev));
 		return 0;
@@ -358,12 +345,12 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 	for (;;) {
 		if (fstat(fd, &sb) == -1) {
 			rc = -errno;
-			set_reason(err, errlen, "cannot stat table %s: %s",
+			swerve_log_reason(err, errlen, "cannot stat table %s: %s",
 				   name, strerror(-rc));
 			return rc;
 		}
 		if (sb.st_uid != geteuid()) {
-			set_reason(err, errlen, "table %s belongs to uid %u, "
+			swerve_log_reason(err, errlen, "table %s belongs to uid %u, "
 				   "not to us (uid %u)", name,
 				   (unsigned)sb.st_uid, (unsigned)geteuid());
 			return -EACCES;
@@ -376,7 +363,7 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 	}
 	if (sb.st_size < (off_t)sizeof(*hdr) ||
 	    (uint64_t)sb.st_size > table_bytes(SHM_MAX_ROWS, SHM_MAX_EVENTS)) {
-		set_reason(err, errlen, "table %s has a size of %lld bytes: "
+		swerve_log_reason(err, errlen, "table %s has a size of %lld bytes: "
 			   "not a swerve table", name, (long long)sb.st_size);
 		return -EPROTO;
 	}
@@ -386,7 +373,7 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 	hdr = mmap(NULL, sizeof(*hdr), PROT_READ, MAP_SHARED, fd, 0);
 	if (hdr == MAP_FAILED) {
 		rc = -errno;
-		set_reason(err, errlen, "cannot map table %s: %s", name,
+		swerve_log_reason(err, errlen, "cannot map table %s: %s", name,
 			   strerror(-rc));
 		return rc;
 	}
@@ -398,12 +385,12 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 	}
 	rc = -EPROTO;
 	if (magic != SWERVE_SHM_MAGIC) {
-		set_reason(err, errlen, "table %s is not a swerve table (magic "
+		swerve_log_reason(err, errlen, "table %s is not a swerve table (magic "
 			   "%#llx)", name, (unsigned long long)magic);
 		goto out;
 	}
 	if (atomic_load_explicit(&hdr->ready, memory_order_acquire) != 1) {
-		set_reason(err, errlen, "table %s has its magic but is not "
+		swerve_log_reason(err, errlen, "table %s has its magic but is not "
 			   "marked ready: damaged", name);
 		goto out;
 	}
@@ -414,7 +401,7 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 	map = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		rc = -errno;
-		set_reason(err, errlen, "cannot map table %s: %s", name,
+		swerve_log_reason(err, errlen, "cannot map table %s: %s", name,
 			   strerror(-rc));
 		goto out;
 	}
@@ -438,7 +425,7 @@ int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 		err[0] = '\0';
 	if (name == NULL || name[0] == '\0' ||
 	    strlen(name) >= sizeof(out->name)) {
-		set_reason(err, errlen, "bad table name '%s'",
+		swerve_log_reason(err, errlen, "bad table name '%s'",
 			   name != NULL ? name : "");
 		return -EINVAL;
 	}
@@ -469,12 +456,12 @@ int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 	}
 	rc = -errno;
 	if (rc == -ENOENT)
-		set_reason(err, errlen, "table %s does not exist", name);
+		swerve_log_reason(err, errlen, "table %s does not exist", name);
 	else if (rc == -EACCES)
-		set_reason(err, errlen, "table %s belongs to another user and "
+		swerve_log_reason(err, errlen, "table %s belongs to another user and "
 			   "is not accessible", name);
 	else
-		set_reason(err, errlen, "cannot open table %s: %s", name,
+		swerve_log_reason(err, errlen, "cannot open table %s: %s", name,
 			   strerror(-rc));
 	return rc;
 }

@@ -470,7 +470,11 @@ Test(config, loads_the_demo_as_documented)
 	db = swerve_config_match_name(cfg, "mydb.com");
 	cr_assert_not_null(db);
 	cr_assert_eq(db->nendpoints, 2);
-	cr_assert_str_eq(db->endpoints[0].text, "127.0.0.2:18080");
+	/* The demo reads like the Istio example: endpoints are names. */
+	cr_assert_eq(db->dns, true);
+	cr_assert_str_eq(db->endpoints[0].text, "east.mydb.test:18080");
+	cr_assert_str_eq(db->endpoints[0].name, "east.mydb.test");
+	cr_assert_str_eq(cfg->dns_servers, "127.0.0.1:15335");
 	cr_assert_str_eq(db->endpoints[1].locality.region, "us-west");
 	cr_assert_eq(db->outlier.enabled, true);
 	cr_assert_eq(db->outlier.consecutive_5xx, 1);
