@@ -296,6 +296,60 @@ static const struct swerve_endpoint *find_endpoint(
 }
 
 /* Finds SERVICE and ENDPOINT, naming the alternatives when one is wrong. */
+static void format_address(const struct sockaddr_storage *addr, char *buf,
+			   size_t len);
+
+/*
+ * An address behind one of <svc>'s names, written as swervectl endpoints
+ * shows it ("127.0.0.2:18080"): the names are looked up now, as the library
+ * would, and the match comes back as an endpoint whose key is that
+ * address's row. NULL when no name resolves to it.
+ */
+static const struct swerve_endpoint *find_address(
+	const struct swerve_config *cfg, const struct swerve_service *svc,
+	const char *etext)
+{
+	static struct swerve_endpoint found;
+	struct swerve_dnscache *dc = NULL;
+	struct swerve_shm priv;
+	const struct swerve_service *rs;
+	unsigned s = (unsigned)(svc - cfg->services), i;
+	const struct swerve_endpoint *ret = NULL;
+	char text[96];
+
+	memset(&priv, 0, sizeof(priv));
+	if (swerve_shm_private(&priv) != 0)
+		return NULL;
+	if (swerve_dnscache_new(cfg, &priv, NULL, &dc, NULL, 0) != 0 ||
+	    !swerve_dnscache_has_names(dc, s))
+		goto out;
+	swerve_dnscache_refresh(dc, s, swerve_now_ms());
+	rs = swerve_dnscache_service(dc, s);
+	for (i = 0; i < rs->nendpoints && ret == NULL; i++) {
+		struct sockaddr_storage addr;
+
+		if (rs->endpoints[i].name[0] == '\0' ||
+		    !swerve_dnscache_address(dc, s, i, &addr, NULL))
+			continue;
+		format_address(&addr, text, sizeof(text));
+		if (strcmp(text, etext) != 0)
+			continue;
+		found = rs->endpoints[i];
+		/* The row key wants the address without the port. */
+		if (addr.ss_family == AF_INET)
+			((struct sockaddr_in *)&addr)->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)&addr)->sin6_port = 0;
+		found.key = swerve_dnscache_key(svc, &rs->endpoints[i], &addr);
+		snprintf(found.text, sizeof(found.text), "%s", etext);
+		ret = &found;
+	}
+out:
+	swerve_dnscache_free(dc);
+	swerve_shm_detach(&priv);
+	return ret;
+}
+
 static int lookup_target(const struct swerve_config *cfg, const char *sname,
 			 const char *etext,
 			 const struct swerve_service **svc_out,
@@ -319,6 +373,8 @@ static int lookup_target(const struct swerve_config *cfg, const char *sname,
 	if (etext == NULL)
 		return 0;
 	*ep_out = find_endpoint(svc, etext);
+	if (*ep_out == NULL)
+		*ep_out = find_address(cfg, svc, etext);
 	if (*ep_out == NULL) {
 		print_error("service '%s' has no endpoint '%s'", sname, etext);
 		if (svc->nendpoints > 0) {

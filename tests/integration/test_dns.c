@@ -732,3 +732,44 @@ Test(dns, a_silent_server_costs_one_dns_timeout_per_min_ttl, .timeout = 60)
 	free((char *)config);
 	t_cleanup();
 }
+
+/*
+ * An operator drains one address behind a name: swervectl finds it by the
+ * text its endpoints table shows, and programs stop using it at once.
+ */
+Test(dns, swervectl_ejects_one_address_behind_a_name, .timeout = 60)
+{
+	const char *shm = t_shm(), *config, *zone;
+	char bin[512], sv[128], body[64];
+	const char *env[] = { sv, NULL };
+	const char *eject[] = { bin, "-c", NULL, "eject", "mydb",
+				"127.10.87.2:18080", "--for", "1m", NULL };
+	struct run r;
+	pid_t d, a, b;
+	int i;
+
+	zone = t_write("zone", "east.mydb.test 30 A 127.10.87.2\n"
+			       "east.mydb.test 30 A 127.10.87.4\n");
+	d = start_dnsd(15427, zone, false);
+	a = server_at("127.10.87.2");
+	b = server_at("127.10.87.4");
+	config = dns_config(15427, "endpoint = east.mydb.test:18080\n", "");
+	snprintf(bin, sizeof(bin), "%s/swervectl", t_build());
+	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
+	eject[2] = config;
+	t_run(&r, false, env, 20, eject);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "127.10.87.2:18080: ejected") != NULL, "%s",
+		  r.out);
+	cr_assert(t_endpoint_ejected(config, shm, "127.10.87.2:18080"));
+	for (i = 0; i < 6; i++) {
+		probe(&r, config, shm);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		snprintf(body, sizeof(body), "127.10.87.4\n");
+		cr_assert_str_eq(r.out, body);
+	}
+	t_stop(a);
+	t_stop(b);
+	t_stop(d);
+	t_cleanup();
+}
