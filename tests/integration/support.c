@@ -76,30 +76,28 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-pid_t t_server(const char *addr, int port, const char *body, const char *mode)
+/*
+ * Runs helper <argv>[0] from the build's tests/ directory and waits until it
+ * prints "ready"; -1 when it does not within 5 s (then it is killed).
+ */
+static pid_t start_helper(char *const *argv)
 {
-	char bin[512], portbuf[16], line[64];
-	char *argv[6];
+	char bin[512], line[64];
 	posix_spawn_file_actions_t fa;
 	int pfd[2];
 	pid_t pid;
 	ssize_t n;
 	struct pollfd p;
 
-	snprintf(bin, sizeof(bin), "%s/tests/httpd", t_build());
-	snprintf(portbuf, sizeof(portbuf), "%d", port);
-	argv[0] = bin;
-	argv[1] = (char *)addr;
-	argv[2] = portbuf;
-	argv[3] = (char *)body;
-	argv[4] = (char *)mode;
-	argv[5] = NULL;
+	snprintf(bin, sizeof(bin), "%s/tests/%s", t_build(), argv[0]);
 	if (pipe2(pfd, O_CLOEXEC) == -1)
 		return -1;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
 	if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
+		close(pfd[0]);
+		close(pfd[1]);
 		return -1;
 	}
 	posix_spawn_file_actions_destroy(&fa);
@@ -116,6 +114,33 @@ pid_t t_server(const char *addr, int port, const char *body, const char *mode)
 		return -1;
 	}
 	return pid;
+}
+
+pid_t t_server(const char *addr, int port, const char *body, const char *mode)
+{
+	char portbuf[16];
+	char *argv[] = { (char *)"httpd", (char *)addr, portbuf, (char *)body,
+			 (char *)mode, NULL };
+
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	return start_helper(argv);
+}
+
+pid_t t_dnsd(int port, const char *zone, const char *flag)
+{
+	char portbuf[16];
+	char *argv[7];
+	int i = 0;
+
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	argv[i++] = (char *)"dnsd";
+	if (flag != NULL)
+		argv[i++] = (char *)flag;
+	argv[i++] = (char *)"127.0.0.1";
+	argv[i++] = portbuf;
+	argv[i++] = (char *)zone;
+	argv[i] = NULL;
+	return start_helper(argv);
 }
 
 void t_stop(pid_t pid)

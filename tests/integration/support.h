@@ -35,6 +35,12 @@ char *t_write(const char *name, const char *text);
 /* Starts build/tests/httpd ADDR PORT BODY MODE and waits for "ready". */
 pid_t t_server(const char *addr, int port, const char *body, const char *mode);
 
+/*
+ * Starts build/tests/dnsd on 127.0.0.1:<port> serving <zone>, with <flag>
+ * ("-n" silent, "-r" refusing, or NULL), and waits for "ready"; -1 if not.
+ */
+pid_t t_dnsd(int port, const char *zone, const char *flag);
+
 /* SIGTERM and reap; accepts 0. */
 void t_stop(pid_t pid);
 

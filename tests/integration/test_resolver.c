@@ -33,37 +33,9 @@ extern char **environ;
  */
 static pid_t start_dnsd(int port, const char *zone, const char *flag)
 {
-	char bin[512], portbuf[16], line[64];
-	char *argv[6];
-	posix_spawn_file_actions_t fa;
-	struct pollfd p;
-	int pfd[2], i = 0;
-	ssize_t n = 0;
-	pid_t pid;
+	pid_t pid = t_dnsd(port, zone, flag);
 
-	snprintf(bin, sizeof(bin), "%s/tests/dnsd", t_build());
-	snprintf(portbuf, sizeof(portbuf), "%d", port);
-	argv[i++] = bin;
-	if (flag != NULL)
-		argv[i++] = (char *)flag;
-	argv[i++] = (char *)"127.0.0.1";
-	argv[i++] = portbuf;
-	argv[i++] = (char *)zone;
-	argv[i] = NULL;
-	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, environ), 0,
-		     "cannot run %s", bin);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	p.fd = pfd[0];
-	p.events = POLLIN;
-	if (poll(&p, 1, 5000) == 1)
-		n = read(pfd[0], line, sizeof(line) - 1);
-	close(pfd[0]);
-	cr_assert(n >= 5 && strncmp(line, "ready", 5) == 0,
-		  "dnsd on port %d did not start", port);
+	cr_assert(pid > 0, "dnsd on port %d did not start", port);
 	return pid;
 }
 
