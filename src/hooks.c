@@ -1,7 +1,8 @@
 /*
  * hooks.c: the only file that exports anything. It interposes getaddrinfo,
- * the gethostbyname family, connect, getsockopt and close, and glues the
- * pure modules (config, balancer, outlier) and the shared table together.
+ * the gethostbyname family, connect, getsockopt, close and the socket
+ * read/write calls, and glues the pure modules (config, balancer, outlier),
+ * the names cache (dnscache) and the shared table together.
  *
  * How one connection is steered
  * -----------------------------
@@ -24,9 +25,10 @@
  *    endpoint is tried, up to connect_attempts, so the application never
  *    sees the failure.
  * 4. A failure that shows later (blackhole, remote refusal) is observed when
- *    the application reads SO_ERROR, calls connect() again, abandons the
- *    socket with close(), or reuses the fd number after closing it behind
- *    our back (libuv closes with a raw syscall: the inode changed). It is
+ *    the application reads SO_ERROR, calls connect() again, reads or writes
+ *    first, abandons the socket with close(), or reuses the fd number after
+ *    closing it behind our back (libuv closes with a raw syscall: the inode
+ *    changed). It is
  *    charged to the endpoint, and this process avoids the endpoint for its
  *    next attempt, so a client that moves to the next address (the second
  *    VIP) lands elsewhere, like Envoy's previous_hosts retry predicate.
