@@ -785,6 +785,25 @@ static int connect_unguarded(int fd, const struct sockaddr *sa, socklen_t len)
  * process a moment ago, or have an attempt pending for long, count as
  * unhealthy here too when anything else is healthy.
  */
+/*
+ * True when this process should keep away from endpoint <i> of <ss> now:
+ * it failed here within AVOID_MS, or an attempt to it has been pending for
+ * SUSPECT_PENDING_MS.
+ */
+static bool is_avoided(struct svc_state *ss, unsigned i, uint64_t now)
+{
+	uint64_t lf = atomic_load_explicit(&ss->last_fail[i],
+					   memory_order_relaxed);
+	uint64_t ps = atomic_load_explicit(&ss->pending_since[i],
+					   memory_order_relaxed);
+
+	if (lf != 0 && now - lf < AVOID_MS)
+		return true;
+	return atomic_load_explicit(&ss->pending[i], memory_order_relaxed) >
+		       0 &&
+	       now - ps >= SUSPECT_PENDING_MS;
+}
+
 static int pick_endpoint(unsigned s, int family, bool v6only, bool first,
 			 const bool *excluded, char *why, size_t whylen)
 {
@@ -793,9 +812,10 @@ static int pick_endpoint(unsigned s, int family, bool v6only, bool first,
 	unsigned n = svc->nendpoints, i;
 	bool healthy[SWERVE_MAX_ENDPOINTS];
 	bool excl[SWERVE_MAX_ENDPOINTS];
+	bool avoided[SWERVE_MAX_ENDPOINTS];
 	uint32_t active[SWERVE_MAX_ENDPOINTS];
 	struct swerve_balancer_input in;
-	uint64_t now = swerve_now_ms(), avoid = AVOID_MS;
+	uint64_t now = swerve_now_ms();
 	bool any_fresh = false;
 	bool names = dns != NULL && swerve_dnscache_has_names(dns, s);
 
@@ -830,35 +850,16 @@ static int pick_endpoint(unsigned s, int family, bool v6only, bool first,
 				      swerve_balancer_panic_mask(&ld), now);
 	}
 	/* Envoy's retries skip the hosts already tried (previous_hosts);
-	 * ours skip what this process just saw failing or hanging. */
+	 * ours skip what this process just saw failing or hanging, when
+	 * anything else is healthy. */
 	for (i = 0; i < n; i++) {
-		uint64_t lf = atomic_load_explicit(&ss->last_fail[i],
-						   memory_order_relaxed);
-		uint64_t ps = atomic_load_explicit(&ss->pending_since[i],
-						   memory_order_relaxed);
-		bool hung = atomic_load_explicit(&ss->pending[i],
-						 memory_order_relaxed) > 0 &&
-			    now - ps >= SUSPECT_PENDING_MS;
-		bool failed = lf != 0 && now - lf < avoid;
-
-		if (!excl[i] && healthy[i] && !hung && !failed)
+		avoided[i] = is_avoided(ss, i, now);
+		if (!excl[i] && healthy[i] && !avoided[i])
 			any_fresh = true;
 	}
-	if (any_fresh) {
-		for (i = 0; i < n; i++) {
-			uint64_t lf = atomic_load_explicit(
-				&ss->last_fail[i], memory_order_relaxed);
-			uint64_t ps = atomic_load_explicit(
-				&ss->pending_since[i], memory_order_relaxed);
-
-			if (lf != 0 && now - lf < avoid)
-				healthy[i] = false;
-			if (atomic_load_explicit(&ss->pending[i],
-						 memory_order_relaxed) > 0 &&
-			    now - ps >= SUSPECT_PENDING_MS)
-				healthy[i] = false;
-		}
-	}
+	for (i = 0; any_fresh && i < n; i++)
+		if (avoided[i])
+			healthy[i] = false;
 	memset(&in, 0, sizeof(in));
 	in.n = n;
 	in.prio = ss->prio;
