@@ -127,6 +127,16 @@ static void print_usage(FILE *f)
 	      "exit status: 0 ok, 1 operational error, 2 usage error.\n", f);
 }
 
+static void vprint_error(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+
+static void vprint_error(const char *fmt, va_list ap)
+{
+	fputs("swervectl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void print_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
@@ -134,11 +144,9 @@ static void print_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("swervectl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vprint_error(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* Prints the error and the usage on stderr; returns the usage exit code. */
@@ -149,11 +157,10 @@ static int fail_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("swervectl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vprint_error(fmt, ap);
 	va_end(ap);
-	fputs("\n\n", stderr);
+	fputc('\n', stderr);
 	print_usage(stderr);
 	return CLI_EXIT_USAGE;
 }
