@@ -32,17 +32,24 @@ STATIC_LIBS = $(PKG_LIBDIR)/libinih.a \
               $(shell pkg-config --variable=libdir libcares)/libcares.a
 
 SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
-            -fstack-protector-strong -MMD -MP $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
+            -fstack-protector-strong -MMD -MP -Isrc $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
 ifeq ($(SAN),)
 SW_CFLAGS += -D_FORTIFY_SOURCE=2
 endif
-SO_LDFLAGS = -shared -Wl,--version-script=src/exports.map -Wl,--exclude-libs,ALL \
+SO_LDFLAGS = -shared -Wl,--version-script=src/preload/exports.map -Wl,--exclude-libs,ALL \
              -Wl,-z,defs -Wl,-z,now -Wl,-z,relro $(SANFLAGS)
 LDLIBS = -ldl -lpthread -lrt
 
-CORE_SRCS = src/log.c src/config.c src/outlier.c src/balancer.c src/shm.c src/exe.c \
-            src/resolver.c src/dnscache.c
-LIB_SRCS  = $(CORE_SRCS) src/hooks.c
+# The layout is the architecture (README "How it works"): base, policy,
+# table and names are the core that swervectl links too; preload is the
+# hook layer, only in the library; tools are the programs.
+BASE_SRCS   = $(wildcard src/base/*.c)
+POLICY_SRCS = $(wildcard src/policy/*.c)
+TABLE_SRCS  = $(wildcard src/table/*.c)
+NAMES_SRCS  = $(wildcard src/names/*.c)
+CORE_SRCS = $(BASE_SRCS) $(POLICY_SRCS) $(TABLE_SRCS) $(NAMES_SRCS)
+PRELOAD_SRCS = $(wildcard src/preload/*.c)
+LIB_SRCS  = $(CORE_SRCS) $(PRELOAD_SRCS)
 CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 
@@ -69,15 +76,15 @@ $(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/libswerve.so: $(LIB_OBJS) src/exports.map
+$(BUILD)/libswerve.so: $(LIB_OBJS) src/preload/exports.map
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SO_LDFLAGS) -o $@ $(LIB_OBJS) $(STATIC_LIBS) $(LDLIBS)
 
-$(BUILD)/swervectl: $(BUILD)/obj/cli.o $(CORE_OBJS)
+$(BUILD)/swervectl: $(BUILD)/obj/tools/cli.o $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
 
-$(BUILD)/swerve: $(BUILD)/obj/wrapper.o $(BUILD)/obj/exe.o
+$(BUILD)/swerve: $(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/base/exe.o
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^
 
@@ -88,7 +95,7 @@ check-exports: $(BUILD)/libswerve.so
 $(BUILD)/tests/obj/%.o: tests/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
-	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
+	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/unit: $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
@@ -174,4 +181,4 @@ help:
 	@echo "targets: all (default) test unit integration clients asan demo bench install uninstall clean"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/obj/*/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/obj/*/*.d)

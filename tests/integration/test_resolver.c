@@ -21,9 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "resolver.h"
+#include "names/resolver.h"
 #include "support.h"
-#include "swerve.h"
+#include "base/swerve.h"
 
 extern char **environ;
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "balancer.h"
+#include "policy/balancer.h"
 
 #define MAXN 32
 

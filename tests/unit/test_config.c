@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "policy/config.h"
 
 #define MAX_REPORTS 32
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "outlier.h"
+#include "policy/outlier.h"
 
 /* The defaults of doc 7.2, with gateway off as under Istio. */
 static struct swerve_outlier_cfg default_cfg(void)

@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shm.h"
+#include "table/shm.h"
 
 #define NOW 1000000u /* any fixed time: the clock is a parameter */
 

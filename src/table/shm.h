@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "outlier.h"
+#include "policy/config.h"
+#include "policy/outlier.h"
 
 #define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
 #define SWERVE_SHM_VERSION 3u

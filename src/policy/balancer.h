@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "policy/config.h"
 
 /*
  * Istio's LbPriority for an endpoint at <ep> seen from <client>: 0 same

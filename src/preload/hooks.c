@@ -64,14 +64,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "balancer.h"
-#include "config.h"
-#include "dnscache.h"
-#include "exe.h"
-#include "log.h"
-#include "outlier.h"
-#include "shm.h"
-#include "swerve.h"
+#include "policy/balancer.h"
+#include "policy/config.h"
+#include "names/dnscache.h"
+#include "base/exe.h"
+#include "base/log.h"
+#include "policy/outlier.h"
+#include "table/shm.h"
+#include "base/swerve.h"
 
 /*
  * fds below this are tracked (65536 slots of 32 bytes: 2 MiB of zero pages,

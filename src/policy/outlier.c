@@ -52,7 +52,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "outlier.h"
+#include "policy/outlier.h"
 
 static uint64_t add_sat(uint64_t a, uint64_t b)
 {

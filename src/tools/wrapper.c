@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "exe.h"
+#include "base/exe.h"
 
 static void usage(FILE *out)
 {

@@ -57,9 +57,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "resolver.h"
-#include "swerve.h"
+#include "base/log.h"
+#include "names/resolver.h"
+#include "base/swerve.h"
 
 /* c-ares' tries per server; the first try gets a third of the bound. */
 #define RESOLVER_TRIES 2

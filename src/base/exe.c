@@ -11,7 +11,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "exe.h"
+#include "base/exe.h"
 
 static bool read_at(int fd, void *buf, size_t len, uint64_t off)
 {

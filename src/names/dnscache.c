@@ -38,9 +38,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include "dnscache.h"
-#include "log.h"
-#include "swerve.h"
+#include "names/dnscache.h"
+#include "base/log.h"
+#include "base/swerve.h"
 
 #define READ_TRIES 1000
 #define WAIT_STEP_MS 2

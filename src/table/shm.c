@@ -70,9 +70,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "shm.h"
-#include "swerve.h"
+#include "base/log.h"
+#include "table/shm.h"
+#include "base/swerve.h"
 
 _Static_assert(sizeof(struct swerve_shm_row) == 256,
 	       "a row is 256 bytes: the layout is shared across processes");

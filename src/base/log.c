@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 /* Set at init (or by swervectl); read by every hook. */
 static _Atomic int log_level = SWERVE_LOG_WARN;

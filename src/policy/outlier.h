@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "policy/config.h"
 
 /* What one attempt to an endpoint came to (Envoy's putResult kinds). */
 enum swerve_outcome {

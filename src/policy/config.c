@@ -39,7 +39,7 @@
 
 #include <ini.h>
 
-#include "config.h"
+#include "policy/config.h"
 
 #define SERVICE_NAME_MAX 63
 #define WEIGHT_MAX 10000

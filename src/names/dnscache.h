@@ -32,9 +32,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "config.h"
-#include "resolver.h"
-#include "shm.h"
+#include "policy/config.h"
+#include "names/resolver.h"
+#include "table/shm.h"
 
 /* Addresses kept per name (Envoy keeps all; DNS answers rarely exceed). */
 #define SWERVE_DNS_MAX_ADDRS 16

@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "log.h"
-#include "swerve.h"
+#include "base/log.h"
+#include "base/swerve.h"
 
 #define SWERVE_DEFAULT_CONFIG "/etc/swerve/swerve.ini"
 #define SWERVE_DEFAULT_SHM "/swerve"

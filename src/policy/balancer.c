@@ -64,7 +64,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "balancer.h"
+#include "policy/balancer.h"
 
 /*
  * Raw tier values before compaction: a label tier of at most

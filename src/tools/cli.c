@@ -25,13 +25,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "balancer.h"
-#include "config.h"
-#include "dnscache.h"
-#include "log.h"
-#include "outlier.h"
-#include "shm.h"
-#include "swerve.h"
+#include "policy/balancer.h"
+#include "policy/config.h"
+#include "names/dnscache.h"
+#include "base/log.h"
+#include "policy/outlier.h"
+#include "table/shm.h"
+#include "base/swerve.h"
 
 enum cli_exit {
 	CLI_EXIT_OK = 0,
