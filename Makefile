@@ -36,7 +36,7 @@ SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
 ifeq ($(SAN),)
 SW_CFLAGS += -D_FORTIFY_SOURCE=2
 endif
-SO_LDFLAGS = -shared -Wl,--version-script=src/preload/exports.map -Wl,--exclude-libs,ALL \
+SO_LDFLAGS = -shared -Wl,--version-script=$(BUILD)/exports.map -Wl,--exclude-libs,ALL \
              -Wl,-z,defs -Wl,-z,now -Wl,-z,relro $(SANFLAGS)
 LDLIBS = -ldl -lpthread -lrt
 
@@ -61,7 +61,7 @@ HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration clients asan demo bench install uninstall clean help deps check-exports
+.PHONY: all test unit integration clients asan demo bench install uninstall clean help deps check-exports check-door-selftest
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -76,7 +76,12 @@ $(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/libswerve.so: $(LIB_OBJS) src/preload/exports.map
+# The version script comes from the same list as the real-libc table.
+$(BUILD)/exports.map: src/preload/exports.map.in src/base/libc.h
+	$(Q)mkdir -p $(BUILD)
+	$(Q)$(CC) -E -P -Isrc -x c -o $@ src/preload/exports.map.in
+
+$(BUILD)/libswerve.so: $(LIB_OBJS) $(BUILD)/exports.map
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SO_LDFLAGS) -o $@ $(LIB_OBJS) $(STATIC_LIBS) $(LDLIBS)
 
@@ -84,13 +89,29 @@ $(BUILD)/swervectl: $(BUILD)/obj/tools/cli.o $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
 
-$(BUILD)/swerve: $(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/base/exe.o
+$(BUILD)/swerve: $(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/base/exe.o \
+                $(BUILD)/obj/base/libc.o
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^
 
-# Fails unless the library exports exactly the hooked libc names.
+# Fails unless the library exports exactly the hooked libc names, and
+# unless every module reaches them through the libc door.
 check-exports: $(BUILD)/libswerve.so
-	$(Q)scripts/check-exports.sh $(BUILD)/libswerve.so
+	$(Q)scripts/check-exports.sh $(BUILD)/libswerve.so $(BUILD)/exports.map
+	$(Q)scripts/check-door.sh $(BUILD)/exports.map $(LIB_OBJS)
+
+# The door check must be able to fail: an object that calls close() and
+# write() by name is caught, and one that uses the door is not.
+check-door-selftest: $(BUILD)/exports.map
+	$(Q)mkdir -p $(BUILD)/selftest
+	$(Q)printf '#include <unistd.h>\nint f(int fd);\nint f(int fd) { if (write(fd, "x", 1) < 0) return -1; return close(fd); }\n' > $(BUILD)/selftest/bad.c
+	$(Q)printf '#include "base/libc.h"\nint f(int fd);\nint f(int fd) { return swerve_libc_close(fd); }\n' > $(BUILD)/selftest/good.c
+	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -c -o $(BUILD)/selftest/bad.o $(BUILD)/selftest/bad.c
+	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -c -o $(BUILD)/selftest/good.o $(BUILD)/selftest/good.c
+	$(Q)if scripts/check-door.sh $(BUILD)/exports.map $(BUILD)/selftest/bad.o 2>/dev/null; then \
+		echo "check-door-selftest: a direct close() went unnoticed" >&2; exit 1; fi
+	$(Q)scripts/check-door.sh $(BUILD)/exports.map $(BUILD)/selftest/good.o
+	@echo "check-door-selftest: ok (a direct close() is caught, the door is not)"
 
 $(BUILD)/tests/obj/%.o: tests/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(dir $@)
@@ -135,7 +156,7 @@ $(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
 clients: all $(BUILD)/tests/clients $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml
 
-test: all unit integration clients
+test: all check-door-selftest unit integration clients
 
 # The client matrix skips itself under sanitizers (real clients do not
 # start under a preloaded ASan runtime), so asan runs unit and integration.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/exe.h"
+#include "base/libc.h"
 
 static bool read_at(int fd, void *buf, size_t len, uint64_t off)
 {
@@ -69,6 +70,6 @@ int swerve_exe_inspect(const char *path, struct swerve_exe_info *out)
 	if (fd == -1)
 		return -errno;
 	scan(fd, out);
-	close(fd);
+	swerve_libc_close(fd);
 	return 0;
 }

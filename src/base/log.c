@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/log.h"
 
 /* Set at init (or by swervectl); read by every hook. */
@@ -46,7 +47,7 @@ void swerve_log(enum swerve_log_level level, const char *fmt, ...)
 	if ((size_t)n > sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
-	w = write(STDERR_FILENO, buf, (size_t)n);
+	w = swerve_libc_write(STDERR_FILENO, buf, (size_t)n);
 	(void)w; /* nothing sensible to do when stderr is gone */
 	errno = saved_errno;
 }

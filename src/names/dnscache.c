@@ -74,7 +74,6 @@ struct swerve_dnscache {
 	struct swerve_resolver *res;     /* NULL: no name anywhere */
 	_Atomic uint64_t res_busy;       /* when the lookup began; 0: idle */
 	uint64_t timeout_ms;             /* the longest dns_timeout */
-	struct swerve_resolver_sockets socks;
 };
 
 uint64_t swerve_dnscache_key(const struct swerve_service *svc,
@@ -163,9 +162,8 @@ static int build_service(struct swerve_dnscache *c, unsigned s)
 }
 
 int swerve_dnscache_new(const struct swerve_config *cfg,
-			struct swerve_shm *tab,
-			const struct swerve_resolver_sockets *socks,
-			struct swerve_dnscache **out, char *err, size_t errlen)
+			struct swerve_shm *tab, struct swerve_dnscache **out,
+			char *err, size_t errlen)
 {
 	struct swerve_dnscache *c;
 	bool any = false;
@@ -208,10 +206,8 @@ int swerve_dnscache_new(const struct swerve_config *cfg,
 			    cfg->services[s].dns_timeout_ms > timeout)
 				timeout = cfg->services[s].dns_timeout_ms;
 		c->timeout_ms = timeout;
-		if (socks != NULL)
-			c->socks = *socks;
 		rc = swerve_resolver_new(cfg->dns_servers, NULL, timeout,
-					 socks, &c->res, err, errlen);
+					 &c->res, err, errlen);
 		if (rc != 0) {
 			swerve_dnscache_free(c);
 			return rc;
@@ -327,8 +323,8 @@ static void refresh_set(struct swerve_dnscache *c, unsigned s,
 
 			/* Abandoned mid-lookup: see the file comment. */
 			if (swerve_resolver_new(c->cfg->dns_servers, NULL,
-						c->timeout_ms, &c->socks,
-						&fresh, NULL, 0) == 0)
+						c->timeout_ms, &fresh, NULL,
+						0) == 0)
 				c->res = fresh;
 			break;
 		}

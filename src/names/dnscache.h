@@ -42,15 +42,13 @@
 struct swerve_dnscache;
 
 /*
- * Builds the cache for <cfg>, whose rows live in <tab>, resolving with the
- * socket calls <socks> (copied; may be NULL outside the library). Resolves
- * nothing yet. Returns 0, or -ENOMEM / -EINVAL with a reason in <err>;
+ * Builds the cache for <cfg>, whose rows live in <tab>. Resolves nothing
+ * yet. Returns 0, or -ENOMEM / -EINVAL with a reason in <err>;
  * -EINVAL when the resolver cannot be set up (bad dns_servers).
  */
 int swerve_dnscache_new(const struct swerve_config *cfg,
-			struct swerve_shm *tab,
-			const struct swerve_resolver_sockets *socks,
-			struct swerve_dnscache **out, char *err, size_t errlen);
+			struct swerve_shm *tab, struct swerve_dnscache **out,
+			char *err, size_t errlen);
 
 /* Frees <c>; accepts NULL. Only when no other thread can use it. */
 void swerve_dnscache_free(struct swerve_dnscache *c);

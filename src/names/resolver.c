@@ -57,6 +57,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/log.h"
 #include "names/resolver.h"
 #include "base/swerve.h"
@@ -73,7 +74,6 @@ struct swerve_resolver {
 	char *servers;          /* NULL: resolv.conf */
 	char *lookups;          /* NULL: c-ares' default */
 	uint64_t timeout_ms;
-	struct swerve_resolver_sockets socks;
 	char source[256];       /* for messages, see swerve_resolver_source */
 };
 
@@ -96,7 +96,8 @@ static void init_library(void)
 
 /*
  * Socket trampolines: c-ares calls these with the resolver as user data.
- * They forward to the caller's functions (or the plain symbols) and count
+ * They reach libc through the door (inside the library the plain names are
+ * swerve's own hooks, and c-ares' sockets must never be routed), and count
  * open descriptors, which is what makes the fork rule above decidable.
  */
 static ares_socket_t call_socket(int domain, int type, int proto, void *arg)
@@ -112,8 +113,7 @@ static ares_socket_t call_socket(int domain, int type, int proto, void *arg)
 	 * asked for here.
 	 */
 	type |= SOCK_NONBLOCK | SOCK_CLOEXEC;
-	fd = r->socks.socket != NULL ? r->socks.socket(domain, type, proto) :
-				       socket(domain, type, proto);
+	fd = socket(domain, type, proto);
 	if (fd != -1)
 		r->open_socks++;
 	return fd;
@@ -124,44 +124,36 @@ static int call_close(ares_socket_t fd, void *arg)
 	struct swerve_resolver *r = arg;
 
 	r->open_socks--;
-	return r->socks.close != NULL ? r->socks.close(fd) : close(fd);
+	return swerve_libc_close(fd);
 }
 
 static int call_connect(ares_socket_t fd, const struct sockaddr *sa,
 			ares_socklen_t len, void *arg)
 {
-	struct swerve_resolver *r = arg;
-
-	return r->socks.connect != NULL ? r->socks.connect(fd, sa, len) :
-					  connect(fd, sa, len);
+	(void)arg;
+	return swerve_libc_connect(fd, sa, len);
 }
 
 static ares_ssize_t call_recvfrom(ares_socket_t fd, void *buf, size_t len,
 				  int flags, struct sockaddr *from,
 				  ares_socklen_t *fromlen, void *arg)
 {
-	struct swerve_resolver *r = arg;
-
-	return r->socks.recvfrom != NULL ?
-		r->socks.recvfrom(fd, buf, len, flags, from, fromlen) :
-		recvfrom(fd, buf, len, flags, from, fromlen);
+	(void)arg;
+	return swerve_libc_recvfrom(fd, buf, len, flags, from, fromlen);
 }
 
 static ares_ssize_t call_sendv(ares_socket_t fd, const struct iovec *iov,
 			       int iovcnt, void *arg)
 {
-	struct swerve_resolver *r = arg;
-
 	struct msghdr msg;
 
-	if (r->socks.sendv != NULL)
-		return r->socks.sendv(fd, iov, iovcnt);
+	(void)arg;
 	/* writev() on a TCP socket the server closed raises SIGPIPE in the
 	 * host; sendmsg() can say MSG_NOSIGNAL. */
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = (struct iovec *)iov;
 	msg.msg_iovlen = (size_t)iovcnt;
-	return sendmsg(fd, &msg, MSG_NOSIGNAL);
+	return swerve_libc_sendmsg(fd, &msg, MSG_NOSIGNAL);
 }
 
 /* c-ares keeps the pointer, so it must outlive every channel. */
@@ -287,9 +279,8 @@ static bool lookups_valid(const char *s)
 }
 
 int swerve_resolver_new(const char *servers, const char *lookups,
-			uint64_t timeout_ms,
-			const struct swerve_resolver_sockets *socks,
-			struct swerve_resolver **out, char *err, size_t errlen)
+			uint64_t timeout_ms, struct swerve_resolver **out,
+			char *err, size_t errlen)
 {
 	struct swerve_resolver *r;
 	int rc;
@@ -314,8 +305,6 @@ int swerve_resolver_new(const char *servers, const char *lookups,
 	if (r == NULL)
 		goto nomem;
 	r->timeout_ms = timeout_ms;
-	if (socks != NULL)
-		r->socks = *socks;
 	if (servers != NULL && servers[0] != '\0') {
 		r->servers = strdup(servers);
 		if (r->servers == NULL)

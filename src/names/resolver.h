@@ -17,25 +17,6 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-/*
- * Socket calls c-ares must use: the library passes libc's real ones so that
- * c-ares' own sockets never enter swerve's connect() routing. NULL members
- * mean the plain symbols socket, connect, close, recvfrom and sendmsg; note
- * that inside libswerve.so those names bind to swerve's own hooks, so the
- * library must fill every member. socket() is always asked for
- * SOCK_NONBLOCK | SOCK_CLOEXEC (c-ares sets neither on sockets it did not
- * open itself). sendv sends an iovec on a connected UDP or TCP socket and
- * must not raise SIGPIPE: sendmsg(fd, {iov}, MSG_NOSIGNAL), not writev.
- */
-struct swerve_resolver_sockets {
-	int (*socket)(int, int, int);
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	int (*close)(int);
-	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
-			    socklen_t *);
-	ssize_t (*sendv)(int, const struct iovec *, int); /* see above */
-};
-
 struct swerve_resolver; /* opaque */
 
 /*
@@ -44,7 +25,8 @@ struct swerve_resolver; /* opaque */
  * /etc/resolv.conf. <lookups> is "b" (DNS only), "f" (hosts file only),
  * "fb" or "bf", or NULL for c-ares' default (nsswitch.conf, else "fb").
  * <timeout_ms> (> 0) bounds a whole lookup; c-ares gets two tries per
- * server within it. <socks> may be NULL (all defaults); it is copied.
+ * server within it. Its sockets reach libc through the libc door, never
+ * swerve's hooks, and are always non-blocking and close-on-exec.
  * The search list, ndots and other options still come from resolv.conf
  * and LOCALDOMAIN/RES_OPTIONS, as for Envoy's c-ares resolver.
  * Returns 0 and sets *<out>, or -EINVAL (bad servers, lookups or timeout),
@@ -53,9 +35,8 @@ struct swerve_resolver; /* opaque */
  * Reads resolv.conf, nsswitch.conf and /dev/urandom; sends nothing.
  */
 int swerve_resolver_new(const char *servers, const char *lookups,
-			uint64_t timeout_ms,
-			const struct swerve_resolver_sockets *socks,
-			struct swerve_resolver **out, char *err, size_t errlen);
+			uint64_t timeout_ms, struct swerve_resolver **out,
+			char *err, size_t errlen);
 
 /*
  * Frees <r> and its channel (NULL is fine). In a process other than the one

@@ -68,6 +68,7 @@
 #include "policy/config.h"
 #include "names/dnscache.h"
 #include "base/exe.h"
+#include "base/libc.h"
 #include "base/log.h"
 #include "policy/outlier.h"
 #include "table/shm.h"
@@ -127,33 +128,6 @@ struct svc_state {
 	_Atomic uint64_t rr;
 };
 
-struct real_libc {
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	int (*close)(int);
-	int (*getsockopt)(int, int, int, void *, socklen_t *);
-	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
-			   struct addrinfo **);
-	struct hostent *(*gethostbyname)(const char *);
-	struct hostent *(*gethostbyname2)(const char *, int);
-	int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t,
-			       struct hostent **, int *);
-	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *,
-				size_t, struct hostent **, int *);
-	ssize_t (*read)(int, void *, size_t);
-	ssize_t (*write)(int, const void *, size_t);
-	ssize_t (*recv)(int, void *, size_t, int);
-	ssize_t (*send)(int, const void *, size_t, int);
-	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *,
-			    socklen_t *);
-	ssize_t (*sendto)(int, const void *, size_t, int,
-			  const struct sockaddr *, socklen_t);
-	ssize_t (*recvmsg)(int, struct msghdr *, int);
-	ssize_t (*sendmsg)(int, const struct msghdr *, int);
-};
-
-/* Filled by resolve_libc() from the constructor or the first hook; each
- * pointer is written with the same value by whoever gets there. */
-static struct real_libc libc;
 /* Published by init with a release store once everything below is built;
  * NULL means "swerve is off in this process": every hook passes through. */
 static _Atomic(const struct swerve_config *) active_cfg;
@@ -171,59 +145,6 @@ static pid_t self_pid;
  * initial-exec: no allocation on first access, safe in signal handlers. */
 static __thread int in_swerve __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
-
-static void resolve_libc(void)
-{
-	/* glibc >= 2.34 has dlsym in libc itself; RTLD_NEXT finds the next
-	 * interposer if there is one, so swerve composes with others. */
-	if (libc.connect == NULL)
-		libc.connect = dlsym(RTLD_NEXT, "connect");
-	if (libc.close == NULL)
-		libc.close = dlsym(RTLD_NEXT, "close");
-	if (libc.getsockopt == NULL)
-		libc.getsockopt = dlsym(RTLD_NEXT, "getsockopt");
-	if (libc.getaddrinfo == NULL)
-		libc.getaddrinfo = dlsym(RTLD_NEXT, "getaddrinfo");
-	if (libc.gethostbyname == NULL)
-		libc.gethostbyname = dlsym(RTLD_NEXT, "gethostbyname");
-	if (libc.gethostbyname2 == NULL)
-		libc.gethostbyname2 = dlsym(RTLD_NEXT, "gethostbyname2");
-	if (libc.gethostbyname_r == NULL)
-		libc.gethostbyname_r = dlsym(RTLD_NEXT, "gethostbyname_r");
-	if (libc.gethostbyname2_r == NULL)
-		libc.gethostbyname2_r = dlsym(RTLD_NEXT, "gethostbyname2_r");
-	if (libc.read == NULL)
-		libc.read = dlsym(RTLD_NEXT, "read");
-	if (libc.write == NULL)
-		libc.write = dlsym(RTLD_NEXT, "write");
-	if (libc.recv == NULL)
-		libc.recv = dlsym(RTLD_NEXT, "recv");
-	if (libc.send == NULL)
-		libc.send = dlsym(RTLD_NEXT, "send");
-	if (libc.recvfrom == NULL)
-		libc.recvfrom = dlsym(RTLD_NEXT, "recvfrom");
-	if (libc.sendto == NULL)
-		libc.sendto = dlsym(RTLD_NEXT, "sendto");
-	if (libc.recvmsg == NULL)
-		libc.recvmsg = dlsym(RTLD_NEXT, "recvmsg");
-	if (libc.sendmsg == NULL)
-		libc.sendmsg = dlsym(RTLD_NEXT, "sendmsg");
-}
-
-static int real_connect(int fd, const struct sockaddr *sa, socklen_t len)
-{
-	if (libc.connect == NULL)
-		return (int)syscall(SYS_connect, fd, sa, len);
-	return libc.connect(fd, sa, len);
-}
-
-static int real_getsockopt(int fd, int level, int opt, void *val,
-			   socklen_t *len)
-{
-	if (libc.getsockopt == NULL)
-		return (int)syscall(SYS_getsockopt, fd, level, opt, val, len);
-	return libc.getsockopt(fd, level, opt, val, len);
-}
 
 static uint64_t next_random(void)
 {
@@ -254,45 +175,6 @@ static pid_t current_pid(void)
 {
 	return self_pid != 0 ? self_pid : getpid();
 }
-
-/*
- * c-ares' sockets go straight to libc: inside this library the names
- * connect, close and recvfrom are swerve's own hooks.
- */
-static int resolver_close(int fd)
-{
-	if (libc.close == NULL)
-		return (int)syscall(SYS_close, fd);
-	return libc.close(fd);
-}
-
-static ssize_t resolver_recvfrom(int fd, void *buf, size_t len, int flags,
-				 struct sockaddr *sa, socklen_t *salen)
-{
-	if (libc.recvfrom == NULL)
-		return syscall(SYS_recvfrom, fd, buf, len, flags, sa, salen);
-	return libc.recvfrom(fd, buf, len, flags, sa, salen);
-}
-
-static ssize_t resolver_sendv(int fd, const struct iovec *iov, int n)
-{
-	struct msghdr msg = { .msg_iov = (struct iovec *)iov,
-			      .msg_iovlen = (size_t)n };
-
-	/* MSG_NOSIGNAL: a DNS server closing a TCP connection must not kill
-	 * the host with SIGPIPE. */
-	if (libc.sendmsg == NULL)
-		return syscall(SYS_sendmsg, fd, &msg, MSG_NOSIGNAL);
-	return libc.sendmsg(fd, &msg, MSG_NOSIGNAL);
-}
-
-static const struct swerve_resolver_sockets resolver_sockets = {
-	.socket = socket,
-	.connect = real_connect,
-	.close = resolver_close,
-	.recvfrom = resolver_recvfrom,
-	.sendv = resolver_sendv,
-};
 
 static bool is_go_program(void)
 {
@@ -359,7 +241,7 @@ static void init(void)
 	bool explicit_path;
 
 	in_swerve++;
-	resolve_libc();
+	swerve_libc_resolve();
 	self_pid = getpid();
 	pthread_atfork(NULL, NULL, after_fork_child);
 	lvl = secure_getenv("SWERVE_LOG");
@@ -405,8 +287,7 @@ static void init(void)
 			goto fail;
 		}
 	}
-	rc = swerve_dnscache_new(cfg, &table, &resolver_sockets, &dns, err,
-				 sizeof(err));
+	rc = swerve_dnscache_new(cfg, &table, &dns, err, sizeof(err));
 	if (rc != 0) {
 		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",
 			   err);
@@ -433,7 +314,7 @@ out:
 
 __attribute__((constructor)) static void swerve_constructor(void)
 {
-	resolve_libc();
+	swerve_libc_resolve();
 }
 
 /* The config when swerve is on in this process, else NULL. */
@@ -574,7 +455,7 @@ static int tcp_state(int fd)
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
-	if (real_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+	if (swerve_libc_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
 		return -1;
 	return ti.tcpi_state;
 }
@@ -772,7 +653,7 @@ static int connect_unguarded(int fd, const struct sockaddr *sa, socklen_t len)
 	int rc, err;
 
 	in_swerve--;
-	rc = real_connect(fd, sa, len);
+	rc = swerve_libc_connect(fd, sa, len);
 	err = errno;
 	in_swerve++;
 	errno = err;
@@ -1012,7 +893,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 
 	if (family == AF_INET6) {
 		olen = sizeof(one);
-		v6only = real_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		v6only = swerve_libc_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 					 &olen) == 0 && one != 0;
 	}
 	refresh_names(s);
@@ -1073,7 +954,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			 * only when there is somewhere else to go. */
 			if (!can_fail_over(s, excluded, tried))
 				break;
-			if (real_getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err,
+			if (swerve_libc_getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err,
 					    &elen) == -1 ||
 			    !is_endpoint_failure(so_err))
 				break;
@@ -1106,7 +987,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 		{
 			struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 
-			real_connect(fd, &unspec, sizeof(unspec));
+			swerve_libc_connect(fd, &unspec, sizeof(unspec));
 		}
 	}
 	if (uto_set && (sl == &spare || atomic_load(&sl->state) == SLOT_FREE)) {
@@ -1133,7 +1014,7 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	int rc, saved;
 
 	if (in_swerve || sa == NULL || len < sizeof(sa_family_t))
-		return real_connect(fd, sa, len);
+		return swerve_libc_connect(fd, sa, len);
 	cfg = config();
 	if (cfg == NULL || !sockaddr_v4(sa, len, &addr, &port) ||
 	    (addr & cfg->vip_mask) != cfg->vip_net) {
@@ -1150,19 +1031,19 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			in_swerve--;
 			errno = saved;
 		}
-		return real_connect(fd, sa, len);
+		return swerve_libc_connect(fd, sa, len);
 	}
 	svc = swerve_config_match_vip(cfg, addr, &vip);
 	if (svc == NULL || !swerve_config_serves_port(svc, port))
-		return real_connect(fd, sa, len);
+		return swerve_libc_connect(fd, sa, len);
 	saved = errno;
 	/* One call tells a TCP socket (UDP and others have no such option)
 	 * and what the application set: c-ares' and glibc's UDP probes of
 	 * service addresses pass through. */
-	if (real_getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto,
+	if (swerve_libc_getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto,
 			    &ulen) == -1) {
 		errno = saved;
-		return real_connect(fd, sa, len);
+		return swerve_libc_connect(fd, sa, len);
 	}
 	s = (unsigned)(svc - cfg->services);
 	in_swerve++;
@@ -1180,7 +1061,7 @@ SWERVE_EXPORT int getsockopt(int fd, int level, int opt, void *val,
 	int rc, saved, so_err;
 	uint64_t ino;
 
-	rc = real_getsockopt(fd, level, opt, val, len);
+	rc = swerve_libc_getsockopt(fd, level, opt, val, len);
 	if (rc != 0 || level != SOL_SOCKET || opt != SO_ERROR || in_swerve ||
 	    fd < 0 || fd >= FD_SLOTS || val == NULL || len == NULL ||
 	    *len < sizeof(int))
@@ -1229,9 +1110,7 @@ SWERVE_EXPORT int close(int fd)
 		in_swerve--;
 		errno = saved;
 	}
-	if (libc.close == NULL)
-		return (int)syscall(SYS_close, fd);
-	return libc.close(fd);
+	return swerve_libc_close(fd);
 }
 
 /* --------------------------------------------------- first read/write */
@@ -1285,60 +1164,44 @@ static void io_observe(int fd, ssize_t rc, int err)
 
 SWERVE_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	if (libc.read == NULL)
-		return syscall(SYS_read, fd, buf, len);
-	IO_HOOK(fd, libc.read(fd, buf, len));
+	IO_HOOK(fd, swerve_libc_read(fd, buf, len));
 }
 
 SWERVE_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	if (libc.write == NULL)
-		return syscall(SYS_write, fd, buf, len);
-	IO_HOOK(fd, libc.write(fd, buf, len));
+	IO_HOOK(fd, swerve_libc_write(fd, buf, len));
 }
 
 SWERVE_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	if (libc.recv == NULL)
-		return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
-	IO_HOOK(fd, libc.recv(fd, buf, len, flags));
+	IO_HOOK(fd, swerve_libc_recv(fd, buf, len, flags));
 }
 
 SWERVE_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	if (libc.send == NULL)
-		return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
-	IO_HOOK(fd, libc.send(fd, buf, len, flags));
+	IO_HOOK(fd, swerve_libc_send(fd, buf, len, flags));
 }
 
 SWERVE_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 			       struct sockaddr *sa, socklen_t *salen)
 {
-	if (libc.recvfrom == NULL)
-		return syscall(SYS_recvfrom, fd, buf, len, flags, sa, salen);
-	IO_HOOK(fd, libc.recvfrom(fd, buf, len, flags, sa, salen));
+	IO_HOOK(fd, swerve_libc_recvfrom(fd, buf, len, flags, sa, salen));
 }
 
 SWERVE_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			     const struct sockaddr *sa, socklen_t salen)
 {
-	if (libc.sendto == NULL)
-		return syscall(SYS_sendto, fd, buf, len, flags, sa, salen);
-	IO_HOOK(fd, libc.sendto(fd, buf, len, flags, sa, salen));
+	IO_HOOK(fd, swerve_libc_sendto(fd, buf, len, flags, sa, salen));
 }
 
 SWERVE_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	if (libc.recvmsg == NULL)
-		return syscall(SYS_recvmsg, fd, msg, flags);
-	IO_HOOK(fd, libc.recvmsg(fd, msg, flags));
+	IO_HOOK(fd, swerve_libc_recvmsg(fd, msg, flags));
 }
 
 SWERVE_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (libc.sendmsg == NULL)
-		return syscall(SYS_sendmsg, fd, msg, flags);
-	IO_HOOK(fd, libc.sendmsg(fd, msg, flags));
+	IO_HOOK(fd, swerve_libc_sendmsg(fd, msg, flags));
 }
 
 /* ------------------------------------------------------- getaddrinfo */
@@ -1465,7 +1328,7 @@ static int service_getaddrinfo(const struct swerve_service *svc,
 	for (i = 0; i < n; i++) {
 		vip_text(svc->vips[order[i].vip], order[i].mapped, num);
 		h.ai_family = order[i].mapped ? AF_INET6 : AF_INET;
-		rc = libc.getaddrinfo(num, service, &h, &part);
+		rc = swerve_libc_getaddrinfo(num, service, &h, &part);
 		if (rc != 0) {
 			freeaddrinfo_list(head);
 			return rc;
@@ -1498,19 +1361,15 @@ SWERVE_EXPORT int getaddrinfo(const char *node, const char *service,
 	const struct swerve_service *svc;
 	int rc, saved;
 
-	if (libc.getaddrinfo == NULL)
-		resolve_libc();
-	if (libc.getaddrinfo == NULL)
-		return EAI_SYSTEM;
 	if (in_swerve || node == NULL || res == NULL ||
 	    (hints != NULL && (hints->ai_flags & AI_NUMERICHOST)))
-		return libc.getaddrinfo(node, service, hints, res);
+		return swerve_libc_getaddrinfo(node, service, hints, res);
 	cfg = config();
 	if (cfg == NULL)
-		return libc.getaddrinfo(node, service, hints, res);
+		return swerve_libc_getaddrinfo(node, service, hints, res);
 	svc = swerve_config_match_name(cfg, node);
 	if (svc == NULL)
-		return libc.getaddrinfo(node, service, hints, res);
+		return swerve_libc_getaddrinfo(node, service, hints, res);
 	saved = errno;
 	in_swerve++;
 	/* Resolving is what a caller of getaddrinfo expects to wait for: the
@@ -1585,20 +1444,19 @@ static const struct swerve_service *hostent_service(const char *name)
 	return swerve_config_match_name(cfg, name);
 }
 
-SWERVE_EXPORT int gethostbyname2_r(const char *name, int af,
-				   struct hostent *ret, char *buf,
-				   size_t buflen, struct hostent **result,
-				   int *h_errnop)
+/*
+ * The answer of the reentrant forms for a configured name: glibc's for a
+ * name with only IPv4 records. Shared by the four hooks, which must never
+ * call one another by name (inside the library that is a call through the
+ * PLT into swerve's own export: scripts/check-door.sh refuses it).
+ */
+static int answer_hostent(const struct swerve_service *svc, const char *name,
+			  int af, struct hostent *ret, char *buf,
+			  size_t buflen, struct hostent **result,
+			  int *h_errnop)
 {
-	const struct swerve_service *svc;
 	int rc;
 
-	if (libc.gethostbyname2_r == NULL)
-		resolve_libc();
-	svc = hostent_service(name);
-	if (svc == NULL)
-		return libc.gethostbyname2_r(name, af, ret, buf, buflen, result,
-					     h_errnop);
 	*result = NULL;
 	if (af != AF_INET) {
 		/* Only IPv4 records, as glibc answers such a name. */
@@ -1616,43 +1474,63 @@ SWERVE_EXPORT int gethostbyname2_r(const char *name, int af,
 	return 0;
 }
 
+SWERVE_EXPORT int gethostbyname2_r(const char *name, int af,
+				   struct hostent *ret, char *buf,
+				   size_t buflen, struct hostent **result,
+				   int *h_errnop)
+{
+	const struct swerve_service *svc = hostent_service(name);
+
+	if (svc == NULL)
+		return swerve_libc_gethostbyname2_r(name, af, ret, buf, buflen,
+						    result, h_errnop);
+	return answer_hostent(svc, name, af, ret, buf, buflen, result,
+			      h_errnop);
+}
+
 SWERVE_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
 				  char *buf, size_t buflen,
 				  struct hostent **result, int *h_errnop)
 {
-	if (libc.gethostbyname_r == NULL)
-		resolve_libc();
-	if (hostent_service(name) == NULL)
-		return libc.gethostbyname_r(name, ret, buf, buflen, result,
-					    h_errnop);
-	return gethostbyname2_r(name, AF_INET, ret, buf, buflen, result,
-				h_errnop);
+	const struct swerve_service *svc = hostent_service(name);
+
+	if (svc == NULL)
+		return swerve_libc_gethostbyname_r(name, ret, buf, buflen,
+						   result, h_errnop);
+	return answer_hostent(svc, name, AF_INET, ret, buf, buflen, result,
+			      h_errnop);
 }
 
 /* Like glibc's, the non-reentrant forms share one static result. */
 static struct hostent static_hostent;
 static char static_hostbuf[1024];
 
-SWERVE_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+static struct hostent *answer_static(const struct swerve_service *svc,
+				     const char *name, int af)
 {
 	struct hostent *result = NULL;
 	int herr = 0;
 
-	if (libc.gethostbyname2 == NULL)
-		resolve_libc();
-	if (hostent_service(name) == NULL)
-		return libc.gethostbyname2(name, af);
-	gethostbyname2_r(name, af, &static_hostent, static_hostbuf,
-			 sizeof(static_hostbuf), &result, &herr);
+	answer_hostent(svc, name, af, &static_hostent, static_hostbuf,
+		       sizeof(static_hostbuf), &result, &herr);
 	h_errno = herr;
 	return result;
 }
 
+SWERVE_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	const struct swerve_service *svc = hostent_service(name);
+
+	if (svc == NULL)
+		return swerve_libc_gethostbyname2(name, af);
+	return answer_static(svc, name, af);
+}
+
 SWERVE_EXPORT struct hostent *gethostbyname(const char *name)
 {
-	if (libc.gethostbyname == NULL)
-		resolve_libc();
-	if (hostent_service(name) == NULL)
-		return libc.gethostbyname(name);
-	return gethostbyname2(name, AF_INET);
+	const struct swerve_service *svc = hostent_service(name);
+
+	if (svc == NULL)
+		return swerve_libc_gethostbyname(name);
+	return answer_static(svc, name, AF_INET);
 }

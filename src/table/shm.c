@@ -70,6 +70,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/libc.h"
 #include "base/log.h"
 #include "table/shm.h"
 #include "base/swerve.h"
@@ -439,7 +440,7 @@ int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 				      O_CLOEXEC, 0600);
 			if (fd != -1) {
 				rc = create_table(fd, name, out, err, errlen);
-				close(fd);
+				swerve_libc_close(fd);
 				return rc;
 			}
 			if (errno != EEXIST)
@@ -448,7 +449,7 @@ int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 		fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
 		if (fd != -1) {
 			rc = attach_table(fd, name, out, err, errlen);
-			close(fd);
+			swerve_libc_close(fd);
 			return rc;
 		}
 		if (errno != ENOENT || !create)

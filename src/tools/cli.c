@@ -327,7 +327,7 @@ static const struct swerve_endpoint *find_address(
 	memset(&priv, 0, sizeof(priv));
 	if (swerve_shm_private(&priv) != 0)
 		return NULL;
-	if (swerve_dnscache_new(cfg, &priv, NULL, &dc, NULL, 0) != 0 ||
+	if (swerve_dnscache_new(cfg, &priv, &dc, NULL, 0) != 0 ||
 	    !swerve_dnscache_has_names(dc, s))
 		goto out;
 	swerve_dnscache_refresh(dc, s, swerve_now_ms());
@@ -786,7 +786,7 @@ static int cmd_endpoints(const struct cli_args *a)
 		print_error("out of memory");
 		goto out;
 	}
-	if (swerve_dnscache_new(cfg, present ? &tab : &priv, NULL, &dc, err,
+	if (swerve_dnscache_new(cfg, present ? &tab : &priv, &dc, err,
 				sizeof(err)) != 0) {
 		print_error("%s", err);
 		goto detach;

@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -40,14 +42,13 @@ static pid_t start_dnsd(int port, const char *zone, const char *flag)
 }
 
 static struct swerve_resolver *
-resolver_at(const char *servers, const char *lookups, uint64_t timeout_ms,
-	    const struct swerve_resolver_sockets *s)
+resolver_at(const char *servers, const char *lookups, uint64_t timeout_ms)
 {
 	struct swerve_resolver *r = NULL;
 	char err[256] = "";
 	int rc;
 
-	rc = swerve_resolver_new(servers, lookups, timeout_ms, s, &r, err,
+	rc = swerve_resolver_new(servers, lookups, timeout_ms, &r, err,
 				 sizeof(err));
 	cr_assert_eq(rc, 0, "swerve_resolver_new: %d %s", rc, err);
 	cr_assert_not_null(r);
@@ -60,7 +61,7 @@ static struct swerve_resolver *resolver_on(int port, uint64_t timeout_ms)
 	char servers[64];
 
 	snprintf(servers, sizeof(servers), "127.0.0.1:%d", port);
-	return resolver_at(servers, "b", timeout_ms, NULL);
+	return resolver_at(servers, "b", timeout_ms);
 }
 
 /* "127.0.0.1 ::1" for the <n> addresses; asserts port 0 on each. */
@@ -236,8 +237,7 @@ Test(resolver, two_silent_servers_still_end_at_the_bound, .timeout = 30)
 	pid_t d1 = start_dnsd(15357, zone, "-n");
 	pid_t d2 = start_dnsd(15358, zone, "-n");
 	struct swerve_resolver *r =
-		resolver_at("127.0.0.1:15357,127.0.0.1:15358", "b", 600,
-			    NULL);
+		resolver_at("127.0.0.1:15357,127.0.0.1:15358", "b", 600);
 	uint64_t start = swerve_now_ms(), took;
 
 	cr_assert_str_eq(lookup(r, "db.test", 16),
@@ -310,60 +310,51 @@ Test(resolver, a_changed_record_is_seen_by_the_next_lookup, .timeout = 30)
 	t_cleanup();
 }
 
-/* Socket calls seen by the wrappers below, reset per test. */
-static int n_socket, n_connect, n_close, n_recvfrom, n_sendv, n_flagged;
+/*
+ * The resolver reaches connect, close, recvfrom and sendmsg through the
+ * libc door (scripts/check-door.sh proves it never calls them by name), but
+ * it opens its sockets with the plain socket(), which this executable
+ * interposes to count them and their flags. Sockets still open are counted
+ * in /proc/self/fd.
+ */
+static int n_socket, n_flagged;
 
-static int count_socket(int domain, int type, int proto)
+int socket(int domain, int type, int proto)
 {
+	static int (*real)(int, int, int);
+
+	if (real == NULL)
+		real = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
 	n_socket++;
 	if ((type & (SOCK_CLOEXEC | SOCK_NONBLOCK)) ==
 	    (SOCK_CLOEXEC | SOCK_NONBLOCK))
 		n_flagged++;
-	return socket(domain, type, proto);
+	return real(domain, type, proto);
 }
 
-static int count_connect(int fd, const struct sockaddr *sa, socklen_t len)
+static int open_sockets(void)
 {
-	const struct sockaddr_in *sin = (const void *)sa;
+	char path[64], link[64];
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	ssize_t n;
+	int count = 0;
 
-	n_connect++;
-	/* Only ever the test's own server. */
-	cr_assert_eq(sa->sa_family, AF_INET);
-	cr_assert_eq(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
-	return connect(fd, sa, len);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			count += strncmp(link, "socket:", 7) == 0;
+		}
+	}
+	closedir(d);
+	return count;
 }
 
-static int count_close(int fd)
-{
-	n_close++;
-	return close(fd);
-}
-
-static ssize_t count_recvfrom(int fd, void *buf, size_t len, int flags,
-			      struct sockaddr *from, socklen_t *fromlen)
-{
-	n_recvfrom++;
-	return recvfrom(fd, buf, len, flags, from, fromlen);
-}
-
-static ssize_t count_sendv(int fd, const struct iovec *iov, int n)
-{
-	struct msghdr msg = { .msg_iov = (struct iovec *)iov,
-			      .msg_iovlen = (size_t)n };
-
-	n_sendv++;
-	return sendmsg(fd, &msg, MSG_NOSIGNAL);
-}
-
-static const struct swerve_resolver_sockets counting = {
-	.socket = count_socket,
-	.connect = count_connect,
-	.close = count_close,
-	.recvfrom = count_recvfrom,
-	.sendv = count_sendv,
-};
-
-Test(resolver, uses_only_the_socket_calls_it_is_given, .timeout = 30)
+Test(resolver, opens_one_flagged_socket_per_lookup_and_keeps_none, .timeout = 30)
 {
 	const char *zone = t_write("zone",
 				   "db.test 60 A 127.0.0.1\n"
@@ -371,7 +362,8 @@ Test(resolver, uses_only_the_socket_calls_it_is_given, .timeout = 30)
 				   "db.test 60 AAAA ::1\n");
 	pid_t d = start_dnsd(15362, zone, NULL);
 	struct swerve_resolver *r =
-		resolver_at("127.0.0.1:15362", "b", 2000, &counting);
+		resolver_at("127.0.0.1:15362", "b", 2000);
+	int open_before = open_sockets();
 
 	cr_assert_str_eq(lookup(r, "db.test", 16),
 			 "3|127.0.0.1 127.0.0.2 ::1|60");
@@ -381,17 +373,14 @@ Test(resolver, uses_only_the_socket_calls_it_is_given, .timeout = 30)
 	 */
 	cr_assert_eq(n_socket, 1);
 	cr_assert_eq(n_flagged, 1); /* non-blocking, close-on-exec */
-	cr_assert_eq(n_connect, 1);
-	cr_assert_eq(n_sendv, 2);
-	cr_assert_geq(n_recvfrom, 2);
 	/* Nothing stays open between lookups. */
-	cr_assert_eq(n_close, n_socket);
+	cr_assert_eq(open_sockets(), open_before);
 	cr_assert_str_eq(lookup(r, "db.test", 16),
 			 "3|127.0.0.1 127.0.0.2 ::1|60");
 	cr_assert_eq(n_socket, 2);
-	cr_assert_eq(n_close, 2);
+	cr_assert_eq(open_sockets(), open_before);
 	swerve_resolver_free(r);
-	cr_assert_eq(n_close, 2);
+	cr_assert_eq(open_sockets(), open_before);
 	t_stop(d);
 	t_cleanup();
 }
@@ -403,12 +392,13 @@ Test(resolver, works_in_a_forked_child_and_after_it, .timeout = 30)
 				   "db.test 60 AAAA ::1\n");
 	pid_t d = start_dnsd(15363, zone, NULL);
 	struct swerve_resolver *r =
-		resolver_at("127.0.0.1:15363", "b", 2000, &counting);
-	int status, before;
+		resolver_at("127.0.0.1:15363", "b", 2000);
+	int status, before, open_before;
 	pid_t child;
 
 	cr_assert_str_eq(lookup(r, "db.test", 16), "2|127.0.0.1 ::1|60");
 	before = n_socket;
+	open_before = open_sockets();
 	child = fork();
 	cr_assert_neq(child, -1);
 	if (child == 0) {
@@ -427,7 +417,8 @@ Test(resolver, works_in_a_forked_child_and_after_it, .timeout = 30)
 				_exit(1);
 		}
 		swerve_resolver_free(r);
-		_exit(n_socket == before + 2 && n_close == n_socket ? 0 : 2);
+		_exit(n_socket == before + 2 &&
+		      open_sockets() == open_before ? 0 : 2);
 	}
 	cr_assert_eq(waitpid(child, &status, 0), child);
 	cr_assert(WIFEXITED(status));
@@ -441,8 +432,7 @@ Test(resolver, works_in_a_forked_child_and_after_it, .timeout = 30)
 /* /etc/hosts (or c-ares' RFC 6761 fallback) answers; nothing is sent. */
 Test(resolver, hosts_file_answers_localhost_with_ttl_0, .timeout = 30)
 {
-	struct swerve_resolver *r = resolver_at("127.0.0.1:15364", "f", 2000,
-						&counting);
+	struct swerve_resolver *r = resolver_at("127.0.0.1:15364", "f", 2000);
 	const char *out = lookup(r, "localhost", 16);
 
 	cr_assert(strncmp(out, "1|127.0.0.1|0", 13) == 0 ||
@@ -455,8 +445,7 @@ Test(resolver, hosts_file_answers_localhost_with_ttl_0, .timeout = 30)
 
 Test(resolver, ip_literals_answer_themselves_without_a_query, .timeout = 30)
 {
-	struct swerve_resolver *r = resolver_at("127.0.0.1:15365", "b", 2000,
-						&counting);
+	struct swerve_resolver *r = resolver_at("127.0.0.1:15365", "b", 2000);
 
 	cr_assert_str_eq(lookup(r, "127.0.0.7", 16), "1|127.0.0.7|0");
 	cr_assert_str_eq(lookup(r, "::1", 16), "1|::1|0");
@@ -471,17 +460,17 @@ Test(resolver, rejects_bad_settings_and_arguments, .timeout = 30)
 	char err[256] = "";
 	uint32_t ttl;
 
-	cr_assert_eq(swerve_resolver_new("127.0.0.1:15366", "x", 1000, NULL,
+	cr_assert_eq(swerve_resolver_new("127.0.0.1:15366", "x", 1000,
 					 &r, err, sizeof(err)), -EINVAL);
 	cr_assert_null(r);
 	cr_assert_str_eq(err, "DNS lookups \"x\": want b, f, fb or bf");
-	cr_assert_eq(swerve_resolver_new("127.0.0.1:15366", "b", 0, NULL, &r,
+	cr_assert_eq(swerve_resolver_new("127.0.0.1:15366", "b", 0, &r,
 					 NULL, 0), -EINVAL);
-	cr_assert_eq(swerve_resolver_new("not an address", "b", 1000, NULL,
+	cr_assert_eq(swerve_resolver_new("not an address", "b", 1000,
 					 &r, err, sizeof(err)), -EINVAL);
 	cr_assert(strncmp(err, "DNS servers \"not an address\": ", 30) == 0,
 		  "%s", err);
-	r = resolver_at("127.0.0.1:15366, [::1]:15366", "fb", 1000, NULL);
+	r = resolver_at("127.0.0.1:15366, [::1]:15366", "fb", 1000);
 	cr_assert_str_eq(swerve_resolver_source(r),
 			 "/etc/hosts, 127.0.0.1:15366, [::1]:15366");
 	cr_assert_eq(swerve_resolver_lookup(r, "", a, 1, &ttl, err,
