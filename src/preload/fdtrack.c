@@ -1,0 +1,257 @@
+/*
+ * fdtrack.c: the per-fd attempt slots. A slot records an attempt in flight
+ * on a tracked fd (service, endpoint, dialled port, socket inode, start)
+ * and moves between free, pending and established by compare-and-swap, so
+ * that an outcome seen by two threads is reported once. It also keeps the
+ * per-process counters the balancer reads (attempts pending, connections
+ * active) and reports outcomes to the shared table.
+ *
+ * Thread-safety: slots are claimed with CAS (SLOT_BUSY while one thread
+ * changes one); counters are atomics; nothing here blocks.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "base/libc.h"
+#include "base/log.h"
+#include "base/swerve.h"
+#include "preload/preload.h"
+
+/* An attempt abandoned while still in SYN_SENT after this long counts as a
+ * connect timeout; younger ones were cancelled, not timed out. */
+#define ABANDON_MS 100
+
+struct fd_slot swerve_fd_slots[FD_SLOTS];
+
+uint64_t swerve_fdtrack_inode(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+int swerve_fdtrack_tcp_state(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (swerve_libc_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return -1;
+	return ti.tcpi_state;
+}
+
+/* Records an outcome for endpoint <ep> of service <s>, host-wide. */
+void swerve_fdtrack_record(unsigned s, unsigned ep, enum swerve_outcome outcome)
+{
+	struct svc_state *ss = &swerve_services[s];
+	uint64_t now = swerve_now_ms();
+	enum swerve_outlier_event ev;
+
+	if (outcome != SWERVE_OUTCOME_CONNECT_OK)
+		atomic_store_explicit(&ss->last_fail[ep], now,
+				      memory_order_relaxed);
+	ev = swerve_shm_report(&swerve_table, ss->rows, ss->svc->nendpoints, ep,
+			       &ss->svc->outlier, outcome, 0, now);
+	if (ev == SWERVE_OUTLIER_EJECT)
+		swerve_log(SWERVE_LOG_INFO, "ejected %s of service %s",
+			   ss->svc->endpoints[ep].text, ss->svc->name);
+	else if (ev == SWERVE_OUTLIER_OVERFLOW)
+		swerve_log(SWERVE_LOG_INFO,
+			   "%s of service %s failing, but the ejection cap "
+			   "keeps it in", ss->svc->endpoints[ep].text,
+			   ss->svc->name);
+}
+
+enum swerve_outcome swerve_fdtrack_outcome_of(int err)
+{
+	return err == ETIMEDOUT ? SWERVE_OUTCOME_CONNECT_TIMEOUT
+				: SWERVE_OUTCOME_CONNECT_FAILED;
+}
+
+/* Errors that say the endpoint is unhealthy (and worth failing over). */
+bool swerve_fdtrack_is_failure(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ECONNRESET:
+	case ECONNABORTED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void pending_enter(struct svc_state *ss, unsigned ep, uint64_t now)
+{
+	if (atomic_fetch_add(&ss->pending[ep], 1) == 0)
+		atomic_store_explicit(&ss->pending_since[ep], now,
+				      memory_order_relaxed);
+}
+
+void swerve_fdtrack_pending_leave(struct svc_state *ss, unsigned ep)
+{
+	uint32_t v = atomic_load(&ss->pending[ep]);
+
+	/* Never below zero, even after a fork duplicated a slot. */
+	while (v > 0 && !atomic_compare_exchange_weak(&ss->pending[ep], &v,
+						      v - 1))
+		;
+}
+
+static void active_leave(struct svc_state *ss, unsigned ep)
+{
+	uint32_t v = atomic_load(&ss->active[ep]);
+
+	while (v > 0 && !atomic_compare_exchange_weak(&ss->active[ep], &v,
+						      v - 1))
+		;
+}
+
+/* Puts TCP_USER_TIMEOUT back to the application's 0 once the handshake is
+ * over: left in place it would kill an established connection that stalls
+ * longer than connect_timeout (mechanisms-measured.md Q3b). */
+static void restore_uto(int fd, struct fd_slot *sl)
+{
+	unsigned int zero = 0;
+
+	if (sl->uto_set) {
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,
+			   sizeof(zero));
+		sl->uto_set = 0;
+	}
+}
+
+/*
+ * Takes the slot of <fd> for exclusive use when it is in <from>; the caller
+ * must store a new state afterwards. Returns false when someone else has it
+ * or it is in another state.
+ */
+bool swerve_fdtrack_take(struct fd_slot *sl, uint32_t from)
+{
+	uint32_t expected = from;
+
+	return atomic_compare_exchange_strong(&sl->state, &expected,
+					      SLOT_BUSY);
+}
+
+/*
+ * Settles the attempt recorded in <sl> for a socket that is going away or
+ * was replaced: the application closed it (<fd> still valid) or the fd now
+ * holds another socket (<fd> -1). An attempt still in SYN_SENT for longer
+ * than ABANDON_MS was given up on: a timeout, charged to the endpoint.
+ */
+void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished)
+{
+	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
+	struct svc_state *ss;
+	uint64_t now;
+
+	if (st != SLOT_PENDING && st != SLOT_ESTABLISHED)
+		return;
+	if (!swerve_fdtrack_take(sl, st))
+		return;
+	ss = &swerve_services[sl->svc];
+	if (sl->pid != swerve_runtime_pid()) {
+		/* Inherited across fork(): the attempt is the parent's, and a
+		 * child closing its copy says nothing about the endpoint. */
+		atomic_store_explicit(&sl->state, SLOT_FREE,
+				      memory_order_release);
+		return;
+	}
+	if (st == SLOT_ESTABLISHED) {
+		active_leave(ss, sl->ep);
+	} else {
+		int tstate = vanished ? -1 : swerve_fdtrack_tcp_state(fd);
+
+		swerve_fdtrack_pending_leave(ss, sl->ep);
+		now = swerve_now_ms();
+		if (tstate == TCP_ESTABLISHED || tstate == TCP_CLOSE_WAIT) {
+			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
+		} else if (now - sl->started_ms >= ABANDON_MS &&
+			   (tstate == TCP_SYN_SENT || tstate == TCP_CLOSE ||
+			    tstate == -1)) {
+			swerve_log(SWERVE_LOG_DEBUG,
+				   "attempt to %s abandoned after %llu ms",
+				   ss->svc->endpoints[sl->ep].text,
+				   (unsigned long long)(now - sl->started_ms));
+			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_TIMEOUT);
+		}
+	}
+	atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
+}
+
+/*
+ * The slot for <fd> when it describes the socket <fd> holds now; a slot
+ * left by an earlier socket on the same fd number is settled first.
+ */
+struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino)
+{
+	struct fd_slot *sl;
+	uint32_t st;
+
+	if (fd < 0 || fd >= FD_SLOTS)
+		return NULL;
+	sl = &swerve_fd_slots[fd];
+	*ino = swerve_fdtrack_inode(fd);
+	st = atomic_load_explicit(&sl->state, memory_order_acquire);
+	if (st == SLOT_FREE || st == SLOT_BUSY)
+		return sl;
+	if (sl->ino != *ino)
+		swerve_fdtrack_settle(fd, sl, true);
+	return sl;
+}
+
+/* Marks the start of an attempt on <fd> to endpoint <ep>. */
+void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
+		       uint16_t port, int family, uint64_t ino, bool uto_set)
+{
+	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
+
+	if (st == SLOT_BUSY || !swerve_fdtrack_take(sl, st))
+		return;
+	if (st == SLOT_PENDING)
+		swerve_fdtrack_pending_leave(&swerve_services[sl->svc], sl->ep);
+	else if (st == SLOT_ESTABLISHED)
+		active_leave(&swerve_services[sl->svc], sl->ep);
+	sl->svc = (uint16_t)s;
+	sl->ep = (uint16_t)ep;
+	sl->port = port;
+	sl->family = (uint8_t)family;
+	sl->uto_set = uto_set;
+	sl->ino = ino;
+	sl->pid = swerve_runtime_pid();
+	sl->started_ms = swerve_now_ms();
+	pending_enter(&swerve_services[s], ep, sl->started_ms);
+	atomic_store_explicit(&sl->state, SLOT_PENDING, memory_order_release);
+}
+
+/* Ends the attempt on <sl>: established (counted active) or gone. */
+void swerve_fdtrack_end(int fd, struct fd_slot *sl, bool established)
+{
+	struct svc_state *ss;
+
+	if (!swerve_fdtrack_take(sl, SLOT_PENDING))
+		return;
+	ss = &swerve_services[sl->svc];
+	swerve_fdtrack_pending_leave(ss, sl->ep);
+	restore_uto(fd, sl);
+	if (established) {
+		atomic_fetch_add(&ss->active[sl->ep], 1);
+		atomic_store_explicit(&sl->state, SLOT_ESTABLISHED,
+				      memory_order_release);
+	} else {
+		atomic_store_explicit(&sl->state, SLOT_FREE,
+				      memory_order_release);
+	}
+}

@@ -1,0 +1,125 @@
+/*
+ * preload.h: what the files of the hook layer share, and nothing else
+ * includes. The layer is split by concern:
+ *   runtime.c  init, the published config and per-service state, fork,
+ *              the re-entrancy guard, the random numbers, names refresh;
+ *   fdtrack.c  the per-fd attempt slots and the outcomes they report;
+ *   connect.c  connect(): routing and failover inside the call;
+ *   io.c       close, getsockopt and the read/write family, which observe
+ *              how a pending attempt ended;
+ *   resolve.c  getaddrinfo and the gethostbyname family.
+ *
+ * State. Process-wide, published once by init (release store of the
+ * config), then read without locks: the config, the table mapping, the
+ * per-service arrays. Per fd a slot in a fixed array records an attempt in
+ * flight; slots change state by compare-and-swap, so a completion observed
+ * from another thread (Java HttpClient polls in a selector thread) is
+ * reported exactly once. No lock is ever held across a call into libc that
+ * can block, and a thread-local guard sends calls made by swerve itself (or
+ * by a signal handler that interrupted swerve) straight to libc.
+ */
+#ifndef SWERVE_PRELOAD_H
+#define SWERVE_PRELOAD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "names/dnscache.h"
+#include "policy/config.h"
+#include "policy/outlier.h"
+#include "table/shm.h"
+
+/*
+ * fds below this are tracked (65536 slots of 32 bytes: 2 MiB of zero pages,
+ * touched only where used). Higher fds are still routed; only failures that
+ * show after connect() returns go unobserved for them.
+ */
+#define FD_SLOTS 65536
+
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_PENDING = 1,     /* connect in progress */
+	SLOT_ESTABLISHED = 2, /* connected; counted in `active` */
+	SLOT_BUSY = 3,        /* someone is changing it */
+};
+
+struct fd_slot {
+	_Atomic uint32_t state;
+	uint16_t svc;
+	uint16_t ep;
+	uint16_t port;        /* dialled port, host order */
+	uint8_t family;       /* socket family: AF_INET or AF_INET6 */
+	uint8_t uto_set;      /* we set TCP_USER_TIMEOUT: reset it to 0 */
+	pid_t pid;            /* process that made the attempt */
+	uint64_t ino;         /* socket inode when the attempt started */
+	uint64_t started_ms;
+};
+
+/* Per service, per process: built by init, never resized. */
+struct svc_state {
+	const struct swerve_service *svc;
+	unsigned nprio;
+	uint8_t *prio;
+	uint32_t *weight;
+	struct swerve_shm_row **rows;
+	_Atomic uint32_t *active;        /* established connections */
+	_Atomic uint32_t *pending;       /* attempts in flight */
+	_Atomic uint64_t *pending_since; /* when pending last left 0 */
+	_Atomic uint64_t *last_fail;     /* last failure seen here */
+	_Atomic uint64_t rr;
+};
+
+/* runtime.c: written once by init before the config is published, then
+ * read without locks. */
+extern struct swerve_shm swerve_table;
+extern struct svc_state *swerve_services;
+/* The addresses behind endpoints given as names; NULL when swerve is off. */
+extern struct swerve_dnscache *swerve_dns;
+/* Set while swerve itself runs in this thread: calls it makes into libc,
+ * and hooks re-entered from a signal handler, go straight through.
+ * initial-exec: no allocation on first access, safe in signal handlers. */
+extern __thread int swerve_guard __attribute__((tls_model("initial-exec")));
+
+/* fdtrack.c: one slot per fd below FD_SLOTS. */
+extern struct fd_slot swerve_fd_slots[FD_SLOTS];
+
+/* The config when swerve is on in this process (initialising it on first
+ * use), else NULL. */
+const struct swerve_config *swerve_runtime_config(void);
+/* A per-thread xorshift64 number: no locks, no libc state. */
+uint64_t swerve_runtime_random(void);
+/* getpid(), cached: refreshed in a forked child. */
+pid_t swerve_runtime_pid(void);
+/* Brings the answers of service <s>'s names up to date when due. */
+void swerve_runtime_refresh_names(unsigned s);
+
+/* The socket inode of <fd>, 0 when it has none. */
+uint64_t swerve_fdtrack_inode(int fd);
+/* The TCP state of <fd> (TCP_ESTABLISHED...), -1 when unknown. */
+int swerve_fdtrack_tcp_state(int fd);
+/* Records <outcome> of endpoint <ep> of service <s>, host-wide. */
+void swerve_fdtrack_record(unsigned s, unsigned ep,
+			   enum swerve_outcome outcome);
+/* The outcome a connect error <err> stands for. */
+enum swerve_outcome swerve_fdtrack_outcome_of(int err);
+/* Errors that say the endpoint is unhealthy (and worth failing over). */
+bool swerve_fdtrack_is_failure(int err);
+/* One attempt fewer in flight to endpoint <ep> (never below zero). */
+void swerve_fdtrack_pending_leave(struct svc_state *ss, unsigned ep);
+/* Takes <sl> for exclusive use when it is in state <from>. */
+bool swerve_fdtrack_take(struct fd_slot *sl, uint32_t from);
+/* Settles the attempt of a socket that is going away or was replaced. */
+void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished);
+/* The slot of <fd> for the socket it holds now (NULL above FD_SLOTS). */
+struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino);
+/* Marks the start of an attempt on <sl> to endpoint <ep> of service <s>. */
+void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
+			  uint16_t port, int family, uint64_t ino,
+			  bool uto_set);
+/* Ends the attempt on <sl>: established (counted active) or gone. */
+void swerve_fdtrack_end(int fd, struct fd_slot *sl, bool established);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * runtime.c: the hook layer's process state. It loads the config on first
+ * use (pthread_once, from whichever hook runs first), attaches the shared
+ * table or falls back to a private one, builds the names cache and the
+ * per-service arrays, and publishes the config with a release store; NULL
+ * means swerve is off in this process and every hook passes through. It
+ * also owns the re-entrancy guard, the per-thread random numbers, the
+ * cached pid refreshed after fork, and the refresh of names.
+ *
+ * Thread-safety: init runs once under pthread_once; everything it builds is
+ * immutable once published. The guard and the random state are
+ * thread-local (initial-exec: safe in signal handlers).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/exe.h"
+#include "base/libc.h"
+#include "base/log.h"
+#include "base/swerve.h"
+#include "policy/balancer.h"
+#include "preload/preload.h"
+
+/* Published by init with a release store once everything below is built;
+ * NULL means "swerve is off in this process": every hook passes through. */
+static _Atomic(const struct swerve_config *) active_cfg;
+struct swerve_shm swerve_table;
+struct svc_state *swerve_services;
+struct swerve_dnscache *swerve_dns;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* getpid() is a system call: cached at init, refreshed in a forked child. */
+static pid_t self_pid;
+
+__thread int swerve_guard __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
+
+uint64_t swerve_runtime_random(void)
+{
+	uint64_t x = rng_state;
+
+	if (x == 0) {
+		x = swerve_now_ms() ^ ((uint64_t)(uintptr_t)&rng_state << 16) ^
+		    (uint64_t)getpid() << 32 ^ 0x9e3779b97f4a7c15ull;
+		if (x == 0)
+			x = 1;
+	}
+	/* xorshift64: plenty for spreading load, no locks, no libc state. */
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	rng_state = x;
+	return x;
+}
+
+static void after_fork_child(void)
+{
+	self_pid = getpid();
+}
+
+pid_t swerve_runtime_pid(void)
+{
+	return self_pid != 0 ? self_pid : getpid();
+}
+
+static bool is_go_program(void)
+{
+	struct swerve_exe_info info;
+
+	return swerve_exe_inspect("/proc/self/exe", &info) == 0 && info.is_go;
+}
+
+static int build_services(const struct swerve_config *cfg)
+{
+	unsigned s, i;
+
+	swerve_services = calloc(cfg->nservices ? cfg->nservices : 1,
+			  sizeof(*swerve_services));
+	if (swerve_services == NULL)
+		return -ENOMEM;
+	for (s = 0; s < cfg->nservices; s++) {
+		const struct swerve_service *svc =
+			swerve_dnscache_service(swerve_dns, s);
+		struct svc_state *ss = &swerve_services[s];
+		unsigned n = svc->nendpoints;
+
+		ss->svc = svc;
+		ss->prio = calloc(n, sizeof(*ss->prio));
+		ss->weight = calloc(n, sizeof(*ss->weight));
+		ss->rows = calloc(n, sizeof(*ss->rows));
+		ss->active = calloc(n, sizeof(*ss->active));
+		ss->pending = calloc(n, sizeof(*ss->pending));
+		ss->pending_since = calloc(n, sizeof(*ss->pending_since));
+		ss->last_fail = calloc(n, sizeof(*ss->last_fail));
+		if (ss->prio == NULL || ss->weight == NULL || ss->rows == NULL ||
+		    ss->active == NULL || ss->pending == NULL ||
+		    ss->pending_since == NULL || ss->last_fail == NULL)
+			return -ENOMEM;
+		ss->nprio = swerve_balancer_priorities(svc, cfg, ss->prio);
+		/* A fresh process must not start where every other one did:
+		 * short-lived clients would all reach the same endpoint. */
+		atomic_store_explicit(&ss->rr, swerve_runtime_random(),
+				      memory_order_relaxed);
+		for (i = 0; i < n; i++)
+			ss->weight[i] = svc->endpoints[i].weight;
+		if (swerve_dnscache_has_names(swerve_dns, s)) {
+			/* The rows follow the answers: dnscache's own. */
+			free(ss->rows);
+			ss->rows = (struct swerve_shm_row **)
+				swerve_dnscache_rows(swerve_dns, s);
+			continue;
+		}
+		for (i = 0; i < n; i++)
+			ss->rows[i] = swerve_shm_row(&swerve_table,
+						     svc->endpoints[i].key,
+						     true);
+	}
+	return 0;
+}
+
+static void init(void)
+{
+	struct swerve_config *cfg = NULL;
+	const char *path, *lvl;
+	enum swerve_log_level level;
+	char err[512];
+	int rc;
+	bool explicit_path;
+
+	swerve_guard++;
+	swerve_libc_resolve();
+	self_pid = getpid();
+	pthread_atfork(NULL, NULL, after_fork_child);
+	lvl = secure_getenv("SWERVE_LOG");
+	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
+		swerve_log_set_level(level);
+	path = secure_getenv("SWERVE_CONFIG");
+	explicit_path = path != NULL && path[0] != '\0';
+	if (is_go_program()) {
+		/* Go connects with raw system calls: a service address handed
+		 * to it (cgo calls getaddrinfo) would lead nowhere. */
+		if (explicit_path)
+			swerve_log(SWERVE_LOG_WARN,
+				   "a Go program connects behind swerve's back; "
+				   "swerve stays out of its way");
+		goto out;
+	}
+	if (!explicit_path)
+		path = SWERVE_DEFAULT_CONFIG;
+
+	/* The first error is enough for the one line a host program gets;
+	 * swervectl check lists them all. */
+	err[0] = '\0';
+	rc = swerve_config_load(path, true, &cfg, NULL, NULL, err,
+				sizeof(err));
+	if (rc == -ENOENT && !explicit_path)
+		goto out; /* no config on this host: silent pass-through */
+	if (rc != 0) {
+		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",
+			   err[0] != '\0' ? err : strerror(-rc));
+		goto out;
+	}
+	swerve_log_set_level(cfg->log_level);
+
+	rc = swerve_shm_attach(cfg->shm_name, true, &swerve_table, err, sizeof(err));
+	if (rc != 0) {
+		/* Fail open, but keep outlier detection inside this process. */
+		swerve_log(SWERVE_LOG_WARN,
+			   "%s; health is not shared with other processes", err);
+		if (swerve_shm_private(&swerve_table) != 0) {
+			swerve_log(SWERVE_LOG_ERROR,
+				   "no memory for the health table; swerve is "
+				   "off in this process");
+			goto fail;
+		}
+	}
+	rc = swerve_dnscache_new(cfg, &swerve_table, &swerve_dns, err, sizeof(err));
+	if (rc != 0) {
+		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",
+			   err);
+		goto fail;
+	}
+	if (build_services(cfg) != 0) {
+		swerve_log(SWERVE_LOG_ERROR,
+			   "no memory for %u services; swerve is off in this "
+			   "process", cfg->nservices);
+		goto fail;
+	}
+	swerve_log(SWERVE_LOG_INFO, "%s: %u services, locality '%s', table %s",
+		   cfg->path, cfg->nservices, cfg->locality_text,
+		   swerve_table.shared ? swerve_table.name : "(private)");
+	atomic_store_explicit(&active_cfg, cfg, memory_order_release);
+	goto out;
+fail:
+	/* Nothing was published, so no other thread can be reading it; the
+	 * per-service arrays are left behind (a few bytes, once). */
+	swerve_config_free(cfg);
+out:
+	swerve_guard--;
+}
+
+__attribute__((constructor)) static void swerve_constructor(void)
+{
+	swerve_libc_resolve();
+}
+
+/* The config when swerve is on in this process, else NULL. */
+const struct swerve_config *swerve_runtime_config(void)
+{
+	const struct swerve_config *cfg;
+
+	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
+	if (cfg != NULL)
+		return cfg;
+	pthread_once(&init_once, init);
+	return atomic_load_explicit(&active_cfg, memory_order_acquire);
+}
+
+/*
+ * Brings the answers of service <s>'s names up to date when they are due
+ * (at most one lookup bounded by dns_timeout, see dnscache.h). The guard is
+ * lowered as for the real connect(): c-ares' sockets use libc directly,
+ * and a siglongjmp out of the lookup must not leave swerve off.
+ */
+void swerve_runtime_refresh_names(unsigned s)
+{
+	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s))
+		return;
+	swerve_guard--;
+	swerve_dnscache_refresh(swerve_dns, s, swerve_now_ms());
+	swerve_guard++;
+}
