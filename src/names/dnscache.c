@@ -65,6 +65,7 @@ struct svc_cache {
 	int *set_of;                     /* per slot: name set, or -1 */
 	struct name_set *sets;
 	unsigned nsets;
+	_Atomic uint64_t gen;            /* bumped by every new answer */
 };
 
 struct swerve_dnscache {
@@ -297,7 +298,17 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 	}
 	atomic_store_explicit(&ns->expires_ms, expires, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ns->seq, 1, memory_order_release);
+	/* After the answer: a reader that sees the new generation then
+	 * reads the new addresses. */
+	if (n > 0)
+		atomic_fetch_add_explicit(&sc->gen, 1, memory_order_release);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+uint64_t swerve_dnscache_generation(const struct swerve_dnscache *c,
+				    unsigned s)
+{
+	return atomic_load_explicit(&c->svcs[s].gen, memory_order_acquire);
 }
 
 /* Resolves one name now, in this thread, and publishes the outcome. */

@@ -61,6 +61,13 @@ void swerve_dnscache_free(struct swerve_dnscache *c);
 const struct swerve_service *swerve_dnscache_service(
 	const struct swerve_dnscache *c, unsigned s);
 
+/*
+ * A number that changes whenever service <s>'s answers change (routing
+ * plans built from older answers are stale). Lock-free.
+ */
+uint64_t swerve_dnscache_generation(const struct swerve_dnscache *c,
+				    unsigned s);
+
 /* True when service <s> has endpoints given as names. */
 bool swerve_dnscache_has_names(const struct swerve_dnscache *c, unsigned s);
 

@@ -49,14 +49,14 @@
  * Policy. Inside the chosen tier (and locality), round robin and random
  * walk the cumulative weights with the caller's counter or random number,
  * so equal weights rotate plainly and 1:3 weights give exactly 1:3 over
- * every four picks. Least request uses Envoy's power of two choices when the weights
- * are equal and otherwise the endpoint with the highest weight / (active +
- * 1). Endpoints already tried in this call are treated as absent, so the
- * load is recomputed as if they were gone; endpoints with a long pending
- * attempt (suspect) are used only when nothing else is left in the tier.
+ * every four picks. Least request uses Envoy's power of two choices when
+ * the weights are equal and otherwise the endpoint with the highest
+ * weight / (active + 1). The steps of a pick are arranged in a routing plan
+ * that is computed once per health change (plan.c), which is also where
+ * avoided endpoints and those already tried are passed over.
  *
  * Everything is integer math on caller-supplied arrays and stack copies of
- * at most SWERVE_MAX_ENDPOINTS entries: no allocation, no global state.
+ * at most SWERVE_MAX_LOCALITIES entries: no allocation, no global state.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -393,144 +393,7 @@ void swerve_balancer_load(const uint8_t *prio, const bool *healthy, size_t n,
 	}
 }
 
-/* The set a policy chooses from, over the compacted (not excluded) list. */
-struct candidates {
-	const struct swerve_balancer_input *in;
-	const uint16_t *map;   /* compacted index -> endpoint index */
-	const uint8_t *tier;   /* compacted */
-	const bool *ok;        /* compacted healthy */
-	size_t m;
-	unsigned p;            /* the chosen tier */
-	int group;             /* the chosen locality, or -1 for any */
-	bool all;              /* panic or fail-open: unhealthy ones too */
-	bool skip_suspect;
-};
-
-static bool is_candidate(const struct candidates *c, size_t j)
-{
-	if (c->tier[j] != c->p)
-		return false;
-	if (c->group >= 0 &&
-	    c->in->svc->endpoints[c->map[j]].group != (uint16_t)c->group)
-		return false;
-	if (!c->all && !c->ok[j])
-		return false;
-	if (c->skip_suspect && c->in->suspect[c->map[j]])
-		return false;
-	return true;
-}
-
-static uint64_t weight_of(const struct candidates *c, size_t j)
-{
-	const uint32_t *w = c->in->weight;
-
-	if (w == NULL || w[c->map[j]] == 0)
-		return 1;
-	return w[c->map[j]];
-}
-
-static uint64_t active_of(const struct candidates *c, size_t j)
-{
-	const uint32_t *a = c->in->active;
-
-	return a != NULL ? a[c->map[j]] : 0;
-}
-
-/* The <nth> candidate (0-based), or -1. */
-static long find_nth(const struct candidates *c, uint64_t nth)
-{
-	size_t j;
-
-	for (j = 0; j < c->m; j++) {
-		if (!is_candidate(c, j))
-			continue;
-		if (nth == 0)
-			return (long)j;
-		nth--;
-	}
-	return -1;
-}
-
-/* Walks the cumulative weights to <r> modulo their sum. */
-static long pick_weighted(const struct candidates *c, uint64_t r)
-{
-	uint64_t sum = 0, cum = 0;
-	size_t j;
-
-	for (j = 0; j < c->m; j++) {
-		if (is_candidate(c, j))
-			sum += weight_of(c, j);
-	}
-	if (sum == 0)
-		return -1;
-	r %= sum;
-	for (j = 0; j < c->m; j++) {
-		if (!is_candidate(c, j))
-			continue;
-		cum += weight_of(c, j);
-		if (r < cum)
-			return (long)j;
-	}
-	return -1;
-}
-
-/*
- * Envoy's least request: with equal weights, two random choices and the
- * one with fewer active connections (ties keep the first); with unequal
- * weights, the highest weight / (active + 1), compared by cross
- * multiplication (both factors fit in 32 bits, the product in 64), ties to
- * the lower index.
- */
-static long pick_least_request(const struct candidates *c, uint64_t rand2)
-{
-	uint64_t count = 0, w0 = 0;
-	bool equal = true;
-	long a, b, best = -1;
-	size_t j;
-
-	for (j = 0; j < c->m; j++) {
-		if (!is_candidate(c, j))
-			continue;
-		if (count == 0)
-			w0 = weight_of(c, j);
-		else if (weight_of(c, j) != w0)
-			equal = false;
-		count++;
-	}
-	if (count == 0)
-		return -1;
-	if (equal) {
-		a = find_nth(c, rand2 % count);
-		b = find_nth(c, (rand2 / count) % count);
-		if (active_of(c, (size_t)b) < active_of(c, (size_t)a))
-			return b;
-		return a;
-	}
-	for (j = 0; j < c->m; j++) {
-		if (!is_candidate(c, j))
-			continue;
-		if (best < 0 ||
-		    weight_of(c, j) * (active_of(c, (size_t)best) + 1) >
-		    weight_of(c, (size_t)best) * (active_of(c, j) + 1))
-			best = (long)j;
-	}
-	return best;
-}
-
-static long run_policy(const struct candidates *c)
-{
-	switch (c->in->lb) {
-	case SWERVE_LB_LEAST_REQUEST:
-		return pick_least_request(c, c->in->rand2);
-	case SWERVE_LB_RANDOM:
-		return pick_weighted(c, c->in->rand2);
-	case SWERVE_LB_ROUND_ROBIN:
-	default:
-		return pick_weighted(c, c->in->rr);
-	}
-}
-
-static const char *policy_name(enum swerve_lb lb)
+const char *swerve_balancer_policy_name(enum swerve_lb lb)
 {
 	switch (lb) {
 	case SWERVE_LB_LEAST_REQUEST:
@@ -541,60 +404,6 @@ static const char *policy_name(enum swerve_lb lb)
 	default:
 		return "round robin";
 	}
-}
-
-/* Envoy's choosePriority: h = rand % 100 + 1 over the cumulative loads. */
-static unsigned choose_priority(const struct swerve_balancer_load *ld,
-				uint64_t rand1)
-{
-	uint64_t h = rand1 % 100 + 1, cum = 0;
-	unsigned p;
-
-	for (p = 0; p < ld->npriorities; p++) {
-		cum += ld->load[p];
-		if (h <= cum)
-			return p;
-	}
-	return 0; /* loads always sum to 100; never reached */
-}
-
-/*
- * Envoy's locality pick inside tier c->p (envoy-istio-semantics.md 3.4):
- * each locality weighs its weight times min(1, overprov * healthy / total),
- * computed in units of 1/10000; the localities with effective weight share
- * the picks in proportion. Envoy keeps an EDF scheduler per priority in
- * each long-lived worker. swerve's counters live in each process and start
- * at zero, and many clients make a handful of connections and exit: a
- * deterministic walk from zero would send every such process to the same
- * first locality. So the locality is drawn at random (the high bits of
- * rand1, whose low bits chose the priority), which keeps the weights exact
- * in expectation across any number of processes; the endpoint inside the
- * locality is then picked by the policy as usual.
- * Returns the locality and its share in <*share> (percent), or -1 when no
- * locality has effective weight (Envoy then uses the whole tier).
- */
-static int choose_locality(const struct candidates *c, uint32_t *share)
-{
-	const struct swerve_balancer_input *in = c->in;
-	uint64_t eff[SWERVE_MAX_LOCALITIES];
-	uint64_t sum, cum = 0, x, r;
-	unsigned g, nloc;
-
-	sum = swerve_balancer_locality_weights(in, c->p, eff);
-	if (sum == 0)
-		return -1;
-	nloc = in->svc->nlocalities < SWERVE_MAX_LOCALITIES ?
-	       in->svc->nlocalities : SWERVE_MAX_LOCALITIES;
-	x = in->rand1;
-	r = (uint64_t)(((unsigned __int128)x * sum) >> 64);
-	for (g = 0; g < nloc; g++) {
-		cum += eff[g];
-		if (eff[g] > 0 && r < cum) {
-			*share = (uint32_t)(eff[g] * 100 / sum);
-			return (int)g;
-		}
-	}
-	return -1; /* r < sum: never reached */
 }
 
 uint64_t swerve_balancer_locality_weights(
@@ -630,8 +439,9 @@ uint64_t swerve_balancer_locality_weights(
 		/* The weight is configuration: every endpoint counts. */
 		base[g] += in->weight != NULL && in->weight[i] > 0 ?
 			   in->weight[i] : 1;
-		/* Health leaves out what this call tried, like the load. */
-		if (in->excluded != NULL && in->excluded[i])
+		/* Health leaves out what the socket cannot reach, like the
+		 * load does. */
+		if (in->absent != NULL && in->absent[i])
 			continue;
 		total[g]++;
 		good[g] += in->healthy[i];
@@ -645,178 +455,4 @@ uint64_t swerve_balancer_locality_weights(
 		sum += eff[g];
 	}
 	return sum;
-}
-
-static size_t count_candidates(const struct candidates *c)
-{
-	size_t j, k = 0;
-
-	for (j = 0; j < c->m; j++)
-		k += is_candidate(c, j);
-	return k;
-}
-
-/* snprintf that appends at <*off> and tolerates a full or absent buffer. */
-__attribute__((format(printf, 4, 5)))
-static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (buf == NULL || *off >= len)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(buf + *off, len - *off, fmt, ap);
-	va_end(ap);
-	if (w > 0)
-		*off += (size_t)w;
-}
-
-int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
-			 size_t whylen)
-{
-	/*
-	 * Stack copies bounded by SWERVE_MAX_ENDPOINTS (config rejects more):
-	 * 4 KiB in all, fine on the connect() path of any thread.
-	 */
-	uint16_t map[SWERVE_MAX_ENDPOINTS];
-	uint8_t tier[SWERVE_MAX_ENDPOINTS];
-	bool ok[SWERVE_MAX_ENDPOINTS];
-	struct swerve_balancer_load ld;
-	struct candidates c;
-	size_t n = in->n < SWERVE_MAX_ENDPOINTS ? in->n : SWERVE_MAX_ENDPOINTS;
-	bool locality = in->svc != NULL;
-	size_t i, m = 0, ncand, in_tier = 0, nhealthy = 0, nsuspect = 0;
-	size_t unrouted = 0;
-	unsigned npri = clamp_npriorities(in->npriorities);
-	uint32_t share = 0;
-	bool fail_open = false;
-	size_t off = 0;
-	long j;
-
-	if (why != NULL && whylen > 0)
-		why[0] = '\0';
-	/* Locality weighting needs the service these endpoints belong to. */
-	if (in->svc != NULL && (in->svc->nendpoints != n ||
-				!swerve_balancer_locality_weighted(in->svc)))
-		locality = false;
-	for (i = 0; i < n; i++) {
-		if (in->prio[i] == SWERVE_BALANCER_UNROUTED) {
-			unrouted++;
-			continue;
-		}
-		if (in->excluded != NULL && in->excluded[i])
-			continue;
-		map[m] = (uint16_t)i;
-		tier[m] = (uint8_t)tier_of(in->prio[i], npri);
-		ok[m] = in->healthy[i];
-		m++;
-	}
-	if (m == 0) {
-		if (in->load_out != NULL)
-			memset(in->load_out, 0, sizeof(*in->load_out));
-		if (unrouted == n)
-			append(why, whylen, &off, "distribute sends this "
-			       "host's traffic to none of the %zu endpoints",
-			       n);
-		else if (unrouted == 0)
-			append(why, whylen, &off,
-			       "all %zu endpoints already tried", n);
-		else
-			append(why, whylen, &off,
-			       "all %zu routable endpoints already tried",
-			       n - unrouted);
-		return -1;
-	}
-	swerve_balancer_load(tier, ok, m, npri, in->overprov,
-			     in->panic_threshold, &ld);
-	if (in->load_out != NULL)
-		*in->load_out = ld;
-
-	c.in = in;
-	c.map = map;
-	c.tier = tier;
-	c.ok = ok;
-	c.m = m;
-	c.group = -1;
-	c.skip_suspect = false;
-	ncand = 0;
-	if (!ld.none_routable) {
-		c.p = choose_priority(&ld, in->rand1);
-		c.all = ld.panic[c.p] || ld.total_panic;
-		ncand = count_candidates(&c);
-	}
-	if (ncand == 0) {
-		/* Fail open: the lowest tier left, ejected or not. */
-		fail_open = true;
-		c.p = tier[0];
-		for (i = 1; i < m; i++) {
-			if (tier[i] < c.p)
-				c.p = tier[i];
-		}
-		c.all = true;
-		ncand = count_candidates(&c);
-	}
-	/* Envoy weighs localities only outside panic (hostSourceToUse). */
-	if (locality && !c.all) {
-		c.group = choose_locality(&c, &share);
-		if (c.group >= 0)
-			ncand = count_candidates(&c);
-	}
-
-	for (i = 0; i < m; i++) {
-		if (tier[i] != c.p)
-			continue;
-		if (c.group >= 0 &&
-		    in->svc->endpoints[map[i]].group != (uint16_t)c.group)
-			continue;
-		in_tier++;
-		nhealthy += ok[i];
-		if (is_candidate(&c, i) && in->suspect != NULL &&
-		    in->suspect[map[i]])
-			nsuspect++;
-	}
-	/* Suspects only when nothing else is left in the candidate set. */
-	if (nsuspect > 0 && nsuspect < ncand)
-		c.skip_suspect = true;
-	j = run_policy(&c);
-	if (j < 0)
-		return -1; /* unreachable: ncand > 0 */
-
-	if (fail_open)
-		append(why, whylen, &off,
-		       "no healthy endpoint: trying ejected endpoints of "
-		       "priority %u anyway, %s over %zu of %zu",
-		       c.p, policy_name(in->lb), ncand, in_tier);
-	else if (c.all)
-		append(why, whylen, &off,
-		       "priority %u (load %u%%, %s), %s over all %zu of %zu "
-		       "(%zu healthy)",
-		       c.p, ld.load[c.p],
-		       ld.total_panic ? "total panic" : "panic",
-		       policy_name(in->lb), ncand, in_tier, nhealthy);
-	else if (c.group >= 0)
-		append(why, whylen, &off,
-		       "priority %u (load %u%%), locality %s (%u%% of the "
-		       "priority), %s over %zu healthy of %zu",
-		       c.p, ld.load[c.p],
-		       in->svc->localities[c.group].text[0] != '\0' ?
-		       in->svc->localities[c.group].text : "-",
-		       share, policy_name(in->lb), ncand, in_tier);
-	else
-		append(why, whylen, &off,
-		       "priority %u (load %u%%), %s over %zu healthy of %zu",
-		       c.p, ld.load[c.p], policy_name(in->lb), ncand,
-		       in_tier);
-	if (c.skip_suspect)
-		append(why, whylen, &off, ", %zu suspect skipped", nsuspect);
-	else if (nsuspect > 0)
-		append(why, whylen, &off, ", only suspect ones left");
-	if (m + unrouted < n)
-		append(why, whylen, &off, ", %zu already tried",
-		       n - m - unrouted);
-	if (unrouted > 0)
-		append(why, whylen, &off, ", %zu not routed by distribute",
-		       unrouted);
-	return map[j];
 }

@@ -101,11 +101,13 @@ struct swerve_balancer_input {
 	const uint8_t *prio;       /* tier per endpoint */
 	unsigned npriorities;
 	const bool *healthy;       /* not ejected */
+	const bool *absent;        /* the socket cannot reach it: left out of
+				    * the plan, load included (may be NULL) */
 	const bool *excluded;      /* tried already in this call: never picked
-				    * (may be NULL) */
-	const bool *suspect;       /* an attempt to it is pending for long in
-				    * this process: picked only when nothing
-				    * else is left in its tier (may be NULL) */
+				    * (may be NULL; one-shot pick only) */
+	const bool *avoid;         /* failed here a moment ago, or pending for
+				    * long: picked only when nothing else is
+				    * left (may be NULL; one-shot pick only) */
 	const uint32_t *weight;    /* >= 1 */
 	const uint32_t *active;    /* in-flight connections, least_request */
 	enum swerve_lb lb;
@@ -120,9 +122,6 @@ struct swerve_balancer_input {
 	 */
 	const struct swerve_service *svc;
 	const struct swerve_config *client;
-	/* Receives the load the pick used (may be NULL): see
-	 * swerve_balancer_panic_mask(). */
-	struct swerve_balancer_load *load_out;
 };
 
 /*
@@ -130,25 +129,13 @@ struct swerve_balancer_input {
  * (which must carry svc): fills <eff>[g] for each of svc->nlocalities
  * localities with weight * min(1, overprov * healthy / total) in units of
  * 1/10000 of the weight (healthy and total over the endpoints not
- * excluded), and returns their sum. Returns 0 and leaves <eff> alone when
+ * absent), and returns their sum. Returns 0 and leaves <eff> alone when
  * the service does no locality weighting.
  */
 uint64_t swerve_balancer_locality_weights(
 	const struct swerve_balancer_input *in, unsigned p, uint64_t *eff);
 
-/*
- * Picks an endpoint: the priority by load (rand1 % 100 + 1 over the
- * cumulative loads); then, with locality weighting and no panic, a
- * locality of that priority by effective weight (weight * min(1, overprov *
- * healthy / total)), drawn with the high bits of rand1; then the policy
- * over its healthy, not excluded endpoints (all of the priority's when it
- * is in panic). When
- * nothing is healthy and panic is off, picks the not-excluded endpoint whose
- * <healthy> is false with the lowest tier (swerve fails open where Envoy
- * answers 503). Writes a one-line human reason to <why> (may be NULL).
- * Returns the index, or -1 when every endpoint is excluded.
- */
-int swerve_balancer_pick(const struct swerve_balancer_input *in, char *why,
-			 size_t whylen);
+/* "round robin", "least request" or "random", for reasons. */
+const char *swerve_balancer_policy_name(enum swerve_lb lb);
 
 #endif

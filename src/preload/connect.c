@@ -47,6 +47,7 @@
 #include "base/log.h"
 #include "base/swerve.h"
 #include "policy/balancer.h"
+#include "policy/plan.h"
 #include "preload/preload.h"
 
 /* An attempt pending this long makes its endpoint a poor choice for a
@@ -207,85 +208,58 @@ static bool is_avoided(struct svc_state *ss, unsigned i, uint64_t now)
 	       now - ps >= SUSPECT_PENDING_MS;
 }
 
+/* The attempt of one connect() call, for the plan's verdicts. */
+struct attempt {
+	struct svc_state *ss;
+	uint64_t now;
+	unsigned ntried;
+	uint16_t tried[16];              /* connect_attempts is at most 16 */
+};
+
 /*
- * Picks the endpoint for the next attempt of service <s>, leaving out those
- * in <excluded>. Health is the shared table's; endpoints that failed in this
- * process a moment ago, or have an attempt pending for long, count as
- * unhealthy here too when anything else is healthy.
+ * Envoy's retries skip the hosts already tried (previous_hosts); ours
+ * never take one tried in this call again, and keep away from what this
+ * process just saw failing or hanging while anything else is left.
  */
-static int pick_endpoint(unsigned s, int family, bool v6only, bool first,
-			 const bool *excluded, char *why, size_t whylen)
+static enum swerve_plan_verdict attempt_verdict(void *ctx, unsigned i)
+{
+	const struct attempt *at = ctx;
+	unsigned k;
+
+	for (k = 0; k < at->ntried; k++)
+		if (at->tried[k] == i)
+			return SWERVE_PLAN_NEVER;
+	return is_avoided(at->ss, i, at->now) ? SWERVE_PLAN_AVOID
+					      : SWERVE_PLAN_TAKE;
+}
+
+/*
+ * Picks the endpoint for the next attempt of service <s> from a socket of
+ * socket class <cls>, over the service's routing plan (plans.c): health
+ * is the shared table's, and the plan passes over what <at> has tried and
+ * what this process avoids. -1 when nothing reachable is left.
+ */
+static int pick_endpoint(unsigned s, unsigned cls, struct attempt *at,
+			 char *why, size_t whylen)
 {
 	struct svc_state *ss = &swerve_services[s];
-	const struct swerve_service *svc = ss->svc;
-	unsigned n = svc->nendpoints, i;
-	bool healthy[SWERVE_MAX_ENDPOINTS];
-	bool excl[SWERVE_MAX_ENDPOINTS];
-	bool avoided[SWERVE_MAX_ENDPOINTS];
-	uint32_t active[SWERVE_MAX_ENDPOINTS];
-	struct swerve_balancer_input in;
-	uint64_t now = swerve_now_ms();
-	bool any_fresh = false;
-	bool names = swerve_dns != NULL && swerve_dnscache_has_names(swerve_dns, s);
+	struct swerve_plan_draw d;
+	const struct swerve_plan *pl;
+	void *token;
+	int idx;
 
-	for (i = 0; i < n; i++) {
-		struct sockaddr_storage tmp;
-		bool stale;
-
-		/* Names: whether the slot holds an address now. Literals: the
-		 * family alone says it (no address to build per endpoint). */
-		if (names)
-			excl[i] = excluded[i] ||
-				  endpoint_sockaddr(s, i, family, v6only, 1,
-						    &tmp, &stale) == 0;
-		else
-			excl[i] = excluded[i] ||
-				  !reachable(svc->endpoints[i].addr.ss_family,
-					     family, v6only);
-		healthy[i] = !swerve_shm_is_ejected(ss->rows[i], now);
-		active[i] = atomic_load_explicit(&ss->active[i],
-						 memory_order_relaxed);
-	}
-	/* Panic enter/exit is an event of the service, host-wide: noted on
-	 * the first attempt of a call, from the table's health alone (this
-	 * process's own avoidance below would make processes disagree). */
-	if (first && svc->outlier.enabled) {
-		struct swerve_balancer_load ld;
-
-		swerve_balancer_load(ss->prio, healthy, n, ss->nprio,
-				     svc->overprovisioning_factor,
-				     svc->outlier.min_health_percent, &ld);
-		swerve_shm_panic_note(&swerve_table, svc->name,
-				      swerve_balancer_panic_mask(&ld), now);
-	}
-	/* Envoy's retries skip the hosts already tried (previous_hosts);
-	 * ours skip what this process just saw failing or hanging, when
-	 * anything else is healthy. */
-	for (i = 0; i < n; i++) {
-		avoided[i] = is_avoided(ss, i, now);
-		if (!excl[i] && healthy[i] && !avoided[i])
-			any_fresh = true;
-	}
-	for (i = 0; any_fresh && i < n; i++)
-		if (avoided[i])
-			healthy[i] = false;
-	memset(&in, 0, sizeof(in));
-	in.n = n;
-	in.prio = ss->prio;
-	in.npriorities = ss->nprio;
-	in.healthy = healthy;
-	in.excluded = excl;
-	in.weight = ss->weight;
-	in.active = active;
-	in.lb = svc->lb;
-	in.overprov = svc->overprovisioning_factor;
-	in.panic_threshold = svc->outlier.min_health_percent;
-	in.rr = atomic_fetch_add_explicit(&ss->rr, 1, memory_order_relaxed);
-	in.rand1 = swerve_runtime_random();
-	in.rand2 = swerve_runtime_random();
-	in.svc = svc;
-	in.client = swerve_runtime_config();
-	return swerve_balancer_pick(&in, why, whylen);
+	at->now = swerve_now_ms();
+	pl = swerve_plans_enter(s, cls, at->now, &token);
+	if (pl == NULL)
+		return -1;
+	memset(&d, 0, sizeof(d));
+	d.rr = atomic_fetch_add_explicit(&ss->rr, 1, memory_order_relaxed);
+	d.rand1 = swerve_runtime_random();
+	d.rand2 = swerve_runtime_random();
+	d.active_shared = ss->active;
+	idx = swerve_plan_pick(pl, &d, attempt_verdict, at, why, whylen);
+	swerve_plans_leave(token);
+	return idx;
 }
 
 /*
@@ -317,18 +291,156 @@ static int connect_again(int fd, struct fd_slot *sl)
 	return rc;
 }
 
-/* True when another endpoint is left for one more attempt. */
-static bool can_fail_over(unsigned s, const bool *excluded, unsigned tried)
-{
-	const struct swerve_service *svc = swerve_services[s].svc;
-	unsigned i;
+/* One connect() call to a service address. */
+struct route {
+	int fd;
+	unsigned s;
+	uint16_t port;           /* dialled */
+	int family;              /* of the socket */
+	unsigned cls;            /* its PLAN_CLASS_* */
+	bool v6only;
+	bool uto_set;            /* we set TCP_USER_TIMEOUT */
+	uint64_t ino;
+	struct fd_slot *sl;      /* the fd's slot, or &spare */
+	struct fd_slot spare;
+	struct attempt at;
+};
 
-	if (tried >= svc->connect_attempts)
+/* True when another endpoint is left for one more attempt. */
+static bool can_fail_over(const struct route *r)
+{
+	const struct swerve_service *svc = swerve_services[r->s].svc;
+
+	return r->at.ntried < svc->connect_attempts &&
+	       r->at.ntried < svc->nendpoints;
+}
+
+/*
+ * The kernel's handshake deadline: no timer, no poll, no signal. An
+ * application that set its own TCP_USER_TIMEOUT (<uto>) keeps it. Also
+ * learns the socket class.
+ */
+static void prepare_socket(struct route *r, unsigned int uto)
+{
+	const struct swerve_service *svc = swerve_services[r->s].svc;
+	socklen_t olen;
+	int one = 0;
+
+	if (uto == 0) {
+		unsigned int want = svc->connect_timeout_ms > 0x7fffffff
+					    ? 0x7fffffff
+					    : (unsigned int)svc->connect_timeout_ms;
+
+		r->uto_set = setsockopt(r->fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
+					&want, sizeof(want)) == 0;
+	}
+	r->cls = PLAN_CLASS_V4;
+	if (r->family == AF_INET6) {
+		olen = sizeof(one);
+		r->v6only = swerve_libc_getsockopt(r->fd, IPPROTO_IPV6,
+						   IPV6_V6ONLY, &one,
+						   &olen) == 0 && one != 0;
+		r->cls = r->v6only ? PLAN_CLASS_V6ONLY : PLAN_CLASS_DUAL;
+	}
+}
+
+/*
+ * After a real connect() to <idx> failed with EINPROGRESS: on loopback the
+ * kernel has already answered, and a zero timeout never blocks. Returns
+ * true with the error in <*err> when it failed already and there is
+ * somewhere else to go; false when it is pending or settled here.
+ */
+static bool failed_at_once(struct route *r, unsigned idx, int *err)
+{
+	struct pollfd pfd = { .fd = r->fd, .events = POLLOUT };
+	socklen_t elen = sizeof(int);
+	int so_err = 0;
+
+	if (poll(&pfd, 1, 0) != 1)
+		return false; /* still pending: the app waits */
+	if (!(pfd.revents & (POLLERR | POLLHUP))) {
+		/* Connected already; the app sees POLLOUT and SO_ERROR 0. */
+		swerve_fdtrack_record(r->s, idx, SWERVE_OUTCOME_CONNECT_OK);
+		swerve_fdtrack_end(r->fd, r->sl, true);
 		return false;
-	for (i = 0; i < svc->nendpoints; i++)
-		if (!excluded[i])
-			return true;
-	return false;
+	}
+	/* Failed already. Read (and so consume) the error only when there
+	 * is somewhere else to go. */
+	if (!can_fail_over(r))
+		return false;
+	if (swerve_libc_getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &so_err,
+				   &elen) == -1 ||
+	    !swerve_fdtrack_is_failure(so_err))
+		return false;
+	*err = so_err;
+	return true;
+}
+
+/* Forgets the failed attempt on the slot and re-arms the socket. */
+static void rearm(struct route *r, unsigned idx)
+{
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+	if (r->sl != &r->spare && swerve_fdtrack_take(r->sl, SLOT_PENDING)) {
+		swerve_fdtrack_pending_leave(&swerve_services[r->s], idx);
+		atomic_store(&r->sl->state, SLOT_FREE);
+	}
+	/* After a failed or timed-out attempt a bare connect() gives
+	 * ECONNABORTED or EALREADY first. */
+	swerve_libc_connect(r->fd, &unspec, sizeof(unspec));
+}
+
+/*
+ * One attempt to endpoint <idx>. Returns true when the call should fail
+ * over to another endpoint; false when it is over, with the real
+ * connect()'s result in <*rc> and <*err>.
+ */
+static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
+{
+	const struct swerve_service *svc = swerve_services[r->s].svc;
+	struct sockaddr_storage target;
+	socklen_t tlen;
+	bool stale;
+
+	tlen = endpoint_sockaddr(r->s, idx, r->family, r->v6only, r->port,
+				 &target, &stale);
+	if (stale)
+		swerve_dnscache_note_stale(swerve_dns, r->s, idx);
+	r->at.tried[r->at.ntried++] = (uint16_t)idx;
+	/* Recorded before the call: a siglongjmp out of a blocking connect
+	 * (wget) must find the attempt at close(). */
+	if (r->sl != &r->spare)
+		swerve_fdtrack_begin(r->sl, r->s, idx, r->port, r->family,
+				     r->ino, r->uto_set);
+	*rc = connect_unguarded(r->fd, (struct sockaddr *)&target, tlen);
+	*err = errno;
+	if (*rc == 0) {
+		swerve_fdtrack_record(r->s, idx, SWERVE_OUTCOME_CONNECT_OK);
+		swerve_fdtrack_end(r->fd, r->sl, true);
+		return false;
+	}
+	if (*err == EINPROGRESS) {
+		if (!failed_at_once(r, idx, err))
+			return false;
+	} else if (!swerve_fdtrack_is_failure(*err)) {
+		/* EINTR: the attempt goes on in the kernel and the slot stays
+		 * pending. Anything else (EACCES, EADDRNOTAVAIL...) is not
+		 * the endpoint's fault. */
+		if (*err != EINTR && *err != EALREADY)
+			swerve_fdtrack_end(r->fd, r->sl, false);
+		return false;
+	}
+	/* The endpoint failed inside this call. */
+	swerve_fdtrack_record(r->s, idx, swerve_fdtrack_outcome_of(*err));
+	if (!can_fail_over(r)) {
+		swerve_fdtrack_end(r->fd, r->sl, false);
+		return false;
+	}
+	swerve_log(SWERVE_LOG_INFO, "%s: %s failed (%s), trying the next "
+		   "endpoint", svc->name, svc->endpoints[idx].text,
+		   strerror(*err));
+	rearm(r, idx);
+	return true;
 }
 
 /*
@@ -340,52 +452,32 @@ static bool can_fail_over(unsigned s, const bool *excluded, unsigned tried)
 static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			 unsigned int uto)
 {
-	struct svc_state *ss = &swerve_services[s];
-	const struct swerve_service *svc = ss->svc;
-	bool excluded[SWERVE_MAX_ENDPOINTS];
-	struct sockaddr_storage target;
-	struct fd_slot *sl, spare;
-	unsigned tried = 0;
-	socklen_t tlen, olen;
-	uint64_t ino = 0;
-	bool uto_set = false, v6only = false, stale;
-	int rc, err = ENETUNREACH, idx, one = 0;
+	const struct swerve_service *svc = swerve_services[s].svc;
+	struct route r;
+	int rc = -1, err = ENETUNREACH, idx;
 	char why[160];
 
-	sl = swerve_fdtrack_current(fd, &ino);
-	if (sl != NULL && ino != 0 && sl->ino == ino) {
-		uint32_t st = atomic_load(&sl->state);
+	memset(&r, 0, sizeof(r));
+	r.fd = fd;
+	r.s = s;
+	r.port = port;
+	r.family = family;
+	r.at.ss = &swerve_services[s];
+	r.sl = swerve_fdtrack_current(fd, &r.ino);
+	if (r.sl != NULL && r.ino != 0 && r.sl->ino == r.ino) {
+		uint32_t st = atomic_load(&r.sl->state);
 
 		if (st == SLOT_PENDING || st == SLOT_ESTABLISHED)
-			return connect_again(fd, sl);
+			return connect_again(fd, r.sl);
 	}
-	if (sl == NULL) {
-		/* Untracked fd: route it all the same, observe less. */
-		memset(&spare, 0, sizeof(spare));
-		sl = &spare;
-	}
-	/* The kernel's handshake deadline: no timer, no poll, no signal. An
-	 * application that set its own TCP_USER_TIMEOUT keeps it. */
-	if (uto == 0) {
-		unsigned int want = svc->connect_timeout_ms > 0x7fffffff
-					    ? 0x7fffffff
-					    : (unsigned int)svc->connect_timeout_ms;
-
-		uto_set = setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &want,
-				     sizeof(want)) == 0;
-	}
-
-	if (family == AF_INET6) {
-		olen = sizeof(one);
-		v6only = swerve_libc_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-					 &olen) == 0 && one != 0;
-	}
+	if (r.sl == NULL)
+		r.sl = &r.spare; /* untracked fd: routed, observed less */
+	prepare_socket(&r, uto);
 	swerve_runtime_refresh_names(s);
-	memset(excluded, 0, sizeof(bool) * svc->nendpoints);
-	for (;;) {
+	do {
 		/* The reason costs more than the pick: only for the log. */
 		why[0] = '\0';
-		idx = pick_endpoint(s, family, v6only, tried == 0, excluded,
+		idx = pick_endpoint(s, r.cls, &r.at,
 				    swerve_log_enabled(SWERVE_LOG_DEBUG) ? why
 									: NULL,
 				    sizeof(why));
@@ -397,84 +489,11 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			rc = -1;
 			break;
 		}
-		tlen = endpoint_sockaddr(s, (unsigned)idx, family, v6only,
-					 port, &target, &stale);
-		if (stale)
-			swerve_dnscache_note_stale(swerve_dns, s, (unsigned)idx);
-		tried++;
-		excluded[idx] = true;
-		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name, port,
-			   svc->endpoints[idx].text, why);
-		/* Recorded before the call: a siglongjmp out of a blocking
-		 * connect (wget) must find the attempt at close(). */
-		if (sl != &spare)
-			swerve_fdtrack_begin(sl, s, (unsigned)idx, port, family, ino,
-				   uto_set);
-		rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
-		err = errno;
-		if (rc == 0) {
-			swerve_fdtrack_record(s, (unsigned)idx, SWERVE_OUTCOME_CONNECT_OK);
-			swerve_fdtrack_end(fd, sl, true);
-			break;
-		}
-		if (err == EINPROGRESS) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			int so_err = 0;
-			socklen_t elen = sizeof(so_err);
-
-			/* On loopback the kernel has already answered; a
-			 * zero timeout never blocks. */
-			if (poll(&pfd, 1, 0) != 1)
-				break; /* still pending: the app waits */
-			if (!(pfd.revents & (POLLERR | POLLHUP))) {
-				/* Connected already; the app sees POLLOUT and
-				 * SO_ERROR 0 as usual. */
-				swerve_fdtrack_record(s, (unsigned)idx,
-				       SWERVE_OUTCOME_CONNECT_OK);
-				swerve_fdtrack_end(fd, sl, true);
-				break;
-			}
-			/* Failed already. Read (and so consume) the error
-			 * only when there is somewhere else to go. */
-			if (!can_fail_over(s, excluded, tried))
-				break;
-			if (swerve_libc_getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err,
-					    &elen) == -1 ||
-			    !swerve_fdtrack_is_failure(so_err))
-				break;
-			err = so_err;
-		} else if (!swerve_fdtrack_is_failure(err)) {
-			/* EINTR: the attempt goes on in the kernel and the
-			 * slot stays pending. Anything else (EACCES,
-			 * EADDRNOTAVAIL...) is not the endpoint's fault. */
-			if (err != EINTR && err != EALREADY)
-				swerve_fdtrack_end(fd, sl, false);
-			break;
-		}
-		/* The endpoint failed inside this call. */
-		swerve_fdtrack_record(s, (unsigned)idx, swerve_fdtrack_outcome_of(err));
-		if (!can_fail_over(s, excluded, tried)) {
-			swerve_fdtrack_end(fd, sl, false);
-			break;
-		}
-		swerve_log(SWERVE_LOG_INFO, "%s: %s failed (%s), trying the next "
-			   "endpoint", svc->name, svc->endpoints[idx].text,
-			   strerror(err));
-		if (sl == &spare || !swerve_fdtrack_take(sl, SLOT_PENDING)) {
-			/* nothing tracked */
-		} else {
-			swerve_fdtrack_pending_leave(ss, (unsigned)idx);
-			atomic_store(&sl->state, SLOT_FREE);
-		}
-		/* Re-arm the socket: after a failed or timed-out attempt a
-		 * bare connect() gives ECONNABORTED or EALREADY first. */
-		{
-			struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-
-			swerve_libc_connect(fd, &unspec, sizeof(unspec));
-		}
-	}
-	if (uto_set && (sl == &spare || atomic_load(&sl->state) == SLOT_FREE)) {
+		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name,
+			   port, svc->endpoints[idx].text, why);
+	} while (attempt(&r, (unsigned)idx, &rc, &err));
+	if (r.uto_set &&
+	    (r.sl == &r.spare || atomic_load(&r.sl->state) == SLOT_FREE)) {
 		unsigned int zero = 0;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,

@@ -58,8 +58,9 @@ void swerve_fdtrack_record(unsigned s, unsigned ep, enum swerve_outcome outcome)
 	if (outcome != SWERVE_OUTCOME_CONNECT_OK)
 		atomic_store_explicit(&ss->last_fail[ep], now,
 				      memory_order_relaxed);
-	ev = swerve_shm_report(&swerve_table, ss->rows, ss->svc->nendpoints, ep,
-			       &ss->svc->outlier, outcome, 0, now);
+	ev = swerve_shm_report(&swerve_table, ss->svc_row, ss->rows,
+			       ss->svc->nendpoints, ep, &ss->svc->outlier,
+			       outcome, 0, now);
 	if (ev == SWERVE_OUTLIER_EJECT)
 		swerve_log(SWERVE_LOG_INFO, "ejected %s of service %s",
 			   ss->svc->endpoints[ep].text, ss->svc->name);

@@ -58,6 +58,18 @@ struct fd_slot {
 	uint64_t started_ms;
 };
 
+/* Socket classes, each with its own routing plans (plans.c). */
+enum {
+	PLAN_CLASS_V4 = 0,      /* AF_INET */
+	PLAN_CLASS_DUAL = 1,    /* AF_INET6, reaches v4-mapped too */
+	PLAN_CLASS_V6ONLY = 2,  /* AF_INET6 with IPV6_V6ONLY (ruby) */
+	PLAN_CLASSES = 3,
+};
+/* Plans per class: the current one and one to build the next into. */
+#define PLAN_SLOTS 2
+
+struct swerve_plans;
+
 /* Per service, per process: built by init, never resized. */
 struct svc_state {
 	const struct swerve_service *svc;
@@ -70,6 +82,8 @@ struct svc_state {
 	_Atomic uint64_t *pending_since; /* when pending last left 0 */
 	_Atomic uint64_t *last_fail;     /* last failure seen here */
 	_Atomic uint64_t rr;
+	struct swerve_shm_row *svc_row;  /* the service's own row: epoch */
+	struct swerve_plans *plans;      /* PLAN_CLASSES of them */
 };
 
 /* runtime.c: written once by init before the config is published, then
@@ -95,6 +109,18 @@ uint64_t swerve_runtime_random(void);
 pid_t swerve_runtime_pid(void);
 /* Brings the answers of service <s>'s names up to date when due. */
 void swerve_runtime_refresh_names(unsigned s);
+
+/* Allocates the plans of <ss> (at init). 0 or -ENOMEM. */
+int swerve_plans_new(struct svc_state *ss);
+/*
+ * The fresh routing plan of service <s> for socket class <cls> at <now>,
+ * built here when the cached one is stale; NULL only when none exists and
+ * none can be built this moment. The caller reads it until it passes
+ * <*token> to swerve_plans_leave(). Never blocks.
+ */
+const struct swerve_plan *swerve_plans_enter(unsigned s, unsigned cls,
+					     uint64_t now, void **token);
+void swerve_plans_leave(void *token);
 
 /* The socket inode of <fd>, 0 when it has none. */
 uint64_t swerve_fdtrack_inode(int fd);

@@ -90,6 +90,9 @@ static int build_services(const struct swerve_config *cfg)
 		unsigned n = svc->nendpoints;
 
 		ss->svc = svc;
+		ss->svc_row = swerve_shm_row(&swerve_table,
+					     swerve_shm_service_key(svc->name),
+					     true);
 		ss->prio = calloc(n, sizeof(*ss->prio));
 		ss->weight = calloc(n, sizeof(*ss->weight));
 		ss->rows = calloc(n, sizeof(*ss->rows));
@@ -102,6 +105,8 @@ static int build_services(const struct swerve_config *cfg)
 		    ss->pending_since == NULL || ss->last_fail == NULL)
 			return -ENOMEM;
 		ss->nprio = swerve_balancer_priorities(svc, cfg, ss->prio);
+		if (swerve_plans_new(ss) != 0)
+			return -ENOMEM;
 		/* A fresh process must not start where every other one did:
 		 * short-lived clients would all reach the same endpoint. */
 		atomic_store_explicit(&ss->rr, swerve_runtime_random(),

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "policy/balancer.h"
+#include "policy/plan.h"
 
 #define MAXN 32
 
@@ -41,7 +42,7 @@ struct fixture {
 	uint8_t prio[MAXN];
 	bool healthy[MAXN];
 	bool excluded[MAXN];
-	bool suspect[MAXN];
+	bool avoid[MAXN];
 	uint32_t weight[MAXN];
 	uint32_t active[MAXN];
 	struct swerve_balancer_input in;
@@ -71,7 +72,7 @@ static void fixture_init(struct fixture *f, const unsigned *tiers,
 	f->in.npriorities = npri;
 	f->in.healthy = f->healthy;
 	f->in.excluded = f->excluded;
-	f->in.suspect = f->suspect;
+	f->in.avoid = f->avoid;
 	f->in.weight = f->weight;
 	f->in.active = f->active;
 	f->in.lb = SWERVE_LB_ROUND_ROBIN;
@@ -555,9 +556,13 @@ Test(balancer, excluded_endpoints_are_never_picked)
 	cr_assert_str_eq(why, "all 5 endpoints already tried");
 }
 
-Test(balancer, excluded_endpoints_leave_the_load_math)
+Test(balancer, excluded_endpoints_are_passed_over_without_changing_the_load)
 {
-	/* P0: one ejected, one tried already: P0 has nothing left. */
+	/*
+	 * P0: one ejected, one tried already. The load still gives P0 its
+	 * share (70%); its drawn endpoint was tried, so the pick moves on to
+	 * the next tier, as Envoy's host reselection does.
+	 */
 	static const unsigned tiers[] = { 2, 2 }, ej[] = { 1, 0 };
 	struct fixture f;
 	char why[160];
@@ -571,11 +576,11 @@ Test(balancer, excluded_endpoints_leave_the_load_math)
 		idx = swerve_balancer_pick(&f.in, why, sizeof(why));
 		cr_assert(idx == 2 || idx == 3, "picked %d", idx);
 	}
-	cr_assert(strstr(why, "priority 1 (load 100%)") != NULL, "%s", why);
-	cr_assert(strstr(why, "1 already tried") != NULL, "%s", why);
+	cr_assert(strstr(why, "load 70%") != NULL ||
+		  strstr(why, "load 30%") != NULL, "%s", why);
 }
 
-Test(balancer, suspect_avoided_when_alternative_exists)
+Test(balancer, avoided_skipped_when_alternative_exists)
 {
 	static const unsigned tiers[] = { 3 }, ej[] = { 0 };
 	struct fixture f;
@@ -583,30 +588,31 @@ Test(balancer, suspect_avoided_when_alternative_exists)
 	int i, idx;
 
 	fixture_init(&f, tiers, ej, 1);
-	f.suspect[0] = true;
+	f.avoid[0] = true;
 	for (i = 0; i < 10; i++) {
 		f.in.rr = (uint64_t)i;
 		idx = swerve_balancer_pick(&f.in, why, sizeof(why));
 		cr_assert_neq(idx, 0);
 	}
-	cr_assert(strstr(why, "1 suspect skipped") != NULL, "%s", why);
-	f.suspect[1] = f.suspect[2] = true;
+	cr_assert(strstr(why, "avoided or tried passed over") != NULL ||
+		  strstr(why, "passed over") == NULL, "%s", why);
+	f.avoid[1] = f.avoid[2] = true;
 	f.in.rr = 0;
 	cr_assert_eq(swerve_balancer_pick(&f.in, why, sizeof(why)), 0);
-	cr_assert(strstr(why, "only suspect") != NULL, "%s", why);
-	/* Suspect but not excluded beats nothing: the others were tried. */
-	f.suspect[1] = f.suspect[2] = false;
+	cr_assert(strstr(why, "only avoided ones left") != NULL, "%s", why);
+	/* Avoided but not excluded beats nothing: the others were tried. */
+	f.avoid[1] = f.avoid[2] = false;
 	f.excluded[1] = f.excluded[2] = true;
 	cr_assert_eq(pick(&f), 0);
 }
 
-Test(balancer, suspect_in_another_tier_does_not_matter)
+Test(balancer, avoided_in_another_tier_does_not_matter)
 {
 	static const unsigned tiers[] = { 1, 1 }, ej[] = { 0, 0 };
 	struct fixture f;
 
 	fixture_init(&f, tiers, ej, 2);
-	f.suspect[1] = true;
+	f.avoid[1] = true;
 	f.in.rand1 = 0;
 	cr_assert_eq(pick(&f), 0);
 }
@@ -677,7 +683,7 @@ Test(balancer, null_optional_arrays_are_accepted)
 
 	fixture_init(&f, tiers, ej, 1);
 	f.in.excluded = NULL;
-	f.in.suspect = NULL;
+	f.in.avoid = NULL;
 	for (i = 0; i < 4; i++) {
 		f.in.rr = (uint64_t)i;
 		cr_assert_eq(pick(&f), 1 + i % 2);
@@ -1025,8 +1031,8 @@ Test(balancer, locality_pick_is_skipped_in_panic)
 	in.panic_threshold = 50;
 	in.svc = svc;
 	in.client = cfg;
-	in.load_out = &ld;
 	count_picks(&in, 300, count);
+	swerve_balancer_load(prio, healthy, 3, in.npriorities, 140, 50, &ld);
 	cr_assert_eq(count[0], 100);
 	cr_assert_eq(count[1], 100);
 	cr_assert_eq(count[2], 100);
