@@ -8,7 +8,8 @@
  * bounded ring of ejection events (eject, un-eject, overflow, panic enter
  * and exit) that names endpoints by row key, never by address. No
  * addresses, no pointers, so a process that scribbles on it can degrade
- * routing but never redirect traffic.
+ * routing but never redirect traffic. shm.c implements the table and
+ * shm_events.c the ring.
  *
  * Thread- and process-safety: rows are claimed with compare-and-swap on the
  * key; each row's outlier state is updated under a robust, process-shared
