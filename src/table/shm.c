@@ -536,31 +536,6 @@ struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
 }
 
 /*
- * Makes the state a dead lock holder left behind usable again. It was
- * written by our own code, so at worst it is half-updated; anything
- * outside what that code can produce is treated as damage and reset
- * towards "in service": fail open.
- */
-static void repair_state(struct swerve_outlier_state *st, uint64_t now_ms)
-{
-	if (st->ejected > 1)
-		st->ejected = 1;
-	if (st->ejection_ms > SHM_MAX_EJECTION_MS) {
-		st->ejection_ms = 0;
-		st->ejected = 0;
-	}
-	if (now_ms == 0)
-		return;
-	/* CLOCK_MONOTONIC never runs backwards: future stamps are damage. */
-	if (st->ejected_at_ms > now_ms)
-		st->ejected_at_ms = now_ms;
-	if (st->unejected_at_ms > now_ms)
-		st->unejected_at_ms = now_ms;
-	if (st->decay_from_ms > now_ms)
-		st->decay_from_ms = now_ms;
-}
-
-/*
  * Takes <row>'s lock, repairing the row if its last holder died with it.
  * <now_ms> bounds the repair (0: skip the time checks). Returns 0 or
  * -errno; on error the lock is not held and the caller fails open.
@@ -574,7 +549,8 @@ static int lock_row(struct swerve_shm_row *row, uint64_t now_ms)
 		return 0;
 	if (rc != EOWNERDEAD)
 		return -rc;
-	repair_state(&row->st, now_ms);
+	/* What the dead holder left half-written is made sane again. */
+	swerve_outlier_repair(&row->st, SHM_MAX_EJECTION_MS, now_ms);
 	rc = pthread_mutex_consistent(&row->lock);
 	if (rc != 0) {
 		pthread_mutex_unlock(&row->lock);
@@ -588,18 +564,18 @@ static void unlock_row(struct swerve_shm_row *row)
 	pthread_mutex_unlock(&row->lock);
 }
 
-/* Publishes the lock-free answer; the caller holds the row lock. */
-static void publish_locked(struct swerve_shm_row *row, uint64_t until_ms,
+/*
+ * Publishes the lock-free answer for the row's state as it now stands
+ * (<cfg> may be NULL); the caller holds the row lock.
+ */
+static void publish_locked(struct swerve_shm_row *row,
+			   const struct swerve_outlier_cfg *cfg,
 			   uint64_t now_ms)
 {
-	atomic_store_explicit(&row->ejected_until_ms, until_ms,
+	atomic_store_explicit(&row->ejected_until_ms,
+			      swerve_outlier_ejected_until(&row->st, cfg),
 			      memory_order_release);
 	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 uint64_t swerve_shm_service_key(const char *name)
@@ -712,8 +688,7 @@ enum swerve_outlier_event swerve_shm_report(
 	st_unejected = row->st; /* before note() changes it again */
 	ev_note = swerve_outlier_note(&row->st, cfg, outcome, http_status,
 				      may_eject, now_ms);
-	publish_locked(row, swerve_outlier_ejected_until(&row->st, cfg),
-		       now_ms);
+	publish_locked(row, cfg, now_ms);
 	st = row->st;
 	unlock_row(row);
 
@@ -765,9 +740,7 @@ int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
 	/* Written back: an expired ejection is over for everyone. */
 	if (cfg != NULL) {
 		ev = swerve_outlier_refresh(&row->st, cfg, now_ms);
-		publish_locked(row, swerve_outlier_ejected_until(&row->st,
-								 cfg),
-			       now_ms);
+		publish_locked(row, cfg, now_ms);
 	}
 	*out = row->st;
 	unlock_row(row);
@@ -789,18 +762,8 @@ int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
 	rc = lock_row(row, now_ms);
 	if (rc != 0)
 		return rc;
-	/*
-	 * No config here, so no refresh: an earlier ejection still running
-	 * is simply replaced by this one, and the backoff is left alone.
-	 */
-	row->st.ejected = 1;
-	row->st.ejected_at_ms = now_ms;
-	row->st.ejection_ms = duration_ms;
-	row->st.reason = SWERVE_REASON_OPERATOR;
-	row->st.streak = 0;
-	if (row->st.ejections < UINT32_MAX)
-		row->st.ejections++;
-	publish_locked(row, add_sat(now_ms, duration_ms), now_ms);
+	swerve_outlier_operator_eject(&row->st, duration_ms, now_ms);
+	publish_locked(row, NULL, now_ms);
 	st = row->st;
 	unlock_row(row);
 	add_row_event(tab, row, &st, SWERVE_EVENT_EJECT,
@@ -812,7 +775,7 @@ int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
 		       uint64_t now_ms)
 {
 	struct swerve_outlier_state st;
-	bool was;
+	enum swerve_outlier_event ev;
 	int rc;
 
 	if (row == NULL)
@@ -820,22 +783,11 @@ int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
 	rc = lock_row(row, now_ms);
 	if (rc != 0)
 		return rc;
-	/* An ejection whose time passed unrefreshed is over already. */
-	was = row->st.ejected &&
-	      atomic_load_explicit(&row->ejected_until_ms,
-				   memory_order_relaxed) > now_ms;
-	if (row->st.ejected) {
-		row->st.ejected = 0;
-		row->st.unejected_at_ms = now_ms;
-		row->st.decay_from_ms = now_ms;
-		row->st.c5xx = 0;
-		row->st.gateway = 0;
-		row->st.local_origin = 0;
-	}
-	publish_locked(row, 0, now_ms);
+	ev = swerve_outlier_operator_uneject(&row->st, now_ms);
+	publish_locked(row, NULL, now_ms);
 	st = row->st;
 	unlock_row(row);
-	if (was)
+	if (ev == SWERVE_OUTLIER_UNEJECT)
 		add_row_event(tab, row, &st, SWERVE_EVENT_UNEJECT,
 			      SWERVE_REASON_OPERATOR, now_ms);
 	return 0;
@@ -850,8 +802,8 @@ int swerve_shm_reset_row(struct swerve_shm_row *row)
 	rc = lock_row(row, 0);
 	if (rc != 0)
 		return rc;
-	memset(&row->st, 0, sizeof(row->st));
-	publish_locked(row, 0, 0);
+	swerve_outlier_reset(&row->st);
+	publish_locked(row, NULL, 0);
 	atomic_store_explicit(&row->connects_ok, 0, memory_order_relaxed);
 	atomic_store_explicit(&row->connects_failed, 0, memory_order_relaxed);
 	unlock_row(row);

@@ -2,7 +2,9 @@
  * shm: the host-wide health table in POSIX shared memory. It owns the
  * segment's layout (header with magic, version and sizes; fixed-size rows
  * keyed by a 64-bit hash of "service\0endpoint"), creation (mode 0600),
- * attachment with validation, and every update of a row.
+ * attachment with validation, and every update of a row: it locks the
+ * row, lets outlier.c change the outlier state (detection and operator
+ * edits alike), publishes the result and adds the events.
  *
  * It holds health state only: streaks, ejection times, counters, and a
  * bounded ring of ejection events (eject, un-eject, overflow, panic enter
@@ -14,7 +16,7 @@
  * Thread- and process-safety: rows are claimed with compare-and-swap on the
  * key; each row's outlier state is updated under a robust, process-shared
  * mutex (a process that dies holding it costs nothing: the next locker gets
- * EOWNERDEAD and repairs the row). The lock is held only for a few hundred
+ * EOWNERDEAD and has outlier.c repair the state). The lock is held only for a few hundred
  * instructions and never across a system call that can block. Readers on
  * the connect path read the published `ejected_until_ms` with one atomic
  * load and take no lock.
