@@ -120,6 +120,7 @@ struct svc_state {
 	uint8_t *prio;
 	uint32_t *weight;
 	struct swerve_shm_row **rows;
+	struct swerve_shm_row *svc_row;  /* the service's own (epoch) */
 	_Atomic uint32_t *active;        /* established connections */
 	_Atomic uint32_t *pending;       /* attempts in flight */
 	_Atomic uint64_t *pending_since; /* when pending last left 0 */
@@ -316,6 +317,9 @@ static int build_services(const struct swerve_config *cfg)
 		unsigned n = svc->nendpoints;
 
 		ss->svc = svc;
+		ss->svc_row = swerve_shm_row(&table,
+					     swerve_shm_service_key(svc->name),
+					     true);
 		ss->prio = calloc(n, sizeof(*ss->prio));
 		ss->weight = calloc(n, sizeof(*ss->weight));
 		ss->rows = calloc(n, sizeof(*ss->rows));
@@ -589,8 +593,9 @@ static void record(unsigned s, unsigned ep, enum swerve_outcome outcome)
 	if (outcome != SWERVE_OUTCOME_CONNECT_OK)
 		atomic_store_explicit(&ss->last_fail[ep], now,
 				      memory_order_relaxed);
-	ev = swerve_shm_report(&table, ss->rows, ss->svc->nendpoints, ep,
-			       &ss->svc->outlier, outcome, 0, now);
+	ev = swerve_shm_report(&table, ss->svc_row, ss->rows,
+			       ss->svc->nendpoints, ep, &ss->svc->outlier,
+			       outcome, 0, now);
 	if (ev == SWERVE_OUTLIER_EJECT)
 		swerve_log(SWERVE_LOG_INFO, "ejected %s of service %s",
 			   ss->svc->endpoints[ep].text, ss->svc->name);

@@ -37,6 +37,18 @@
  * safe in a signal handler. An ejection whose deadline passed reads as
  * healthy at once, even before anyone refreshes the row's state.
  *
+ * The epoch. The connect path will cache each service's routing plan
+ * (tiers, priority load, panic) instead of recomputing it per connect, and
+ * needs to know when the plan is stale without reading every row. The
+ * service's row therefore keeps a counter that moves after each change of
+ * an ejection (by detection, expiry noticed, or an operator) and each new
+ * panic mask, and never on an outcome that changes no ejection, so a busy
+ * healthy service keeps its plan. The change is published first and the
+ * counter moved after, with release order, so a reader that loads the new
+ * value with acquire order sees the change. Each change is decided under
+ * the row lock (or by the panic mask's compare-and-swap), so however many
+ * processes see it, it moves the epoch once.
+ *
  * The event ring after the rows is written and read by shm_events.c; this
  * file decides which events a change of a row makes.
  *
@@ -587,6 +599,21 @@ uint64_t swerve_shm_service_key(const char *name)
 	return h != 0 ? h : 1;
 }
 
+uint64_t swerve_shm_epoch(const struct swerve_shm_row *svc_row)
+{
+	if (svc_row == NULL)
+		return 0;
+	return atomic_load_explicit(&svc_row->epoch, memory_order_acquire);
+}
+
+void swerve_shm_epoch_bump(struct swerve_shm_row *svc_row)
+{
+	/* Release: a reader that loads the new value sees what came before. */
+	if (svc_row != NULL)
+		atomic_fetch_add_explicit(&svc_row->epoch, 1,
+					  memory_order_release);
+}
+
 int swerve_shm_panic_note(struct swerve_shm *tab, const char *name,
 			  uint32_t mask, uint64_t now_ms)
 {
@@ -608,6 +635,7 @@ int swerve_shm_panic_note(struct swerve_shm *tab, const char *name,
 		    &row->panic_mask, &old, mask, memory_order_relaxed,
 		    memory_order_relaxed))
 		return 0;
+	swerve_shm_epoch_bump(row);
 	memset(&ev, 0, sizeof(ev));
 	ev.at_ms = now_ms;
 	ev.key = key;
@@ -642,8 +670,8 @@ static void add_row_event(struct swerve_shm *tab,
 }
 
 enum swerve_outlier_event swerve_shm_report(
-	struct swerve_shm *tab, struct swerve_shm_row *const *rows, size_t n,
-	size_t idx,
+	struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+	struct swerve_shm_row *const *rows, size_t n, size_t idx,
 	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
 	int http_status, uint64_t now_ms)
 {
@@ -692,6 +720,10 @@ enum swerve_outlier_event swerve_shm_report(
 	st = row->st;
 	unlock_row(row);
 
+	/* Published above, so whoever sees the new epoch sees the change. */
+	if (ev_refresh == SWERVE_OUTLIER_UNEJECT ||
+	    ev_note == SWERVE_OUTLIER_EJECT)
+		swerve_shm_epoch_bump(svc_row);
 	if (!cfg->enabled && ev_note == SWERVE_OUTLIER_OVERFLOW)
 		ev_note = SWERVE_OUTLIER_NONE;
 	/*
@@ -724,7 +756,8 @@ bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms)
 				    memory_order_acquire) > now_ms;
 }
 
-int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
+int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+			struct swerve_shm_row *row,
 			const struct swerve_outlier_cfg *cfg, uint64_t now_ms,
 			struct swerve_outlier_state *out)
 {
@@ -744,14 +777,17 @@ int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
 	}
 	*out = row->st;
 	unlock_row(row);
-	if (ev == SWERVE_OUTLIER_UNEJECT)
+	if (ev == SWERVE_OUTLIER_UNEJECT) {
+		swerve_shm_epoch_bump(svc_row);
 		add_row_event(tab, row, out, SWERVE_EVENT_UNEJECT,
 			      SWERVE_REASON_EXPIRED, out->unejected_at_ms);
+	}
 	return 0;
 }
 
-int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
-		     uint64_t duration_ms, uint64_t now_ms)
+int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+		     struct swerve_shm_row *row, uint64_t duration_ms,
+		     uint64_t now_ms)
 {
 	struct swerve_outlier_state st;
 	int rc;
@@ -766,13 +802,14 @@ int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
 	publish_locked(row, NULL, now_ms);
 	st = row->st;
 	unlock_row(row);
+	swerve_shm_epoch_bump(svc_row);
 	add_row_event(tab, row, &st, SWERVE_EVENT_EJECT,
 		      SWERVE_REASON_OPERATOR, now_ms);
 	return 0;
 }
 
-int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
-		       uint64_t now_ms)
+int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+		       struct swerve_shm_row *row, uint64_t now_ms)
 {
 	struct swerve_outlier_state st;
 	enum swerve_outlier_event ev;
@@ -787,13 +824,15 @@ int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
 	publish_locked(row, NULL, now_ms);
 	st = row->st;
 	unlock_row(row);
+	swerve_shm_epoch_bump(svc_row);
 	if (ev == SWERVE_OUTLIER_UNEJECT)
 		add_row_event(tab, row, &st, SWERVE_EVENT_UNEJECT,
 			      SWERVE_REASON_OPERATOR, now_ms);
 	return 0;
 }
 
-int swerve_shm_reset_row(struct swerve_shm_row *row)
+int swerve_shm_reset_row(struct swerve_shm_row *svc_row,
+			 struct swerve_shm_row *row)
 {
 	int rc;
 
@@ -807,5 +846,6 @@ int swerve_shm_reset_row(struct swerve_shm_row *row)
 	atomic_store_explicit(&row->connects_ok, 0, memory_order_relaxed);
 	atomic_store_explicit(&row->connects_failed, 0, memory_order_relaxed);
 	unlock_row(row);
+	swerve_shm_epoch_bump(svc_row);
 	return 0;
 }

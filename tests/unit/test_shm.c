@@ -305,16 +305,17 @@ Test(shm, zero_key_null_and_zeroed_tables_are_harmless)
 	cr_assert_eq(swerve_shm_private(&t), 0);
 	cr_assert_null(swerve_shm_row(&t, 0, true));
 	cr_assert_not(swerve_shm_is_ejected(NULL, NOW));
-	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, &c, NOW, &st), -EINVAL);
-	cr_assert_eq(swerve_shm_report(NULL, &none, 1, 0, &c,
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, NULL, &c, NOW, &st),
+		     -EINVAL);
+	cr_assert_eq(swerve_shm_report(NULL, NULL, &none, 1, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW),
 		     SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_report(NULL, &none, 1, 3, &c,
+	cr_assert_eq(swerve_shm_report(NULL, NULL, &none, 1, 3, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW),
 		     SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_eject(NULL, NULL, 1000, NOW), -EINVAL);
-	cr_assert_eq(swerve_shm_uneject(NULL, NULL, NOW), -EINVAL);
-	cr_assert_eq(swerve_shm_reset_row(NULL), -EINVAL);
+	cr_assert_eq(swerve_shm_eject(NULL, NULL, NULL, 1000, NOW), -EINVAL);
+	cr_assert_eq(swerve_shm_uneject(NULL, NULL, NULL, NOW), -EINVAL);
+	cr_assert_eq(swerve_shm_reset_row(NULL, NULL), -EINVAL);
 	swerve_shm_detach(&t);
 }
 

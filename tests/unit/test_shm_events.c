@@ -35,12 +35,12 @@ Test(shm, ring_records_eject_uneject_and_one_overflow_per_streak)
 
 	/* row 11 ejected by its second refusal */
 	for (i = 0; i < 2; i++)
-		swerve_shm_report(&t, rows, 2, 0, &c,
+		swerve_shm_report(&t, NULL, rows, 2, 0, &c,
 				  SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
 	/* row 22 reaches the threshold but the cap (1) is taken: overflow
 	 * once, however many failures follow */
 	for (i = 0; i < 5; i++)
-		cr_assert_eq(swerve_shm_report(&t, rows, 2, 1, &c,
+		cr_assert_eq(swerve_shm_report(&t, NULL, rows, 2, 1, &c,
 					       SWERVE_OUTCOME_CONNECT_FAILED,
 					       0, NOW + 1),
 			     i < 1 ? SWERVE_OUTLIER_NONE :
@@ -62,10 +62,10 @@ Test(shm, ring_records_eject_uneject_and_one_overflow_per_streak)
 
 	/* A snapshot after the ejection time writes the UNEJECT, stamped at
 	 * the virtual tick, once. */
-	cr_assert_eq(swerve_shm_snapshot(&t, rows[0], &c, NOW + 45000, &st),
-		     0);
-	cr_assert_eq(swerve_shm_snapshot(&t, rows[0], &c, NOW + 46000, &st),
-		     0);
+	cr_assert_eq(swerve_shm_snapshot(&t, NULL, rows[0], &c, NOW + 45000,
+					 &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(&t, NULL, rows[0], &c, NOW + 46000,
+					 &st), 0);
 	n = swerve_shm_events(&t, ev, 16, NULL);
 	cr_assert_eq(n, 3);
 	cr_assert_eq(ev[2].type, SWERVE_EVENT_UNEJECT);
@@ -145,10 +145,10 @@ Test(shm, operator_edits_are_events)
 
 	cr_assert_eq(swerve_shm_private(&t), 0);
 	row = swerve_shm_row(&t, 77, true);
-	cr_assert_eq(swerve_shm_eject(&t, row, 5000, NOW), 0);
-	cr_assert_eq(swerve_shm_uneject(&t, row, NOW + 10), 0);
+	cr_assert_eq(swerve_shm_eject(&t, NULL, row, 5000, NOW), 0);
+	cr_assert_eq(swerve_shm_uneject(&t, NULL, row, NOW + 10), 0);
 	/* un-ejecting an endpoint in service is no event */
-	cr_assert_eq(swerve_shm_uneject(&t, row, NOW + 20), 0);
+	cr_assert_eq(swerve_shm_uneject(&t, NULL, row, NOW + 20), 0);
 	n = swerve_shm_events(&t, ev, 8, NULL);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(ev[0].type, SWERVE_EVENT_EJECT);

@@ -47,12 +47,12 @@ Test(shm, report_ejects_at_threshold_and_publishes_the_deadline,
 
 	/* more failures while ejected: no second ejection */
 	cr_assert_eq(fail_once(row, &c, NOW + 6), SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 7, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW + 7, &st), 0);
 	cr_assert_eq(st.ejected, 1);
 	cr_assert_eq(st.ejections, 1);
 
 	/* the next report after the deadline brings it back */
-	cr_assert_eq(swerve_shm_report(NULL, &row, 1, 0, &c,
+	cr_assert_eq(swerve_shm_report(NULL, NULL, &row, 1, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_OK, 0, until),
 		     SWERVE_OUTLIER_UNEJECT);
 	cr_assert_eq(atomic_load(&row->ejected_until_ms), 0);
@@ -60,11 +60,11 @@ Test(shm, report_ejects_at_threshold_and_publishes_the_deadline,
 
 	/* HTTP statuses count too */
 	for (i = 0; i < 4; i++)
-		cr_assert_eq(swerve_shm_report(NULL, &row, 1, 0, &c,
+		cr_assert_eq(swerve_shm_report(NULL, NULL, &row, 1, 0, &c,
 					       SWERVE_OUTCOME_HTTP_STATUS,
 					       503, until + 1),
 			     SWERVE_OUTLIER_NONE);
-	cr_assert_eq(swerve_shm_report(NULL, &row, 1, 0, &c,
+	cr_assert_eq(swerve_shm_report(NULL, NULL, &row, 1, 0, &c,
 				       SWERVE_OUTCOME_HTTP_STATUS, 500,
 				       until + 1),
 		     SWERVE_OUTLIER_EJECT);
@@ -87,12 +87,12 @@ Test(shm, snapshot_shows_an_expired_ejection_as_over)
 		fail_once(row, &c, NOW);
 	until = atomic_load(&row->ejected_until_ms);
 	cr_assert_gt(until, NOW);
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, until, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, until, &st), 0);
 	cr_assert_eq(st.ejected, 0);
 	cr_assert_eq(st.unejected_at_ms, until);
 	cr_assert_eq(atomic_load(&row->ejected_until_ms), 0);
 	/* without a config the state is copied as it is */
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, NULL, until, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, NULL, until, &st), 0);
 	cr_assert_eq(st.ejections, 1);
 	swerve_shm_detach(&t);
 }
@@ -111,7 +111,7 @@ Test(shm, cap_of_zero_never_ejects)
 	rows[0] = swerve_shm_row(&t, 1, true);
 	rows[1] = swerve_shm_row(&t, 2, true);
 	for (i = 0; i < 10; i++) {
-		ev = swerve_shm_report(NULL, rows, 2, 0, &c,
+		ev = swerve_shm_report(NULL, NULL, rows, 2, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
 		cr_assert_neq(ev, SWERVE_OUTLIER_EJECT);
 		if (i >= 4)
@@ -135,17 +135,17 @@ Test(shm, cap_of_one_ejects_only_one_of_two)
 	rows[0] = swerve_shm_row(&t, 1, true);
 	rows[1] = swerve_shm_row(&t, 2, true);
 	for (i = 0; i < 5; i++)
-		ev = swerve_shm_report(NULL, rows, 2, 0, &c,
+		ev = swerve_shm_report(NULL, NULL, rows, 2, 0, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
 	cr_assert_eq(ev, SWERVE_OUTLIER_EJECT);
 	for (i = 0; i < 5; i++)
-		ev = swerve_shm_report(NULL, rows, 2, 1, &c,
+		ev = swerve_shm_report(NULL, NULL, rows, 2, 1, &c,
 				       SWERVE_OUTCOME_CONNECT_FAILED, 0, NOW);
 	cr_assert_eq(ev, SWERVE_OUTLIER_OVERFLOW);
 	cr_assert(swerve_shm_is_ejected(rows[0], NOW));
 	cr_assert_not(swerve_shm_is_ejected(rows[1], NOW));
 	/* once the first is back, the second may go */
-	ev = swerve_shm_report(NULL, rows, 2, 1, &c,
+	ev = swerve_shm_report(NULL, NULL, rows, 2, 1, &c,
 			       SWERVE_OUTCOME_CONNECT_FAILED,
 			       0, atomic_load(&rows[0]->ejected_until_ms));
 	cr_assert_eq(ev, SWERVE_OUTLIER_EJECT);
@@ -166,7 +166,7 @@ Test(shm, disabled_detection_counts_streaks_but_never_ejects)
 	for (i = 0; i < 12; i++)
 		cr_assert_eq(fail_once(row, &c, NOW), SWERVE_OUTLIER_NONE);
 	cr_assert_not(swerve_shm_is_ejected(row, NOW));
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW, &st), 0);
 	cr_assert_eq(st.c5xx, 12);
 	cr_assert_eq(st.ejections, 0);
 	swerve_shm_detach(&t);
@@ -240,7 +240,8 @@ Test(shm, two_processes_failing_at_once_eject_once_per_streak,
 	for (i = 0; i < HAMMER_ROWS; i++) {
 		row = swerve_shm_row(&t, 1000 + (uint64_t)i, false);
 		cr_assert_not_null(row);
-		cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW, &st), 0);
+		cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW,
+						 &st), 0);
 		cr_assert_eq(st.ejected, 1);
 		cr_assert_eq(st.ejections, 1, "row %d: %u ejections", i,
 			     st.ejections);
@@ -303,7 +304,7 @@ Test(shm, lock_holder_dying_does_not_hang_the_next_report,
 
 	cr_assert_eq(fail_once(row, &c, NOW), SWERVE_OUTLIER_NONE);
 	cr_assert_not(swerve_shm_is_ejected(row, NOW));
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW, &st), 0);
 	cr_assert_eq(st.ejected, 0);
 	cr_assert_eq(st.ejection_ms, 0);
 	cr_assert_leq(st.ejected_at_ms, NOW);
@@ -323,31 +324,34 @@ Test(shm, operator_eject_uneject_and_reset)
 
 	cr_assert_eq(swerve_shm_private(&t), 0);
 	row = swerve_shm_row(&t, 31337, true);
-	cr_assert_eq(swerve_shm_eject(NULL, row, 0, NOW), -EINVAL);
+	cr_assert_eq(swerve_shm_eject(NULL, NULL, row, 0, NOW), -EINVAL);
 
-	cr_assert_eq(swerve_shm_eject(NULL, row, 45000, NOW), 0);
+	cr_assert_eq(swerve_shm_eject(NULL, NULL, row, 45000, NOW), 0);
 	cr_assert(swerve_shm_is_ejected(row, NOW));
 	cr_assert_eq(atomic_load(&row->ejected_until_ms), NOW + 45000);
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 1, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW + 1, &st), 0);
 	cr_assert_eq(st.ejected, 1);
 	cr_assert_eq(st.ejections, 1);
 	cr_assert_eq(st.ejection_ms, 45000);
 	cr_assert_eq(st.backoff, 0);
 
-	cr_assert_eq(swerve_shm_uneject(NULL, row, NOW + 100), 0);
+	cr_assert_eq(swerve_shm_uneject(NULL, NULL, row, NOW + 100), 0);
 	cr_assert_not(swerve_shm_is_ejected(row, NOW + 100));
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 101, &st), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW + 101, &st),
+		     0);
 	cr_assert_eq(st.ejected, 0);
 	cr_assert_eq(st.unejected_at_ms, NOW + 100);
 	cr_assert_eq(st.ejections, 1);
 	/* un-ejecting an endpoint in service changes nothing */
-	cr_assert_eq(swerve_shm_uneject(NULL, row, NOW + 200), 0);
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, NULL, NOW + 201, &st), 0);
+	cr_assert_eq(swerve_shm_uneject(NULL, NULL, row, NOW + 200), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, NULL, NOW + 201,
+					 &st), 0);
 	cr_assert_eq(st.unejected_at_ms, NOW + 100);
 
 	fail_once(row, &c, NOW + 300);
-	cr_assert_eq(swerve_shm_reset_row(row), 0);
-	cr_assert_eq(swerve_shm_snapshot(NULL, row, &c, NOW + 400, &st), 0);
+	cr_assert_eq(swerve_shm_reset_row(NULL, row), 0);
+	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW + 400, &st),
+		     0);
 	cr_assert_eq(st.ejections, 0);
 	cr_assert_eq(st.c5xx, 0);
 	cr_assert_eq(st.unejected_at_ms, 0);

@@ -56,7 +56,7 @@ enum swerve_outlier_event fail_in(struct swerve_shm *tab,
 				  const struct swerve_outlier_cfg *c,
 				  uint64_t now)
 {
-	return swerve_shm_report(tab, &row, 1, 0, c,
+	return swerve_shm_report(tab, NULL, &row, 1, 0, c,
 				 SWERVE_OUTCOME_CONNECT_FAILED, 0, now);
 }
 
