@@ -45,12 +45,17 @@
  * moved forward by whole ticks only, so the next refresh continues on the
  * same tick grid. Decay is applied before an ejection raises the backoff.
  *
+ * Operators (swervectl) eject, un-eject and reset endpoints by hand; those
+ * edits are made here too, so that every change of the state has one
+ * author and the shared table only applies them under its row lock.
+ *
  * All times are uint64 milliseconds; sums and products saturate, so absurd
  * configs (a base of years, huge backoffs) give long ejections, never wrapped
  * short ones.
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "policy/outlier.h"
 
@@ -99,6 +104,17 @@ static uint64_t compute_ejection_ms(const struct swerve_outlier_state *st,
 	return mul_sat(ticks, iv);
 }
 
+/* Starts an ejection of <ms> at <now_ms>, by detection or by an operator. */
+static void start_ejection(struct swerve_outlier_state *st, uint64_t ms,
+			   uint64_t now_ms)
+{
+	if (st->ejections < UINT32_MAX)
+		st->ejections++;
+	st->ejected = 1;
+	st->ejected_at_ms = now_ms;
+	st->ejection_ms = ms;
+}
+
 static void eject(struct swerve_outlier_state *st,
 		  const struct swerve_outlier_cfg *cfg, uint64_t now_ms)
 {
@@ -110,11 +126,22 @@ static void eject(struct swerve_outlier_state *st,
 	if (mul_sat(st->backoff, cfg->base_ejection_ms) <
 	    add_sat(cfg->max_ejection_ms, cfg->base_ejection_ms))
 		st->backoff++;
-	if (st->ejections < UINT32_MAX)
-		st->ejections++;
-	st->ejected = 1;
-	st->ejected_at_ms = now_ms;
-	st->ejection_ms = compute_ejection_ms(st, cfg);
+	start_ejection(st, compute_ejection_ms(st, cfg), now_ms);
+}
+
+/*
+ * Puts the endpoint back in service at <at_ms>, which is also where the
+ * backoff starts to decay. The streaks are cleared, as in Envoy, so a few
+ * new errors do not eject it again at once.
+ */
+static void uneject(struct swerve_outlier_state *st, uint64_t at_ms)
+{
+	st->ejected = 0;
+	st->unejected_at_ms = at_ms;
+	st->decay_from_ms = at_ms;
+	st->c5xx = 0;
+	st->gateway = 0;
+	st->local_origin = 0;
 }
 
 /*
@@ -191,12 +218,7 @@ enum swerve_outlier_event swerve_outlier_refresh(
 	if (st->ejected) {
 		end = add_sat(st->ejected_at_ms, st->ejection_ms);
 		if (now_ms >= end) {
-			st->ejected = 0;
-			st->unejected_at_ms = end;
-			st->decay_from_ms = end;
-			st->c5xx = 0;
-			st->gateway = 0;
-			st->local_origin = 0;
+			uneject(st, end);
 			ev = SWERVE_OUTLIER_UNEJECT;
 		}
 	}
@@ -260,6 +282,61 @@ uint64_t swerve_outlier_ejected_until(const struct swerve_outlier_state *st,
 	if (!st->ejected)
 		return 0;
 	return add_sat(st->ejected_at_ms, st->ejection_ms);
+}
+
+void swerve_outlier_operator_eject(struct swerve_outlier_state *st,
+				   uint64_t duration_ms, uint64_t now_ms)
+{
+	/*
+	 * No config here, so no refresh: an earlier ejection still running
+	 * is simply replaced by this one, and the backoff is left alone.
+	 */
+	start_ejection(st, duration_ms, now_ms);
+	st->reason = SWERVE_REASON_OPERATOR;
+	st->streak = 0;
+}
+
+enum swerve_outlier_event swerve_outlier_operator_uneject(
+	struct swerve_outlier_state *st, uint64_t now_ms)
+{
+	bool in_force;
+
+	if (!st->ejected)
+		return SWERVE_OUTLIER_NONE;
+	/* An ejection whose time passed unrefreshed is over already. */
+	in_force = add_sat(st->ejected_at_ms, st->ejection_ms) > now_ms;
+	uneject(st, now_ms);
+	return in_force ? SWERVE_OUTLIER_UNEJECT : SWERVE_OUTLIER_NONE;
+}
+
+void swerve_outlier_reset(struct swerve_outlier_state *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+/*
+ * The state was written by this code, so at worst it is half-updated by a
+ * process that died in the middle; anything outside what this code can
+ * produce is treated as damage and reset towards "in service": fail open.
+ */
+void swerve_outlier_repair(struct swerve_outlier_state *st,
+			   uint64_t max_ejection_ms, uint64_t now_ms)
+{
+	if (st->ejected > 1)
+		st->ejected = 1;
+	if (st->ejection_ms > max_ejection_ms) {
+		st->ejection_ms = 0;
+		st->ejected = 0;
+	}
+	if (now_ms == 0)
+		return;
+	/* CLOCK_MONOTONIC never runs backwards: future stamps are damage. */
+	if (st->ejected_at_ms > now_ms)
+		st->ejected_at_ms = now_ms;
+	if (st->unejected_at_ms > now_ms)
+		st->unejected_at_ms = now_ms;
+	if (st->decay_from_ms > now_ms)
+		st->decay_from_ms = now_ms;
 }
 
 uint32_t swerve_outlier_threshold(const struct swerve_outlier_cfg *cfg,

@@ -1,6 +1,7 @@
 /*
  * outlier: Envoy's consecutive-error outlier detection for one endpoint, as a
- * pure state machine. It owns no memory and does no I/O: the caller passes
+ * pure state machine, and the only code that changes its state (operator
+ * edits included). It owns no memory and does no I/O: the caller passes
  * the state, the config and the time, so tests inject the clock and the
  * shared table (shm.c) applies it under the row lock.
  *
@@ -85,10 +86,42 @@ enum swerve_outlier_event swerve_outlier_note(
 /*
  * When the current ejection of <st> ends (ms on the same clock), or 0 when it
  * is not ejected. Readers on the connect path use this value, published in
- * the row, without taking the lock.
+ * the row, without taking the lock. <cfg> is not read (the length was fixed
+ * when the ejection started) and may be NULL.
  */
 uint64_t swerve_outlier_ejected_until(const struct swerve_outlier_state *st,
 				      const struct swerve_outlier_cfg *cfg);
+
+/*
+ * An operator's ejection (swervectl eject) of <duration_ms> from <now_ms>:
+ * counts as an ejection with reason SWERVE_REASON_OPERATOR and replaces
+ * one still running. The backoff is left alone, and nothing is refreshed
+ * first, as there is no config to refresh with.
+ */
+void swerve_outlier_operator_eject(struct swerve_outlier_state *st,
+				   uint64_t duration_ms, uint64_t now_ms);
+
+/*
+ * An operator's un-ejection (swervectl uneject) at <now_ms>: the endpoint
+ * is back in service with its streaks cleared and its backoff decaying from
+ * <now_ms>. Returns SWERVE_OUTLIER_UNEJECT when this ended an ejection that
+ * was still in force, SWERVE_OUTLIER_NONE when the endpoint was in service
+ * or its ejection time had passed already.
+ */
+enum swerve_outlier_event swerve_outlier_operator_uneject(
+	struct swerve_outlier_state *st, uint64_t now_ms);
+
+/* A fresh state (swervectl reset): no streaks, backoff or history. */
+void swerve_outlier_reset(struct swerve_outlier_state *st);
+
+/*
+ * Makes <st> usable again after a process died while changing it (the
+ * shared table's robust lock tells): a state this module cannot produce is
+ * reset towards "in service". Ejections longer than <max_ejection_ms> and
+ * stamps later than <now_ms> (0: not checked) count as damage.
+ */
+void swerve_outlier_repair(struct swerve_outlier_state *st,
+			   uint64_t max_ejection_ms, uint64_t now_ms);
 
 /*
  * How many endpoints of a service with <nendpoints> endpoints may be ejected

@@ -37,18 +37,20 @@
  * safe in a signal handler. An ejection whose deadline passed reads as
  * healthy at once, even before anyone refreshes the row's state.
  *
- * The event ring. Operators ask "which endpoint was ejected, when, and
- * why?" (istio#18973: Envoy's stats cannot say). After the rows sits a
- * ring of SWERVE_SHM_EVENTS fixed 64-byte slots: eject, un-eject, the
- * first overflow of a streak, panic enter and exit, each with its time,
- * row key (never an address), reason and streak. A writer takes a position
- * with one fetch-and-add on the header and publishes the slot as a
- * seqlock: seq 0, the fields, then seq = position + 1 with release order;
- * a reader that sees seq change while copying drops the copy. No lock, no
- * system call, so an event can be written from the connect path, and a
- * writer killed half-way leaves one slot that readers skip. Each event is
- * decided under the row lock (or by a compare-and-swap for panic), so
- * however many processes see the same failure, one of them writes it.
+ * The epoch. The connect path will cache each service's routing plan
+ * (tiers, priority load, panic) instead of recomputing it per connect, and
+ * needs to know when the plan is stale without reading every row. The
+ * service's row therefore keeps a counter that moves after each change of
+ * an ejection (by detection, expiry noticed, or an operator) and each new
+ * panic mask, and never on an outcome that changes no ejection, so a busy
+ * healthy service keeps its plan. The change is published first and the
+ * counter moved after, with release order, so a reader that loads the new
+ * value with acquire order sees the change. Each change is decided under
+ * the row lock (or by the panic mask's compare-and-swap), so however many
+ * processes see it, it moves the epoch once.
+ *
+ * The event ring after the rows is written and read by shm_events.c; this
+ * file decides which events a change of a row makes.
  *
  * The ejection cap (max_ejection_percent) is checked by counting the
  * service's ejected rows before taking the row lock. Two processes failing
@@ -547,31 +549,6 @@ struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
 }
 
 /*
- * Makes the state a dead lock holder left behind usable again. It was
- * written by our own code, so at worst it is half-updated; anything
- * outside what that code can produce is treated as damage and reset
- * towards "in service": fail open.
- */
-static void repair_state(struct swerve_outlier_state *st, uint64_t now_ms)
-{
-	if (st->ejected > 1)
-		st->ejected = 1;
-	if (st->ejection_ms > SHM_MAX_EJECTION_MS) {
-		st->ejection_ms = 0;
-		st->ejected = 0;
-	}
-	if (now_ms == 0)
-		return;
-	/* CLOCK_MONOTONIC never runs backwards: future stamps are damage. */
-	if (st->ejected_at_ms > now_ms)
-		st->ejected_at_ms = now_ms;
-	if (st->unejected_at_ms > now_ms)
-		st->unejected_at_ms = now_ms;
-	if (st->decay_from_ms > now_ms)
-		st->decay_from_ms = now_ms;
-}
-
-/*
  * Takes <row>'s lock, repairing the row if its last holder died with it.
  * <now_ms> bounds the repair (0: skip the time checks). Returns 0 or
  * -errno; on error the lock is not held and the caller fails open.
@@ -585,7 +562,8 @@ static int lock_row(struct swerve_shm_row *row, uint64_t now_ms)
 		return 0;
 	if (rc != EOWNERDEAD)
 		return -rc;
-	repair_state(&row->st, now_ms);
+	/* What the dead holder left half-written is made sane again. */
+	swerve_outlier_repair(&row->st, SHM_MAX_EJECTION_MS, now_ms);
 	rc = pthread_mutex_consistent(&row->lock);
 	if (rc != 0) {
 		pthread_mutex_unlock(&row->lock);
@@ -599,132 +577,18 @@ static void unlock_row(struct swerve_shm_row *row)
 	pthread_mutex_unlock(&row->lock);
 }
 
-/* Publishes the lock-free answer; the caller holds the row lock. */
-static void publish_locked(struct swerve_shm_row *row, uint64_t until_ms,
+/*
+ * Publishes the lock-free answer for the row's state as it now stands
+ * (<cfg> may be NULL); the caller holds the row lock.
+ */
+static void publish_locked(struct swerve_shm_row *row,
+			   const struct swerve_outlier_cfg *cfg,
 			   uint64_t now_ms)
 {
-	atomic_store_explicit(&row->ejected_until_ms, until_ms,
+	atomic_store_explicit(&row->ejected_until_ms,
+			      swerve_outlier_ejected_until(&row->st, cfg),
 			      memory_order_release);
 	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
-}
-
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* Relaxed per-field access: the slot's seq orders them (seqlock). */
-#define EV_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define EV_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
-
-int swerve_shm_event_add(struct swerve_shm *tab,
-			 const struct swerve_shm_event_info *ev)
-{
-	struct swerve_shm_event *slot;
-	uint64_t pos;
-
-	if (tab == NULL || tab->hdr == NULL || tab->events == NULL ||
-	    tab->nevents == 0 || ev == NULL)
-		return -EINVAL;
-	pos = atomic_fetch_add_explicit(&tab->hdr->event_next, 1,
-					memory_order_relaxed);
-	slot = &tab->events[pos % tab->nevents];
-	/*
-	 * seq 0 first, so a reader that started on the old event sees the
-	 * change and drops its copy. Two writers on one slot need the ring
-	 * to wrap during a write (SWERVE_SHM_EVENTS events in between); the
-	 * later seq wins and a reader may see a mix, bounded to sane fields
-	 * by swerve_shm_events(): an event log, never a routing input.
-	 */
-	atomic_store_explicit(&slot->seq, 0, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
-	EV_STORE(slot->at_ms, ev->at_ms);
-	EV_STORE(slot->key, ev->key);
-	EV_STORE(slot->duration_ms, ev->duration_ms);
-	EV_STORE(slot->type, (uint32_t)ev->type);
-	EV_STORE(slot->reason, (uint32_t)ev->reason);
-	EV_STORE(slot->streak, ev->streak);
-	EV_STORE(slot->value, ev->value);
-	EV_STORE(slot->pid, (uint32_t)getpid());
-	atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
-	return 0;
-}
-
-/* Reads one slot; false when it is empty, being written, or nonsense. */
-static bool read_event(struct swerve_shm_event *slot,
-		       struct swerve_shm_event_info *out)
-{
-	uint64_t s1, s2;
-	uint32_t type, reason;
-
-	s1 = atomic_load_explicit(&slot->seq, memory_order_acquire);
-	if (s1 == 0)
-		return false;
-	out->at_ms = EV_LOAD(slot->at_ms);
-	out->key = EV_LOAD(slot->key);
-	out->duration_ms = EV_LOAD(slot->duration_ms);
-	type = EV_LOAD(slot->type);
-	reason = EV_LOAD(slot->reason);
-	out->streak = EV_LOAD(slot->streak);
-	out->value = EV_LOAD(slot->value);
-	out->pid = EV_LOAD(slot->pid);
-	atomic_thread_fence(memory_order_acquire);
-	s2 = atomic_load_explicit(&slot->seq, memory_order_relaxed);
-	if (s1 != s2)
-		return false;
-	if (type < SWERVE_EVENT_EJECT || type > SWERVE_EVENT_PANIC_EXIT ||
-	    reason > SWERVE_REASON_HEALTH)
-		return false;
-	out->seq = s1;
-	out->type = (enum swerve_shm_event_type)type;
-	out->reason = (enum swerve_outlier_reason)reason;
-	return true;
-}
-
-static int compare_seq(const void *a, const void *b)
-{
-	const struct swerve_shm_event_info *x = a, *y = b;
-
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-size_t swerve_shm_events(struct swerve_shm *tab,
-			 struct swerve_shm_event_info *out, size_t max,
-			 uint64_t *lost)
-{
-	struct swerve_shm_event_info ev;
-	uint64_t oldest = UINT64_MAX;
-	size_t i, n = 0;
-
-	if (lost != NULL)
-		*lost = 0;
-	if (tab == NULL || tab->hdr == NULL || tab->events == NULL ||
-	    out == NULL)
-		return 0;
-	for (i = 0; i < tab->nevents; i++) {
-		if (!read_event(&tab->events[i], &ev))
-			continue;
-		if (n < max) {
-			out[n++] = ev;
-		} else {
-			/* Keep the newest <max>: replace the oldest held. */
-			size_t k, min = 0;
-
-			for (k = 1; k < n; k++)
-				if (out[k].seq < out[min].seq)
-					min = k;
-			if (n > 0 && out[min].seq < ev.seq)
-				out[min] = ev;
-		}
-	}
-	qsort(out, n, sizeof(*out), compare_seq);
-	for (i = 0; i < n; i++)
-		if (out[i].seq < oldest)
-			oldest = out[i].seq;
-	/* seq is 1 + position: everything before the oldest kept is gone. */
-	if (lost != NULL && n > 0)
-		*lost = oldest - 1;
-	return n;
 }
 
 uint64_t swerve_shm_service_key(const char *name)
@@ -734,6 +598,21 @@ uint64_t swerve_shm_service_key(const char *name)
 	h = swerve_hash64(name, strlen(name), SWERVE_HASH_SEED);
 	h = swerve_hash64("", 1, h);
 	return h != 0 ? h : 1;
+}
+
+uint64_t swerve_shm_epoch(const struct swerve_shm_row *svc_row)
+{
+	if (svc_row == NULL)
+		return 0;
+	return atomic_load_explicit(&svc_row->epoch, memory_order_acquire);
+}
+
+void swerve_shm_epoch_bump(struct swerve_shm_row *svc_row)
+{
+	/* Release: a reader that loads the new value sees what came before. */
+	if (svc_row != NULL)
+		atomic_fetch_add_explicit(&svc_row->epoch, 1,
+					  memory_order_release);
 }
 
 int swerve_shm_panic_note(struct swerve_shm *tab, const char *name,
@@ -757,6 +636,7 @@ int swerve_shm_panic_note(struct swerve_shm *tab, const char *name,
 		    &row->panic_mask, &old, mask, memory_order_relaxed,
 		    memory_order_relaxed))
 		return 0;
+	swerve_shm_epoch_bump(row);
 	memset(&ev, 0, sizeof(ev));
 	ev.at_ms = now_ms;
 	ev.key = key;
@@ -791,8 +671,8 @@ static void add_row_event(struct swerve_shm *tab,
 }
 
 enum swerve_outlier_event swerve_shm_report(
-	struct swerve_shm *tab, struct swerve_shm_row *const *rows, size_t n,
-	size_t idx,
+	struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+	struct swerve_shm_row *const *rows, size_t n, size_t idx,
 	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
 	int http_status, uint64_t now_ms)
 {
@@ -837,11 +717,14 @@ enum swerve_outlier_event swerve_shm_report(
 	st_unejected = row->st; /* before note() changes it again */
 	ev_note = swerve_outlier_note(&row->st, cfg, outcome, http_status,
 				      may_eject, now_ms);
-	publish_locked(row, swerve_outlier_ejected_until(&row->st, cfg),
-		       now_ms);
+	publish_locked(row, cfg, now_ms);
 	st = row->st;
 	unlock_row(row);
 
+	/* Published above, so whoever sees the new epoch sees the change. */
+	if (ev_refresh == SWERVE_OUTLIER_UNEJECT ||
+	    ev_note == SWERVE_OUTLIER_EJECT)
+		swerve_shm_epoch_bump(svc_row);
 	if (!cfg->enabled && ev_note == SWERVE_OUTLIER_OVERFLOW)
 		ev_note = SWERVE_OUTLIER_NONE;
 	/*
@@ -874,7 +757,8 @@ bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms)
 				    memory_order_acquire) > now_ms;
 }
 
-int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
+int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+			struct swerve_shm_row *row,
 			const struct swerve_outlier_cfg *cfg, uint64_t now_ms,
 			struct swerve_outlier_state *out)
 {
@@ -890,20 +774,21 @@ int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
 	/* Written back: an expired ejection is over for everyone. */
 	if (cfg != NULL) {
 		ev = swerve_outlier_refresh(&row->st, cfg, now_ms);
-		publish_locked(row, swerve_outlier_ejected_until(&row->st,
-								 cfg),
-			       now_ms);
+		publish_locked(row, cfg, now_ms);
 	}
 	*out = row->st;
 	unlock_row(row);
-	if (ev == SWERVE_OUTLIER_UNEJECT)
+	if (ev == SWERVE_OUTLIER_UNEJECT) {
+		swerve_shm_epoch_bump(svc_row);
 		add_row_event(tab, row, out, SWERVE_EVENT_UNEJECT,
 			      SWERVE_REASON_EXPIRED, out->unejected_at_ms);
+	}
 	return 0;
 }
 
-int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
-		     uint64_t duration_ms, uint64_t now_ms)
+int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+		     struct swerve_shm_row *row, uint64_t duration_ms,
+		     uint64_t now_ms)
 {
 	struct swerve_outlier_state st;
 	int rc;
@@ -914,30 +799,21 @@ int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
 	rc = lock_row(row, now_ms);
 	if (rc != 0)
 		return rc;
-	/*
-	 * No config here, so no refresh: an earlier ejection still running
-	 * is simply replaced by this one, and the backoff is left alone.
-	 */
-	row->st.ejected = 1;
-	row->st.ejected_at_ms = now_ms;
-	row->st.ejection_ms = duration_ms;
-	row->st.reason = SWERVE_REASON_OPERATOR;
-	row->st.streak = 0;
-	if (row->st.ejections < UINT32_MAX)
-		row->st.ejections++;
-	publish_locked(row, add_sat(now_ms, duration_ms), now_ms);
+	swerve_outlier_operator_eject(&row->st, duration_ms, now_ms);
+	publish_locked(row, NULL, now_ms);
 	st = row->st;
 	unlock_row(row);
+	swerve_shm_epoch_bump(svc_row);
 	add_row_event(tab, row, &st, SWERVE_EVENT_EJECT,
 		      SWERVE_REASON_OPERATOR, now_ms);
 	return 0;
 }
 
-int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
-		       uint64_t now_ms)
+int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+		       struct swerve_shm_row *row, uint64_t now_ms)
 {
 	struct swerve_outlier_state st;
-	bool was;
+	enum swerve_outlier_event ev;
 	int rc;
 
 	if (row == NULL)
@@ -945,28 +821,19 @@ int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
 	rc = lock_row(row, now_ms);
 	if (rc != 0)
 		return rc;
-	/* An ejection whose time passed unrefreshed is over already. */
-	was = row->st.ejected &&
-	      atomic_load_explicit(&row->ejected_until_ms,
-				   memory_order_relaxed) > now_ms;
-	if (row->st.ejected) {
-		row->st.ejected = 0;
-		row->st.unejected_at_ms = now_ms;
-		row->st.decay_from_ms = now_ms;
-		row->st.c5xx = 0;
-		row->st.gateway = 0;
-		row->st.local_origin = 0;
-	}
-	publish_locked(row, 0, now_ms);
+	ev = swerve_outlier_operator_uneject(&row->st, now_ms);
+	publish_locked(row, NULL, now_ms);
 	st = row->st;
 	unlock_row(row);
-	if (was)
+	swerve_shm_epoch_bump(svc_row);
+	if (ev == SWERVE_OUTLIER_UNEJECT)
 		add_row_event(tab, row, &st, SWERVE_EVENT_UNEJECT,
 			      SWERVE_REASON_OPERATOR, now_ms);
 	return 0;
 }
 
-int swerve_shm_reset_row(struct swerve_shm_row *row)
+int swerve_shm_reset_row(struct swerve_shm_row *svc_row,
+			 struct swerve_shm_row *row)
 {
 	int rc;
 
@@ -975,10 +842,11 @@ int swerve_shm_reset_row(struct swerve_shm_row *row)
 	rc = lock_row(row, 0);
 	if (rc != 0)
 		return rc;
-	memset(&row->st, 0, sizeof(row->st));
-	publish_locked(row, 0, 0);
+	swerve_outlier_reset(&row->st);
+	publish_locked(row, NULL, 0);
 	atomic_store_explicit(&row->connects_ok, 0, memory_order_relaxed);
 	atomic_store_explicit(&row->connects_failed, 0, memory_order_relaxed);
 	unlock_row(row);
+	swerve_shm_epoch_bump(svc_row);
 	return 0;
 }

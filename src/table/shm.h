@@ -2,21 +2,30 @@
  * shm: the host-wide health table in POSIX shared memory. It owns the
  * segment's layout (header with magic, version and sizes; fixed-size rows
  * keyed by a 64-bit hash of "service\0endpoint"), creation (mode 0600),
- * attachment with validation, and every update of a row.
+ * attachment with validation, and every update of a row: it locks the
+ * row, lets outlier.c change the outlier state (detection and operator
+ * edits alike), publishes the result and adds the events.
  *
  * It holds health state only: streaks, ejection times, counters, and a
  * bounded ring of ejection events (eject, un-eject, overflow, panic enter
  * and exit) that names endpoints by row key, never by address. No
  * addresses, no pointers, so a process that scribbles on it can degrade
- * routing but never redirect traffic.
+ * routing but never redirect traffic. shm.c implements the table and
+ * shm_events.c the ring.
  *
  * Thread- and process-safety: rows are claimed with compare-and-swap on the
  * key; each row's outlier state is updated under a robust, process-shared
  * mutex (a process that dies holding it costs nothing: the next locker gets
- * EOWNERDEAD and repairs the row). The lock is held only for a few hundred
- * instructions and never across a system call that can block. Readers on
- * the connect path read the published `ejected_until_ms` with one atomic
- * load and take no lock.
+ * EOWNERDEAD and has outlier.c repair the state). The lock is held only
+ * for a few hundred instructions and never across a system call that can
+ * block. Readers on the connect path read the published `ejected_until_ms`
+ * with one atomic load and take no lock.
+ *
+ * Each service's row (key swerve_shm_service_key()) also keeps an epoch
+ * that moves whenever the health of the service changes: an endpoint
+ * ejected or back in service, or a new panic mask. A process may compute
+ * the service's routing plan once and reuse it while the epoch stays the
+ * same; reading the epoch is one atomic load too.
  */
 #ifndef SWERVE_SHM_H
 #define SWERVE_SHM_H
@@ -31,7 +40,7 @@
 #include "policy/outlier.h"
 
 #define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
-#define SWERVE_SHM_VERSION 3u
+#define SWERVE_SHM_VERSION 4u
 #define SWERVE_SHM_ROWS 4096u  /* endpoints per host; 4096 * 256 B = 1 MiB */
 #define SWERVE_SHM_EVENTS 1024u /* the event ring: 1024 * 64 B = 64 KiB */
 
@@ -43,8 +52,10 @@ struct swerve_shm_row {
 	_Atomic uint64_t connects_failed;
 	_Atomic uint64_t updated_ms;
 	/* Service rows only (key swerve_shm_service_key()): the panic mask
-	 * last noted, so one process reports each change. */
+	 * last noted, so one process reports each change, and the epoch of
+	 * the service's health (swerve_shm_epoch()). */
 	_Atomic uint64_t panic_mask;
+	_Atomic uint64_t epoch;
 	/* DNS status rows only (key swerve_dnscache_status_key()): connects
 	 * routed on a stale answer while the name did not resolve. There,
 	 * connects_ok and connects_failed count lookups, and updated_ms is
@@ -52,7 +63,7 @@ struct swerve_shm_row {
 	_Atomic uint64_t stale_uses;
 	pthread_mutex_t lock;              /* robust, process-shared */
 	struct swerve_outlier_state st;    /* under lock */
-	uint8_t pad[256 - 7 * 8 - sizeof(pthread_mutex_t) -
+	uint8_t pad[256 - 8 * 8 - sizeof(pthread_mutex_t) -
 		    sizeof(struct swerve_outlier_state)];
 };
 
@@ -161,13 +172,15 @@ struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
  * rows for the cap, updates streaks under the row lock, publishes
  * ejected_until_ms, bumps the connect counters and adds EJECT, UNEJECT and
  * OVERFLOW (the first of a streak only) to <tab>'s event ring (<tab> may
- * be NULL: no events). Returns the event caused, and never blocks on a
- * lock held by this same thread (a re-entered signal handler is refused by
- * the caller's guard, see hooks.c).
+ * be NULL: no events). When the endpoint is ejected, or an ejection found
+ * over is ended, the epoch of <svc_row>, the service's row (may be NULL),
+ * moves; an outcome that changes no ejection leaves it alone. Returns the
+ * event caused, and never blocks on a lock held by this same thread (a
+ * re-entered signal handler is refused by the caller's guard, see hooks.c).
  */
 enum swerve_outlier_event swerve_shm_report(
-	struct swerve_shm *tab, struct swerve_shm_row *const *rows, size_t n,
-	size_t idx,
+	struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+	struct swerve_shm_row *const *rows, size_t n, size_t idx,
 	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
 	int http_status, uint64_t now_ms);
 
@@ -176,25 +189,30 @@ bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms);
 
 /*
  * Copies the row's state under its lock, refreshed to <now_ms> (an expired
- * ejection shows as un-ejected, and its UNEJECT goes to <tab>'s ring; <tab>
- * may be NULL). Returns 0 or -EINVAL for a NULL row.
+ * ejection shows as un-ejected, its UNEJECT goes to <tab>'s ring and the
+ * epoch of <svc_row> moves; <tab> and <svc_row> may be NULL). Returns 0 or
+ * -EINVAL for a NULL row.
  */
-int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *row,
+int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+			struct swerve_shm_row *row,
 			const struct swerve_outlier_cfg *cfg, uint64_t now_ms,
 			struct swerve_outlier_state *out);
 
 /*
  * Operator edits (swervectl): eject <row> now for <duration_ms> (counts as an
  * ejection, backoff unchanged), un-eject it, or reset it to a fresh row
- * (streaks, backoff, counters). Ejections and un-ejections go to <tab>'s
- * ring with reason SWERVE_REASON_OPERATOR (<tab> may be NULL). 0 or
- * -EINVAL.
+ * (streaks, backoff, counters). Each moves the epoch of <svc_row>, the row
+ * of the service <row> belongs to (may be NULL). Ejections and
+ * un-ejections go to <tab>'s ring with reason SWERVE_REASON_OPERATOR
+ * (<tab> may be NULL). 0 or -EINVAL.
  */
-int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *row,
-		     uint64_t duration_ms, uint64_t now_ms);
-int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *row,
-		       uint64_t now_ms);
-int swerve_shm_reset_row(struct swerve_shm_row *row);
+int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+		     struct swerve_shm_row *row, uint64_t duration_ms,
+		     uint64_t now_ms);
+int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+		       struct swerve_shm_row *row, uint64_t now_ms);
+int swerve_shm_reset_row(struct swerve_shm_row *svc_row,
+			 struct swerve_shm_row *row);
 
 /*
  * Appends <ev> to the event ring of <tab> (seq and pid are filled in).
@@ -223,10 +241,29 @@ uint64_t swerve_shm_service_key(const char *name);
  * (swerve_balancer_panic_mask(), 0 for none) at <now_ms>. The last mask is
  * kept in the service's row and changed with compare-and-swap, so of all
  * the processes that see the same change exactly one adds PANIC_ENTER
- * (0 -> non-zero, or a different non-zero mask) or PANIC_EXIT (-> 0).
- * Lock-free; one row lookup. Returns 0, -EINVAL or -ENOSPC (table full).
+ * (0 -> non-zero, or a different non-zero mask) or PANIC_EXIT (-> 0), and
+ * moves the service's epoch. Lock-free; one row lookup. Returns 0, -EINVAL
+ * or -ENOSPC (table full).
  */
 int swerve_shm_panic_note(struct swerve_shm *tab, const char *name,
 			  uint32_t mask, uint64_t now_ms);
+
+/*
+ * The epoch of the service whose row is <svc_row> (NULL: 0): a counter that
+ * moves after every change of the service's health, once the change is
+ * published. A routing plan computed from rows read after the epoch read E
+ * stays good as long as the epoch still reads E; so read the epoch first,
+ * then the rows. An ejection that merely runs out moves it only once a
+ * report or snapshot notices, so a cached plan must also end at the
+ * earliest ejected_until_ms it relied on. One acquire load, no lock: safe
+ * on the connect path and in signal handlers.
+ */
+uint64_t swerve_shm_epoch(const struct swerve_shm_row *svc_row);
+
+/*
+ * Moves the epoch of <svc_row> (NULL: nothing), after a change of the
+ * service's health has been published. One atomic add, no lock.
+ */
+void swerve_shm_epoch_bump(struct swerve_shm_row *svc_row);
 
 #endif

@@ -454,6 +454,7 @@ static void view_endpoint(struct swerve_shm *tab,
 			  uint64_t now, struct ep_view *v)
 {
 	struct swerve_outlier_state st;
+	struct swerve_shm_row *svc_row;
 	uint64_t until;
 
 	memset(v, 0, sizeof(*v));
@@ -464,7 +465,9 @@ static void view_endpoint(struct swerve_shm *tab,
 	v->priority = priority;
 	if (tab == NULL || row == NULL)
 		return;
-	if (swerve_shm_snapshot(tab, row, &svc->outlier, now, &st) != 0)
+	/* A snapshot that ends an expired ejection moves the epoch. */
+	svc_row = swerve_shm_row(tab, swerve_shm_service_key(svc->name), false);
+	if (swerve_shm_snapshot(tab, svc_row, row, &svc->outlier, now, &st) != 0)
 		return;
 	v->ejected = st.ejected != 0;
 	if (v->ejected) {
@@ -1470,13 +1473,16 @@ static int edit_row(struct swerve_shm *tab, const struct swerve_service *svc,
 		    const struct swerve_endpoint *ep, enum edit_op op,
 		    uint64_t duration_ms)
 {
-	struct swerve_shm_row *row;
+	struct swerve_shm_row *row, *svc_row;
 	uint64_t now = swerve_now_ms();
 	char dur[32];
 	int rc = -EINVAL;
 
 	/* Rows that were never used are already fresh: nothing to reset. */
 	row = swerve_shm_row(tab, ep->key, op != EDIT_RESET);
+	/* Its epoch tells the programs using the service to re-plan. */
+	svc_row = swerve_shm_row(tab, swerve_shm_service_key(svc->name),
+				 op != EDIT_RESET);
 	if (row == NULL && op == EDIT_RESET) {
 		printf("%s %s: reset\n", svc->name, ep->text);
 		return 0;
@@ -1488,13 +1494,13 @@ static int edit_row(struct swerve_shm *tab, const struct swerve_service *svc,
 	}
 	switch (op) {
 	case EDIT_EJECT:
-		rc = swerve_shm_eject(tab, row, duration_ms, now);
+		rc = swerve_shm_eject(tab, svc_row, row, duration_ms, now);
 		break;
 	case EDIT_UNEJECT:
-		rc = swerve_shm_uneject(tab, row, now);
+		rc = swerve_shm_uneject(tab, svc_row, row, now);
 		break;
 	case EDIT_RESET:
-		rc = swerve_shm_reset_row(row);
+		rc = swerve_shm_reset_row(svc_row, row);
 		break;
 	}
 	if (rc != 0) {

@@ -661,3 +661,105 @@ Test(outlier, overflow_records_reason_and_streak)
 	cr_assert_eq(st.streak, 5);
 	cr_assert_eq(st.ejected, 0);
 }
+
+/* Operator edits (swervectl) ---------------------------------------------- */
+
+Test(outlier, operator_eject_counts_and_replaces_a_running_ejection)
+{
+	struct swerve_outlier_cfg cfg = default_cfg();
+	struct swerve_outlier_state st = { 0 };
+
+	fail_until_ejected(&st, &cfg, 5000);
+	cr_assert_eq(st.backoff, 1);
+	cr_assert_eq(st.reason, SWERVE_REASON_5XX);
+	swerve_outlier_operator_eject(&st, 45000, 6000);
+	cr_assert_eq(st.ejected, 1);
+	cr_assert_eq(st.ejections, 2);
+	cr_assert_eq(st.ejected_at_ms, 6000);
+	cr_assert_eq(st.ejection_ms, 45000, "the operator's length, as is");
+	cr_assert_eq(st.reason, SWERVE_REASON_OPERATOR);
+	cr_assert_eq(st.streak, 0);
+	cr_assert_eq(st.backoff, 1, "backoff unchanged");
+	cr_assert_eq(swerve_outlier_ejected_until(&st, NULL), 51000);
+	/* it ends when its time is over, exactly */
+	cr_assert_eq(swerve_outlier_refresh(&st, &cfg, 50999),
+		     SWERVE_OUTLIER_NONE);
+	cr_assert_eq(swerve_outlier_refresh(&st, &cfg, 51000),
+		     SWERVE_OUTLIER_UNEJECT);
+}
+
+Test(outlier, operator_uneject_ends_an_ejection_and_clears_streaks)
+{
+	struct swerve_outlier_cfg cfg = default_cfg();
+	struct swerve_outlier_state st = { 0 };
+
+	fail_until_ejected(&st, &cfg, 5000);
+	fail(&st, &cfg, 6000);
+	cr_assert_eq(st.c5xx, 1);
+	cr_assert_eq(swerve_outlier_operator_uneject(&st, 7000),
+		     SWERVE_OUTLIER_UNEJECT);
+	cr_assert_eq(st.ejected, 0);
+	cr_assert_eq(st.unejected_at_ms, 7000, "now, not a tick");
+	cr_assert_eq(st.decay_from_ms, 7000);
+	cr_assert_eq(st.c5xx, 0);
+	cr_assert_eq(st.gateway, 0);
+	cr_assert_eq(st.local_origin, 0);
+	cr_assert_eq(st.ejections, 1);
+	cr_assert_eq(st.backoff, 1, "decays from now on, not at once");
+	cr_assert_eq(swerve_outlier_ejected_until(&st, &cfg), 0);
+	/* in service already: nothing changes, nothing to report */
+	cr_assert_eq(swerve_outlier_operator_uneject(&st, 8000),
+		     SWERVE_OUTLIER_NONE);
+	cr_assert_eq(st.unejected_at_ms, 7000);
+}
+
+Test(outlier, operator_uneject_of_an_ejection_over_already_is_no_event)
+{
+	struct swerve_outlier_cfg cfg = default_cfg();
+	struct swerve_outlier_state st = { 0 };
+
+	fail_until_ejected(&st, &cfg, 5000);
+	/* nobody refreshed it after its end (35000) */
+	cr_assert_eq(swerve_outlier_operator_uneject(&st, 35000),
+		     SWERVE_OUTLIER_NONE);
+	cr_assert_eq(st.ejected, 0);
+	cr_assert_eq(st.unejected_at_ms, 35000);
+}
+
+Test(outlier, reset_gives_a_fresh_state)
+{
+	struct swerve_outlier_cfg cfg = default_cfg();
+	struct swerve_outlier_state st = { 0 }, fresh;
+
+	fail_until_ejected(&st, &cfg, 5000);
+	fail(&st, &cfg, 6000);
+	swerve_outlier_reset(&st);
+	memset(&fresh, 0, sizeof(fresh));
+	cr_assert_arr_eq(&st, &fresh, sizeof(st));
+}
+
+Test(outlier, repair_clamps_what_a_dead_writer_left)
+{
+	struct swerve_outlier_state st = { 0 };
+
+	st.ejected = 7;
+	st.ejection_ms = 1000;
+	st.ejected_at_ms = UINT64_MAX;
+	st.unejected_at_ms = 9000;
+	st.decay_from_ms = 9001;
+	swerve_outlier_repair(&st, 5000, 2000);
+	cr_assert_eq(st.ejected, 1);
+	cr_assert_eq(st.ejection_ms, 1000);
+	cr_assert_eq(st.ejected_at_ms, 2000, "no stamps in the future");
+	cr_assert_eq(st.unejected_at_ms, 2000);
+	cr_assert_eq(st.decay_from_ms, 2000);
+	/* an ejection longer than any real one is damage: back in service */
+	st.ejection_ms = 5001;
+	swerve_outlier_repair(&st, 5000, 0);
+	cr_assert_eq(st.ejected, 0);
+	cr_assert_eq(st.ejection_ms, 0);
+	/* without a time the stamps are left as they are */
+	st.ejected_at_ms = 99999;
+	swerve_outlier_repair(&st, 5000, 0);
+	cr_assert_eq(st.ejected_at_ms, 99999);
+}
