@@ -162,14 +162,6 @@ static socklen_t endpoint_sockaddr(unsigned s, unsigned i, int family,
 	return address_sockaddr(&addr, family, v6only, port, out);
 }
 
-/* Whether a socket of <family> (<v6only>) can reach an <epfam> address. */
-static bool reachable(int epfam, int family, bool v6only)
-{
-	if (epfam == AF_INET)
-		return family == AF_INET || !v6only;
-	return epfam == AF_INET6 && family == AF_INET6;
-}
-
 /*
  * The real connect() of an attempt, with the re-entrancy guard lowered: a
  * blocking connect can be left by siglongjmp (wget's SIGALRM timeout), and

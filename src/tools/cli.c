@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "policy/balancer.h"
+#include "policy/plan.h"
 #include "policy/config.h"
 #include "names/dnscache.h"
 #include "base/log.h"
