@@ -392,13 +392,39 @@ static long scan_tiers(struct draw_state *st, enum swerve_plan_verdict worst)
 	return -1;
 }
 
+/*
+ * A random one of the endpoints of <l> whose verdict is TAKE (<r> chooses),
+ * so that the picks of the ones passed over share out evenly instead of
+ * all going to a neighbour; -1 when none.
+ */
+static long scan_even(struct draw_state *st, const struct swerve_plan_list *l,
+		      uint64_t r)
+{
+	uint32_t k, ok = 0, nth;
+	unsigned i;
+
+	for (k = 0; k < l->count; k++)
+		ok += verdict_of(st, st->pl->idx[l->first + k]) ==
+		      SWERVE_PLAN_TAKE;
+	st->passed += l->count - ok;
+	if (ok == 0)
+		return -1;
+	nth = (uint32_t)(r % ok);
+	for (k = 0; k < l->count; k++) {
+		i = st->pl->idx[l->first + k];
+		if (verdict_of(st, i) == SWERVE_PLAN_TAKE && nth-- == 0)
+			return i;
+	}
+	return -1; /* the verdicts changed under us: go on with the order */
+}
+
 /* The fallback order of plan.h, after the drawn endpoint at <k> of set. */
-static long fall_back(struct draw_state *st, uint32_t k)
+static long fall_back(struct draw_state *st, uint32_t k, uint64_t r)
 {
 	long i;
 
 	st->stage = 1;
-	if ((i = scan(st, st->set, k + 1, SWERVE_PLAN_TAKE)) >= 0 ||
+	if ((i = scan_even(st, st->set, r)) >= 0 ||
 	    (i = scan_tiers(st, SWERVE_PLAN_TAKE)) >= 0)
 		return i;
 	st->stage = 2;
@@ -511,7 +537,7 @@ int swerve_plan_pick(const struct swerve_plan *pl,
 	k = run_policy(pl, d, st.set);
 	i = pl->idx[st.set->first + k];
 	if (verdict_of(&st, (unsigned)i) != SWERVE_PLAN_TAKE)
-		i = fall_back(&st, k);
+		i = fall_back(&st, k, (d->rand2 * 0x9e3779b97f4a7c15ull) >> 32);
 	if (i < 0) {
 		size_t off = 0;
 

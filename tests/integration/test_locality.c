@@ -227,3 +227,67 @@ Test(locality, distribute_splits_eighty_twenty_and_skips_unlisted,
 	t_stop(eu);
 	t_cleanup();
 }
+
+/*
+ * Endpoints this process just saw failing are avoided at pick time only:
+ * they are not ejected (the threshold is far away), so the table says the
+ * local tier is healthy, its load stays 100%, and the process's
+ * connections go to the two local endpoints left, never to the other
+ * region. (Marking them unhealthy, as swerve once did, gave the local tier
+ * a health of 140 * 2 / 4 = 70% and sent 30% of them away.)
+ */
+Test(locality, avoided_endpoints_do_not_move_the_load, .timeout = 300)
+{
+	const char *shm = t_shm(), *config;
+	char text[2048], bin[512], cv[600], sv[128], ep[48];
+	const char *env[] = { cv, sv, NULL };
+	const char *argv[] = { bin, "mydb.com", "80", "1", "200", NULL };
+	long long east = 0, west = 0, v;
+	pid_t pids[NSERVERS];
+	struct run r;
+	int i;
+
+	/* east-1 and east-2 are stopped: refused at every attempt. */
+	start_servers("127.10.42", 0x3, pids);
+	snprintf(text, sizeof(text),
+		 "[swerve]\n"
+		 "locality = us-east/a\n"
+		 "vip_cidr = 127.79.0.0/16\n"
+		 "[service mydb]\n"
+		 "hosts = mydb.com\n"
+		 "ports = 80\n"
+		 "endpoint = 127.10.42.2:18080 locality=us-east/a\n"
+		 "endpoint = 127.10.42.3:18080 locality=us-east/a\n"
+		 "endpoint = 127.10.42.4:18080 locality=us-east/a\n"
+		 "endpoint = 127.10.42.5:18080 locality=us-east/a\n"
+		 "endpoint = 127.10.42.6:18080 locality=us-west/b\n"
+		 "endpoint = 127.10.42.7:18080 locality=us-west/b\n"
+		 "endpoint = 127.10.42.8:18080 locality=us-west/b\n"
+		 "endpoint = 127.10.42.9:18080 locality=us-west/b\n"
+		 "failover = us-east -> us-west\n"
+		 "lb = round_robin\n"
+		 "consecutive_5xx_errors = 100000\n"
+		 "interval = 10s\n");
+	config = t_write("swerve.ini", text);
+	/* One process, 200 requests one after another. */
+	snprintf(bin, sizeof(bin), "%s/tests/stress", t_build());
+	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
+	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
+	t_run(&r, true, env, 120, argv);
+	cr_assert_eq(r.status, 0, "stress failed (%d): %s %s", r.status,
+		     r.out, r.err);
+	for (i = 2; i <= 9; i++) {
+		snprintf(ep, sizeof(ep), "127.10.42.%d:18080", i);
+		cr_assert_not(t_endpoint_ejected(config, shm, ep), "%s", ep);
+		v = t_endpoint_field(config, shm, ep, "connects_ok");
+		if (i <= 5)
+			east += v > 0 ? v : 0;
+		else
+			west += v > 0 ? v : 0;
+	}
+	cr_assert_eq(east, 200, "got %lld east / %lld west", east, west);
+	cr_assert_eq(west, 0, "the load moved: %lld east / %lld west", east,
+		     west);
+	stop_servers(pids);
+	t_cleanup();
+}
