@@ -271,13 +271,10 @@ static int connect_again(int fd, struct fd_slot *sl)
 	rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
 	err = errno;
 	if (atomic_load(&sl->state) == SLOT_PENDING) {
-		if (rc == 0 || err == EISCONN) {
-			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
-			swerve_fdtrack_end(fd, sl, true);
-		} else if (swerve_fdtrack_is_failure(err)) {
-			swerve_fdtrack_record(sl->svc, sl->ep, swerve_fdtrack_outcome_of(err));
-			swerve_fdtrack_end(fd, sl, false);
-		}
+		if (rc == 0 || err == EISCONN)
+			swerve_fdtrack_conclude(fd, sl, 0, true);
+		else if (swerve_fdtrack_is_failure(err))
+			swerve_fdtrack_conclude(fd, sl, err, true);
 	}
 	errno = err;
 	return rc;
@@ -297,6 +294,19 @@ struct route {
 	struct fd_slot spare;
 	struct attempt at;
 };
+
+/*
+ * Concludes attempt <idx> of <r> with <err> (0: connected); <last>: no
+ * other attempt follows on the socket. An untracked fd has no slot, only
+ * the outcome.
+ */
+static void conclude(struct route *r, unsigned idx, int err, bool last)
+{
+	if (r->sl == &r->spare)
+		swerve_fdtrack_report(r->s, idx, err);
+	else
+		swerve_fdtrack_conclude(r->fd, r->sl, err, last);
+}
 
 /* True when another endpoint is left for one more attempt. */
 static bool can_fail_over(const struct route *r)
@@ -352,8 +362,7 @@ static bool failed_at_once(struct route *r, unsigned idx, int *err)
 		return false; /* still pending: the app waits */
 	if (!(pfd.revents & (POLLERR | POLLHUP))) {
 		/* Connected already; the app sees POLLOUT and SO_ERROR 0. */
-		swerve_fdtrack_record(r->s, idx, SWERVE_OUTCOME_CONNECT_OK);
-		swerve_fdtrack_end(r->fd, r->sl, true);
+		conclude(r, idx, 0, true);
 		return false;
 	}
 	/* Failed already. Read (and so consume) the error only when there
@@ -368,17 +377,12 @@ static bool failed_at_once(struct route *r, unsigned idx, int *err)
 	return true;
 }
 
-/* Forgets the failed attempt on the slot and re-arms the socket. */
-static void rearm(struct route *r, unsigned idx)
+/* Re-arms the socket for the next attempt: after a failed or timed-out
+ * attempt a bare connect() gives ECONNABORTED or EALREADY first. */
+static void rearm(struct route *r)
 {
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 
-	if (r->sl != &r->spare && swerve_fdtrack_take(r->sl, SLOT_PENDING)) {
-		swerve_fdtrack_pending_leave(&swerve_services[r->s], idx);
-		atomic_store(&r->sl->state, SLOT_FREE);
-	}
-	/* After a failed or timed-out attempt a bare connect() gives
-	 * ECONNABORTED or EALREADY first. */
 	swerve_libc_connect(r->fd, &unspec, sizeof(unspec));
 }
 
@@ -407,8 +411,7 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 	*rc = connect_unguarded(r->fd, (struct sockaddr *)&target, tlen);
 	*err = errno;
 	if (*rc == 0) {
-		swerve_fdtrack_record(r->s, idx, SWERVE_OUTCOME_CONNECT_OK);
-		swerve_fdtrack_end(r->fd, r->sl, true);
+		conclude(r, idx, 0, true);
 		return false;
 	}
 	if (*err == EINPROGRESS) {
@@ -419,19 +422,19 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 		 * pending. Anything else (EACCES, EADDRNOTAVAIL...) is not
 		 * the endpoint's fault. */
 		if (*err != EINTR && *err != EALREADY)
-			swerve_fdtrack_end(r->fd, r->sl, false);
+			conclude(r, idx, *err, true);
 		return false;
 	}
 	/* The endpoint failed inside this call. */
-	swerve_fdtrack_record(r->s, idx, swerve_fdtrack_outcome_of(*err));
 	if (!can_fail_over(r)) {
-		swerve_fdtrack_end(r->fd, r->sl, false);
+		conclude(r, idx, *err, true);
 		return false;
 	}
+	conclude(r, idx, *err, false);
 	swerve_log(SWERVE_LOG_INFO, "%s: %s failed (%s), trying the next "
 		   "endpoint", svc->name, svc->endpoints[idx].text,
 		   strerror(*err));
-	rearm(r, idx);
+	rearm(r);
 	return true;
 }
 

@@ -100,7 +100,7 @@ static void pending_enter(struct svc_state *ss, unsigned ep, uint64_t now)
 				      memory_order_relaxed);
 }
 
-void swerve_fdtrack_pending_leave(struct svc_state *ss, unsigned ep)
+static void pending_leave(struct svc_state *ss, unsigned ep)
 {
 	uint32_t v = atomic_load(&ss->pending[ep]);
 
@@ -138,7 +138,7 @@ static void restore_uto(int fd, struct fd_slot *sl)
  * must store a new state afterwards. Returns false when someone else has it
  * or it is in another state.
  */
-bool swerve_fdtrack_take(struct fd_slot *sl, uint32_t from)
+static bool slot_take(struct fd_slot *sl, uint32_t from)
 {
 	uint32_t expected = from;
 
@@ -160,7 +160,7 @@ void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished)
 
 	if (st != SLOT_PENDING && st != SLOT_ESTABLISHED)
 		return;
-	if (!swerve_fdtrack_take(sl, st))
+	if (!slot_take(sl, st))
 		return;
 	ss = &swerve_services[sl->svc];
 	if (sl->pid != swerve_runtime_pid()) {
@@ -175,7 +175,7 @@ void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished)
 	} else {
 		int tstate = vanished ? -1 : swerve_fdtrack_tcp_state(fd);
 
-		swerve_fdtrack_pending_leave(ss, sl->ep);
+		pending_leave(ss, sl->ep);
 		now = swerve_now_ms();
 		if (tstate == TCP_ESTABLISHED || tstate == TCP_CLOSE_WAIT) {
 			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
@@ -219,10 +219,10 @@ void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 {
 	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
 
-	if (st == SLOT_BUSY || !swerve_fdtrack_take(sl, st))
+	if (st == SLOT_BUSY || !slot_take(sl, st))
 		return;
 	if (st == SLOT_PENDING)
-		swerve_fdtrack_pending_leave(&swerve_services[sl->svc], sl->ep);
+		pending_leave(&swerve_services[sl->svc], sl->ep);
 	else if (st == SLOT_ESTABLISHED)
 		active_leave(&swerve_services[sl->svc], sl->ep);
 	sl->svc = (uint16_t)s;
@@ -237,18 +237,34 @@ void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 	atomic_store_explicit(&sl->state, SLOT_PENDING, memory_order_release);
 }
 
-/* Ends the attempt on <sl>: established (counted active) or gone. */
-void swerve_fdtrack_end(int fd, struct fd_slot *sl, bool established)
+/* The outcome a connect error <err> reports: success for 0, nothing for an
+ * error that is not the endpoint's fault. */
+void swerve_fdtrack_report(unsigned s, unsigned ep, int err)
+{
+	if (err == 0)
+		swerve_fdtrack_record(s, ep, SWERVE_OUTCOME_CONNECT_OK);
+	else if (swerve_fdtrack_is_failure(err))
+		swerve_fdtrack_record(s, ep, swerve_fdtrack_outcome_of(err));
+}
+
+void swerve_fdtrack_conclude(int fd, struct fd_slot *sl, int err, bool last)
 {
 	struct svc_state *ss;
+	unsigned s, ep;
 
-	if (!swerve_fdtrack_take(sl, SLOT_PENDING))
+	/* Claimed first, recorded from the claimed copy: of two threads that
+	 * see the same completion, one reports it. */
+	if (!slot_take(sl, SLOT_PENDING))
 		return;
-	ss = &swerve_services[sl->svc];
-	swerve_fdtrack_pending_leave(ss, sl->ep);
-	restore_uto(fd, sl);
-	if (established) {
-		atomic_fetch_add(&ss->active[sl->ep], 1);
+	s = sl->svc;
+	ep = sl->ep;
+	ss = &swerve_services[s];
+	swerve_fdtrack_report(s, ep, err);
+	pending_leave(ss, ep);
+	if (last)
+		restore_uto(fd, sl);
+	if (err == 0) {
+		atomic_fetch_add(&ss->active[ep], 1);
 		atomic_store_explicit(&sl->state, SLOT_ESTABLISHED,
 				      memory_order_release);
 	} else {

@@ -44,12 +44,9 @@ SWERVE_EXPORT int getsockopt(int fd, int level, int opt, void *val,
 		if (so_err != 0) {
 			/* The application sees the error and moves on; the
 			 * endpoint is charged, and avoided by the next try. */
-			if (swerve_fdtrack_is_failure(so_err))
-				swerve_fdtrack_record(sl->svc, sl->ep, swerve_fdtrack_outcome_of(so_err));
-			swerve_fdtrack_end(fd, sl, false);
+			swerve_fdtrack_conclude(fd, sl, so_err, true);
 		} else if (swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED) {
-			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
-			swerve_fdtrack_end(fd, sl, true);
+			swerve_fdtrack_conclude(fd, sl, 0, true);
 		}
 		/* 0 while still in SYN_SENT: ruby asks before polling. */
 	}
@@ -101,13 +98,10 @@ static void io_observe(int fd, ssize_t rc, int err)
 	sl = swerve_fdtrack_current(fd, &ino);
 	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
 	    sl->ino == ino) {
-		if (rc > 0 || swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED) {
-			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
-			swerve_fdtrack_end(fd, sl, true);
-		} else if (rc == -1 && swerve_fdtrack_is_failure(err)) {
-			swerve_fdtrack_record(sl->svc, sl->ep, swerve_fdtrack_outcome_of(err));
-			swerve_fdtrack_end(fd, sl, false);
-		}
+		if (rc > 0 || swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED)
+			swerve_fdtrack_conclude(fd, sl, 0, true);
+		else if (rc == -1 && swerve_fdtrack_is_failure(err))
+			swerve_fdtrack_conclude(fd, sl, err, true);
 	}
 	swerve_guard--;
 	errno = err;

@@ -133,10 +133,6 @@ void swerve_fdtrack_record(unsigned s, unsigned ep,
 enum swerve_outcome swerve_fdtrack_outcome_of(int err);
 /* Errors that say the endpoint is unhealthy (and worth failing over). */
 bool swerve_fdtrack_is_failure(int err);
-/* One attempt fewer in flight to endpoint <ep> (never below zero). */
-void swerve_fdtrack_pending_leave(struct svc_state *ss, unsigned ep);
-/* Takes <sl> for exclusive use when it is in state <from>. */
-bool swerve_fdtrack_take(struct fd_slot *sl, uint32_t from);
 /* Settles the attempt of a socket that is going away or was replaced. */
 void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished);
 /* The slot of <fd> for the socket it holds now (NULL above FD_SLOTS). */
@@ -145,7 +141,15 @@ struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino);
 void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 			  uint16_t port, int family, uint64_t ino,
 			  bool uto_set);
-/* Ends the attempt on <sl>: established (counted active) or gone. */
-void swerve_fdtrack_end(int fd, struct fd_slot *sl, bool established);
+/* Records the outcome of connect error <err> (0: connected) for endpoint
+ * <ep> of service <s>; nothing for an error that is not the endpoint's. */
+void swerve_fdtrack_report(unsigned s, unsigned ep, int err);
+/*
+ * Concludes the pending attempt on <sl> with <err> (0: connected): claims
+ * the slot, reports the outcome, and ends it, established (counted active)
+ * or free. <last> false keeps TCP_USER_TIMEOUT for an attempt that follows
+ * on the same socket. Does nothing when the slot is not pending.
+ */
+void swerve_fdtrack_conclude(int fd, struct fd_slot *sl, int err, bool last);
 
 #endif
