@@ -1,7 +1,10 @@
 /*
  * log: one line per message on stderr, prefixed "swerve: ", filtered by level.
- * Never stdout, never allocates, preserves errno: safe from connect() hooks
- * and signal handlers (formatting uses a stack buffer and one write(2)).
+ * Never stdout; preserves errno; formats into a stack buffer and writes it
+ * with one write(2) through the libc door (never swerve's own write hook).
+ * It is not async-signal-safe: formatting uses vsnprintf, which POSIX does
+ * not list as safe (glibc's does not allocate for the integer and string
+ * conversions swerve uses, but takes no such promise).
  * The level is a process-wide atomic set once at init.
  */
 #ifndef SWERVE_LOG_H

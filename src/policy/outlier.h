@@ -20,7 +20,13 @@ enum swerve_outcome {
 	SWERVE_OUTCOME_CONNECT_OK = 0,      /* TCP connection established */
 	SWERVE_OUTCOME_CONNECT_FAILED = 1,  /* refused, unreachable, reset */
 	SWERVE_OUTCOME_CONNECT_TIMEOUT = 2, /* deadline passed or abandoned */
-	SWERVE_OUTCOME_HTTP_STATUS = 3,     /* an HTTP response status */
+	/*
+	 * An HTTP response status. The state machine follows Envoy's
+	 * putResult for HTTP codes too (5xx and gateway streaks, the split
+	 * mode), with its unit tests; the library itself reports only the
+	 * connect outcomes above until it observes HTTP (protocol = http).
+	 */
+	SWERVE_OUTCOME_HTTP_STATUS = 3,
 };
 
 enum swerve_outlier_event {
