@@ -345,6 +345,21 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss,
 	return -1;
 }
 
+/* No SA_RESTART: a signal must wake poll() in main(). */
+static void set_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: dnsd [-n] [-r] [-v] ADDR PORT ZONEFILE\n");
@@ -356,7 +371,6 @@ int main(int argc, char **argv)
 	struct sockaddr_storage ss, from;
 	socklen_t sslen, fromlen;
 	unsigned char q[4096], a[4096];
-	struct sigaction sa;
 	struct zone z = { 0 };
 	struct pollfd p;
 	int fd, opt, drop = 0, refuse = 0, verbose = 0, port;
@@ -386,15 +400,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		return 1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a signal must wake poll() below. */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	set_signals();
 
 	zone_load(&z, path, 1);
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -187,20 +187,18 @@ static bool drain(int fd, char *buf, size_t cap, size_t *len)
 	return true;
 }
 
-void t_run(struct run *r, bool preload, const char *const *env,
-	   double timeout_s, const char *const *argv)
+/*
+ * The client's environment: the runner's own less LD_PRELOAD and SWERVE_*
+ * (they stay out of the client), the library when <preload>, then <env>.
+ * <preload_var> holds the LD_PRELOAD string. Free the array only.
+ */
+static char **client_env(bool preload, const char *const *env,
+			 char *preload_var, size_t varlen)
 {
-	char preload_var[2048];
 	const char *extra = getenv("SWERVE_PRELOAD_EXTRA");
+	size_t n = 0, i;
 	char **envp;
-	size_t n = 0, i, olen = 0, elen = 0;
-	posix_spawn_file_actions_t fa;
-	int op[2], ep[2], st;
-	bool oopen = true, eopen = true;
-	double start, deadline;
-	pid_t pid;
 
-	memset(r, 0, sizeof(*r));
 	while (environ[n] != NULL)
 		n++;
 	for (i = 0; env != NULL && env[i] != NULL; i++)
@@ -208,14 +206,13 @@ void t_run(struct run *r, bool preload, const char *const *env,
 	envp = calloc(n + i + 2, sizeof(char *));
 	n = 0;
 	for (i = 0; environ[i] != NULL; i++) {
-		/* The runner's own variables stay out of the client. */
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0 ||
 		    strncmp(environ[i], "SWERVE_", 7) == 0)
 			continue;
 		envp[n++] = environ[i];
 	}
 	if (preload) {
-		snprintf(preload_var, sizeof(preload_var),
+		snprintf(preload_var, varlen,
 			 "LD_PRELOAD=%s%s%s/libswerve.so",
 			 extra != NULL ? extra : "",
 			 extra != NULL && extra[0] != '\0' ? " " : "",
@@ -225,7 +222,49 @@ void t_run(struct run *r, bool preload, const char *const *env,
 	for (i = 0; env != NULL && env[i] != NULL; i++)
 		envp[n++] = (char *)env[i];
 	envp[n] = NULL;
+	return envp;
+}
 
+/* Reads the child's stdout <ofd> and stderr <efd> into <r> until both
+ * close or <deadline> passes (then the child is killed). */
+static void collect(struct run *r, pid_t pid, int ofd, int efd,
+		    double deadline)
+{
+	bool oopen = true, eopen = true;
+	size_t olen = 0, elen = 0;
+
+	while (oopen || eopen) {
+		struct pollfd p[2] = { { .fd = oopen ? ofd : -1,
+					 .events = POLLIN },
+				       { .fd = eopen ? efd : -1,
+					 .events = POLLIN } };
+		int left = (int)((deadline - now_s()) * 1000);
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(p, 2, left) <= 0)
+			continue;
+		if (p[0].revents)
+			oopen = drain(ofd, r->out, sizeof(r->out), &olen);
+		if (p[1].revents)
+			eopen = drain(efd, r->err, sizeof(r->err), &elen);
+	}
+}
+
+void t_run(struct run *r, bool preload, const char *const *env,
+	   double timeout_s, const char *const *argv)
+{
+	char preload_var[2048];
+	char **envp;
+	posix_spawn_file_actions_t fa;
+	int op[2], ep[2], st;
+	double start;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	envp = client_env(preload, env, preload_var, sizeof(preload_var));
 	if (pipe2(op, O_CLOEXEC) == -1 || pipe2(ep, O_CLOEXEC) == -1)
 		abort();
 	posix_spawn_file_actions_init(&fa);
@@ -245,25 +284,7 @@ void t_run(struct run *r, bool preload, const char *const *env,
 	free(envp);
 	close(op[1]);
 	close(ep[1]);
-	deadline = start + timeout_s;
-	while (oopen || eopen) {
-		struct pollfd p[2] = { { .fd = oopen ? op[0] : -1,
-					 .events = POLLIN },
-				       { .fd = eopen ? ep[0] : -1,
-					 .events = POLLIN } };
-		int left = (int)((deadline - now_s()) * 1000);
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (poll(p, 2, left) <= 0)
-			continue;
-		if (p[0].revents)
-			oopen = drain(op[0], r->out, sizeof(r->out), &olen);
-		if (p[1].revents)
-			eopen = drain(ep[0], r->err, sizeof(r->err), &elen);
-	}
+	collect(r, pid, op[0], ep[0], start + timeout_s);
 	close(op[0]);
 	close(ep[0]);
 	waitpid(pid, &st, 0);

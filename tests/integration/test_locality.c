@@ -84,14 +84,46 @@ static void stop_servers(pid_t *pids)
 		t_stop(pids[i]);
 }
 
+/* After the 70/30 run: the table and the tools agree with what the
+ * clients saw. */
+static void check_tools_agree(const char *config, const char *shm)
+{
+	char ep[48];
+	struct run r;
+	unsigned i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(ep, sizeof(ep), "127.10.40.%u:18080", i + 2);
+		cr_assert_eq(t_endpoint_field(config, shm, ep, "ejections"), 1);
+		cr_assert_eq(t_endpoint_field(config, shm, ep, "priority"), 0);
+	}
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.40.6:18080",
+				      "priority"), 1);
+	ctl(&r, config, shm, "explain", "mydb.com", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "priority 0: 2/4 healthy, health 70%, "
+			 "load 70%") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "priority 1: 4/4 healthy, health 100%, "
+			 "load 30%") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "failover:           us-east -> us-west") !=
+		  NULL, "%s", r.out);
+	ctl(&r, config, shm, "events", "--json", NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(count_of(r.out, "\"type\": \"eject\""), 2, "%s", r.out);
+	cr_assert_eq(count_of(r.out, "\"reason\": \"consecutive_5xx\""), 2,
+		     "%s", r.out);
+	cr_assert(strstr(r.out, "\"endpoint\": \"127.10.40.2:18080\"") != NULL,
+		  "%s", r.out);
+	cr_assert_eq(count_of(r.out, "\"streak\": 1"), 2, "%s", r.out);
+}
+
 Test(locality, two_of_four_local_endpoints_down_split_seventy_thirty,
      .timeout = 600)
 {
 	const char *shm = t_shm(), *config, *out;
-	char text[2048], ep[48];
+	char text[2048];
 	unsigned east = 0, west = 0, dead = 0, i;
 	pid_t pids[NSERVERS];
-	struct run r;
 
 	/* east-1 and east-2 are stopped: refused, then ejected. */
 	start_servers("127.10.40", 0x3, pids);
@@ -145,30 +177,7 @@ Test(locality, two_of_four_local_endpoints_down_split_seventy_thirty,
 		  "expected about 70%% local, got %u east / %u west", east,
 		  west);
 
-	/* The table and the tools agree with what the clients saw. */
-	for (i = 0; i < 2; i++) {
-		snprintf(ep, sizeof(ep), "127.10.40.%u:18080", i + 2);
-		cr_assert_eq(t_endpoint_field(config, shm, ep, "ejections"), 1);
-		cr_assert_eq(t_endpoint_field(config, shm, ep, "priority"), 0);
-	}
-	cr_assert_eq(t_endpoint_field(config, shm, "127.10.40.6:18080",
-				      "priority"), 1);
-	ctl(&r, config, shm, "explain", "mydb.com", NULL);
-	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert(strstr(r.out, "priority 0: 2/4 healthy, health 70%, "
-			 "load 70%") != NULL, "%s", r.out);
-	cr_assert(strstr(r.out, "priority 1: 4/4 healthy, health 100%, "
-			 "load 30%") != NULL, "%s", r.out);
-	cr_assert(strstr(r.out, "failover:           us-east -> us-west") !=
-		  NULL, "%s", r.out);
-	ctl(&r, config, shm, "events", "--json", NULL);
-	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_eq(count_of(r.out, "\"type\": \"eject\""), 2, "%s", r.out);
-	cr_assert_eq(count_of(r.out, "\"reason\": \"consecutive_5xx\""), 2,
-		     "%s", r.out);
-	cr_assert(strstr(r.out, "\"endpoint\": \"127.10.40.2:18080\"") != NULL,
-		  "%s", r.out);
-	cr_assert_eq(count_of(r.out, "\"streak\": 1"), 2, "%s", r.out);
+	check_tools_agree(config, shm);
 	stop_servers(pids);
 	t_cleanup();
 }

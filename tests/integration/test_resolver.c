@@ -334,7 +334,7 @@ int socket(int domain, int type, int proto)
 
 static int open_sockets(void)
 {
-	char path[64], link[64];
+	char path[300], link[64];
 	struct dirent *de;
 	DIR *d = opendir("/proc/self/fd");
 	ssize_t n;

@@ -334,7 +334,18 @@ static void expect_eproto(const char *name, const char *what)
 	cr_assert_eq(rc, -EPROTO, "%s (create): rc %d (%s)", what, rc, err);
 }
 
-Test(shm, foreign_or_corrupt_segments_are_refused, .fini = unlink_names)
+/* A segment whose header is <h> and size <size> is refused (<what>). */
+static void refuse_segment(const struct swerve_shm_header *h, size_t size,
+			   const char *what)
+{
+	const char *name = new_name();
+
+	make_segment(name, size, h);
+	expect_eproto(name, what);
+	shm_unlink(name);
+}
+
+Test(shm, foreign_magic_is_refused_and_left_alone, .fini = unlink_names)
 {
 	struct swerve_shm_header h;
 	const char *name;
@@ -357,75 +368,42 @@ Test(shm, foreign_or_corrupt_segments_are_refused, .fini = unlink_names)
 	munmap(map, sizeof(h));
 	cr_assert_eq(magic, 0x1122334455667788ull);
 	shm_unlink(name);
+}
+
+Test(shm, corrupt_segments_are_refused, .fini = unlink_names)
+{
+	struct swerve_shm_header h;
 
 	h = good_header();
 	h.version = SWERVE_SHM_VERSION + 1;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "version");
-	shm_unlink(name);
-
+	refuse_segment(&h, full_size(), "version");
 	h = good_header();
 	h.row_size = 128;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "row_size");
-	shm_unlink(name);
-
+	refuse_segment(&h, full_size(), "row_size");
 	h = good_header();
 	h.header_size = 512;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "header_size");
-	shm_unlink(name);
-
+	refuse_segment(&h, full_size(), "header_size");
 	h = good_header();
 	h.nrows = 0;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "nrows 0");
-	shm_unlink(name);
-
+	refuse_segment(&h, full_size(), "nrows 0");
 	h = good_header();
 	h.nrows = UINT32_MAX;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "nrows huge");
-	shm_unlink(name);
-
+	refuse_segment(&h, full_size(), "nrows huge");
 	h = good_header();
-	name = new_name();
-	make_segment(name, sizeof(h) + 10 * sizeof(struct swerve_shm_row),
-		     &h);
-	expect_eproto(name, "truncated");
-	shm_unlink(name);
-
+	refuse_segment(&h, sizeof(h) + 10 * sizeof(struct swerve_shm_row),
+		       "truncated");
 	h = good_header();
-	name = new_name();
-	make_segment(name, 100, &h);
-	expect_eproto(name, "shorter than a header");
-	shm_unlink(name);
-
+	refuse_segment(&h, 100, "shorter than a header");
 	h = good_header();
 	h.event_size = 32;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "event_size");
-	shm_unlink(name);
-
+	refuse_segment(&h, full_size(), "event_size");
 	h = good_header();
 	h.nevents = UINT32_MAX;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "nevents huge");
-	shm_unlink(name);
-
+	refuse_segment(&h, full_size(), "nevents huge");
 	/* rows fit, the ring does not */
 	h = good_header();
-	name = new_name();
-	make_segment(name, full_size() - sizeof(struct swerve_shm_event), &h);
-	expect_eproto(name, "ring truncated");
-	shm_unlink(name);
+	refuse_segment(&h, full_size() - sizeof(struct swerve_shm_event),
+		       "ring truncated");
 }
 
 Test(shm, smaller_table_of_another_build_is_used_within_its_bounds,
