@@ -5,7 +5,6 @@
  * Single-threaded.
  */
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,12 +53,12 @@ static void explain_service(const struct swerve_config *cfg,
 	       "on" : "off (every endpoint is in priority 0, as in Istio)");
 }
 
-/* The locality rules of <svc> and which of them act for this host. */
+/* The locality rules of the service and which of them act for this host. */
 static void explain_rules(const struct swerve_config *cfg,
-			  const struct swerve_service *svc)
+			  const struct svc_view *sv)
 {
-	uint32_t weight[SWERVE_MAX_LOCALITIES];
-	const struct swerve_distribute *d;
+	const struct swerve_service *svc = sv->svc;
+	const struct swerve_distribute *d = sv->route.distribute;
 	unsigned i, j;
 	bool tiers = svc->outlier.enabled && svc->ndistribute == 0;
 
@@ -87,8 +86,6 @@ static void explain_rules(const struct swerve_config *cfg,
 		printf(" (line %d)%s\n", svc->failover_priority_line,
 		       tiers ? "" : ", inactive: no tiers");
 	}
-	d = svc->ndistribute > 0 ? swerve_balancer_distribute(svc, cfg, weight)
-				 : NULL;
 	for (i = 0; i < svc->ndistribute; i++) {
 		const struct swerve_distribute *r = &svc->distribute[i];
 
@@ -103,7 +100,7 @@ static void explain_rules(const struct swerve_config *cfg,
 		puts("                    no distribute rule matches this "
 		     "host: own locality weights");
 	printf("locality weighting: %s\n",
-	       swerve_balancer_locality_weighted(svc) ?
+	       sv->route.locality_weighted ?
 	       "on (a locality is picked by effective weight, then an "
 	       "endpoint)" : "off (endpoints of a priority are picked "
 	       "directly)");
@@ -112,28 +109,31 @@ static void explain_rules(const struct swerve_config *cfg,
 /*
  * Prints the localities of tier <p> with their weights as the pick sees
  * them: configured weight, healthy/total, effective weight and share.
+ * Only the endpoints routed now count (a name's addresses, not the name).
  */
-static void explain_localities(const struct swerve_service *svc,
-			       const struct swerve_balancer_input *in,
-			       unsigned p)
+static void explain_localities(const struct svc_view *sv, unsigned p)
 {
-	uint64_t eff[SWERVE_MAX_LOCALITIES], sum;
-	unsigned g, i, total, up;
+	const struct swerve_service *svc = sv->svc;
+	const uint64_t *eff = sv->route.eff[p];
+	uint64_t sum = sv->route.eff_sum[p];
+	unsigned g, total, up;
 	uint32_t w;
+	size_t i;
 
-	sum = swerve_balancer_locality_weights(in, p, eff);
-	if (!swerve_balancer_locality_weighted(svc))
+	if (!sv->route.locality_weighted)
 		return;
 	for (g = 0; g < svc->nlocalities && g < SWERVE_MAX_LOCALITIES; g++) {
 		total = 0;
 		up = 0;
 		w = 0;
-		for (i = 0; i < svc->nendpoints; i++) {
-			if (svc->endpoints[i].group != g || in->prio[i] != p)
+		for (i = 0; i < sv->neps; i++) {
+			const struct ep_view *e = &sv->eps[i];
+
+			if (e->absent || e->ep->group != g || e->priority != p)
 				continue;
 			total++;
-			up += in->healthy[i];
-			w += svc->endpoints[i].weight;
+			up += !e->ejected;
+			w += e->ep->weight;
 		}
 		if (total == 0)
 			continue;
@@ -147,65 +147,72 @@ static void explain_localities(const struct swerve_service *svc,
 	}
 }
 
+/* One endpoint of a tier: address, locality, weight and state. */
+static void explain_endpoint(const struct ep_view *e)
+{
+	char buf[CELL_MAX];
+
+	printf("  %-22s %-28s weight %-4" PRIu32, e->text,
+	       e->ep->locality_text[0] != '\0' ? e->ep->locality_text : "-",
+	       e->ep->weight);
+	if (e->absent) {
+		fputs(" no address", stdout);
+	} else if (e->ejected) {
+		format_duration(e->remaining_ms, buf, sizeof(buf));
+		printf(" ejected for %s", buf);
+	} else {
+		fputs(" healthy", stdout);
+	}
+	if (e->dns != NULL) {
+		format_dns(e, buf, sizeof(buf));
+		printf(" (%s)", buf);
+	}
+	putchar('\n');
+}
+
 /*
  * Prints one tier: its share of traffic and the state of each endpoint the
- * connect path would see (the published ejection deadline, no lock).
+ * connect path would see. A name shows as the addresses it resolves to,
+ * each with its own row, as swervectl endpoints shows them.
  */
-static void explain_tier(const struct swerve_service *svc, unsigned p,
-			 const uint8_t *prio, const bool *healthy,
-			 struct swerve_shm_row *const *rows,
-			 const struct swerve_balancer_load *load, uint64_t now)
+static void explain_tier(const struct svc_view *sv, unsigned p)
 {
-	char dur[32];
-	unsigned i, total = 0, up = 0;
-	uint64_t until;
+	const struct swerve_balancer_load *load = &sv->route.load;
+	unsigned total = 0, up = 0;
+	size_t i;
 
-	for (i = 0; i < svc->nendpoints; i++) {
-		if (prio[i] != p)
+	for (i = 0; i < sv->neps; i++) {
+		if (sv->eps[i].priority != p || sv->eps[i].absent)
 			continue;
 		total++;
-		if (healthy[i])
-			up++;
+		up += !sv->eps[i].ejected;
 	}
 	printf("\npriority %u: %u/%u healthy, health %" PRIu32 "%%, "
 	       "load %" PRIu32 "%%%s\n", p, up, total, load->health[p],
 	       load->load[p], load->panic[p] ? ", in panic" : "");
-	for (i = 0; i < svc->nendpoints; i++) {
-		const struct swerve_endpoint *ep = &svc->endpoints[i];
-
-		if (prio[i] != p)
-			continue;
-		printf("  %-22s %-28s weight %-4" PRIu32, ep->text,
-		       ep->locality_text[0] != '\0' ? ep->locality_text : "-",
-		       ep->weight);
-		if (healthy[i]) {
-			puts(" healthy");
-			continue;
-		}
-		until = atomic_load(&rows[i]->ejected_until_ms);
-		format_duration(until > now ? until - now : 0, dur,
-				sizeof(dur));
-		printf(" ejected for %s\n", dur);
-	}
+	for (i = 0; i < sv->neps; i++)
+		if (sv->eps[i].priority == p)
+			explain_endpoint(&sv->eps[i]);
 }
 
 /* Endpoints a distribute rule keeps this host away from. */
-static void explain_unrouted(const struct swerve_service *svc,
-			     const uint8_t *prio)
+static void explain_unrouted(const struct svc_view *sv)
 {
-	unsigned i;
+	size_t i;
 	bool any = false;
 
-	for (i = 0; i < svc->nendpoints; i++) {
-		if (prio[i] != SWERVE_BALANCER_UNROUTED)
+	for (i = 0; i < sv->neps; i++) {
+		const struct ep_view *e = &sv->eps[i];
+
+		if (e->priority != SWERVE_BALANCER_UNROUTED)
 			continue;
 		if (!any)
 			puts("\nnot routed (distribute lists no target for "
 			     "their locality):");
 		any = true;
-		printf("  %-22s %s\n", svc->endpoints[i].text,
-		       svc->endpoints[i].locality_text[0] != '\0' ?
-		       svc->endpoints[i].locality_text : "-");
+		printf("  %-22s %s\n", e->text,
+		       e->ep->locality_text[0] != '\0' ?
+		       e->ep->locality_text : "-");
 	}
 }
 
@@ -239,23 +246,41 @@ static void explain_panic(const struct swerve_balancer_load *load)
 	     "traffic)" : "no");
 }
 
+/* The next connect: an address as endpoints lists it, never a name. */
+static void explain_pick(const struct svc_view *sv)
+{
+	const struct view_route *r = &sv->route;
+	const struct ep_view *e = NULL;
+	size_t i;
+
+	for (i = 0; r->pick >= 0 && i < sv->neps; i++)
+		if (!sv->eps[i].absent && sv->eps[i].slot == (unsigned)r->pick)
+			e = &sv->eps[i];
+	if (e == NULL) {
+		puts("next connect:       no endpoint can be picked");
+		return;
+	}
+	printf("next connect:       %s (%s)\n", e->text,
+	       r->why[0] != '\0' ? r->why : "no reason given");
+	/* The real pick draws random numbers or advances a counter. */
+	if (r->npriorities > 1)
+		printf("                    the first pick only: the "
+		       "draw of a priority per\n"
+		       "                    connection and %s make "
+		       "later picks vary\n", lb_name(sv->svc->lb));
+	else
+		printf("                    the first pick only: %s "
+		       "makes later picks vary\n", lb_name(sv->svc->lb));
+}
+
 int cmd_explain(const struct cli_args *a)
 {
-	uint8_t prio[SWERVE_MAX_ENDPOINTS];
-	bool healthy[SWERVE_MAX_ENDPOINTS];
-	uint32_t weight[SWERVE_MAX_ENDPOINTS];
-	uint32_t active[SWERVE_MAX_ENDPOINTS];
-	struct swerve_shm_row *rows[SWERVE_MAX_ENDPOINTS];
-	struct swerve_balancer_load load;
-	struct swerve_balancer_input in;
 	const struct swerve_service *svc;
 	struct swerve_config *cfg = NULL;
-	struct swerve_shm tab;
-	char why[256] = "";
-	unsigned i, npri;
-	uint64_t now;
-	bool present;
-	int pick, rc = CLI_EXIT_FAIL;
+	struct svc_view *sv = NULL;
+	struct view v;
+	unsigned p;
+	int rc = CLI_EXIT_FAIL;
 
 	if (a->npos != 1)
 		return fail_usage("explain takes one host name");
@@ -268,84 +293,31 @@ int cmd_explain(const struct cli_args *a)
 		print_error("%s is not served by swerve: no service in %s "
 			    "lists it; programs resolve it as usual",
 			    a->pos[0], cfg->path);
-		goto out;
+		swerve_config_free(cfg);
+		return CLI_EXIT_FAIL;
 	}
 	if (svc->nendpoints == 0 || svc->nendpoints > SWERVE_MAX_ENDPOINTS) {
 		print_error("service %s has %u endpoints", svc->name,
 			    svc->nendpoints);
-		goto out;
+		swerve_config_free(cfg);
+		return CLI_EXIT_FAIL;
 	}
-	if (attach_table(cfg, false, &tab, &present) != 0)
+	if (view_open(&v, cfg, VIEW_SHARED) != 0 ||
+	    view_service(&v, (unsigned)(svc - cfg->services), &sv) != 0)
 		goto out;
-
-	now = swerve_now_ms();
-	memset(prio, 0, sizeof(prio));
-	npri = swerve_balancer_priorities(svc, cfg, prio);
-	for (i = 0; i < svc->nendpoints; i++) {
-		rows[i] = present ?
-			  swerve_shm_row(&tab, svc->endpoints[i].key, false) :
-			  NULL;
-		healthy[i] = !swerve_shm_is_ejected(rows[i], now);
-		weight[i] = svc->endpoints[i].weight;
-		/* In-flight counts live in each process; none are here. */
-		active[i] = 0;
-	}
-	swerve_balancer_load(prio, healthy, svc->nendpoints, npri,
-			     svc->overprovisioning_factor,
-			     svc->outlier.min_health_percent, &load);
-
-	memset(&in, 0, sizeof(in));
-	in.n = svc->nendpoints;
-	in.prio = prio;
-	in.npriorities = npri;
-	in.healthy = healthy;
-	in.weight = weight;
-	in.overprov = svc->overprovisioning_factor;
-	in.svc = svc;
-	in.client = cfg;
-
 	explain_service(cfg, svc, a->pos[0]);
-	explain_rules(cfg, svc);
-	for (i = 0; i < npri; i++) {
-		explain_tier(svc, i, prio, healthy, rows, &load, now);
-		explain_localities(svc, &in, i);
+	explain_rules(cfg, sv);
+	for (p = 0; p < sv->route.npriorities; p++) {
+		explain_tier(sv, p);
+		explain_localities(sv, p);
 	}
-	explain_unrouted(svc, prio);
+	explain_unrouted(sv);
 	putchar('\n');
-	explain_panic(&load);
-
-	memset(&in, 0, sizeof(in));
-	in.n = svc->nendpoints;
-	in.prio = prio;
-	in.npriorities = npri;
-	in.healthy = healthy;
-	in.weight = weight;
-	in.active = active;
-	in.lb = svc->lb;
-	in.overprov = svc->overprovisioning_factor;
-	in.panic_threshold = svc->outlier.min_health_percent;
-	in.svc = svc;
-	in.client = cfg;
-	pick = swerve_balancer_pick(&in, why, sizeof(why));
-	if (pick < 0) {
-		puts("next connect:       no endpoint can be picked");
-	} else {
-		printf("next connect:       %s (%s)\n",
-		       svc->endpoints[pick].text,
-		       why[0] != '\0' ? why : "no reason given");
-		/* The real pick draws random numbers or advances a counter. */
-		if (npri > 1)
-			printf("                    the first pick only: the "
-			       "draw of a priority per\n"
-			       "                    connection and %s make "
-			       "later picks vary\n", lb_name(svc->lb));
-		else
-			printf("                    the first pick only: %s "
-			       "makes later picks vary\n", lb_name(svc->lb));
-	}
+	explain_panic(&sv->route.load);
+	explain_pick(sv);
 	rc = CLI_EXIT_OK;
-	swerve_shm_detach(&tab);
 out:
-	swerve_config_free(cfg);
+	view_service_free(sv);
+	view_close(&v);
 	return rc;
 }

@@ -66,7 +66,7 @@ void format_vip(uint32_t vip, char *buf, size_t len)
 
 /* "address:port" of <addr> (port 0: the address alone). */
 void format_address(const struct sockaddr_storage *addr, char *buf,
-			   size_t len)
+		    size_t len)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
@@ -92,6 +92,17 @@ void format_address(const struct sockaddr_storage *addr, char *buf,
 	}
 }
 
+void format_dns(const struct ep_view *v, char *buf, size_t len)
+{
+	if (v->dns == NULL)
+		snprintf(buf, len, "-");
+	else if (v->stale_uses > 0)
+		snprintf(buf, len, "%.180s %s (%" PRIu64 " stale uses)",
+			 v->ep->name, v->dns, v->stale_uses);
+	else
+		snprintf(buf, len, "%.180s %s", v->ep->name, v->dns);
+}
+
 static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 {
 	snprintf(cells[0], CELL_MAX, "%s", v->svc->name);
@@ -112,14 +123,7 @@ static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 	snprintf(cells[8], CELL_MAX, "%" PRIu32, v->ejections);
 	snprintf(cells[9], CELL_MAX, "%" PRIu64, v->connects_ok);
 	snprintf(cells[10], CELL_MAX, "%" PRIu64, v->connects_failed);
-	if (v->dns == NULL)
-		snprintf(cells[11], CELL_MAX, "-");
-	else if (v->stale_uses > 0)
-		snprintf(cells[11], CELL_MAX, "%.180s %s (%" PRIu64
-			 " stale uses)", v->ep->name, v->dns, v->stale_uses);
-	else
-		snprintf(cells[11], CELL_MAX, "%.180s %s", v->ep->name,
-			 v->dns);
+	format_dns(v, cells[11], CELL_MAX);
 }
 
 /* Columns are separated by three spaces; the last one is not padded. */
@@ -331,9 +335,9 @@ static void format_wall(uint64_t at_ms, uint64_t now_ms, char *buf,
 		 tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
 }
 
-void print_events_json(const struct swerve_config *cfg,
-			      const struct swerve_shm_event_info *evs,
-			      size_t n, uint64_t lost, uint64_t now)
+void print_events_json(const struct view *v,
+		       const struct swerve_shm_event_info *evs,
+		       size_t n, uint64_t lost, uint64_t now)
 {
 	struct event_target t;
 	char wall[64], detail[128];
@@ -343,7 +347,7 @@ void print_events_json(const struct swerve_config *cfg,
 	for (i = 0; i < n; i++) {
 		const struct swerve_shm_event_info *ev = &evs[i];
 
-		resolve_key(cfg, ev->key, &t);
+		view_resolve_key(v, ev->key, &t);
 		format_wall(ev->at_ms, now, wall, sizeof(wall));
 		format_detail(ev, detail, sizeof(detail));
 		printf("%s\n  {\"seq\": %" PRIu64 ", \"time\": \"%s\", "
@@ -372,9 +376,9 @@ void print_events_json(const struct swerve_config *cfg,
 	puts(n > 0 ? "\n]}" : "]}");
 }
 
-void print_events_table(const struct swerve_config *cfg,
-			       const struct swerve_shm_event_info *evs,
-			       size_t n, uint64_t lost, uint64_t now)
+void print_events_table(const struct view *v,
+			const struct swerve_shm_event_info *evs,
+			size_t n, uint64_t lost, uint64_t now)
 {
 	struct event_target t;
 	char wall[64], ago[32], who[CELL_MAX], detail[128];
@@ -391,7 +395,7 @@ void print_events_table(const struct swerve_config *cfg,
 	for (i = 0; i < n; i++) {
 		const struct swerve_shm_event_info *ev = &evs[i];
 
-		resolve_key(cfg, ev->key, &t);
+		view_resolve_key(v, ev->key, &t);
 		format_wall(ev->at_ms, now, wall, sizeof(wall));
 		format_duration(now > ev->at_ms ? now - ev->at_ms : 0, ago,
 				sizeof(ago));

@@ -34,6 +34,10 @@ void format_vip(uint32_t vip, char *buf, size_t len);
 void format_address(const struct sockaddr_storage *addr, char *buf,
 		    size_t len);
 
+/* What the DNS column shows: "-" for a literal, else the name and its
+ * state ("db.internal ok (3 stale uses)"). */
+void format_dns(const struct ep_view *v, char *buf, size_t len);
+
 /* RFC 8259 string: quotes, backslashes and control characters escaped. */
 void print_json_string(const char *s);
 
@@ -41,11 +45,12 @@ void print_json_string(const char *s);
 void print_table(const struct ep_view *views, size_t n);
 void print_json(const struct ep_view *views, size_t n);
 
-/* swervectl events, as JSON and as a table. */
-void print_events_json(const struct swerve_config *cfg,
+/* swervectl events, as JSON and as a table; keys are named through <v>
+ * (service and endpoint views). */
+void print_events_json(const struct view *v,
 		       const struct swerve_shm_event_info *evs, size_t n,
 		       uint64_t lost, uint64_t now);
-void print_events_table(const struct swerve_config *cfg,
+void print_events_table(const struct view *v,
 			const struct swerve_shm_event_info *evs, size_t n,
 			uint64_t lost, uint64_t now);
 

@@ -1,7 +1,8 @@
 /*
- * view.c: the config and shared table as swervectl reads them, and the
- * view of each endpoint's row (names expanded into their addresses as the
- * library expands them). Single-threaded.
+ * view.c: the view model (view.h). The routed service, the rows and the
+ * names are the library's own (policy, table and names modules), read the
+ * way hooks.c reads them; view_route() is the one place that asks the
+ * balancer anything. Single-threaded.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -35,7 +36,7 @@ int load_config(const char *path, struct swerve_config **out)
 }
 
 int attach_table(const struct swerve_config *cfg, bool create,
-			struct swerve_shm *tab, bool *present)
+		 struct swerve_shm *tab, bool *present)
 {
 	char err[256] = "";
 	int rc;
@@ -62,171 +63,300 @@ int attach_table(const struct swerve_config *cfg, bool create,
 	return -1;
 }
 
+int view_open(struct view *v, struct swerve_config *cfg,
+	      enum view_table which)
+{
+	char err[256] = "";
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	v->cfg = cfg;
+	if (which == VIEW_SHARED &&
+	    attach_table(cfg, false, &v->tab, &v->present) != 0)
+		return -1;
+	/* Names are looked up by this command, as the library would; their
+	 * rows come from the table (a private one when there is none yet). */
+	if (!v->present && swerve_shm_private(&v->tab) != 0) {
+		print_error("out of memory");
+		return -1;
+	}
+	rc = swerve_dnscache_new(cfg, &v->tab, NULL, &v->dc, err, sizeof(err));
+	if (rc != 0) {
+		print_error("%s", err[0] != '\0' ? err : strerror(-rc));
+		return -1;
+	}
+	v->now = swerve_now_ms();
+	return 0;
+}
+
+void view_close(struct view *v)
+{
+	free(v->eps);
+	/* The cache's rows point into the table: it goes first. */
+	swerve_dnscache_free(v->dc);
+	swerve_shm_detach(&v->tab);
+	swerve_config_free(v->cfg);
+	memset(v, 0, sizeof(*v));
+}
+
 /*
- * Fills <v> for endpoint <ep> of <svc> from <tab> (NULL when the table does
- * not exist: a fresh, healthy row). The snapshot is refreshed to <now>, so
- * an ejection whose time has passed already reads as healthy.
+ * Reads <row> (NULL: a fresh, healthy row) of an endpoint of <svc> into
+ * <e>. The snapshot is refreshed to <now>, so an ejection whose time has
+ * passed already reads as healthy.
  */
-static void view_endpoint(struct swerve_shm *tab,
-			  const struct swerve_service *svc,
-			  const struct swerve_endpoint *ep,
-			  struct swerve_shm_row *row, unsigned priority,
-			  uint64_t now, struct ep_view *v)
+static void read_row(struct swerve_shm *tab, const struct swerve_service *svc,
+		     struct swerve_shm_row *row, uint64_t now,
+		     struct ep_view *e)
 {
 	struct swerve_outlier_state st;
 	uint64_t until;
 
-	memset(v, 0, sizeof(*v));
 	memset(&st, 0, sizeof(st));
-	v->svc = svc;
-	v->ep = ep;
-	snprintf(v->text, sizeof(v->text), "%s", ep->text);
-	v->priority = priority;
-	if (tab == NULL || row == NULL)
+	if (row == NULL ||
+	    swerve_shm_snapshot(tab, row, &svc->outlier, now, &st) != 0)
 		return;
-	if (swerve_shm_snapshot(tab, row, &svc->outlier, now, &st) != 0)
-		return;
-	v->ejected = st.ejected != 0;
-	if (v->ejected) {
+	e->ejected = st.ejected != 0;
+	if (e->ejected) {
 		until = swerve_outlier_ejected_until(&st, &svc->outlier);
-		v->remaining_ms = until > now ? until - now : 0;
+		e->remaining_ms = until > now ? until - now : 0;
 	}
 	/* In split mode connect failures feed the local-origin streak. */
-	v->failures = svc->outlier.split_external_local_origin ?
+	e->failures = svc->outlier.split_external_local_origin ?
 		      st.local_origin : st.c5xx;
-	v->ejections = st.ejections;
-	v->connects_ok = atomic_load(&row->connects_ok);
-	v->connects_failed = atomic_load(&row->connects_failed);
+	e->ejections = st.ejections;
+	e->connects_ok = atomic_load(&row->connects_ok);
+	e->connects_failed = atomic_load(&row->connects_failed);
 }
 
 /*
- * Views of the endpoints of service <s> behind names, as the library routes
- * them: one per address the name resolves to now (looked up by this very
- * command), or one "unresolved" row when it does not resolve. The name's
- * status row says how often programs had to use a stale answer.
+ * Slot <k> of service <s>, which holds config endpoint <cep> (a literal,
+ * or one of a name's addresses): its row and health, and a view when it
+ * holds an address now; else it is marked absent. <status> is the name's
+ * status row, which says how often programs had to use a stale answer.
  */
-static size_t view_names(struct swerve_dnscache *dc, struct swerve_shm *tab,
-			 const struct swerve_config *cfg, unsigned s,
-			 uint64_t now, struct ep_view *views)
+static void view_slot(struct view *v, unsigned s, unsigned k,
+		      const struct swerve_endpoint *cep,
+		      struct swerve_shm_row *status, struct svc_view *sv)
 {
-	const struct swerve_service *cs = &cfg->services[s];
-	const struct swerve_service *rs = swerve_dnscache_service(dc, s);
-	struct swerve_shm_row *const *rows = swerve_dnscache_rows(dc, s);
-	uint8_t prio[SWERVE_MAX_ENDPOINTS];
-	size_t n = 0;
-	unsigned i, k = 0, j;
+	struct sockaddr_storage addr;
+	bool stale = false;
+	struct ep_view *e;
 
-	memset(prio, 0, sizeof(prio));
-	swerve_balancer_priorities(rs, cfg, prio);
-	for (i = 0; i < cs->nendpoints; i++) {
-		const struct swerve_endpoint *ep = &cs->endpoints[i];
-		struct swerve_shm_row *status = NULL;
-		unsigned width = ep->name[0] != '\0' ? SWERVE_DNS_MAX_ADDRS : 1;
-		unsigned first = k;
-		bool any = false;
-
-		if (ep->name[0] != '\0' && tab != NULL)
-			status = swerve_shm_row(
-				tab, swerve_dnscache_status_key(cs, ep), false);
-		for (j = 0; j < width; j++, k++) {
-			struct sockaddr_storage addr;
-			bool stale = false;
-			struct ep_view *v = &views[n];
-
-			if (!swerve_dnscache_address(dc, s, k, &addr, &stale))
-				continue;
-			view_endpoint(tab, rs, &rs->endpoints[k],
-				      tab != NULL ? rows[k] : NULL, prio[k],
-				      now, v);
-			if (ep->name[0] != '\0') {
-				format_address(&addr, v->text, sizeof(v->text));
-				v->dns = stale ? "stale" : "ok";
-				if (status != NULL)
-					v->stale_uses = atomic_load(
-						&status->stale_uses);
-			}
-			any = true;
-			n++;
-		}
-		if (!any) {
-			struct ep_view *v = &views[n++];
-
-			view_endpoint(NULL, cs, ep, NULL, prio[first], now, v);
-			v->dns = "unresolved";
-			if (status != NULL) {
-				v->stale_uses = atomic_load(&status->stale_uses);
-				/* It resolved for programs before: they go on
-				 * with their last answer meanwhile. */
-				if (atomic_load(&status->connects_ok) > 0)
-					v->dns = "failing";
-			}
-		}
+	sv->healthy[k] = true;
+	if (!swerve_dnscache_address(v->dc, s, k, &addr, &stale)) {
+		sv->absent[k] = true;
+		return;
 	}
-	return n;
+	if (v->present)
+		sv->rows[k] = swerve_dnscache_has_names(v->dc, s) ?
+			      swerve_dnscache_rows(v->dc, s)[k] :
+			      swerve_shm_row(&v->tab, cep->key, false);
+	e = &sv->eps[sv->neps++];
+	e->svc = sv->svc;
+	e->ep = &sv->routed->endpoints[k];
+	e->slot = k;
+	e->key = cep->key;
+	snprintf(e->text, sizeof(e->text), "%s", cep->text);
+	if (cep->name[0] != '\0') {
+		format_address(&addr, e->text, sizeof(e->text));
+		e->key = swerve_dnscache_key(sv->svc, cep, &addr);
+		e->dns = stale ? "stale" : "ok";
+		if (status != NULL)
+			e->stale_uses = atomic_load(&status->stale_uses);
+	}
+	read_row(&v->tab, sv->svc, sv->rows[k], v->now, e);
+	sv->healthy[k] = !e->ejected;
 }
 
-int collect_views(const struct swerve_config *cfg,
-			 struct swerve_shm *tab, struct swerve_dnscache *dc,
-			 struct ep_view **out, size_t *nout)
+/* The one view of a name that resolves to nothing now: never routed. */
+static void view_unresolved(const struct swerve_endpoint *cep,
+			    struct swerve_shm_row *status, unsigned first,
+			    struct svc_view *sv)
 {
-	uint8_t prio[SWERVE_MAX_ENDPOINTS];
-	struct ep_view *views;
-	uint64_t now = swerve_now_ms();
-	size_t total = 0, n = 0;
-	unsigned i, j;
+	struct ep_view *e = &sv->eps[sv->neps++];
 
-	for (i = 0; i < cfg->nservices; i++)
-		total += swerve_dnscache_service(dc, i)->nendpoints;
-	views = calloc(total > 0 ? total : 1, sizeof(*views));
-	if (views == NULL) {
+	e->svc = sv->svc;
+	e->ep = cep;
+	e->slot = first;
+	e->absent = true;
+	e->key = cep->key;
+	snprintf(e->text, sizeof(e->text), "%s", cep->text);
+	e->dns = "unresolved";
+	if (status != NULL) {
+		e->stale_uses = atomic_load(&status->stale_uses);
+		/* It resolved for programs before: they go on with their
+		 * last answer meanwhile. */
+		if (atomic_load(&status->connects_ok) > 0)
+			e->dns = "failing";
+	}
+}
+
+/*
+ * Views config endpoint <i> of service <s>, whose slots in the routed
+ * service start at <*k>: a literal has one; a name has
+ * SWERVE_DNS_MAX_ADDRS, one view per address it resolves to now (looked
+ * up by this very command), or one "unresolved" view. Advances <*k>.
+ */
+static void view_config_endpoint(struct view *v, unsigned s, unsigned i,
+				 unsigned *k, struct svc_view *sv)
+{
+	const struct swerve_endpoint *cep = &sv->svc->endpoints[i];
+	bool named = cep->name[0] != '\0';
+	unsigned width = named ? SWERVE_DNS_MAX_ADDRS : 1, first = *k, j;
+	struct swerve_shm_row *status = NULL;
+	size_t before = sv->neps;
+
+	if (named && v->present)
+		status = swerve_shm_row(&v->tab, swerve_dnscache_status_key(
+						sv->svc, cep), false);
+	for (j = 0; j < width; j++, (*k)++)
+		view_slot(v, s, *k, cep, status, sv);
+	if (named && sv->neps == before)
+		view_unresolved(cep, status, first, sv);
+}
+
+/*
+ * What the balancer makes of <sv> for this host: tiers, the load and panic
+ * over the slots that hold an address, the locality rule and weights, and
+ * the first pick (round-robin counter and random numbers at 0). The only
+ * function of swervectl that calls the balancer, and the only one that
+ * fills its input.
+ */
+static void view_route(const struct swerve_config *cfg, struct svc_view *sv)
+{
+	const struct swerve_service *rs = sv->routed;
+	struct view_route *r = &sv->route;
+	uint32_t weight[SWERVE_MAX_ENDPOINTS], active[SWERVE_MAX_ENDPOINTS];
+	uint32_t dweight[SWERVE_MAX_LOCALITIES];
+	struct swerve_balancer_input in;
+	unsigned i, p;
+
+	r->npriorities = swerve_balancer_priorities(rs, cfg, r->prio);
+	r->locality_weighted = swerve_balancer_locality_weighted(rs);
+	r->distribute = rs->ndistribute > 0 ?
+			swerve_balancer_distribute(rs, cfg, dweight) : NULL;
+	for (i = 0; i < rs->nendpoints; i++) {
+		weight[i] = rs->endpoints[i].weight;
+		/* In-flight counts live in each process; none are here. */
+		active[i] = 0;
+	}
+	memset(&in, 0, sizeof(in));
+	in.n = rs->nendpoints;
+	in.prio = r->prio;
+	in.npriorities = r->npriorities;
+	in.healthy = sv->healthy;
+	in.excluded = sv->absent;
+	in.weight = weight;
+	in.active = active;
+	in.lb = rs->lb;
+	in.overprov = rs->overprovisioning_factor;
+	in.panic_threshold = rs->outlier.min_health_percent;
+	in.svc = rs;
+	in.client = cfg;
+	in.load_out = &r->load;
+	for (p = 0; p < r->npriorities && p < SWERVE_MAX_PRIORITIES; p++)
+		r->eff_sum[p] = swerve_balancer_locality_weights(&in, p,
+								 r->eff[p]);
+	r->pick = swerve_balancer_pick(&in, r->why, sizeof(r->why));
+}
+
+void view_service_free(struct svc_view *sv)
+{
+	if (sv == NULL)
+		return;
+	free(sv->eps);
+	free(sv);
+}
+
+int view_service(struct view *v, unsigned s, struct svc_view **out)
+{
+	const struct swerve_service *rs = swerve_dnscache_service(v->dc, s);
+	struct svc_view *sv;
+	unsigned i, k = 0;
+	size_t j;
+
+	*out = NULL;
+	/* The config caps endpoints, but the slot arrays must not trust it. */
+	if (rs->nendpoints > SWERVE_MAX_ENDPOINTS) {
+		print_error("service %s has %u endpoints", rs->name,
+			    rs->nendpoints);
+		return -1;
+	}
+	sv = calloc(1, sizeof(*sv));
+	if (sv != NULL)
+		sv->eps = calloc(rs->nendpoints > 0 ? rs->nendpoints : 1,
+				 sizeof(*sv->eps));
+	if (sv == NULL || sv->eps == NULL) {
+		view_service_free(sv);
 		print_error("out of memory");
 		return -1;
 	}
-	for (i = 0; i < cfg->nservices; i++) {
-		const struct swerve_service *svc = &cfg->services[i];
-
-		/* The config caps nendpoints, but prio[] must not trust it. */
-		if (svc->nendpoints > SWERVE_MAX_ENDPOINTS)
-			continue;
-		if (swerve_dnscache_has_names(dc, i)) {
-			swerve_dnscache_refresh(dc, i, now);
-			n += view_names(dc, tab, cfg, i, now, &views[n]);
-			continue;
-		}
-		memset(prio, 0, sizeof(prio));
-		swerve_balancer_priorities(svc, cfg, prio);
-		for (j = 0; j < svc->nendpoints; j++)
-			view_endpoint(tab, svc, &svc->endpoints[j],
-				      tab != NULL ? swerve_shm_row(
-					      tab, svc->endpoints[j].key,
-					      false) : NULL,
-				      prio[j], now, &views[n++]);
-	}
-	*out = views;
-	*nout = n;
+	sv->svc = &v->cfg->services[s];
+	sv->routed = rs;
+	if (swerve_dnscache_has_names(v->dc, s))
+		swerve_dnscache_refresh(v->dc, s, v->now);
+	for (i = 0; i < sv->svc->nendpoints; i++)
+		view_config_endpoint(v, s, i, &k, sv);
+	view_route(v->cfg, sv);
+	for (j = 0; j < sv->neps; j++)
+		sv->eps[j].priority = sv->route.prio[sv->eps[j].slot];
+	*out = sv;
 	return 0;
 }
 
-void resolve_key(const struct swerve_config *cfg, uint64_t key,
-			struct event_target *t)
+int view_endpoints(struct view *v)
 {
-	unsigned i, j;
+	struct svc_view *sv;
+	size_t total = 0;
+	unsigned s;
+
+	for (s = 0; s < v->cfg->nservices; s++)
+		total += swerve_dnscache_service(v->dc, s)->nendpoints;
+	v->eps = calloc(total > 0 ? total : 1, sizeof(*v->eps));
+	if (v->eps == NULL) {
+		print_error("out of memory");
+		return -1;
+	}
+	for (s = 0; s < v->cfg->nservices; s++) {
+		if (view_service(v, s, &sv) != 0)
+			return -1;
+		memcpy(&v->eps[v->neps], sv->eps, sv->neps * sizeof(*sv->eps));
+		v->neps += sv->neps;
+		view_service_free(sv);
+	}
+	return 0;
+}
+
+int view_open_all(struct view *v, const char *path)
+{
+	struct swerve_config *cfg = NULL;
+
+	memset(v, 0, sizeof(*v));
+	if (load_config(path, &cfg) != 0 ||
+	    view_open(v, cfg, VIEW_SHARED) != 0)
+		return -1;
+	return view_endpoints(v);
+}
+
+void view_resolve_key(const struct view *v, uint64_t key,
+		      struct event_target *t)
+{
+	unsigned i;
+	size_t j;
 
 	t->svc = NULL;
 	t->ep = NULL;
-	for (i = 0; i < cfg->nservices; i++) {
-		const struct swerve_service *svc = &cfg->services[i];
-
-		if (swerve_shm_service_key(svc->name) == key) {
-			t->svc = svc;
+	for (i = 0; i < v->cfg->nservices; i++) {
+		if (swerve_shm_service_key(v->cfg->services[i].name) == key) {
+			t->svc = &v->cfg->services[i];
 			return;
 		}
-		for (j = 0; j < svc->nendpoints; j++) {
-			if (svc->endpoints[j].key == key) {
-				t->svc = svc;
-				t->ep = &svc->endpoints[j];
-				return;
-			}
+	}
+	for (j = 0; j < v->neps; j++) {
+		if (v->eps[j].key == key) {
+			t->svc = v->eps[j].svc;
+			t->ep = &v->eps[j];
+			return;
 		}
 	}
 }
