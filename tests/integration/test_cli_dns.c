@@ -6,9 +6,10 @@
  * shared table. An operator then ejects one address, and every view of
  * swervectl must tell the same story: endpoints, explain and events list
  * the addresses (never the name alone), the ejected one ejected, the others
- * healthy, and explain's next connect is a healthy address.
+ * healthy, and explain's next connect is a healthy address. eject, uneject
+ * and reset take the addresses as endpoints shows them.
  *
- * Ports 15470..15479 and addresses 127.10.90-91.x belong to this file, one
+ * Ports 15470..15479 and addresses 127.10.90-99.x belong to this file, one
  * port and one /24 per test.
  */
 #include <criterion/criterion.h>
@@ -58,9 +59,9 @@ static const char *bed(int port, const char *net, pid_t *pids)
 	return t_write("swerve.ini", text);
 }
 
-/* Runs swervectl -c <config> <args...> on table <shm>; asserts exit 0. */
-static void ctl(struct run *r, const char *config, const char *shm,
-		const char *const *args)
+/* Runs swervectl -c <config> <args...> on table <shm>. */
+static void ctl_run(struct run *r, const char *config, const char *shm,
+		    const char *const *args)
 {
 	char bin[512], sv[128];
 	const char *env[] = { sv, NULL };
@@ -73,7 +74,14 @@ static void ctl(struct run *r, const char *config, const char *shm,
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	t_run(r, false, env, 20, argv);
-	cr_assert_eq(r->status, 0, "swervectl %s (%d): %s", argv[3],
+}
+
+/* The same, which must succeed. */
+static void ctl(struct run *r, const char *config, const char *shm,
+		const char *const *args)
+{
+	ctl_run(r, config, shm, args);
+	cr_assert_eq(r->status, 0, "swervectl %s (%d): %s", args[0],
 		     r->status, r->err);
 }
 
@@ -246,5 +254,40 @@ Test(cli_dns, events_name_the_ejected_address_behind_a_name, .timeout = 90)
 	cr_assert_not_null(strstr(r.out, "\"type\": \"eject\", \"service\": "
 				  "\"mydb\", \"endpoint\": "
 				  "\"127.10.91.3:18080\""), "%s", r.out);
+	stop_all(pids);
+}
+
+/*
+ * reset SERVICE forgets the rows programs use, the addresses', and a
+ * name is not an endpoint one can eject: its addresses are.
+ */
+Test(cli_dns, reset_of_a_service_clears_its_addresses, .timeout = 90)
+{
+	const char *shm = t_shm(), *config;
+	const char *reset[] = { "reset", "mydb", NULL };
+	const char *byname[] = { "eject", "mydb", "east.mydb.test:18080",
+				 NULL };
+	const char *json[] = { "endpoints", "--json", NULL };
+	struct row ep[MAX_ROWS];
+	pid_t pids[4];
+	struct run r;
+	int n, i;
+
+	config = drained(15472, "127.10.92", shm, pids);
+	ctl(&r, config, shm, reset);
+	cr_assert_not_null(strstr(r.out, "mydb 127.10.92.3:18080: reset"),
+			   "%s", r.out);
+	ctl(&r, config, shm, json);
+	n = endpoints_rows(r.out, ep);
+	cr_assert_eq(n, 3, "%s", r.out);
+	for (i = 0; i < n; i++)
+		cr_assert_not(ep[i].ejected, "%s is still ejected",
+			      ep[i].endpoint);
+	cr_assert_not_null(strstr(r.out, "\"ejections\": 0"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "\"ejections\": 1"), "%s", r.out);
+
+	ctl_run(&r, config, shm, byname);
+	cr_assert_eq(r.status, 1, "stdout: %s stderr: %s", r.out, r.err);
+	cr_assert_not_null(strstr(r.err, "127.10.92.3:18080"), "%s", r.err);
 	stop_all(pids);
 }

@@ -5,134 +5,64 @@
  * Single-threaded.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/swerve.h"
-#include "names/dnscache.h"
 #include "tools/swervectl/cli.h"
 #include "tools/swervectl/print.h"
 #include "tools/swervectl/view.h"
 
-static const struct swerve_service *find_service(
-	const struct swerve_config *cfg, const char *name)
+/* Finds SERVICE, naming the alternatives when it is wrong. */
+static int lookup_service(const struct swerve_config *cfg, const char *sname,
+			  unsigned *s)
 {
 	unsigned i;
 
-	for (i = 0; i < cfg->nservices; i++)
-		if (strcmp(cfg->services[i].name, name) == 0)
-			return &cfg->services[i];
-	return NULL;
-}
-
-static const struct swerve_endpoint *find_endpoint(
-	const struct swerve_service *svc, const char *text)
-{
-	unsigned i;
-
-	for (i = 0; i < svc->nendpoints; i++)
-		if (strcmp(svc->endpoints[i].text, text) == 0)
-			return &svc->endpoints[i];
-	return NULL;
+	for (i = 0; i < cfg->nservices; i++) {
+		if (strcmp(cfg->services[i].name, sname) == 0) {
+			*s = i;
+			return 0;
+		}
+	}
+	print_error("no service named '%s' in %s", sname, cfg->path);
+	if (cfg->nservices > 0) {
+		fputs("swervectl: services:", stderr);
+		for (i = 0; i < cfg->nservices; i++)
+			fprintf(stderr, " %s", cfg->services[i].name);
+		fputc('\n', stderr);
+	}
+	return -1;
 }
 
 /*
- * An address behind one of <svc>'s names, written as swervectl endpoints
- * shows it ("127.0.0.2:18080"): the names are looked up now, as the library
- * would, and the match comes back as an endpoint whose key is that
- * address's row. NULL when no name resolves to it.
+ * Finds ENDPOINT of <sv> as swervectl endpoints writes it ("127.0.0.2:18080",
+ * also for an address behind a name, whose names were looked up by this
+ * command as the library would), naming the alternatives when it is wrong.
  */
-static const struct swerve_endpoint *find_address(
-	const struct swerve_config *cfg, const struct swerve_service *svc,
-	const char *etext)
+static const struct ep_view *lookup_endpoint(const struct svc_view *sv,
+					     const char *etext)
 {
-	static struct swerve_endpoint found;
-	struct swerve_dnscache *dc = NULL;
-	struct swerve_shm priv;
-	const struct swerve_service *rs;
-	unsigned s = (unsigned)(svc - cfg->services), i;
-	const struct swerve_endpoint *ret = NULL;
-	char text[96];
+	size_t i;
 
-	memset(&priv, 0, sizeof(priv));
-	if (swerve_shm_private(&priv) != 0)
-		return NULL;
-	if (swerve_dnscache_new(cfg, &priv, NULL, &dc, NULL, 0) != 0 ||
-	    !swerve_dnscache_has_names(dc, s))
-		goto out;
-	swerve_dnscache_refresh(dc, s, swerve_now_ms());
-	rs = swerve_dnscache_service(dc, s);
-	for (i = 0; i < rs->nendpoints && ret == NULL; i++) {
-		struct sockaddr_storage addr;
-
-		if (rs->endpoints[i].name[0] == '\0' ||
-		    !swerve_dnscache_address(dc, s, i, &addr, NULL))
-			continue;
-		format_address(&addr, text, sizeof(text));
-		if (strcmp(text, etext) != 0)
-			continue;
-		found = rs->endpoints[i];
-		/* The row key wants the address without the port. */
-		if (addr.ss_family == AF_INET)
-			((struct sockaddr_in *)&addr)->sin_port = 0;
-		else
-			((struct sockaddr_in6 *)&addr)->sin6_port = 0;
-		found.key = swerve_dnscache_key(svc, &rs->endpoints[i], &addr);
-		snprintf(found.text, sizeof(found.text), "%s", etext);
-		ret = &found;
+	for (i = 0; i < sv->neps; i++)
+		if (strcmp(sv->eps[i].text, etext) == 0)
+			return &sv->eps[i];
+	print_error("service '%s' has no endpoint '%s'", sv->svc->name, etext);
+	if (sv->neps > 0) {
+		fputs("swervectl: endpoints:", stderr);
+		for (i = 0; i < sv->neps; i++)
+			fprintf(stderr, " %s", sv->eps[i].text);
+		fputc('\n', stderr);
 	}
-out:
-	swerve_dnscache_free(dc);
-	swerve_shm_detach(&priv);
-	return ret;
+	return NULL;
 }
 
-/* Finds SERVICE and ENDPOINT, naming the alternatives when one is wrong. */
-static int lookup_target(const struct swerve_config *cfg, const char *sname,
-			 const char *etext,
-			 const struct swerve_service **svc_out,
-			 const struct swerve_endpoint **ep_out)
+static int edit_row(struct swerve_shm *tab, const struct ep_view *ep,
+		    enum edit_op op, uint64_t duration_ms)
 {
-	const struct swerve_service *svc;
-	unsigned i;
-
-	svc = find_service(cfg, sname);
-	if (svc == NULL) {
-		print_error("no service named '%s' in %s", sname, cfg->path);
-		if (cfg->nservices > 0) {
-			fputs("swervectl: services:", stderr);
-			for (i = 0; i < cfg->nservices; i++)
-				fprintf(stderr, " %s", cfg->services[i].name);
-			fputc('\n', stderr);
-		}
-		return -1;
-	}
-	*svc_out = svc;
-	if (etext == NULL)
-		return 0;
-	*ep_out = find_endpoint(svc, etext);
-	if (*ep_out == NULL)
-		*ep_out = find_address(cfg, svc, etext);
-	if (*ep_out == NULL) {
-		print_error("service '%s' has no endpoint '%s'", sname, etext);
-		if (svc->nendpoints > 0) {
-			fputs("swervectl: endpoints:", stderr);
-			for (i = 0; i < svc->nendpoints; i++)
-				fprintf(stderr, " %s",
-					svc->endpoints[i].text);
-			fputc('\n', stderr);
-		}
-		return -1;
-	}
-	return 0;
-}
-
-static int edit_row(struct swerve_shm *tab, const struct swerve_service *svc,
-		    const struct swerve_endpoint *ep, enum edit_op op,
-		    uint64_t duration_ms)
-{
+	const struct swerve_service *svc = ep->svc;
 	struct swerve_shm_row *row;
 	uint64_t now = swerve_now_ms();
 	char dur[32];
@@ -179,15 +109,66 @@ static int edit_row(struct swerve_shm *tab, const struct swerve_service *svc,
 	return 0;
 }
 
+/* reset with no argument: the whole table goes. */
+static int remove_table(const struct swerve_config *cfg)
+{
+	int rc = swerve_shm_unlink(cfg->shm_name);
+
+	if (rc == -ENOENT) {
+		printf("shared table %s does not exist: nothing to reset\n",
+		       cfg->shm_name);
+		return CLI_EXIT_OK;
+	}
+	if (rc != 0) {
+		print_error("cannot remove shared table %s: %s",
+			    cfg->shm_name, strerror(-rc));
+		return CLI_EXIT_FAIL;
+	}
+	/* Mappings outlive the name: say what that means. */
+	printf("removed shared table %s; running programs keep their mapping "
+	       "until they exit, new ones start a fresh table\n",
+	       cfg->shm_name);
+	return CLI_EXIT_OK;
+}
+
+/*
+ * Applies <op> to <ep>, or with NULL to every endpoint of <sv> (each
+ * address of a name), in the shared table, which is created if absent:
+ * an operator may eject before any program ran.
+ */
+static int edit_rows(const struct swerve_config *cfg,
+		     const struct svc_view *sv, const struct ep_view *ep,
+		     enum edit_op op, uint64_t duration_ms)
+{
+	struct swerve_shm tab;
+	int rc = CLI_EXIT_OK;
+	bool present;
+	size_t i;
+
+	if (attach_table(cfg, true, &tab, &present) != 0)
+		return CLI_EXIT_FAIL;
+	if (ep != NULL) {
+		if (edit_row(&tab, ep, op, duration_ms) != 0)
+			rc = CLI_EXIT_FAIL;
+	} else {
+		for (i = 0; i < sv->neps; i++)
+			if (edit_row(&tab, &sv->eps[i], op, 0) != 0)
+				rc = CLI_EXIT_FAIL;
+		if (sv->neps == 0)
+			printf("%s: no endpoints\n", sv->svc->name);
+	}
+	swerve_shm_detach(&tab);
+	return rc;
+}
+
 int cmd_edit(const struct cli_args *a, enum edit_op op)
 {
-	const struct swerve_service *svc = NULL;
-	const struct swerve_endpoint *ep = NULL;
+	const struct ep_view *ep = NULL;
 	struct swerve_config *cfg = NULL;
-	struct swerve_shm tab;
+	struct svc_view *sv = NULL;
 	uint64_t duration_ms = 0;
-	bool present;
-	unsigned i;
+	struct view v;
+	unsigned s;
 	int rc = CLI_EXIT_FAIL;
 
 	if (a->json)
@@ -204,53 +185,27 @@ int cmd_edit(const struct cli_args *a, enum edit_op op)
 				  a->for_arg);
 	if (load_config(resolve_config_path(a), &cfg) != 0)
 		return CLI_EXIT_FAIL;
-
 	if (op == EDIT_RESET && a->npos == 0) {
-		int urc = swerve_shm_unlink(cfg->shm_name);
-
-		if (urc == -ENOENT) {
-			printf("shared table %s does not exist: nothing to "
-			       "reset\n", cfg->shm_name);
-			rc = CLI_EXIT_OK;
-		} else if (urc != 0) {
-			print_error("cannot remove shared table %s: %s",
-				    cfg->shm_name, strerror(-urc));
-		} else {
-			/* Mappings outlive the name: say what that means. */
-			printf("removed shared table %s; running programs keep "
-			       "their mapping until they exit, new ones start "
-			       "a fresh table\n", cfg->shm_name);
-			rc = CLI_EXIT_OK;
-		}
-		goto out;
+		rc = remove_table(cfg);
+		swerve_config_free(cfg);
+		return rc;
 	}
-	if (lookup_target(cfg, a->pos[0], a->npos > 1 ? a->pos[1] : NULL,
-			  &svc, &ep) != 0)
+	/* Found without the shared table, which a typo must not create. */
+	if (view_open(&v, cfg, VIEW_PRIVATE) != 0 ||
+	    lookup_service(cfg, a->pos[0], &s) != 0 ||
+	    view_service(&v, s, &sv) != 0)
+		goto out;
+	if (a->npos > 1 && (ep = lookup_endpoint(sv, a->pos[1])) == NULL)
 		goto out;
 	if (op == EDIT_EJECT && a->for_arg == NULL)
-		duration_ms = svc->outlier.base_ejection_ms;
-	if (op == EDIT_EJECT && duration_ms == 0) {
+		duration_ms = sv->svc->outlier.base_ejection_ms;
+	if (op == EDIT_EJECT && duration_ms == 0)
 		print_error("service %s has no base_ejection_time; use --for",
-			    svc->name);
-		goto out;
-	}
-	/* Created if absent: an operator may eject before any program ran. */
-	if (attach_table(cfg, true, &tab, &present) != 0)
-		goto out;
-	rc = CLI_EXIT_OK;
-	if (ep != NULL) {
-		if (edit_row(&tab, svc, ep, op, duration_ms) != 0)
-			rc = CLI_EXIT_FAIL;
-	} else {
-		for (i = 0; i < svc->nendpoints; i++)
-			if (edit_row(&tab, svc, &svc->endpoints[i], op,
-				     0) != 0)
-				rc = CLI_EXIT_FAIL;
-		if (svc->nendpoints == 0)
-			printf("%s: no endpoints\n", svc->name);
-	}
-	swerve_shm_detach(&tab);
+			    sv->svc->name);
+	else
+		rc = edit_rows(cfg, sv, ep, op, duration_ms);
 out:
-	swerve_config_free(cfg);
+	view_service_free(sv);
+	view_close(&v);
 	return rc;
 }
