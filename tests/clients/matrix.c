@@ -108,8 +108,8 @@ const char java_hc[] =
 	"}\n";
 
 /*
- * The matrix. Order is the order of the table. The reasons quote what
- * docs/clients-and-faults.md measured for each client.
+ * The matrix. Order is the order of the table. The reasons say what was
+ * measured of each client when its first address fails.
  */
 const struct client clients[] = {
 	{ "curl", "curl", K_HTTP, NEXT, 1.0,

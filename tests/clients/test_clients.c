@@ -13,12 +13,12 @@
  * The runner assembles build/client-matrix.txt from the rows at the end.
  *
  * What each client is expected to survive depends on what it does when its
- * first address fails; the table below says so per client, with the reason
- * from docs/clients-and-faults.md (section 1). Refusals never reach any
- * client (same-fd failover inside connect()); a blackhole costs a client
- * that tries its next address (or blocks in connect()) one connect_timeout
- * and no request, and a client that only ever tries one address at most the
- * one request that met the dead endpoint before it was known dead.
+ * first address fails; the table in matrix.c says so per client, with the
+ * reason measured for it. Refusals never reach any client (same-fd
+ * failover inside connect()); a blackhole costs a client that tries its
+ * next address (or blocks in connect()) one connect_timeout and no
+ * request, and a client that only ever tries one address at most the one
+ * request that met the dead endpoint before it was known dead.
  */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
@@ -217,21 +217,17 @@ static void fault(char *verdict, size_t cap, const char *fmt, ...)
 }
 
 /*
- * The whole matrix row of one client. <idx> picks its addresses:
- * 127.10.(100 + idx).2 is the primary (us-east1, the client's region),
- * .3 the failover (us-west).
+ * The client to run for clients[<idx>], after skipping the test when the
+ * client or its servers are not installed. Node before version 20 tries
+ * only the first address (autoSelectFamily became its default in 20;
+ * Debian 12 ships node 18), so it is judged as such.
  */
-static void run_client(size_t idx)
+static const struct client *runnable(size_t idx)
 {
 	static struct client node_before_20;
 	const struct client *c = &clients[idx];
-	struct bed bed, *b = &bed;
-	struct outcome s1, s2, s3;
-	char why[300], verdict[1200] = "", text[2000], c1[64], c2[64], c3[64];
-	char err[400] = "";
-	double budget, t0;
-	pid_t hole = 0;
-	int i;
+	char why[300], ver[32] = "";
+	FILE *p;
 
 	if (sanitized())
 		skip(c, "timing matrix: not run under sanitizers");
@@ -249,27 +245,32 @@ static void run_client(size_t idx)
 		skip(c, "needs root and /usr/sbin/sshd (openssh-server)");
 	if (c->kind == K_GIT && !t_have("python3"))
 		skip(c, "the git server is python3 -m http.server");
-
-	/* Node turned autoSelectFamily on by default in version 20; before
-	 * that it tries only the first address (Debian 12 ships node 18). */
-	if (c->kind == K_HTTP && strcmp(c->prog, "node") == 0) {
-		FILE *p = popen("node -p 'process.versions.node' 2>/dev/null",
-				"r");
-		char ver[32] = "";
-
-		if (p != NULL) {
-			if (fgets(ver, sizeof(ver), p) == NULL)
-				ver[0] = '\0';
-			pclose(p);
-		}
-		if (atoi(ver) > 0 && atoi(ver) < 20) {
-			node_before_20 = *c;
-			node_before_20.fb = SINGLE;
-			node_before_20.why = "node < 20: autoSelectFamily is "
-					     "off, only the first address";
-			c = &node_before_20;
-		}
+	if (c->kind != K_HTTP || strcmp(c->prog, "node") != 0)
+		return c;
+	p = popen("node -p 'process.versions.node' 2>/dev/null", "r");
+	if (p != NULL) {
+		if (fgets(ver, sizeof(ver), p) == NULL)
+			ver[0] = '\0';
+		pclose(p);
 	}
+	if (atoi(ver) > 0 && atoi(ver) < 20) {
+		node_before_20 = *c;
+		node_before_20.fb = SINGLE;
+		node_before_20.why = "node < 20: autoSelectFamily is off, only "
+				     "the first address";
+		c = &node_before_20;
+	}
+	return c;
+}
+
+/*
+ * The ports and addresses of <c>'s test: 127.N.(100 + idx).2 is the
+ * primary (us-east1, the client's region), .3 the failover (us-west).
+ */
+static void place(struct bed *b, const struct client *c, size_t idx)
+{
+	int i;
+
 	memset(b, 0, sizeof(*b));
 	b->c = c;
 	switch (c->kind) {
@@ -293,83 +294,95 @@ static void run_client(size_t idx)
 			break;
 	}
 	snprintf(b->dir, sizeof(b->dir), "%s", t_dir());
-	if (strncmp(c->name, "java", 4) == 0) {
+}
+
+/* What the servers of <b> and the Java clients need on disk; false with
+ * the reason in <why>. */
+static bool prepare(struct bed *b, char *why, size_t cap)
+{
+	if (strncmp(b->c->name, "java", 4) == 0) {
 		t_write("Huc.java", java_huc);
 		t_write("Hc.java", java_hc);
 		if (sh("cd %s && javac Huc.java Hc.java", b->dir) != 0) {
-			t_cleanup();
-			cr_assert_fail("javac failed");
-			return;
+			snprintf(why, cap, "javac failed");
+			return false;
 		}
 	}
-	if (!setup_kind(b, why, sizeof(why))) {
-		t_cleanup();
-		cr_assert_fail("%s", why);
-		return;
-	}
+	return setup_kind(b, why, cap);
+}
 
-	outcome_init(&s1);
-	outcome_init(&s2);
-	outcome_init(&s3);
-	b->east_pid = start_real(b, true);
-	b->west_pid = start_real(b, false);
-	if (b->east_pid <= 0 || b->west_pid <= 0) {
-		snprintf(err, sizeof(err), "servers did not start: %s",
-			 log_tail(b, b->east_pid <= 0));
-		goto out;
-	}
+/*
+ * (3) The primary is back: requests 200 ms apart until it answers (within
+ * RECOVER_WITHIN, with a margin to see how late), then two more.
+ */
+static void recover(struct bed *b, struct outcome *s3)
+{
+	double t0 = now(), took;
+	int i;
 
-	/* A healthy request first: its time is the client's own cost, and
-	 * if it fails the harness or the client is broken, not failover. */
-	write_config(b, "1s");
-	{
-		struct outcome base;
-		char who;
-
-		outcome_init(&base);
-		who = request(b, &base, &b->base);
-		if (who != 'E') {
-			snprintf(err, sizeof(err), "healthy request: %c %.300s",
-				 who, base.lasterr);
-			goto out;
-		}
-	}
-
-	/* (1) The primary refuses: its server is gone. */
-	stop_real(b, b->east_pid);
-	b->east_pid = 0;
-	requests(b, &s1, REQUESTS);
-
-	/* (3) It comes back: traffic returns once the ejection is over. */
-	b->east_pid = start_real(b, true);
-	if (b->east_pid <= 0) {
-		snprintf(err, sizeof(err), "primary did not restart");
-		goto out;
-	}
-	t0 = now();
 	for (i = 0; i < 30 && now() - t0 < RECOVER_WITHIN + 4; i++) {
-		double took;
-		size_t len = strlen(s3.seq);
-		char who = request(b, &s3, &took);
+		size_t len = strlen(s3->seq);
+		char who = request(b, s3, &took);
 
-		if (len + 1 < sizeof(s3.seq)) {
-			s3.seq[len] = who;
-			s3.seq[len + 1] = '\0';
+		if (len + 1 < sizeof(s3->seq)) {
+			s3->seq[len] = who;
+			s3->seq[len + 1] = '\0';
 		}
 		if (who == '-') {
-			s3.failed++;
+			s3->failed++;
 		} else {
-			s3.ok++;
-			if (who == 'E' && s3.first < 0)
-				s3.first = now() - t0;
+			s3->ok++;
+			if (who == 'E' && s3->first < 0)
+				s3->first = now() - t0;
 		}
-		if (s3.first >= 0)
+		if (s3->first >= 0)
 			break;
 		usleep(200 * 1000);
 	}
-	if (s3.first >= 0)
-		requests(b, &s3, 2);
+	if (s3->first >= 0)
+		requests(b, s3, 2);
+}
 
+/*
+ * Runs the scenarios of <b> into <s> (refused, blackholed, recovered) and
+ * stops every server. A failure of the harness itself, not a verdict on
+ * the library, goes to <err>.
+ */
+static void scenarios(struct bed *b, struct outcome *s, char *err,
+		      size_t cap)
+{
+	struct outcome base;
+	pid_t hole = 0;
+	char who;
+
+	b->east_pid = start_real(b, true);
+	b->west_pid = start_real(b, false);
+	if (b->east_pid <= 0 || b->west_pid <= 0) {
+		snprintf(err, cap, "servers did not start: %s",
+			 log_tail(b, b->east_pid <= 0));
+		goto out;
+	}
+	/* A healthy request first: its time is the client's own cost, and
+	 * if it fails the harness or the client is broken, not failover. */
+	write_config(b, "1s");
+	outcome_init(&base);
+	who = request(b, &base, &b->base);
+	if (who != 'E') {
+		snprintf(err, cap, "healthy request: %c %.300s", who,
+			 base.lasterr);
+		goto out;
+	}
+	/* (1) The primary refuses: its server is gone. */
+	stop_real(b, b->east_pid);
+	b->east_pid = 0;
+	requests(b, &s[0], REQUESTS);
+	/* (3) It comes back: traffic returns once the ejection is over. */
+	b->east_pid = start_real(b, true);
+	if (b->east_pid <= 0) {
+		snprintf(err, cap, "primary did not restart");
+		goto out;
+	}
+	recover(b, &s[2]);
 	/* (2) The primary is a blackhole. A fresh table, and an ejection
 	 * long enough to outlast the scenario, so that what is measured is
 	 * the cost of discovering it, not of rediscovering it. */
@@ -377,17 +390,79 @@ static void run_client(size_t idx)
 	b->east_pid = 0;
 	hole = start_blackhole(b);
 	if (hole <= 0) {
-		snprintf(err, sizeof(err), "blackhole did not start");
+		snprintf(err, cap, "blackhole did not start");
 		goto out;
 	}
 	write_config(b, "60s");
-	requests(b, &s2, REQUESTS);
-
+	requests(b, &s[1], REQUESTS);
 out:
 	t_stop(hole);
 	stop_real(b, b->east_pid);
 	stop_real(b, b->west_pid);
+}
 
+/* The expectations of the file comment, for the outcomes <s> of <b>. */
+static void judge(const struct bed *b, const struct outcome *s,
+		  char *verdict, size_t cap)
+{
+	const struct outcome *s1 = &s[0], *s2 = &s[1], *s3 = &s[2];
+	double budget = b->base + SLACK;
+
+	if (s1->failed != 0)
+		fault(verdict, cap, "refused: %d failed (%s)", s1->failed,
+		      s1->lasterr);
+	else if (strspn(s1->seq, "W") != strlen(s1->seq))
+		fault(verdict, cap, "refused: answered by %s", s1->seq);
+	else if (s1->first > budget)
+		fault(verdict, cap, "refused: first success after %.2f s "
+		      "(> %.2f)", s1->first, budget);
+	if (b->c->fb == SINGLE) {
+		/* The first request may meet the unknown blackhole; none
+		 * after it may fail. */
+		if (s2->failed > 1 || (s2->failed == 1 && s2->seq[0] != '-'))
+			fault(verdict, cap, "blackhole: %s (only the first may "
+			      "fail: %s)", s2->seq, s2->lasterr);
+		budget = 2 * b->base + CONNECT_TIMEOUT + 2 * SLACK;
+	} else {
+		if (s2->failed != 0)
+			fault(verdict, cap, "blackhole: %d failed (%s)",
+			      s2->failed, s2->lasterr);
+		budget = b->base + CONNECT_TIMEOUT + b->c->gap + SLACK;
+	}
+	if (s2->failed <= 1 && s2->first > budget)
+		fault(verdict, cap, "blackhole: first success after %.2f s "
+		      "(> %.2f)", s2->first, budget);
+	if (s2->ok > 0 && strchr(s2->seq, 'E') != NULL)
+		fault(verdict, cap, "blackhole: answered by %s", s2->seq);
+	if (s3->failed != 0)
+		fault(verdict, cap, "recovery: %d failed (%s)", s3->failed,
+		      s3->lasterr);
+	if (s3->first < 0 || s3->first > RECOVER_WITHIN)
+		fault(verdict, cap, "recovery: primary not back within %.0f s "
+		      "(%s)", RECOVER_WITHIN, s3->seq);
+	else if (s3->seq[strlen(s3->seq) - 1] != 'E')
+		fault(verdict, cap, "recovery: left it again (%s)", s3->seq);
+}
+
+/* The whole matrix row of clients[<idx>]. */
+static void run_client(size_t idx)
+{
+	const struct client *c = runnable(idx);
+	struct bed bed, *b = &bed;
+	struct outcome s[3];
+	char why[300], verdict[1200] = "", text[2000], c1[64], c2[64], c3[64];
+	char err[400] = "";
+	int i;
+
+	place(b, c, idx);
+	if (!prepare(b, why, sizeof(why))) {
+		t_cleanup();
+		cr_assert_fail("%s", why);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		outcome_init(&s[i]);
+	scenarios(b, s, err, sizeof(err));
 	if (err[0] != '\0') {
 		/* Not a verdict on the library: the test itself failed. */
 		snprintf(text, sizeof(text), "- | - | - | HARNESS");
@@ -396,57 +471,10 @@ out:
 		cr_assert_fail("%s: %s", c->name, err);
 		return;
 	}
-
-	/* Expectations (see the comment at the top). */
-	budget = b->base + SLACK;
-	if (s1.failed != 0)
-		fault(verdict, sizeof(verdict), "refused: %d failed (%s)",
-		      s1.failed, s1.lasterr);
-	else if (strspn(s1.seq, "W") != strlen(s1.seq))
-		fault(verdict, sizeof(verdict), "refused: answered by %s",
-		      s1.seq);
-	else if (s1.first > budget)
-		fault(verdict, sizeof(verdict),
-		      "refused: first success after %.2f s (> %.2f)",
-		      s1.first, budget);
-
-	if (c->fb == SINGLE) {
-		/* The first request may meet the unknown blackhole; none
-		 * after it may fail. */
-		if (s2.failed > 1 || (s2.failed == 1 && s2.seq[0] != '-'))
-			fault(verdict, sizeof(verdict),
-			      "blackhole: %s (only the first may fail: %s)",
-			      s2.seq, s2.lasterr);
-		budget = 2 * b->base + CONNECT_TIMEOUT + 2 * SLACK;
-	} else {
-		if (s2.failed != 0)
-			fault(verdict, sizeof(verdict),
-			      "blackhole: %d failed (%s)", s2.failed,
-			      s2.lasterr);
-		budget = b->base + CONNECT_TIMEOUT + c->gap + SLACK;
-	}
-	if (s2.failed <= 1 && s2.first > budget)
-		fault(verdict, sizeof(verdict),
-		      "blackhole: first success after %.2f s (> %.2f)",
-		      s2.first, budget);
-	if (s2.ok > 0 && strchr(s2.seq, 'E') != NULL)
-		fault(verdict, sizeof(verdict), "blackhole: answered by %s",
-		      s2.seq);
-
-	if (s3.failed != 0)
-		fault(verdict, sizeof(verdict), "recovery: %d failed (%s)",
-		      s3.failed, s3.lasterr);
-	if (s3.first < 0 || s3.first > RECOVER_WITHIN)
-		fault(verdict, sizeof(verdict),
-		      "recovery: primary not back within %.0f s (%s)",
-		      RECOVER_WITHIN, s3.seq);
-	else if (s3.seq[strlen(s3.seq) - 1] != 'E')
-		fault(verdict, sizeof(verdict), "recovery: left it again (%s)",
-		      s3.seq);
-
-	cell(c1, sizeof(c1), &s1);
-	cell(c2, sizeof(c2), &s2);
-	cell(c3, sizeof(c3), &s3);
+	judge(b, s, verdict, sizeof(verdict));
+	cell(c1, sizeof(c1), &s[0]);
+	cell(c2, sizeof(c2), &s[1]);
+	cell(c3, sizeof(c3), &s[2]);
 	snprintf(text, sizeof(text), "%s | %s | %s | %s", c1, c2, c3,
 		 verdict[0] != '\0' ? "FAIL" : "ok");
 	write_row(c, text, verdict);
