@@ -85,7 +85,8 @@ $(BUILD)/libswerve.so: $(LIB_OBJS) $(BUILD)/exports.map
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SO_LDFLAGS) -o $@ $(LIB_OBJS) $(STATIC_LIBS) $(LDLIBS)
 
-$(BUILD)/swervectl: $(BUILD)/obj/tools/cli.o $(CORE_OBJS)
+$(BUILD)/swervectl: $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/tools/swervectl/*.c)) \
+                    $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
 
@@ -202,4 +203,4 @@ help:
 	@echo "targets: all (default) test unit integration clients asan demo bench install uninstall clean"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
 
--include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/obj/*/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/obj/*/*.d)

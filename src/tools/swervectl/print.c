@@ -1,0 +1,416 @@
+/*
+ * print.c: the table and JSON printers of swervectl and the formatting
+ * they share. Single-threaded; everything goes to stdout.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/balancer.h"
+#include "policy/outlier.h"
+#include "tools/swervectl/print.h"
+
+static const char *const table_head[NCOLS] = {
+	"SERVICE", "ENDPOINT", "LOCALITY", "PRIORITY", "STATUS",
+	"OUTLIER CHECK", "EJECTED FOR", "FAILURES", "EJECTIONS",
+	"CONNECTS OK", "CONNECTS FAILED", "DNS",
+};
+
+/*
+ * "850ms", "58s", "1m12s", "2h0m5s". Seconds round up so that an ejection
+ * that has just started for 1m reads "1m0s", not "59s".
+ */
+void format_duration(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s, h, m;
+
+	if (ms < 1000) {
+		snprintf(buf, len, "%" PRIu64 "ms", ms);
+		return;
+	}
+	s = (ms + 999) / 1000;
+	h = s / 3600;
+	m = s / 60 % 60;
+	s %= 60;
+	if (h > 0)
+		snprintf(buf, len, "%" PRIu64 "h%" PRIu64 "m%" PRIu64 "s",
+			 h, m, s);
+	else if (m > 0)
+		snprintf(buf, len, "%" PRIu64 "m%" PRIu64 "s", m, s);
+	else
+		snprintf(buf, len, "%" PRIu64 "s", s);
+}
+
+const char *lb_name(enum swerve_lb lb)
+{
+	switch (lb) {
+	case SWERVE_LB_ROUND_ROBIN:
+		return "round_robin";
+	case SWERVE_LB_LEAST_REQUEST:
+		return "least_request";
+	case SWERVE_LB_RANDOM:
+		return "random";
+	}
+	return "?";
+}
+
+void format_vip(uint32_t vip, char *buf, size_t len)
+{
+	struct in_addr in = { .s_addr = htonl(vip) };
+
+	if (inet_ntop(AF_INET, &in, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+}
+
+/* "address:port" of <addr> (port 0: the address alone). */
+void format_address(const struct sockaddr_storage *addr, char *buf,
+		    size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (addr->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)addr;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		port = ntohs(sin->sin_port);
+		if (port != 0)
+			snprintf(buf, len, "%s:%u", a, port);
+		else
+			snprintf(buf, len, "%s", a);
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)addr;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		port = ntohs(sin6->sin6_port);
+		if (port != 0)
+			snprintf(buf, len, "[%s]:%u", a, port);
+		else
+			snprintf(buf, len, "[%s]", a);
+	}
+}
+
+void format_dns(const struct ep_view *v, char *buf, size_t len)
+{
+	if (v->dns == NULL)
+		snprintf(buf, len, "-");
+	else if (v->stale_uses > 0)
+		snprintf(buf, len, "%.180s %s (%" PRIu64 " stale uses)",
+			 v->ep->name, v->dns, v->stale_uses);
+	else
+		snprintf(buf, len, "%.180s %s", v->ep->name, v->dns);
+}
+
+static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
+{
+	snprintf(cells[0], CELL_MAX, "%s", v->svc->name);
+	snprintf(cells[1], CELL_MAX, "%s", v->text);
+	snprintf(cells[2], CELL_MAX, "%s",
+		 v->ep->locality_text[0] != '\0' ? v->ep->locality_text : "-");
+	if (v->priority == SWERVE_BALANCER_UNROUTED)
+		snprintf(cells[3], CELL_MAX, "none");
+	else
+		snprintf(cells[3], CELL_MAX, "%u", v->priority);
+	snprintf(cells[4], CELL_MAX, "%s", v->ejected ? "EJECTED" : "HEALTHY");
+	snprintf(cells[5], CELL_MAX, "%s", v->ejected ? "FAILED" : "OK");
+	if (v->ejected)
+		format_duration(v->remaining_ms, cells[6], CELL_MAX);
+	else
+		snprintf(cells[6], CELL_MAX, "-");
+	snprintf(cells[7], CELL_MAX, "%" PRIu32, v->failures);
+	snprintf(cells[8], CELL_MAX, "%" PRIu32, v->ejections);
+	snprintf(cells[9], CELL_MAX, "%" PRIu64, v->connects_ok);
+	snprintf(cells[10], CELL_MAX, "%" PRIu64, v->connects_failed);
+	format_dns(v, cells[11], CELL_MAX);
+}
+
+/* Columns are separated by three spaces; the last one is not padded. */
+static void print_row(char cells[][CELL_MAX], const size_t *width)
+{
+	int c;
+
+	for (c = 0; c < NCOLS; c++) {
+		if (c == NCOLS - 1)
+			printf("%s\n", cells[c]);
+		else
+			printf("%-*s   ", (int)width[c], cells[c]);
+	}
+}
+
+void print_table(const struct ep_view *views, size_t n)
+{
+	char cells[NCOLS][CELL_MAX];
+	size_t width[NCOLS];
+	size_t i, len;
+	int c;
+
+	for (c = 0; c < NCOLS; c++)
+		width[c] = strlen(table_head[c]);
+	for (i = 0; i < n; i++) {
+		format_cells(&views[i], cells);
+		for (c = 0; c < NCOLS; c++) {
+			len = strlen(cells[c]);
+			if (len > width[c])
+				width[c] = len;
+		}
+	}
+	for (c = 0; c < NCOLS; c++)
+		snprintf(cells[c], CELL_MAX, "%s", table_head[c]);
+	print_row(cells, width);
+	for (i = 0; i < n; i++) {
+		format_cells(&views[i], cells);
+		print_row(cells, width);
+	}
+}
+
+/* RFC 8259 string: quotes, backslashes and control characters escaped. */
+void print_json_string(const char *s)
+{
+	const unsigned char *p;
+
+	putchar('"');
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", stdout);
+			break;
+		case '\\':
+			fputs("\\\\", stdout);
+			break;
+		case '\n':
+			fputs("\\n", stdout);
+			break;
+		case '\r':
+			fputs("\\r", stdout);
+			break;
+		case '\t':
+			fputs("\\t", stdout);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				printf("\\u%04x", *p);
+			else
+				putchar(*p);
+		}
+	}
+	putchar('"');
+}
+
+void print_json(const struct ep_view *views, size_t n)
+{
+	size_t i;
+
+	if (n == 0) {
+		puts("[]");
+		return;
+	}
+	puts("[");
+	for (i = 0; i < n; i++) {
+		const struct ep_view *v = &views[i];
+
+		fputs("  {\"service\": ", stdout);
+		print_json_string(v->svc->name);
+		fputs(", \"endpoint\": ", stdout);
+		print_json_string(v->text);
+		if (v->dns != NULL) {
+			fputs(", \"name\": ", stdout);
+			print_json_string(v->ep->text);
+			printf(", \"dns\": \"%s\", \"stale_uses\": %" PRIu64,
+			       v->dns, v->stale_uses);
+		}
+		fputs(", \"locality\": ", stdout);
+		print_json_string(v->ep->locality_text);
+		if (v->priority == SWERVE_BALANCER_UNROUTED)
+			fputs(", \"priority\": null", stdout);
+		else
+			printf(", \"priority\": %u", v->priority);
+		printf(", \"status\": \"%s\", "
+		       "\"consecutive_failures\": %" PRIu32 ", "
+		       "\"ejections\": %" PRIu32 ", "
+		       "\"connects_ok\": %" PRIu64 ", "
+		       "\"connects_failed\": %" PRIu64 ", "
+		       "\"ejected_remaining_ms\": %" PRIu64 "}%s\n",
+		       v->ejected ? "ejected" : "healthy",
+		       v->failures, v->ejections, v->connects_ok,
+		       v->connects_failed, v->remaining_ms,
+		       i + 1 < n ? "," : "");
+	}
+	puts("]");
+}
+
+static const char *event_name(enum swerve_shm_event_type type)
+{
+	switch (type) {
+	case SWERVE_EVENT_EJECT:
+		return "eject";
+	case SWERVE_EVENT_UNEJECT:
+		return "uneject";
+	case SWERVE_EVENT_OVERFLOW:
+		return "overflow";
+	case SWERVE_EVENT_PANIC_ENTER:
+		return "panic_enter";
+	case SWERVE_EVENT_PANIC_EXIT:
+		return "panic_exit";
+	}
+	return "?";
+}
+
+/* "priorities 0,2", "total panic", "nothing healthy (fail open)". */
+static void format_panic(uint32_t mask, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned p;
+	int w;
+
+	buf[0] = '\0';
+	if (mask & SWERVE_PANIC_NONE_ROUTABLE) {
+		snprintf(buf, len, "nothing healthy, panic off: fail open");
+		return;
+	}
+	if (mask & SWERVE_PANIC_TOTAL) {
+		snprintf(buf, len, "total panic: all endpoints");
+		return;
+	}
+	for (p = 0; p < SWERVE_MAX_PRIORITIES; p++) {
+		if (!(mask & (1u << p)))
+			continue;
+		w = snprintf(buf + off, len - off, "%s%u",
+			     off == 0 ? "priorities " : ",", p);
+		if (w < 0 || (size_t)w >= len - off)
+			return;
+		off += (size_t)w;
+	}
+}
+
+static void format_detail(const struct swerve_shm_event_info *ev,
+			  char *buf, size_t len)
+{
+	char dur[32];
+
+	switch (ev->type) {
+	case SWERVE_EVENT_EJECT:
+		format_duration(ev->duration_ms, dur, sizeof(dur));
+		snprintf(buf, len, "for %s, ejection %" PRIu32, dur,
+			 ev->value);
+		return;
+	case SWERVE_EVENT_UNEJECT:
+		format_duration(ev->duration_ms, dur, sizeof(dur));
+		snprintf(buf, len, "after %s", dur);
+		return;
+	case SWERVE_EVENT_OVERFLOW:
+		snprintf(buf, len, "kept in: max_ejection_percent reached");
+		return;
+	case SWERVE_EVENT_PANIC_ENTER:
+	case SWERVE_EVENT_PANIC_EXIT:
+		format_panic(ev->value, buf, len);
+		return;
+	}
+	buf[0] = '\0';
+}
+
+/*
+ * Wall-clock time of monotonic <at_ms>, as UTC ISO 8601: the ring keeps
+ * CLOCK_MONOTONIC, which every process of the host shares.
+ */
+static void format_wall(uint64_t at_ms, uint64_t now_ms, char *buf,
+			size_t len)
+{
+	struct timespec rt;
+	struct tm tm;
+	int64_t wall_ms;
+	time_t secs;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	wall_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000 -
+		  (int64_t)(now_ms - (at_ms < now_ms ? at_ms : now_ms));
+	secs = (time_t)(wall_ms / 1000);
+	if (gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(wall_ms % 1000));
+}
+
+void print_events_json(const struct view *v,
+		       const struct swerve_shm_event_info *evs,
+		       size_t n, uint64_t lost, uint64_t now)
+{
+	struct event_target t;
+	char wall[64], detail[128];
+	size_t i;
+
+	printf("{\"lost\": %" PRIu64 ", \"events\": [", lost);
+	for (i = 0; i < n; i++) {
+		const struct swerve_shm_event_info *ev = &evs[i];
+
+		view_resolve_key(v, ev->key, &t);
+		format_wall(ev->at_ms, now, wall, sizeof(wall));
+		format_detail(ev, detail, sizeof(detail));
+		printf("%s\n  {\"seq\": %" PRIu64 ", \"time\": \"%s\", "
+		       "\"ago_ms\": %" PRIu64 ", \"type\": \"%s\", "
+		       "\"service\": ", i > 0 ? "," : "", ev->seq, wall,
+		       now > ev->at_ms ? now - ev->at_ms : 0,
+		       event_name(ev->type));
+		if (t.svc != NULL)
+			print_json_string(t.svc->name);
+		else
+			fputs("null", stdout);
+		fputs(", \"endpoint\": ", stdout);
+		if (t.ep != NULL)
+			print_json_string(t.ep->text);
+		else
+			fputs("null", stdout);
+		printf(", \"key\": \"%016" PRIx64 "\", \"reason\": \"%s\", "
+		       "\"streak\": %" PRIu32 ", \"duration_ms\": %" PRIu64
+		       ", \"value\": %" PRIu32 ", \"pid\": %" PRIu32
+		       ", \"detail\": ", ev->key,
+		       swerve_outlier_reason_name(ev->reason), ev->streak,
+		       ev->duration_ms, ev->value, ev->pid);
+		print_json_string(detail);
+		putchar('}');
+	}
+	puts(n > 0 ? "\n]}" : "]}");
+}
+
+void print_events_table(const struct view *v,
+			const struct swerve_shm_event_info *evs,
+			size_t n, uint64_t lost, uint64_t now)
+{
+	struct event_target t;
+	char wall[64], ago[32], who[CELL_MAX], detail[128];
+	size_t i;
+
+	if (lost > 0)
+		printf("(%" PRIu64 " older events were overwritten)\n", lost);
+	if (n == 0) {
+		puts("no events");
+		return;
+	}
+	printf("%-24s %-8s %-11s %-36s %-24s %-6s %s\n", "TIME", "AGO",
+	       "EVENT", "SERVICE/ENDPOINT", "REASON", "STREAK", "DETAIL");
+	for (i = 0; i < n; i++) {
+		const struct swerve_shm_event_info *ev = &evs[i];
+
+		view_resolve_key(v, ev->key, &t);
+		format_wall(ev->at_ms, now, wall, sizeof(wall));
+		format_duration(now > ev->at_ms ? now - ev->at_ms : 0, ago,
+				sizeof(ago));
+		if (t.ep != NULL)
+			snprintf(who, sizeof(who), "%s %s", t.svc->name,
+				 t.ep->text);
+		else if (t.svc != NULL)
+			snprintf(who, sizeof(who), "%s", t.svc->name);
+		else
+			snprintf(who, sizeof(who), "(row %016" PRIx64
+				 ", not in this config)", ev->key);
+		format_detail(ev, detail, sizeof(detail));
+		printf("%-24s %-8s %-11s %-36s %-24s %-6" PRIu32 " %s\n",
+		       wall, ago, event_name(ev->type), who,
+		       swerve_outlier_reason_name(ev->reason), ev->streak,
+		       detail);
+	}
+}
