@@ -61,7 +61,7 @@ HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration clients asan demo bench install uninstall clean help deps check-exports check-door-selftest
+.PHONY: all test unit integration clients asan demo bench install uninstall clean help deps check-exports check-door-selftest check-size
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -157,7 +157,11 @@ $(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
 clients: all $(BUILD)/tests/clients $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml
 
-test: all check-door-selftest unit integration clients
+# The house limits: files <= 900 lines, functions <= 80.
+check-size:
+	$(Q)scripts/check-size.sh
+
+test: all check-size check-door-selftest unit integration clients
 
 # The client matrix skips itself under sanitizers (real clients do not
 # start under a preloaded ASan runtime), so asan runs unit and integration.
