@@ -57,18 +57,25 @@ SWERVE_EXPORT int getsockopt(int fd, int level, int opt, void *val,
 
 SWERVE_EXPORT int close(int fd)
 {
-	if (!swerve_guard && fd >= 0 && fd < FD_SLOTS &&
-	    atomic_load_explicit(&swerve_fd_slots[fd].state, memory_order_relaxed) !=
-		    SLOT_FREE) {
-		int saved = errno;
-		uint64_t ino = swerve_fdtrack_inode(fd);
-		struct fd_slot *sl = &swerve_fd_slots[fd];
+	uint32_t st;
 
+	if (swerve_guard || fd < 0 || fd >= FD_SLOTS)
+		return swerve_libc_close(fd);
+	st = atomic_load_explicit(&swerve_fd_slots[fd].state,
+				  memory_order_relaxed);
+	if (st != SLOT_FREE) {
+		int saved = errno;
+		struct fd_slot *sl = &swerve_fd_slots[fd];
+		bool vanished = false;
+
+		/* Whether the fd still holds the attempt's socket matters
+		 * only for a pending one (is it still connecting?); an
+		 * established one is settled the same way either way, so
+		 * the common close costs no fstat. */
+		if (st == SLOT_PENDING)
+			vanished = sl->ino != swerve_fdtrack_inode(fd);
 		swerve_guard++;
-		if (sl->ino == ino)
-			swerve_fdtrack_settle(fd, sl, false);
-		else
-			swerve_fdtrack_settle(fd, sl, true);
+		swerve_fdtrack_settle(fd, sl, vanished);
 		swerve_guard--;
 		errno = saved;
 	}
