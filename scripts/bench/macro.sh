@@ -13,20 +13,22 @@ for a in "$PRIMARY:$BE_PORT" "$BACKUP:$BE_PORT" "$FRONT:$HAP_PORT" \
 	port_free "${a%:*}" "${a#*:}"
 done
 
-# nginx_conf NAME BODY: a single-process nginx serving BODY on its own
-# address. master_process off: one process, so SIGKILL kills the server
-# and nothing lingers (a master's orphaned worker would go on serving).
-nginx_backend_conf() {
-	local name=$1 addr=$2 body=$3 d=$T/$1
+# nginx_conf DIR LOG_LEVEL < BLOCKS: writes DIR/nginx.conf for a
+# single-process nginx whose http block ends with BLOCKS (server and
+# upstream blocks). master_process off: one process, so SIGKILL kills the
+# server and nothing lingers (a master's orphaned worker would go on
+# serving).
+nginx_conf() {
+	local d=$1 level=$2
 
-	mkdir -p "$d"
-	cat > "$d/nginx.conf" <<EOF
+	{
+		cat <<EOF
 daemon off;
 master_process off;
 worker_processes 1;
 worker_rlimit_nofile 16384;
 pid $d/nginx.pid;
-error_log $d/error.log warn;
+error_log $d/error.log $level;
 events { worker_connections 8192; }
 http {
 	access_log off;
@@ -36,12 +38,23 @@ http {
 	uwsgi_temp_path $d/uwsgi;
 	scgi_temp_path $d/scgi;
 	keepalive_requests 1000000;
+EOF
+		cat
+		echo "}"
+	} > "$d/nginx.conf"
+}
+
+# nginx_backend_conf NAME ADDR BODY: a backend serving BODY on ADDR.
+nginx_backend_conf() {
+	local name=$1 addr=$2 body=$3 d=$T/$1
+
+	mkdir -p "$d"
+	nginx_conf "$d" warn <<EOF
 	server {
 		listen $addr:$BE_PORT reuseport backlog=4096;
 		default_type text/plain;
 		location / { return 200 "$body\n"; }
 	}
-}
 EOF
 }
 
@@ -74,22 +87,7 @@ EOF
 sed '/option redispatch/d; s|/hap/haproxy.pid|/hap/plain.pid|' \
 	"$T/hap/haproxy.cfg" > "$T/hap/plain.cfg"
 d=$T/ngxproxy
-cat > "$d/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-pid $d/nginx.pid;
-error_log $d/error.log crit;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	client_body_temp_path $d/body;
-	proxy_temp_path $d/proxy;
-	fastcgi_temp_path $d/fastcgi;
-	uwsgi_temp_path $d/uwsgi;
-	scgi_temp_path $d/scgi;
-	keepalive_requests 1000000;
+nginx_conf "$d" crit <<EOF
 	upstream be {
 		server $PRIMARY:$BE_PORT max_fails=1 fail_timeout=1s;
 		server $BACKUP:$BE_PORT backup;
@@ -105,7 +103,6 @@ http {
 			proxy_connect_timeout 2s;
 		}
 	}
-}
 EOF
 cat > "$T/web.ini" <<EOF
 [swerve]
