@@ -1,0 +1,311 @@
+# scripts/bench/report.sh: writes $OUT/benchmarks.md and
+# $OUT/bench-latency.png from the raw results of the other parts.
+#
+# Sourced by scripts/bench.sh into its own shell, after the parts before it:
+# it uses what they set (settings, helpers, $T, PIDS) and runs at once.
+
+# ============================================================== report
+
+say "writing $OUT/benchmarks.md and $OUT/bench-latency.png"
+mkdir -p "$OUT"
+
+# fmt_ratio KEY BASE: "median (min..max)" of per-round KEY/BASE.
+fmt_ratio() {
+	local s
+
+	ratios "$T/m/$1" "$T/m/$2" "$T/m/r.$1.$2"
+	s=$(stats "$T/m/r.$1.$2")
+	set -- $s
+	printf '%.3f (%.3f..%.3f)' "$1" "$2" "$3"
+}
+med() { stats "$1" | awk '{ print $1 }'; }
+ns() { printf '%.0f' "$(med "$T/m/$1")"; }
+# verdict CMP VALUE LIMIT
+verdict() {
+	if awk -v v="$2" -v l="$3" -v c="$1" 'BEGIN {
+		exit !((c == "le" && v <= l) || (c == "ge" && v >= l)) }'; then
+		echo met
+	else
+		echo "**missed**"
+	fi
+}
+rmed() {
+	ratios "$T/m/$1" "$T/m/$2" "$T/m/r.$1.$2"
+	med "$T/m/r.$1.$2"
+}
+
+PASS=$(rmed conn_pass_sum conn_plain_sum)
+ROUTE=$(rmed conn_pair conn_pair_b)
+GAI=$(awk -v a="$(rmed gai_hosts gai_swerve)" 'BEGIN { print a }')
+FLAT=$(rmed vip_1000_1 vip_1_1)
+
+# throughput ratio of SETUP to direct, per round, close/keepalive
+wratio() {
+	ratios "$T/w/$1_$2" "$T/w/direct_$2" "$T/w/r.$1.$2"
+	stats "$T/w/r.$1.$2" | awk '{ printf "%.3f (%.3f..%.3f)", $1, $2, $3 }'
+}
+wmed() {
+	ratios "$T/w/$1_$2" "$T/w/direct_$2" "$T/w/r.$1.$2"
+	med "$T/w/r.$1.$2"
+}
+CLOSE=$(wmed swerve close)
+
+# percentile medians per setup and mode for the plot
+pctmed() { # pctmed SETUP MODE COLUMN
+	awk -v c="$3" '{ print $c }' "$T/w/$1_$2.pct" > "$T/w/tmp"
+	med "$T/w/tmp"
+}
+for mode in keepalive close; do
+	x=0
+	for p in 50 90 99 99.9 99.99; do
+		x=$((x + 1))
+		printf '%s %s' "$x" "$p"
+		for setup in direct swerve haproxy nginx; do
+			printf ' %s' "$(pctmed "$setup" "$mode" "$x")"
+		done
+		echo
+	done > "$T/w/plot_$mode.dat"
+done
+
+gnuplot <<EOF
+set terminal pngcairo size 1100,480 font "sans,10"
+set output "$OUT/bench-latency.png"
+set multiplot layout 1,2 title "wrk latency percentiles, 1 thread, 16 connections, loopback (median of $MACRO_ROUNDS runs)"
+set logscale y
+set ylabel "latency (microseconds)"
+set xlabel "percentile"
+set key top left
+set grid
+set xrange [0.7:5.3]
+set title "keep-alive"
+plot for [i=3:6] "$T/w/plot_keepalive.dat" using 1:i:xtic(2) with linespoints lw 2 title word("direct swerve HAProxy nginx", i - 2)
+set title "Connection: close"
+plot for [i=3:6] "$T/w/plot_close.dat" using 1:i:xtic(2) with linespoints lw 2 title word("direct swerve HAProxy nginx", i - 2)
+unset multiplot
+EOF
+
+fo_row() { # fo_row SETUP: table row of medians (spread)
+	local f=$T/f/$1 c
+
+	printf '| %s |' "$2"
+	for c in 1 2; do
+		awk -v c="$c" '{ print $c }' "$f" > "$T/f/tmp"
+		stats "$T/f/tmp" | awk '{ printf " %g (%g..%g) |", $1, $2, $3 }'
+	done
+	awk '{ printf "%s%s", (NR > 1 ? ", " : " "), $3 }
+		END { printf " |" }' "$f"
+	awk '{ printf "%s%s", (NR > 1 ? ", " : " "), $4 }
+		END { printf " |" }' "$f"
+	cat "$T"/f/"$1".[0-9]* | awk '$2 == "fail" { n[$3]++ }
+		END { for (k in n) { printf "%s %s %d", (c++ ? "," : ""), k,
+			n[k] }; printf "%s |\n", (c ? "" : " none") }'
+}
+fo_lost() { awk '{ print $1 }' "$T/f/$1" > "$T/f/tmp"; med "$T/f/tmp"; }
+
+ELAPSED=$(( $(date +%s) - START_S ))
+{
+cat <<EOF
+# Benchmarks
+
+Written by \`make bench\` (scripts/bench.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'),
+commit $COMMIT$DIRTY, in $ELAPSED s. Do not edit by hand: run \`make bench\`
+again.
+
+- Machine: $MACHINE
+- Tools: $VERSIONS
+- Load average (1, 5, 15 min): $LOAD_START at the start, $LOAD_END at the end
+  (the benchmark itself keeps both cores busy, so the end figure includes
+  it). Other work on the machine shows up as a wider spread.
+- Pinning: clients (bench_micro, wrk, bench_loop) on CPU 0, servers (sink,
+  nginx backends) and proxies (HAProxy, nginx upstream) on CPU 1, with
+  \`taskset\`. swerve's work is done in the client, so it lands on CPU 0; a
+  proxy's lands on CPU 1.
+- Every figure is a ratio against a baseline measured in the same run: the
+  cases of a round run back to back, the ratio is taken per round, and the
+  table gives the median of the rounds with the spread (min..max).
+  Micro: $MICRO_ROUNDS rounds ($SCALE_ROUNDS for scaling); macro:
+  $MACRO_ROUNDS rounds of ${WRK_S} s per wrk run; failover: $FO_ROUNDS rounds.
+  All traffic is on loopback (127.0.0.0/8).
+
+## Targets
+
+| target | measured (median, spread) | limit | |
+| --- | --- | --- | --- |
+| pass-through connect+close, library loaded / not loaded | $(fmt_ratio conn_pass_sum conn_plain_sum) | <= 1.02 | $(verdict le "$PASS" 1.02) |
+$(if [ -n "$CALLGRIND" ]; then
+	x=$(( $(irop conn_pass 20) - $(irop conn_plain 20) ))
+	printf '| pass-through, from callgrind: %s user-space instructions added per connect+close; at 1 ns each, that is this share of a connect+close | %s | <= 0.02 | %s |\n' \
+		"$x" "$(awk -v x="$x" -v n="$(ns conn_plain_sum)" 'BEGIN {
+			printf "%.4f", x / (n / 2) }')" \
+		"$(verdict le "$(awk -v x="$x" -v n="$(ns conn_plain_sum)" \
+			'BEGIN { print x / (n / 2) }')" 0.02)"
+fi)
+| connect+close through a service address / straight to the endpoint (same process, blocks in turn) | $(fmt_ratio conn_pair conn_pair_b) | <= 1.10 | $(verdict le "$ROUTE" 1.10) |
+| through a service address, 1000 endpoints / 1 endpoint | $(fmt_ratio vip_1000_1 vip_1_1) | <= 2 | $(verdict le "$FLAT" 2) |
+| glibc getaddrinfo from a hosts file / hooked getaddrinfo (speed-up) | $(fmt_ratio gai_hosts gai_swerve) | >= 10 | $(verdict ge "$GAI" 10) |
+| Connection: close throughput, swerve / direct | $(wratio swerve close) | >= 0.95 | $(verdict ge "$CLOSE" 0.95) |
+| requests lost in failover: swerve / HAProxy / nginx (median) | $(fo_lost swerve) / $(fo_lost haproxy) / $(fo_lost nginx) | swerve 0, proxies > 0 | $(awk -v s="$(fo_lost swerve)" -v h="$(fo_lost haproxy)" -v n="$(fo_lost nginx)" 'BEGIN { print (s == 0 && h > 0 && n > 0) ? "met" : ((s == 0) ? "swerve lost none; **the proxies lost none either**" : "**missed** (see Failover)") }') |
+
+## Micro: in-process, one call at a time
+
+\`bench_micro\` (tests/bench/bench_micro.c) times a loop of calls after a
+warm-up. Connects are blocking, to a sink process that accepts and closes;
+each socket is closed with SO_LINGER 0 (a RST), so no TIME_WAIT builds up and
+the last round costs what the first did. getaddrinfo is called with
+AF_UNSPEC, SOCK_STREAM and service "80", then freed.
+
+| case | baseline | median ns/op (case / baseline) | ratio (spread) |
+| --- | --- | --- | --- |
+| hooked getaddrinfo, configured name | glibc, name in a hosts file | $(ns gai_swerve) / $(ns gai_hosts) | $(fmt_ratio gai_swerve gai_hosts) |
+| hooked getaddrinfo, configured name | glibc, numeric 127.0.0.1 | $(ns gai_swerve) / $(ns gai_num) | $(fmt_ratio gai_swerve gai_num) |
+| getaddrinfo of a hosts-file name with the library loaded | same without | $(ns gai_hosts_lib) / $(ns gai_hosts) | $(fmt_ratio gai_hosts_lib gai_hosts) |
+| connect+close to an unconfigured address, library loaded ($PASS_ROUNDS rounds, A B B A) | same, not loaded | $(ns conn_pass_sum) / $(ns conn_plain_sum) (two runs each) | $(fmt_ratio conn_pass_sum conn_plain_sum) |
+| noise floor: the no-library run at the end of a pass-through round | the one at its start | $(ns conn_plain2) / $(ns conn_plain) | $(fmt_ratio conn_plain2 conn_plain) |
+| connect+close through a service address (1 endpoint), in one process with its baseline | straight to the endpoint, same process (library loaded: pass-through) | $(ns conn_pair) / $(ns conn_pair_b) | $(fmt_ratio conn_pair conn_pair_b) |
+| connect+close through a service address (1 endpoint), own process | straight to the endpoint, library not loaded, separate process | $(ns conn_vip) / $(ns conn_plain_r) | $(fmt_ratio conn_vip conn_plain_r) |
+
+Single-threaded figures are the fastest of 5 (or 10) equal blocks of a run;
+the noise floor row shows how far two identical runs differ here.
+The hosts-file baseline reads a copy of this machine's /etc/hosts with one
+line added, bind-mounted over /etc/hosts in a private mount namespace
+(\`unshare -m\`); the machine's file is never edited.
+EOF
+if [ -n "$CALLGRIND" ]; then
+cat <<EOF
+
+User-space instructions per operation (callgrind, difference between 2000
+and 4000 iterations, so start-up cancels out; the kernel's share, most of a
+connect, is not counted):
+
+| case | instructions/op |
+| --- | --- |
+| hooked getaddrinfo, configured name | $(irop gai_swerve 10) |
+| glibc getaddrinfo, hosts file | $(irop gai_hosts 10) |
+| glibc getaddrinfo, numeric | $(irop gai_num 10) |
+| connect+close, library not loaded | $(irop conn_plain 20) |
+| connect+close, pass-through (library loaded) | $(irop conn_pass 20) |
+| connect+close through a service address, 1 endpoint | $(irop conn_vip 20) |
+| connect+close through a service address, 1000 endpoints | $(irop conn_vip1000 20) |
+EOF
+fi
+cat <<EOF
+
+### How the routing cost grows: endpoints per service x client threads
+
+A service with N endpoints, each a real listener on its own address
+(127.90.0.1 onwards, one sink process with N listening sockets), picked
+round robin, with outlier detection on (consecutive_5xx_errors = 5). The
+baseline connects straight to the same N addresses in the same rotation,
+without the library. Threads share the client's one core (CPU 0). Cells:
+ns per connect+close through the service address, and in brackets the ratio
+to the baseline (median of $SCALE_ROUNDS rounds).
+
+| endpoints | 1 thread | 8 threads | 64 threads |
+| --- | --- | --- | --- |
+EOF
+for n in 1 10 100 1000; do
+	printf '| %s |' "$n"
+	for t in 1 8 64; do
+		printf ' %s (%.2f) |' "$(ns "vip_${n}_$t")" \
+			"$(rmed "vip_${n}_$t" "dir_${n}_$t")"
+	done
+	echo
+done
+cat <<EOF
+
+## Macro: HTTP through each set-up
+
+nginx (one process, \`return 200\`) on $PRIMARY:$BE_PORT, loaded by
+\`wrk -t1 -c16 -d${WRK_S}s\` on CPU 0; keep-alive, and \`Connection: close\`
+(wrk opens a new connection for every request). Set-ups:
+
+- direct: wrk dials $PRIMARY:$BE_PORT.
+- swerve: wrk runs with LD_PRELOAD and dials \`web.bench:$BE_PORT\`: wrk is
+  dynamically linked, resolves the name once with getaddrinfo (a service
+  address) and calls connect() for every connection, which swerve steers to
+  the primary. Checked: before the timed runs, the primary's row in the
+  shared table counted $VIA successful connects from a 1 s wrk run.
+- HAProxy: one thread on CPU 1, \`server primary ... check inter 1s rise 1
+  fall 1 observe layer4 error-limit 1 on-error mark-down\`, \`server backup
+  ... backup\`, \`retries 3\`, \`option redispatch 1\`, its default
+  server-side connection reuse.
+- nginx: one process on CPU 1, \`upstream { server primary max_fails=1
+  fail_timeout=1s; server backup backup; keepalive 64; }\`,
+  \`proxy_next_upstream error timeout\`.
+
+Throughput relative to direct (req/s of the set-up / req/s of direct in the
+same round):
+
+| set-up | keep-alive | Connection: close | median req/s keep-alive | median req/s close |
+| --- | --- | --- | --- | --- |
+EOF
+for setup in direct swerve haproxy nginx; do
+	printf '| %s | %s | %s | %.0f | %.0f |\n' "$setup" \
+		"$(wratio "$setup" keepalive)" "$(wratio "$setup" close)" \
+		"$(med "$T/w/${setup}_keepalive")" "$(med "$T/w/${setup}_close")"
+done
+cat <<EOF
+
+Latency percentiles (microseconds, median of the rounds):
+
+| set-up | mode | p50 | p90 | p99 | p99.9 | p99.99 |
+| --- | --- | --- | --- | --- | --- | --- |
+EOF
+for mode in keepalive close; do
+	for setup in direct swerve haproxy nginx; do
+		printf '| %s | %s |' "$setup" "$mode"
+		for x in 1 2 3 4 5; do
+			printf ' %s |' "$(pctmed "$setup" "$mode" "$x")"
+		done
+		echo
+	done
+done
+cat <<EOF
+
+![latency percentiles](bench-latency.png)
+
+## Failover
+
+\`bench_loop\` (tests/bench/bench_loop.c) on CPU 0 sends one GET on a new
+connection every 5 ms for $((FO_MS / 1000)) s (a fixed schedule, 2 s timeouts).
+${FO_KILL} s in, the primary nginx is killed (SIGKILL); ${FO_DOWN} s later
+it is started again. The backup answers "backup", the primary "primary".
+All three use the same knobs: a failed connect marks the primary down at once
+and it is tried again after 1 s (swerve: consecutive_5xx_errors = 1,
+base_ejection_time = 1s, interval = 1s, the backup in another locality;
+HAProxy and nginx as above). direct has no failover: it is the baseline
+that fails. "HAProxy without \`option redispatch\`" is the set-up exactly as
+the issue words it (backup, observe layer4, error-limit 1, on-error
+mark-down): its retries stay on the server that failed.
+
+| set-up | requests lost | ms from the kill until every request succeeds | ms from the restart until the primary answers again (each round) | requests sent (each round) | failures by kind (all rounds) |
+| --- | --- | --- | --- | --- | --- |
+EOF
+fo_row direct "direct (no failover)"
+fo_row swerve swerve
+fo_row haproxy HAProxy
+fo_row haproxy_plain "HAProxy without \`option redispatch\`"
+fo_row nginx nginx
+cat <<EOF
+
+"Until every request succeeds" is the time from the kill to the last failed
+request (0 when none failed). Failures by kind: connect-refused is a connect
+to the dead primary; no-response is a request that was already on a
+connection to the primary when it was killed (a request every 5 ms that
+takes a fraction of a millisecond is caught in flight now and then). No
+connect-time steering can save a request in flight; a proxy can, by
+retrying the GET on the backup (nginx's proxy_next_upstream does).
+swerve's return to the primary follows its ejection backoff: an endpoint
+still down when its ejection ends is ejected again for longer (Envoy's
+base_ejection_time x ejections).
+
+## How to run
+
+\`\`\`
+make bench                      # about $(( (ELAPSED + 59) / 60 )) minutes; needs root on Debian for apt-get
+BENCH_QUICK=1 make bench        # fewer iterations: to try the script out
+BENCH_ROUNDS=9 make bench       # more rounds
+\`\`\`
+EOF
+} > "$OUT/benchmarks.md"
+cat "$OUT/benchmarks.md"
