@@ -67,7 +67,7 @@ to the first answer from the primary); the sequence says who answered each
 request: `E` primary, `W` failover, `-` failed.
 
 Expectations, by what the client does when its first address fails late
-(docs/clients-and-faults.md, section 1):
+(docs/design.md, section 7):
 
 | class | clients | refused | blackholed |
 |---|---|---|---|

@@ -19,7 +19,7 @@
 /*
  * Each service gets this many service addresses. Two, because clients that
  * move on to the next getaddrinfo result after a late failure (blackhole)
- * need a second address that swerve can route elsewhere (design notes).
+ * need a second address that swerve can route elsewhere (docs/design.md 4.4).
  */
 #define SWERVE_VIPS_PER_SERVICE 2
 

@@ -1,7 +1,6 @@
 /*
  * balancer.c: which endpoint a connection goes to, in steps that are each
- * Envoy's or Istio's own algorithm (envoy-istio-semantics.md 1.5.1-1.5.3,
- * 3.2-3.4).
+ * Envoy's or Istio's own algorithm (docs/semantics.md 1 to 4).
  *
  * Tiers. With outlier detection configured, Istio gives every endpoint a
  * priority from the client's locality: 0 for the same region, zone and

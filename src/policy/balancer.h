@@ -36,8 +36,8 @@ unsigned swerve_balancer_raw_priority(const struct swerve_locality *client,
  * Istio's rules: a distribute rule matching the client puts everything in
  * tier 0 and the endpoints of unlisted localities at
  * SWERVE_BALANCER_UNROUTED; otherwise tiers exist only with outlier
- * detection, from failover_priority labels (1.5.2), the locality with the
- * failover rules (1.5.1), or both composed (label tier * 5 + locality
+ * detection, from failover_priority labels (semantics.md 1.4), the locality with
+ * the failover rules (semantics.md 1.2, 1.3), or both composed (label tier * 5 + locality
  * tier), compacted; tiers beyond SWERVE_MAX_PRIORITIES share the last one.
  */
 unsigned swerve_balancer_priorities(const struct swerve_service *svc,

@@ -4,11 +4,11 @@
  * The state machine has two states, in service and ejected, and three
  * streaks: c5xx (every 5xx), gateway (502/503/504 only) and local_origin
  * (connect failures, split mode only). Each outcome updates the streaks the
- * way Envoy's putResult/putHttpResponseCode do (envoy-istio-semantics.md
- * 2.3). When a streak reaches its threshold and the endpoint is in service,
+ * way Envoy's putResult/putHttpResponseCode do (docs/semantics.md
+ * 5.1). When a streak reaches its threshold and the endpoint is in service,
  * the endpoint is ejected, or, when the service's ejection cap says no, the
  * attempt is reported as an overflow and the streak is kept so that the next
- * failure asks again. Two things differ from Envoy on purpose (doc 7.3):
+ * failure asks again. Two things differ from Envoy on purpose (semantics.md 8):
  * thresholds compare with >= instead of Envoy's racy ==, and a threshold
  * fires once, because an ejected endpoint cannot be ejected again.
  *
@@ -164,7 +164,7 @@ static enum swerve_outlier_event fire_threshold(
 	return SWERVE_OUTLIER_EJECT;
 }
 
-/* Envoy's putHttpResponseCode (doc 2.3), counters only. */
+/* Envoy's putHttpResponseCode (semantics.md 5.1), counters only. */
 static void put_http_code(struct swerve_outlier_state *st, int code)
 {
 	if (code >= 500 && code <= 599) {
@@ -385,7 +385,7 @@ uint32_t swerve_outlier_max_ejected(const struct swerve_outlier_cfg *cfg,
 	uint64_t pct = cfg->max_ejection_percent;
 	uint64_t k;
 
-	/* Envoy clamps the percentage to 100 (doc 2.4, M). */
+	/* Envoy clamps the percentage to 100 (semantics.md 5.3). */
 	if (pct > 100)
 		pct = 100;
 	k = pct * nendpoints / 100;

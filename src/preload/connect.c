@@ -8,8 +8,8 @@
  * 1. getaddrinfo() for a configured name answers with the service's two
  *    service addresses (VIPs): for AF_UNSPEC the first as IPv4, the second
  *    as v4-mapped IPv6 and then as IPv4, so that curl moves to the second
- *    at once instead of waiting 200 ms (shared/docs/mechanisms-measured.md,
- *    Q2) and clients with IPv6-only sockets still find an IPv4 one.
+ *    at once instead of waiting 200 ms (docs/design.md 4.4)
+ *    and clients with IPv6-only sockets still find an IPv4 one.
  *    Results are built by glibc itself from numeric strings, so glibc's
  *    freeaddrinfo frees them.
  * 2. connect() to a VIP picks an endpoint (balancer.c over the health in the

@@ -121,7 +121,7 @@ static void active_leave(struct svc_state *ss, unsigned ep)
 
 /* Puts TCP_USER_TIMEOUT back to the application's 0 once the handshake is
  * over: left in place it would kill an established connection that stalls
- * longer than connect_timeout (mechanisms-measured.md Q3b). */
+ * longer than connect_timeout (docs/design.md 4.3). */
 static void restore_uto(int fd, struct fd_slot *sl)
 {
 	unsigned int zero = 0;

@@ -1,6 +1,6 @@
 /*
  * Unit tests for balancer.c: Istio's tiers, Envoy's priority load and panic
- * (envoy-istio-semantics.md 1.5.1, 3.2, 3.3, with the worked examples
+ * (docs/semantics.md 1.2, 2 and 3, with the worked examples
  * there), and the policies inside a tier. Randomness comes from a seeded
  * xorshift so every run sees the same numbers.
  */
@@ -126,7 +126,7 @@ struct load_case {
 
 ParameterizedTestParameters(balancer, load_matches_worked_examples)
 {
-	/* Doc 3.2, overprovisioning 140, panic off. */
+	/* semantics.md 2.4, overprovisioning 140, panic off. */
 	static struct load_case cases[] = {
 		{ 4, 2, 4, 0, 70, 30 },  /* health 70 + 100 */
 		{ 3, 1, 4, 0, 93, 7 },   /* 140 * 2 / 3 = 93 */
@@ -230,7 +230,7 @@ Test(balancer, total_panic_splits_by_host_count)
 	cr_assert_eq(ld.load[0], 40);
 	cr_assert_eq(ld.load[1], 60);
 
-	/* Doc 3.2: 25%/25% with the default 50 is total panic: 50/50. */
+	/* semantics.md 3.4: 25%/25% with the default 50 is total panic: 50/50. */
 	{
 		static const unsigned t2[] = { 4, 4 }, e2[] = { 3, 3 };
 

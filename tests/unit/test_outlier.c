@@ -1,7 +1,7 @@
 /*
  * Unit tests for outlier.c. Time is a parameter, so nothing sleeps: each
  * test walks one endpoint's state through Envoy's ejection/backoff rules
- * (envoy-istio-semantics.md 2.3-2.5 and 7.3-7.4).
+ * (docs/semantics.md 5 and 8).
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -10,7 +10,7 @@
 
 #include "policy/outlier.h"
 
-/* The defaults of doc 7.2, with gateway off as under Istio. */
+/* The defaults of semantics.md 6, with gateway off as under Istio. */
 static struct swerve_outlier_cfg default_cfg(void)
 {
 	struct swerve_outlier_cfg cfg;
@@ -580,7 +580,7 @@ struct cap_case {
 
 ParameterizedTestParameters(outlier, max_ejected_follows_quick_table)
 {
-	/* Doc 2.4: floor(M * N / 100), with swerve's floor on top. */
+	/* semantics.md 5.3: floor(M * N / 100), with swerve's floor on top. */
 	static struct cap_case cases[] = {
 		{ 2, 10, 0, 0 },   { 2, 10, 1, 1 },  { 2, 49, 0, 0 },
 		{ 2, 50, 0, 1 },   { 3, 33, 0, 0 },  { 3, 34, 0, 1 },
