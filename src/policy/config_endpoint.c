@@ -1,0 +1,283 @@
+/*
+ * config_endpoint.c: the endpoint key: ADDRESS[:PORT] followed by options
+ * (locality=, weight=, label.KEY=VALUE), and the shared-table row key each
+ * endpoint gets.
+ *
+ * Thread-safety: used only by the thread loading a config; all state is in
+ * its struct parse.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/config_int.h"
+
+/* Looks like "db.internal" rather than a mistyped address. */
+static bool looks_like_name(const char *s)
+{
+	bool letter = false;
+
+	for (; *s != '\0'; s++) {
+		char c = to_lower(*s);
+
+		if (c >= 'a' && c <= 'z')
+			letter = true;
+		else if (!is_digit(c) && c != '.' && c != '-' && c != '_')
+			return false;
+	}
+	return letter;
+}
+
+/*
+ * ADDRESS[:PORT] with ADDRESS an IPv4 literal, a bracketed IPv6 literal,
+ * or a bare IPv6 literal (then without port). Fills addr, addrlen, text.
+ */
+static int parse_endpoint_address(struct parse *p, const char *tok,
+				  struct swerve_endpoint *ep)
+{
+	char host[CONFIG_LINE_MAX];
+	char ntop[INET6_ADDRSTRLEN];
+	const char *port = NULL;
+	const char *colon;
+	bool v6 = false;
+	uint64_t portnum = 0;
+	size_t n;
+
+	if (tok[0] == '[') {
+		const char *close = strchr(tok, ']');
+
+		if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
+			report_at(p, true, p->lineno,
+				  "endpoint '%s' is not [IPv6]:PORT", tok);
+			return -EINVAL;
+		}
+		n = (size_t)(close - tok - 1);
+		if (close[1] == ':')
+			port = close + 2;
+		tok++;
+		v6 = true;
+	} else {
+		colon = strchr(tok, ':');
+		n = strlen(tok);
+		if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+			v6 = true;
+		} else if (colon != NULL) {
+			n = (size_t)(colon - tok);
+			port = colon + 1;
+		}
+	}
+	if (n >= sizeof(host))
+		n = sizeof(host) - 1;
+	memcpy(host, tok, n);
+	host[n] = '\0';
+
+	if (port != NULL && parse_uint(port, 65535, &portnum) < 0) {
+		report_at(p, true, p->lineno,
+			  "endpoint port must be 0 to 65535, not '%s'", port);
+		return -EINVAL;
+	}
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ep->addr;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+			report_at(p, true, p->lineno,
+				  "endpoint '%s' is not an IPv6 address",
+				  host);
+			return -EINVAL;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)portnum);
+		ep->port = (uint16_t)portnum;
+		ep->addrlen = sizeof(*sin6);
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+			goto unspecified;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ntop, sizeof(ntop));
+		if (portnum != 0)
+			snprintf(ep->text, sizeof(ep->text), "[%s]:%u", ntop,
+				 (unsigned)portnum);
+		else
+			snprintf(ep->text, sizeof(ep->text), "[%s]", ntop);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+			if (looks_like_name(host)) {
+				/* Resolved later with c-ares; whether the
+				 * service allows names is checked once its
+				 * resolution is known (check_endpoints). */
+				size_t k;
+
+				for (k = 0; host[k] != '\0' &&
+					    k < sizeof(ep->name) - 1; k++)
+					ep->name[k] = to_lower(host[k]);
+				ep->name[k] = '\0';
+				if (k > 0 && ep->name[k - 1] == '.')
+					ep->name[k - 1] = '\0';
+				ep->port = (uint16_t)portnum;
+				ep->addr.ss_family = AF_UNSPEC;
+				ep->addrlen = 0;
+				if (portnum != 0)
+					snprintf(ep->text, sizeof(ep->text),
+						 "%.60s:%u", ep->name,
+						 (unsigned)portnum);
+				else
+					snprintf(ep->text, sizeof(ep->text),
+						 "%.70s", ep->name);
+				return 0;
+			}
+			else
+				report_at(p, true, p->lineno,
+					  "endpoint '%s' is not an IPv4 or "
+					  "IPv6 address", host);
+			return -EINVAL;
+		}
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)portnum);
+		ep->port = (uint16_t)portnum;
+		ep->addrlen = sizeof(*sin);
+		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+			goto unspecified;
+		inet_ntop(AF_INET, &sin->sin_addr, ntop, sizeof(ntop));
+		if (portnum != 0)
+			snprintf(ep->text, sizeof(ep->text), "%s:%u", ntop,
+				 (unsigned)portnum);
+		else
+			snprintf(ep->text, sizeof(ep->text), "%s", ntop);
+	}
+	return 0;
+
+unspecified:
+	/* connect(2) to 0.0.0.0 or :: reaches this host: surely a typo */
+	report_at(p, true, p->lineno,
+		  "endpoint '%s' is the unspecified address", host);
+	return -EINVAL;
+}
+
+/* "label.KEY=VALUE" as one endpoint option. */
+static int add_endpoint_label(struct parse *p, const char *tok,
+			      struct swerve_endpoint *ep)
+{
+	char key[CONFIG_LINE_MAX];
+	const char *eq = strchr(tok, '=');
+	size_t n = (size_t)(eq - tok) - 6;
+
+	if (n >= sizeof(key))
+		n = sizeof(key) - 1;
+	memcpy(key, tok + 6, n);
+	key[n] = '\0';
+	return add_label(p, ep->labels, &ep->nlabels, key, eq + 1);
+}
+
+static int parse_endpoint_options(struct parse *p, const char *s,
+				  struct swerve_endpoint *ep)
+{
+	char tok[CONFIG_LINE_MAX];
+	bool have_locality = false;
+	bool have_weight = false;
+	uint64_t v;
+
+	while ((s = read_token(s, tok, sizeof(tok))) != NULL) {
+		if (strncmp(tok, "locality=", 9) == 0 && !have_locality) {
+			have_locality = true;
+			if (swerve_config_parse_locality(tok + 9,
+							 &ep->locality) < 0) {
+				report_at(p, true, p->lineno,
+					  "endpoint locality '%s' is not "
+					  "region[/zone[/subzone]] (parts of 1 "
+					  "to 63 characters)", tok + 9);
+				return -EINVAL;
+			}
+			snprintf(ep->locality_text, sizeof(ep->locality_text),
+				 "%s", tok + 9);
+		} else if (strncmp(tok, "weight=", 7) == 0 && !have_weight) {
+			have_weight = true;
+			if (parse_uint(tok + 7, WEIGHT_MAX, &v) < 0 || v == 0) {
+				report_at(p, true, p->lineno,
+					  "endpoint weight must be a whole "
+					  "number from 1 to %d, not '%s'",
+					  WEIGHT_MAX, tok + 7);
+				return -EINVAL;
+			}
+			ep->weight = (uint32_t)v;
+		} else if (strncmp(tok, "label.", 6) == 0 &&
+			   strchr(tok, '=') != NULL) {
+			if (add_endpoint_label(p, tok, ep) < 0)
+				return -EINVAL;
+		} else if (strncmp(tok, "locality=", 9) == 0 ||
+			   strncmp(tok, "weight=", 7) == 0) {
+			report_at(p, true, p->lineno,
+				  "endpoint option '%.*s' is given twice",
+				  (int)(strchr(tok, '=') - tok), tok);
+			return -EINVAL;
+		} else {
+			report_at(p, true, p->lineno,
+				  "unknown endpoint option '%s': use "
+				  "locality=REGION[/ZONE[/SUBZONE]], "
+				  "weight=N or label.KEY=VALUE", tok);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Row key of the shared table: hash of "service\0text", never 0. */
+static uint64_t hash_endpoint_key(const char *service, const char *text)
+{
+	uint64_t h;
+
+	h = swerve_hash64(service, strlen(service), SWERVE_HASH_SEED);
+	h = swerve_hash64("", 1, h);
+	h = swerve_hash64(text, strlen(text), h);
+	return h != 0 ? h : 1;
+}
+
+void add_endpoint(struct parse *p, const char *where,
+		  const char *value)
+{
+	struct swerve_service *svc = &p->cfg->services[p->service];
+	struct service_state *st = &p->states[p->service];
+	struct swerve_endpoint ep;
+	char tok[CONFIG_LINE_MAX];
+	const char *rest;
+	unsigned i;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.weight = 1;
+	ep.line = p->lineno;
+	rest = read_token(value, tok, sizeof(tok));
+	if (rest == NULL || parse_endpoint_address(p, tok, &ep) < 0 ||
+	    parse_endpoint_options(p, rest, &ep) < 0)
+		return;
+	for (i = 0; i < svc->nendpoints; i++) {
+		if (strcmp(svc->endpoints[i].text, ep.text) == 0) {
+			report_at(p, true, p->lineno,
+				  "endpoint %s is listed twice in %s (first at "
+				  "line %d)", ep.text, where,
+				  svc->endpoints[i].line);
+			return;
+		}
+	}
+	if (svc->nendpoints == SWERVE_MAX_ENDPOINTS) {
+		report_at(p, true, p->lineno, "%s has more than %d endpoints",
+			  where, SWERVE_MAX_ENDPOINTS);
+		return;
+	}
+	if (svc->nendpoints == st->cap_endpoints) {
+		unsigned cap = st->cap_endpoints != 0 ? st->cap_endpoints * 2
+						      : 4;
+		struct swerve_endpoint *grown;
+
+		grown = realloc(svc->endpoints, cap * sizeof(*grown));
+		if (grown == NULL) {
+			p->oom = true;
+			return;
+		}
+		svc->endpoints = grown;
+		st->cap_endpoints = cap;
+	}
+	ep.key = hash_endpoint_key(svc->name, ep.text);
+	svc->endpoints[svc->nendpoints++] = ep;
+}
