@@ -1,0 +1,113 @@
+/*
+ * Unit tests of config's value parsers, as tables.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy/config.h"
+#include "test_config_support.h"
+
+/* Value parsers as tables ----------------------------------------------- */
+
+struct duration_case {
+	char text[32];
+	int rc;
+	uint64_t ms;
+};
+
+ParameterizedTestParameters(config, parses_durations)
+{
+	static struct duration_case cases[] = {
+		{ "0ms", 0, 0 },
+		{ "1ms", 0, 1 },
+		{ "250ms", 0, 250 },
+		{ "15s", 0, 15000 },
+		{ "1m", 0, 60000 },
+		{ "2h", 0, 7200000 },
+		{ "007s", 0, 7000 },
+		{ "", -EINVAL, 0 },
+		{ "15", -EINVAL, 0 },
+		{ "s", -EINVAL, 0 },
+		{ "1.5s", -EINVAL, 0 },
+		{ "-1s", -EINVAL, 0 },
+		{ "+1s", -EINVAL, 0 },
+		{ "1 s", -EINVAL, 0 },
+		{ " 1s", -EINVAL, 0 },
+		{ "1S", -EINVAL, 0 },
+		{ "1d", -EINVAL, 0 },
+		{ "1us", -EINVAL, 0 },
+		{ "1mss", -EINVAL, 0 },
+		{ "18446744073709551616ms", -EINVAL, 0 },
+		{ "5124095576030432h", -EINVAL, 0 },
+	};
+
+	return cr_make_param_array(struct duration_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct duration_case *c, config, parses_durations)
+{
+	uint64_t ms = 12345;
+
+	cr_assert_eq(swerve_config_parse_duration(c->text, &ms), c->rc,
+		     "\"%s\"", c->text);
+	if (c->rc == 0)
+		cr_assert_eq(ms, c->ms, "\"%s\"", c->text);
+	else
+		cr_assert_eq(ms, 12345, "\"%s\" wrote its output", c->text);
+}
+
+struct locality_case {
+	char text[200];
+	int rc;
+	char region[64];
+	char zone[64];
+	char subzone[64];
+};
+
+ParameterizedTestParameters(config, parses_localities)
+{
+	static struct locality_case cases[] = {
+		{ "us-east1", 0, "us-east1", "", "" },
+		{ "us-east1/b", 0, "us-east1", "b", "" },
+		{ "eu/eu-west-1a/rack7", 0, "eu", "eu-west-1a", "rack7" },
+		{ "Region_1/Z", 0, "Region_1", "Z", "" },
+		{ "", -EINVAL, "", "", "" },
+		{ "/b", -EINVAL, "", "", "" },
+		{ "a/", -EINVAL, "", "", "" },
+		{ "a//c", -EINVAL, "", "", "" },
+		{ "a/b/c/d", -EINVAL, "", "", "" },
+		{ "us east", -EINVAL, "", "", "" },
+		{ "a\tb", -EINVAL, "", "", "" },
+		{ A21 A21 A21, 0, A21 A21 A21, "", "" },      /* 63 bytes */
+		{ "a/" A21 A21 A21 "a", -EINVAL, "", "", "" }, /* 64 bytes */
+	};
+
+	return cr_make_param_array(struct locality_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct locality_case *c, config, parses_localities)
+{
+	struct swerve_locality loc;
+
+	memset(&loc, 'x', sizeof(loc));
+	loc.region[sizeof(loc.region) - 1] = '\0';
+	cr_assert_eq(swerve_config_parse_locality(c->text, &loc), c->rc,
+		     "\"%s\"", c->text);
+	if (c->rc != 0) {
+		cr_assert_eq(loc.region[0], 'x', "\"%s\" wrote its output",
+			     c->text);
+		return;
+	}
+	cr_assert_str_eq(loc.region, c->region);
+	cr_assert_str_eq(loc.zone, c->zone);
+	cr_assert_str_eq(loc.subzone, c->subzone);
+}
