@@ -48,21 +48,37 @@ static void deliver(struct parse *p, bool is_error, const char *text)
 		p->report(p->ctx, is_error, text);
 }
 
-void report_at(struct parse *p, bool is_error, int line,
-	       const char *fmt, ...)
+static void report_v(struct parse *p, bool is_error, int line,
+		     const char *fmt, va_list ap)
 {
 	char msg[512];
 	char text[PATH_MAX + 600];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (line > 0)
 		snprintf(text, sizeof(text), "%s:%d: %s", p->path, line, msg);
 	else
 		snprintf(text, sizeof(text), "%s: %s", p->path, msg);
 	deliver(p, is_error, text);
+}
+
+void report_at(struct parse *p, bool is_error, int line,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_v(p, is_error, line, fmt, ap);
+	va_end(ap);
+}
+
+void config_error(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_v(p, true, p->lineno, fmt, ap);
+	va_end(ap);
 }
 
 void report_env(struct parse *p, const char *var, const char *fmt, ...)

@@ -50,8 +50,8 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 		const char *close = strchr(tok, ']');
 
 		if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
-			report_at(p, true, p->lineno,
-				  "endpoint '%s' is not [IPv6]:PORT", tok);
+			config_error(p, "endpoint '%s' is not [IPv6]:PORT",
+				     tok);
 			return -EINVAL;
 		}
 		n = (size_t)(close - tok - 1);
@@ -75,17 +75,16 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 	host[n] = '\0';
 
 	if (port != NULL && parse_uint(port, 65535, &portnum) < 0) {
-		report_at(p, true, p->lineno,
-			  "endpoint port must be 0 to 65535, not '%s'", port);
+		config_error(p, "endpoint port must be 0 to 65535, not '%s'",
+			     port);
 		return -EINVAL;
 	}
 	if (v6) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ep->addr;
 
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-			report_at(p, true, p->lineno,
-				  "endpoint '%s' is not an IPv6 address",
-				  host);
+			config_error(p, "endpoint '%s' is not an IPv6 address",
+				     host);
 			return -EINVAL;
 		}
 		sin6->sin6_family = AF_INET6;
@@ -129,9 +128,8 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 				return 0;
 			}
 			else
-				report_at(p, true, p->lineno,
-					  "endpoint '%s' is not an IPv4 or "
-					  "IPv6 address", host);
+				config_error(p, "endpoint '%s' is not an IPv4 "
+					     "or IPv6 address", host);
 			return -EINVAL;
 		}
 		sin->sin_family = AF_INET;
@@ -151,8 +149,7 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 
 unspecified:
 	/* connect(2) to 0.0.0.0 or :: reaches this host: surely a typo */
-	report_at(p, true, p->lineno,
-		  "endpoint '%s' is the unspecified address", host);
+	config_error(p, "endpoint '%s' is the unspecified address", host);
 	return -EINVAL;
 }
 
@@ -184,10 +181,9 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 			have_locality = true;
 			if (swerve_config_parse_locality(tok + 9,
 							 &ep->locality) < 0) {
-				report_at(p, true, p->lineno,
-					  "endpoint locality '%s' is not "
-					  "region[/zone[/subzone]] (parts of 1 "
-					  "to 63 characters)", tok + 9);
+				config_error(p, "endpoint locality '%s' is not "
+					     "region[/zone[/subzone]] (parts "
+					     "of 1 to 63 characters)", tok + 9);
 				return -EINVAL;
 			}
 			snprintf(ep->locality_text, sizeof(ep->locality_text),
@@ -195,10 +191,9 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 		} else if (strncmp(tok, "weight=", 7) == 0 && !have_weight) {
 			have_weight = true;
 			if (parse_uint(tok + 7, WEIGHT_MAX, &v) < 0 || v == 0) {
-				report_at(p, true, p->lineno,
-					  "endpoint weight must be a whole "
-					  "number from 1 to %d, not '%s'",
-					  WEIGHT_MAX, tok + 7);
+				config_error(p, "endpoint weight must be a "
+					     "whole number from 1 to %d, not "
+					     "'%s'", WEIGHT_MAX, tok + 7);
 				return -EINVAL;
 			}
 			ep->weight = (uint32_t)v;
@@ -208,15 +203,13 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 				return -EINVAL;
 		} else if (strncmp(tok, "locality=", 9) == 0 ||
 			   strncmp(tok, "weight=", 7) == 0) {
-			report_at(p, true, p->lineno,
-				  "endpoint option '%.*s' is given twice",
-				  (int)(strchr(tok, '=') - tok), tok);
+			config_error(p, "endpoint option '%.*s' is given twice",
+				     (int)(strchr(tok, '=') - tok), tok);
 			return -EINVAL;
 		} else {
-			report_at(p, true, p->lineno,
-				  "unknown endpoint option '%s': use "
-				  "locality=REGION[/ZONE[/SUBZONE]], "
-				  "weight=N or label.KEY=VALUE", tok);
+			config_error(p, "unknown endpoint option '%s': use "
+				     "locality=REGION[/ZONE[/SUBZONE]], "
+				     "weight=N or label.KEY=VALUE", tok);
 			return -EINVAL;
 		}
 	}
@@ -253,16 +246,15 @@ void add_endpoint(struct parse *p, const char *where,
 		return;
 	for (i = 0; i < svc->nendpoints; i++) {
 		if (strcmp(svc->endpoints[i].text, ep.text) == 0) {
-			report_at(p, true, p->lineno,
-				  "endpoint %s is listed twice in %s (first at "
-				  "line %d)", ep.text, where,
-				  svc->endpoints[i].line);
+			config_error(p, "endpoint %s is listed twice in %s "
+				     "(first at line %d)", ep.text, where,
+				     svc->endpoints[i].line);
 			return;
 		}
 	}
 	if (svc->nendpoints == SWERVE_MAX_ENDPOINTS) {
-		report_at(p, true, p->lineno, "%s has more than %d endpoints",
-			  where, SWERVE_MAX_ENDPOINTS);
+		config_error(p, "%s has more than %d endpoints",
+			     where, SWERVE_MAX_ENDPOINTS);
 		return;
 	}
 	if (svc->nendpoints == st->cap_endpoints) {

@@ -150,6 +150,12 @@ static inline char to_lower(char c)
 void report_at(struct parse *p, bool is_error, int line,
 	       const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * Reports an error about what is being read: the current line of the
+ * file. Key handlers report through it, never with a line of their own.
+ */
+void config_error(struct parse *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* An environment override has no file line: "<VARIABLE>: <message>". */
 void report_env(struct parse *p, const char *var, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -104,39 +104,36 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 	int i;
 
 	if (t->line[k] != 0) {
-		report_at(p, true, p->lineno,
-			  "%s is given twice in %s (first at line %d)",
-			  spec->name, where, t->line[k]);
+		config_error(p, "%s is given twice in %s (first at line %d)",
+			     spec->name, where, t->line[k]);
 		return;
 	}
 	switch (spec->kind) {
 	case VALUE_UINT:
 		if (parse_uint(value, spec->max, &v) < 0 || v < spec->min) {
-			report_at(p, true, p->lineno,
-				  "%s must be a whole number from %llu to "
-				  "%llu%s, not '%s'", spec->name,
-				  (unsigned long long)spec->min,
-				  (unsigned long long)spec->max,
-				  spec->hint != NULL ? spec->hint : "", value);
+			config_error(p, "%s must be a whole number from %llu "
+				     "to %llu%s, not '%s'", spec->name,
+				     (unsigned long long)spec->min,
+				     (unsigned long long)spec->max,
+				     spec->hint != NULL ? spec->hint : "",
+				     value);
 			return;
 		}
 		break;
 	case VALUE_DURATION:
 		if (swerve_config_parse_duration(value, &v) < 0) {
 			if (is_all_digits(value))
-				report_at(p, true, p->lineno,
-					  "%s = %s needs a unit: ms, s, m or h",
-					  spec->name, value);
+				config_error(p, "%s = %s needs a unit: ms, s, "
+					     "m or h", spec->name, value);
 			else
-				report_at(p, true, p->lineno,
-					  "%s: '%s' is not a duration: use a "
-					  "whole number with ms, s, m or h, "
-					  "like 15s", spec->name, value);
+				config_error(p, "%s: '%s' is not a duration: "
+					     "use a whole number with ms, s, m "
+					     "or h, like 15s", spec->name,
+					     value);
 			return;
 		}
 		if (v < spec->min) {
-			report_at(p, true, p->lineno,
-				  "%s must be at least 1ms", spec->name);
+			config_error(p, "%s must be at least 1ms", spec->name);
 			return;
 		}
 		break;
@@ -144,9 +141,8 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 		if (strcmp(value, "true") == 0) {
 			v = 1;
 		} else if (strcmp(value, "false") != 0) {
-			report_at(p, true, p->lineno,
-				  "%s must be true or false, not '%s'",
-				  spec->name, value);
+			config_error(p, "%s must be true or false, not '%s'",
+				     spec->name, value);
 			return;
 		}
 		break;
@@ -154,18 +150,16 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 		if (strcmp(value, "dns") == 0) {
 			v = 1;
 		} else if (strcmp(value, "static") != 0) {
-			report_at(p, true, p->lineno,
-				  "resolution must be static or dns, not '%s'",
-				  value);
+			config_error(p, "resolution must be static or dns, not "
+				     "'%s'", value);
 			return;
 		}
 		break;
 	case VALUE_LB:
 		i = find_name(lb_names, SWERVE_ARRAY_LEN(lb_names), value);
 		if (i < 0) {
-			report_at(p, true, p->lineno,
-				  "lb must be round_robin, least_request or "
-				  "random, not '%s'", value);
+			config_error(p, "lb must be round_robin, least_request "
+				     "or random, not '%s'", value);
 			return;
 		}
 		v = (uint64_t)i;
@@ -183,19 +177,17 @@ static void handle_swerve_key(struct parse *p, int k, const char *value)
 	const char *why;
 
 	if (p->swerve_key_line[k] != 0) {
-		report_at(p, true, p->lineno,
-			  "%s is given twice in [swerve] (first at line %d)",
-			  swerve_keys[k], p->swerve_key_line[k]);
+		config_error(p, "%s is given twice in [swerve] (first at line "
+			     "%d)", swerve_keys[k], p->swerve_key_line[k]);
 		return;
 	}
 	p->swerve_key_line[k] = p->lineno;
 	switch ((enum swerve_key)k) {
 	case SK_LOCALITY:
 		if (swerve_config_parse_locality(value, &loc) < 0) {
-			report_at(p, true, p->lineno,
-				  "locality '%s' is not region[/zone[/subzone]]"
-				  " (parts of 1 to 63 characters, no spaces)",
-				  value);
+			config_error(p, "locality '%s' is not "
+				     "region[/zone[/subzone]] (parts of 1 to "
+				     "63 characters, no spaces)", value);
 			return;
 		}
 		cfg->locality = loc;
@@ -205,33 +197,30 @@ static void handle_swerve_key(struct parse *p, int k, const char *value)
 	case SK_VIP_CIDR:
 		if (parse_cidr(value, &cfg->vip_net, &cfg->vip_mask,
 			       &cfg->vip_prefix, &why) < 0)
-			report_at(p, true, p->lineno, "bad vip_cidr '%s': %s",
-				  value, why);
+			config_error(p, "bad vip_cidr '%s': %s", value, why);
 		break;
 	case SK_SHM:
 		if (!is_valid_shm_name(value)) {
-			report_at(p, true, p->lineno,
-				  "shm '%s' must be '/' and a name without "
-				  "'/', at most 100 characters in all", value);
+			config_error(p, "shm '%s' must be '/' and a name "
+				     "without '/', at most 100 characters in "
+				     "all", value);
 			return;
 		}
 		snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s", value);
 		break;
 	case SK_LOG:
 		if (swerve_log_parse_level(value, &level) < 0) {
-			report_at(p, true, p->lineno,
-				  "log must be error, warn, info or debug, "
-				  "not '%s'", value);
+			config_error(p, "log must be error, warn, info or "
+				     "debug, not '%s'", value);
 			return;
 		}
 		cfg->log_level = level;
 		break;
 	case SK_DNS_SERVERS:
 		if (!is_valid_dns_servers(value)) {
-			report_at(p, true, p->lineno,
-				  "dns_servers '%s' must be a comma separated "
-				  "list of IPv4[:PORT] or [IPv6][:PORT]",
-				  value);
+			config_error(p, "dns_servers '%s' must be a comma "
+				     "separated list of IPv4[:PORT] or "
+				     "[IPv6][:PORT]", value);
 			return;
 		}
 		snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s",
@@ -265,10 +254,9 @@ void handle_service_key(struct parse *p, const char *name,
 		struct swerve_service *svc = &p->cfg->services[p->service];
 
 		if (svc->failover_priority_line != 0) {
-			report_at(p, true, p->lineno,
-				  "failover_priority is given twice in %s "
-				  "(first at line %d)", where,
-				  svc->failover_priority_line);
+			config_error(p, "failover_priority is given twice in "
+				     "%s (first at line %d)", where,
+				     svc->failover_priority_line);
 			return;
 		}
 		svc->failover_priority_line = p->lineno;
@@ -276,11 +264,10 @@ void handle_service_key(struct parse *p, const char *name,
 	} else if (strcmp(name, "distribute") == 0) {
 		add_distribute(p, where, value);
 	} else if (find_name(swerve_keys, SK_COUNT, name) >= 0) {
-		report_at(p, true, p->lineno,
-			  "key '%s' belongs in [swerve], not %s", name, where);
+		config_error(p, "key '%s' belongs in [swerve], not %s", name,
+			     where);
 	} else {
-		report_at(p, true, p->lineno, "unknown key '%s' in %s", name,
-			  where);
+		config_error(p, "unknown key '%s' in %s", name, where);
 	}
 }
 
@@ -296,9 +283,8 @@ void handle_other_key(struct parse *p, const char *name,
 			(void)add_label(p, p->cfg->labels, &p->cfg->nlabels,
 					name + 6, value);
 		else
-			report_at(p, true, p->lineno,
-				  "key '%s' belongs in [swerve] (this host's "
-				  "labels), not %s", name, where);
+			config_error(p, "key '%s' belongs in [swerve] (this "
+				     "host's labels), not %s", name, where);
 		return;
 	}
 	k = find_name(swerve_keys, SK_COUNT, name);
@@ -306,28 +292,25 @@ void handle_other_key(struct parse *p, const char *name,
 		if (in_swerve)
 			handle_swerve_key(p, k, value);
 		else
-			report_at(p, true, p->lineno,
-				  "key '%s' belongs in [swerve], not %s", name,
-				  where);
+			config_error(p, "key '%s' belongs in [swerve], not %s",
+				     name, where);
 		return;
 	}
 	k = find_tuning_key(name);
 	if (k >= 0) {
 		if (in_swerve)
-			report_at(p, true, p->lineno,
-				  "key '%s' belongs in [defaults] or a "
-				  "[service NAME] section, not [swerve]", name);
+			config_error(p, "key '%s' belongs in [defaults] or a "
+				     "[service NAME] section, not [swerve]",
+				     name);
 		else
 			set_tuning(p, &p->defaults, k, value, where);
 		return;
 	}
 	if (find_name(service_keys, SWERVE_ARRAY_LEN(service_keys), name) >= 0)
-		report_at(p, true, p->lineno,
-			  "key '%s' belongs in a [service NAME] section, "
-			  "not %s", name, where);
+		config_error(p, "key '%s' belongs in a [service NAME] section, "
+			     "not %s", name, where);
 	else
-		report_at(p, true, p->lineno, "unknown key '%s' in %s", name,
-			  where);
+		config_error(p, "unknown key '%s' in %s", name, where);
 }
 
 void apply_env(struct parse *p)

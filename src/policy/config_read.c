@@ -51,17 +51,16 @@ int handle_pair(void *user, const char *section, const char *name,
 	if (p->oom || p->section == SECTION_IGNORED)
 		return 1;
 	if (p->section == SECTION_NONE) {
-		report_at(p, true, p->lineno,
-			  "key '%s' comes before any [section]", name);
+		config_error(p, "key '%s' comes before any [section]", name);
 		return 1;
 	}
 	if (*name == '\0') {
-		report_at(p, true, p->lineno, "missing key name before '='");
+		config_error(p, "missing key name before '='");
 		return 1;
 	}
 	if (*value == '\0') {
-		report_at(p, true, p->lineno, "key '%s' in %s needs a value",
-			  name, format_section(p, where, sizeof(where)));
+		config_error(p, "key '%s' in %s needs a value",
+			     name, format_section(p, where, sizeof(where)));
 		return 1;
 	}
 	if (p->section == SECTION_SERVICE)
@@ -95,27 +94,24 @@ static void open_service(struct parse *p, const char *name)
 
 	p->section = SECTION_IGNORED;
 	if (*name == '\0') {
-		report_at(p, true, p->lineno,
-			  "a service section needs a name: [service NAME]");
+		config_error(p, "a service section needs a name: [service "
+			     "NAME]");
 		return;
 	}
 	if (!is_valid_service_name(name)) {
-		report_at(p, true, p->lineno,
-			  "bad service name '%s': use 1 to 63 of A-Z a-z 0-9 "
-			  "_ . -", name);
+		config_error(p, "bad service name '%s': use 1 to 63 of A-Z a-z "
+			     "0-9 _ . -", name);
 		return;
 	}
 	for (i = 0; i < cfg->nservices; i++) {
 		if (strcmp(cfg->services[i].name, name) == 0) {
-			report_at(p, true, p->lineno,
-				  "[service %s] appears twice (first at line "
-				  "%d)", name, cfg->services[i].line);
+			config_error(p, "[service %s] appears twice (first at "
+				     "line %d)", name, cfg->services[i].line);
 			return;
 		}
 	}
 	if (cfg->nservices == SWERVE_MAX_SERVICES) {
-		report_at(p, true, p->lineno, "more than %d services",
-			  SWERVE_MAX_SERVICES);
+		config_error(p, "more than %d services", SWERVE_MAX_SERVICES);
 		return;
 	}
 	if (cfg->nservices == p->cap_services) {
@@ -167,15 +163,14 @@ static void open_section(struct parse *p, const char *text, size_t len)
 		open_service(p, name);
 		return;
 	} else {
-		report_at(p, true, p->lineno,
-			  "unknown section [%s]: use [swerve], [defaults] or "
-			  "[service NAME]", name);
+		config_error(p, "unknown section [%s]: use [swerve], "
+			     "[defaults] or [service NAME]", name);
 		p->section = SECTION_IGNORED;
 		return;
 	}
 	if (*seen != 0) {
-		report_at(p, true, p->lineno,
-			  "[%s] appears twice (first at line %d)", name, *seen);
+		config_error(p, "[%s] appears twice (first at line %d)", name,
+			     *seen);
 		p->section = SECTION_IGNORED;
 		return;
 	}
@@ -214,8 +209,7 @@ static void classify_line(struct parse *p, const char *line)
 	if (*s == '[') {
 		end = find_chars_or_comment(s + 1, "]");
 		if (*end != ']') {
-			report_at(p, true, p->lineno,
-				  "section header without ']'");
+			config_error(p, "section header without ']'");
 			if (p->first_syntax_line == 0)
 				p->first_syntax_line = p->lineno;
 			p->section = SECTION_IGNORED;
@@ -227,8 +221,7 @@ static void classify_line(struct parse *p, const char *line)
 	}
 	end = find_chars_or_comment(s, "=:");
 	if (*end != '=' && *end != ':') {
-		report_at(p, true, p->lineno,
-			  "expected 'key = value' or a [section] header");
+		config_error(p, "expected 'key = value' or a [section] header");
 		if (p->first_syntax_line == 0)
 			p->first_syntax_line = p->lineno;
 		return;
@@ -277,8 +270,8 @@ char *read_line(char *buf, int size, void *stream)
 			;
 		/* a long comment is harmless once dropped whole */
 		if (*s != ';' && *s != '#') {
-			report_at(p, true, p->lineno,
-				  "line is longer than %zu characters", max);
+			config_error(p, "line is longer than %zu characters",
+				     max);
 			if (*s == '[')
 				p->section = SECTION_IGNORED;
 		}

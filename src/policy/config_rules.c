@@ -53,34 +53,31 @@ void add_failover(struct parse *p, const char *where,
 	unsigned i;
 
 	if (split_arrow(value, from, to, sizeof(from)) < 0) {
-		report_at(p, true, p->lineno,
-			  "failover must be FROM_REGION -> TO_REGION, not '%s'",
-			  value);
+		config_error(p, "failover must be FROM_REGION -> TO_REGION, "
+			     "not '%s'", value);
 		return;
 	}
 	if (!is_valid_region(from) || !is_valid_region(to)) {
-		report_at(p, true, p->lineno,
-			  "failover takes regions, without '/' or '*': "
-			  "'%s -> %s'", from, to);
+		config_error(p, "failover takes regions, without '/' or '*': "
+			     "'%s -> %s'", from, to);
 		return;
 	}
 	if (strcmp(from, to) == 0) {
-		report_at(p, true, p->lineno,
-			  "failover from %s to itself", from);
+		config_error(p, "failover from %s to itself", from);
 		return;
 	}
 	for (i = 0; i < svc->nfailover; i++) {
 		if (strcmp(svc->failover[i].from, from) == 0) {
-			report_at(p, true, p->lineno,
-				  "failover from %s is given twice in %s "
-				  "(first at line %d): only the first would "
-				  "count", from, where, svc->failover[i].line);
+			config_error(p, "failover from %s is given twice in %s "
+				     "(first at line %d): only the first would "
+				     "count", from, where,
+				     svc->failover[i].line);
 			return;
 		}
 	}
 	if (svc->nfailover == SWERVE_MAX_FAILOVER) {
-		report_at(p, true, p->lineno, "%s has more than %d failover "
-			  "rules", where, SWERVE_MAX_FAILOVER);
+		config_error(p, "%s has more than %d failover "
+			     "rules", where, SWERVE_MAX_FAILOVER);
 		return;
 	}
 	/* is_valid_region() bounded both to 63 bytes */
@@ -102,16 +99,15 @@ void add_failover_label(struct parse *p, const char *where,
 
 	memset(&fl, 0, sizeof(fl));
 	if (n >= sizeof(fl.key) || (eq != NULL && strlen(eq + 1) >= 64)) {
-		report_at(p, true, p->lineno,
-			  "failover_priority entry '%s' is too long", item);
+		config_error(p, "failover_priority entry '%s' is too long",
+			     item);
 		return;
 	}
 	memcpy(fl.key, item, n);
 	fl.key[n] = '\0';
 	if (!is_valid_label_key(fl.key)) {
-		report_at(p, true, p->lineno,
-			  "failover_priority: '%s' is not a label key (1 to "
-			  "63 of A-Z a-z 0-9 . _ - /)", fl.key);
+		config_error(p, "failover_priority: '%s' is not a label key (1 "
+			     "to 63 of A-Z a-z 0-9 . _ - /)", fl.key);
 		return;
 	}
 	if (eq != NULL) {
@@ -120,16 +116,14 @@ void add_failover_label(struct parse *p, const char *where,
 	}
 	for (i = 0; i < svc->nfailover_priority; i++) {
 		if (strcmp(svc->failover_priority[i].key, fl.key) == 0) {
-			report_at(p, true, p->lineno,
-				  "failover_priority lists %s twice in %s",
-				  fl.key, where);
+			config_error(p, "failover_priority lists %s twice in "
+				     "%s", fl.key, where);
 			return;
 		}
 	}
 	if (svc->nfailover_priority == SWERVE_MAX_LABELS) {
-		report_at(p, true, p->lineno,
-			  "failover_priority has more than %d labels",
-			  SWERVE_MAX_LABELS);
+		config_error(p, "failover_priority has more than %d labels",
+			     SWERVE_MAX_LABELS);
 		return;
 	}
 	svc->failover_priority[svc->nfailover_priority++] = fl;
@@ -171,25 +165,22 @@ static int parse_distribute_target(struct parse *p, const char *item,
 	size_t n;
 
 	if (colon == NULL) {
-		report_at(p, true, p->lineno,
-			  "distribute target '%s' needs a weight: "
-			  "LOCALITY:WEIGHT", item);
+		config_error(p, "distribute target '%s' needs a weight: "
+			     "LOCALITY:WEIGHT", item);
 		return -EINVAL;
 	}
 	n = (size_t)(colon - item);
 	copy_trimmed(pat, sizeof(pat), item, n);
 	if (swerve_config_parse_pattern(pat, &t->pattern) < 0 ||
 	    strlen(pat) >= sizeof(t->text)) {
-		report_at(p, true, p->lineno,
-			  "distribute target '%s' is not "
-			  "region[/zone[/subzone]] (parts may be '*')", pat);
+		config_error(p, "distribute target '%s' is not "
+			     "region[/zone[/subzone]] (parts may be '*')", pat);
 		return -EINVAL;
 	}
 	snprintf(t->text, sizeof(t->text), "%s", pat);
 	if (parse_uint(colon + 1, 100, &w) < 0 || w == 0) {
-		report_at(p, true, p->lineno,
-			  "distribute weight of %s must be 1 to 100, not '%s'",
-			  pat, colon + 1);
+		config_error(p, "distribute weight of %s must be 1 to 100, not "
+			     "'%s'", pat, colon + 1);
 		return -EINVAL;
 	}
 	t->weight = (uint32_t)w;
@@ -215,16 +206,15 @@ void add_distribute(struct parse *p, const char *where,
 	d.line = p->lineno;
 	if (split_arrow(value, from, to, sizeof(from)) < 0 ||
 	    to[0] == '\0') {
-		report_at(p, true, p->lineno,
-			  "distribute must be FROM -> TO:WEIGHT[, ...], not "
-			  "'%s'", value);
+		config_error(p, "distribute must be FROM -> TO:WEIGHT[, ...], "
+			     "not '%s'", value);
 		return;
 	}
 	if (swerve_config_parse_pattern(from, &d.from) < 0 ||
 	    strlen(from) >= sizeof(d.from_text)) {
-		report_at(p, true, p->lineno,
-			  "distribute from '%s' is not region[/zone[/subzone]]"
-			  " (parts may be '*')", from);
+		config_error(p, "distribute from '%s' is not "
+			     "region[/zone[/subzone]] (parts may be '*')",
+			     from);
 		return;
 	}
 	snprintf(d.from_text, sizeof(d.from_text), "%s", from);
@@ -233,9 +223,8 @@ void add_distribute(struct parse *p, const char *where,
 		copy_trimmed(item, sizeof(item), s,
 			     comma != NULL ? (size_t)(comma - s) : strlen(s));
 		if (d.nto == SWERVE_MAX_DISTRIBUTE) {
-			report_at(p, true, p->lineno,
-				  "distribute from %s has more than %d "
-				  "targets", from, SWERVE_MAX_DISTRIBUTE);
+			config_error(p, "distribute from %s has more than %d "
+				     "targets", from, SWERVE_MAX_DISTRIBUTE);
 			return;
 		}
 		if (parse_distribute_target(p, item, &d.to[d.nto]) < 0)
@@ -245,10 +234,9 @@ void add_distribute(struct parse *p, const char *where,
 			if (!patterns_overlap(&d.to[j].pattern,
 					      &d.to[d.nto].pattern))
 				continue;
-			report_at(p, true, p->lineno,
-				  "distribute targets %s and %s overlap: a "
-				  "locality may match only one", d.to[j].text,
-				  d.to[d.nto].text);
+			config_error(p, "distribute targets %s and %s overlap: "
+				     "a locality may match only one",
+				     d.to[j].text, d.to[d.nto].text);
 			return;
 		}
 		d.nto++;
@@ -256,24 +244,21 @@ void add_distribute(struct parse *p, const char *where,
 			break;
 	}
 	if (sum != 100) {
-		report_at(p, true, p->lineno,
-			  "distribute weights from %s sum to %u, not 100",
-			  from, sum);
+		config_error(p, "distribute weights from %s sum to %u, not 100",
+			     from, sum);
 		return;
 	}
 	for (i = 0; i < svc->ndistribute; i++) {
 		if (strcmp(svc->distribute[i].from_text, d.from_text) == 0) {
-			report_at(p, true, p->lineno,
-				  "distribute from %s is given twice in %s "
-				  "(first at line %d)", from, where,
-				  svc->distribute[i].line);
+			config_error(p, "distribute from %s is given twice in "
+				     "%s (first at line %d)", from, where,
+				     svc->distribute[i].line);
 			return;
 		}
 	}
 	if (svc->ndistribute == SWERVE_MAX_DISTRIBUTE) {
-		report_at(p, true, p->lineno,
-			  "%s has more than %d distribute rules", where,
-			  SWERVE_MAX_DISTRIBUTE);
+		config_error(p, "%s has more than %d distribute rules", where,
+			     SWERVE_MAX_DISTRIBUTE);
 		return;
 	}
 	if (svc->ndistribute == st->cap_distribute) {

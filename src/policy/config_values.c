@@ -286,12 +286,11 @@ void add_host(struct parse *p, const char *where, const char *item)
 	unsigned s, h;
 
 	if (n == 0) {
-		report_at(p, true, p->lineno, "empty name in hosts list");
+		config_error(p, "empty name in hosts list");
 		return;
 	}
 	if (n >= sizeof(name)) {
-		report_at(p, true, p->lineno, "host name '%s' is too long",
-			  item);
+		config_error(p, "host name '%s' is too long", item);
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -301,14 +300,12 @@ void add_host(struct parse *p, const char *where, const char *item)
 	name[n] = '\0';
 	body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
 	if (!is_valid_host(body)) {
-		report_at(p, true, p->lineno,
-			  "'%s' is not a host name: use NAME or *.SUFFIX "
-			  "(letters, digits, '-', '_' and dots)", item);
+		config_error(p, "'%s' is not a host name: use NAME or *.SUFFIX "
+			     "(letters, digits, '-', '_' and dots)", item);
 		return;
 	}
 	if (inet_pton(AF_INET, body, &in) == 1) {
-		report_at(p, true, p->lineno,
-			  "hosts takes names, not addresses: '%s'", item);
+		config_error(p, "hosts takes names, not addresses: '%s'", item);
 		return;
 	}
 	for (s = 0; s < cfg->nservices; s++) {
@@ -318,20 +315,18 @@ void add_host(struct parse *p, const char *where, const char *item)
 			if (strcmp(o->hosts[h], name) != 0)
 				continue;
 			if (o == svc)
-				report_at(p, true, p->lineno,
-					  "host '%s' is listed twice in %s",
-					  name, where);
+				config_error(p, "host '%s' is listed twice in "
+					     "%s", name, where);
 			else
-				report_at(p, true, p->lineno,
-					  "host '%s' is already served by "
-					  "[service %s] (line %d)", name,
-					  o->name, o->line);
+				config_error(p, "host '%s' is already served "
+					     "by [service %s] (line %d)", name,
+					     o->name, o->line);
 			return;
 		}
 	}
 	if (svc->nhosts == SWERVE_MAX_HOSTS) {
-		report_at(p, true, p->lineno, "%s has more than %d hosts",
-			  where, SWERVE_MAX_HOSTS);
+		config_error(p, "%s has more than %d hosts",
+			     where, SWERVE_MAX_HOSTS);
 		return;
 	}
 	memcpy(svc->hosts[svc->nhosts++], name, n + 1);
@@ -344,21 +339,19 @@ void add_port(struct parse *p, const char *where, const char *item)
 	unsigned i;
 
 	if (parse_uint(item, 65535, &v) < 0 || v == 0) {
-		report_at(p, true, p->lineno,
-			  "port must be 1 to 65535, not '%s'", item);
+		config_error(p, "port must be 1 to 65535, not '%s'", item);
 		return;
 	}
 	for (i = 0; i < svc->nports; i++) {
 		if (svc->ports[i] == v) {
-			report_at(p, true, p->lineno,
-				  "port %u is listed twice in %s",
-				  (unsigned)v, where);
+			config_error(p, "port %u is listed twice in %s",
+				     (unsigned)v, where);
 			return;
 		}
 	}
 	if (svc->nports == SWERVE_MAX_PORTS) {
-		report_at(p, true, p->lineno, "%s has more than %d ports",
-			  where, SWERVE_MAX_PORTS);
+		config_error(p, "%s has more than %d ports",
+			     where, SWERVE_MAX_PORTS);
 		return;
 	}
 	svc->ports[svc->nports++] = (uint16_t)v;
@@ -435,33 +428,29 @@ int add_label(struct parse *p, struct swerve_label *labels,
 	unsigned i;
 
 	if (!is_valid_label_key(key)) {
-		report_at(p, true, p->lineno,
-			  "bad label key '%s': use 1 to 63 of A-Z a-z 0-9 "
-			  ". _ - /", key);
+		config_error(p, "bad label key '%s': use 1 to 63 of A-Z a-z "
+			     "0-9 . _ - /", key);
 		return -EINVAL;
 	}
 	if (is_locality_key(key)) {
-		report_at(p, true, p->lineno,
-			  "label %s comes from the locality: set it with "
-			  "locality=REGION[/ZONE[/SUBZONE]]", key);
+		config_error(p, "label %s comes from the locality: set it with "
+			     "locality=REGION[/ZONE[/SUBZONE]]", key);
 		return -EINVAL;
 	}
 	if (strlen(value) > 63 || strpbrk(value, " \t=,") != NULL) {
-		report_at(p, true, p->lineno,
-			  "label %s: value '%s' must be at most 63 "
-			  "characters without blanks, '=' or ','", key, value);
+		config_error(p, "label %s: value '%s' must be at most 63 "
+			     "characters without blanks, '=' or ','", key,
+			     value);
 		return -EINVAL;
 	}
 	for (i = 0; i < *n; i++) {
 		if (strcmp(labels[i].key, key) == 0) {
-			report_at(p, true, p->lineno,
-				  "label %s is given twice", key);
+			config_error(p, "label %s is given twice", key);
 			return -EINVAL;
 		}
 	}
 	if (*n == SWERVE_MAX_LABELS) {
-		report_at(p, true, p->lineno, "more than %d labels",
-			  SWERVE_MAX_LABELS);
+		config_error(p, "more than %d labels", SWERVE_MAX_LABELS);
 		return -EINVAL;
 	}
 	snprintf(labels[*n].key, sizeof(labels[*n].key), "%s", key);
