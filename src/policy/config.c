@@ -5,20 +5,20 @@
  * patterns).
  *
  * Loading works in three steps:
- *   1. handle_pair() (config_read.c) stores every key as written (tuning
+ *   1. config_handle_pair() (config_read.c) stores every key as written (tuning
  *      keys as numbers, with the line they came from) and reports what is
  *      wrong with a value on its own;
  *   2. finish() resolves each tuning key of each service: its own value,
  *      else [defaults], else the built-in default, so [defaults] may appear
  *      anywhere in the file; then it runs the checks that involve several
  *      keys or the whole file (config_check.c);
- *   3. assign_vips() derives the service addresses.
+ *   3. config_assign_vips() derives the service addresses.
  * Every problem is reported and parsing goes on, so `swervectl check` lists
  * them all at once; any error makes the load fail.
  *
  * This is the only file that includes ini.h: the other config files see
- * inih only through read_line() and handle_pair(), whose signatures are
- * plain C.
+ * inih only through config_read_line() and config_handle_pair(), whose
+ * signatures are plain C.
  *
  * Thread-safety: loading and freeing are plain single-threaded calls; the
  * lookups only read a loaded config, so any number of threads (and signal
@@ -62,8 +62,8 @@ static void report_v(struct parse *p, bool is_error, int line,
 	deliver(p, is_error, text);
 }
 
-void report_at(struct parse *p, bool is_error, int line,
-	       const char *fmt, ...)
+void config_report_at(struct parse *p, bool is_error, int line,
+		      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,7 +81,7 @@ void config_error(struct parse *p, const char *fmt, ...)
 	va_end(ap);
 }
 
-void report_env(struct parse *p, const char *var, const char *fmt, ...)
+void config_report_env(struct parse *p, const char *var, const char *fmt, ...)
 {
 	char msg[512];
 	char text[600];
@@ -136,31 +136,30 @@ static void finish(struct parse *p, bool use_env)
 	unsigned i;
 
 	if (use_env)
-		apply_env(p);
+		config_apply_env(p);
 	memset(&empty, 0, sizeof(empty));
-	resolve_tuning(&p->defaults, &empty, &t);
-	check_tuning(p, &t, &p->defaults, "[defaults]");
+	config_resolve_tuning(&p->defaults, &empty, &t);
+	config_check_tuning(p, &t, &p->defaults, "[defaults]");
 	for (i = 0; i < cfg->nservices; i++) {
 		struct swerve_service *svc = &cfg->services[i];
 		const struct tuning *own = &p->states[i].tuning;
 
 		snprintf(where, sizeof(where), "[service %s]", svc->name);
 		if (svc->nhosts == 0)
-			report_at(p, true, svc->line,
-				  "%s has no hosts: add hosts = NAME[, ...]",
-				  where);
+			config_report_at(p, true, svc->line, "%s has no hosts: "
+					 "add hosts = NAME[, ...]", where);
 		if (svc->nendpoints == 0)
-			report_at(p, true, svc->line,
-				  "%s has no endpoint: add endpoint = "
-				  "ADDRESS[:PORT]", where);
-		resolve_tuning(own, &p->defaults, &t);
-		check_tuning(p, &t, own, where);
-		apply_tuning(svc, &t);
-		check_endpoints(p, svc);
-		if (build_localities(p, svc) == 0)
-			check_locality_rules(p, svc);
+			config_report_at(p, true, svc->line,
+					 "%s has no endpoint: add endpoint = "
+					 "ADDRESS[:PORT]", where);
+		config_resolve_tuning(own, &p->defaults, &t);
+		config_check_tuning(p, &t, own, where);
+		config_apply_tuning(svc, &t);
+		config_check_endpoints(p, svc);
+		if (config_build_localities(p, svc) == 0)
+			config_check_locality_rules(p, svc);
 	}
-	assign_vips(p);
+	config_assign_vips(p);
 }
 
 static void init_config(struct swerve_config *cfg, const char *path)
@@ -171,8 +170,8 @@ static void init_config(struct swerve_config *cfg, const char *path)
 	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s",
 		 SWERVE_DEFAULT_SHM);
 	cfg->log_level = SWERVE_LOG_WARN;
-	(void)parse_cidr(SWERVE_DEFAULT_VIP_CIDR, &cfg->vip_net,
-			 &cfg->vip_mask, &cfg->vip_prefix, &why);
+	(void)config_parse_cidr(SWERVE_DEFAULT_VIP_CIDR, &cfg->vip_net,
+				&cfg->vip_mask, &cfg->vip_prefix, &why);
 }
 
 int swerve_config_load(const char *path, bool use_env,
@@ -193,12 +192,12 @@ int swerve_config_load(const char *path, bool use_env,
 	p.err = err;
 	p.errlen = errlen;
 	if (strlen(path) >= sizeof(p.cfg->path)) {
-		report_at(&p, true, 0, "%s", strerror(ENAMETOOLONG));
+		config_report_at(&p, true, 0, "%s", strerror(ENAMETOOLONG));
 		return -ENAMETOOLONG;
 	}
 	p.cfg = calloc(1, sizeof(*p.cfg));
 	if (p.cfg == NULL) {
-		report_at(&p, true, 0, "%s", strerror(ENOMEM));
+		config_report_at(&p, true, 0, "%s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	init_config(p.cfg, path);
@@ -206,24 +205,24 @@ int swerve_config_load(const char *path, bool use_env,
 	p.file = fopen(path, "re");
 	if (p.file == NULL) {
 		rc = -errno;
-		report_at(&p, true, 0, "%s", strerror(-rc));
+		config_report_at(&p, true, 0, "%s", strerror(-rc));
 		goto fail;
 	}
-	rc = ini_parse_stream(read_line, &p, handle_pair, &p);
+	rc = ini_parse_stream(config_read_line, &p, config_handle_pair, &p);
 	fclose(p.file);
 	if (p.oom || rc == -2) {
 		rc = -ENOMEM;
-		report_at(&p, true, 0, "%s", strerror(ENOMEM));
+		config_report_at(&p, true, 0, "%s", strerror(ENOMEM));
 		goto fail;
 	}
 	if (p.read_errno != 0) {
 		rc = -p.read_errno;
-		report_at(&p, true, 0, "%s", strerror(-rc));
+		config_report_at(&p, true, 0, "%s", strerror(-rc));
 		goto fail;
 	}
-	/* read_line() reports syntax errors itself; this is a backstop. */
+	/* config_read_line() reports syntax errors; this is a backstop. */
 	if (rc > 0 && rc != p.first_syntax_line)
-		report_at(&p, true, rc, "syntax error");
+		config_report_at(&p, true, rc, "syntax error");
 	finish(&p, use_env);
 	if (p.nerrors > 0) {
 		rc = -EINVAL;

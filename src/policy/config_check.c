@@ -28,8 +28,8 @@
  * the keys involved is in <own>: a mistake in [defaults] is reported once,
  * at [defaults], not again for every service that inherits it.
  */
-void check_tuning(struct parse *p, const struct tuning *t,
-		  const struct tuning *own, const char *where)
+void config_check_tuning(struct parse *p, const struct tuning *t,
+			 const struct tuning *own, const char *where)
 {
 	int line;
 
@@ -37,21 +37,21 @@ void check_tuning(struct parse *p, const struct tuning *t,
 					       : own->line[TK_BASE_EJECTION];
 	if (line != 0 && t->line[TK_MAX_EJECTION] != 0 &&
 	    t->value[TK_MAX_EJECTION] < t->value[TK_BASE_EJECTION])
-		report_at(p, true, line,
-			  "max_ejection_time (%llums) is shorter than "
-			  "base_ejection_time (%llums) in %s",
-			  (unsigned long long)t->value[TK_MAX_EJECTION],
-			  (unsigned long long)t->value[TK_BASE_EJECTION],
-			  where);
+		config_report_at(p, true, line,
+				 "max_ejection_time (%llums) is shorter than "
+				 "base_ejection_time (%llums) in %s",
+				 (unsigned long long)t->value[TK_MAX_EJECTION],
+				 (unsigned long long)t->value[TK_BASE_EJECTION],
+				 where);
 
 	line = own->line[TK_DNS_MIN_TTL] != 0 ? own->line[TK_DNS_MIN_TTL]
 					      : own->line[TK_DNS_MAX_TTL];
 	if (line != 0 && t->value[TK_DNS_MIN_TTL] > t->value[TK_DNS_MAX_TTL])
-		report_at(p, true, line,
-			  "dns_min_ttl (%llums) is longer than dns_max_ttl "
-			  "(%llums) in %s",
-			  (unsigned long long)t->value[TK_DNS_MIN_TTL],
-			  (unsigned long long)t->value[TK_DNS_MAX_TTL], where);
+		config_report_at(p, true, line, "dns_min_ttl (%llums) is "
+				 "longer than dns_max_ttl (%llums) in %s",
+				 (unsigned long long)t->value[TK_DNS_MIN_TTL],
+				 (unsigned long long)t->value[TK_DNS_MAX_TTL],
+				 where);
 
 	/* Istio rejects local origin failures unless they are split. */
 	line = own->line[TK_CONSECUTIVE_LOCAL_ORIGIN] != 0
@@ -59,10 +59,10 @@ void check_tuning(struct parse *p, const struct tuning *t,
 		       : own->line[TK_SPLIT];
 	if (line != 0 && t->line[TK_CONSECUTIVE_LOCAL_ORIGIN] != 0 &&
 	    t->value[TK_CONSECUTIVE_LOCAL_ORIGIN] > 0 && !t->value[TK_SPLIT])
-		report_at(p, true, line,
-			  "consecutive_local_origin_failures needs "
-			  "split_external_local_origin_errors = true in %s",
-			  where);
+		config_report_at(p, true, line,
+				 "consecutive_local_origin_failures needs "
+				 "split_external_local_origin_errors = true in "
+				 "%s", where);
 }
 
 static bool is_same_locality(const struct swerve_locality *a,
@@ -73,7 +73,7 @@ static bool is_same_locality(const struct swerve_locality *a,
 	       strcmp(a->subzone, b->subzone) == 0;
 }
 
-void check_endpoints(struct parse *p, const struct swerve_service *svc)
+void config_check_endpoints(struct parse *p, const struct swerve_service *svc)
 {
 	const struct swerve_config *cfg = p->cfg;
 	bool several = false;
@@ -87,25 +87,25 @@ void check_endpoints(struct parse *p, const struct swerve_service *svc)
 				      &svc->endpoints[0].locality))
 			several = true;
 		if (ep->name[0] != '\0' && !svc->dns)
-			report_at(p, true, ep->line,
-				  "endpoint '%s' is a host name: set resolution "
-				  "= dns in [service %s] to resolve it with "
-				  "c-ares, or use an IP literal", ep->name,
-				  svc->name);
+			config_report_at(p, true, ep->line, "endpoint '%s' is "
+					 "a host name: set resolution = dns in "
+					 "[service %s] to resolve it with "
+					 "c-ares, or use an IP literal",
+					 ep->name, svc->name);
 		if (ep->addr.ss_family != AF_INET)
 			continue;
 		sin = (const struct sockaddr_in *)&ep->addr;
 		/* connect() would rewrite it again, forever */
 		if ((ntohl(sin->sin_addr.s_addr) & cfg->vip_mask) ==
 		    cfg->vip_net)
-			report_at(p, true, ep->line,
-				  "endpoint %s lies inside vip_cidr", ep->text);
+			config_report_at(p, true, ep->line, "endpoint %s lies "
+					 "inside vip_cidr", ep->text);
 	}
 	if (several && !svc->outlier.enabled && svc->ndistribute == 0)
-		report_at(p, false, svc->line,
-			  "service %s has endpoints in several localities but "
-			  "no outlier detection: like Istio, swerve uses no "
-			  "priority tiers without it", svc->name);
+		config_report_at(p, false, svc->line, "service %s has "
+				 "endpoints in several localities but no "
+				 "outlier detection: like Istio, swerve uses "
+				 "no priority tiers without it", svc->name);
 }
 
 /*
@@ -113,7 +113,7 @@ void check_endpoints(struct parse *p, const struct swerve_service *svc)
  * each group weighs the sum of its endpoints' weights. Returns 0, or
  * -ENOMEM / -EINVAL (reported) for too many localities.
  */
-int build_localities(struct parse *p, struct swerve_service *svc)
+int config_build_localities(struct parse *p, struct swerve_service *svc)
 {
 	struct swerve_locality_group *g;
 	unsigned i, k;
@@ -137,10 +137,11 @@ int build_localities(struct parse *p, struct swerve_service *svc)
 		}
 		if (k == svc->nlocalities) {
 			if (k == SWERVE_MAX_LOCALITIES) {
-				report_at(p, true, ep->line,
-					  "service %s has endpoints in more "
-					  "than %d localities", svc->name,
-					  SWERVE_MAX_LOCALITIES);
+				config_report_at(p, true, ep->line,
+						 "service %s has endpoints in "
+						 "more than %d localities",
+						 svc->name,
+						 SWERVE_MAX_LOCALITIES);
 				return -EINVAL;
 			}
 			g = &svc->localities[svc->nlocalities++];
@@ -162,8 +163,8 @@ int build_localities(struct parse *p, struct swerve_service *svc)
  * and what it only warns about, plus swerve's own notes on rules that
  * cannot do anything on this host.
  */
-void check_locality_rules(struct parse *p,
-			  const struct swerve_service *svc)
+void config_check_locality_rules(struct parse *p,
+				 const struct swerve_service *svc)
 {
 	const struct swerve_config *cfg = p->cfg;
 	const struct swerve_distribute *d = NULL;
@@ -171,33 +172,38 @@ void check_locality_rules(struct parse *p,
 	bool hit;
 
 	if (svc->ndistribute > 0 && svc->nfailover > 0)
-		report_at(p, true, svc->distribute[0].line,
-			  "service %s has both distribute and failover: Istio "
-			  "refuses the pair, use one", svc->name);
+		config_report_at(p, true, svc->distribute[0].line,
+				 "service %s has both distribute and failover: "
+				 "Istio refuses the pair, use one", svc->name);
 	if (svc->ndistribute > 0 && svc->nfailover_priority > 0)
-		report_at(p, true, svc->failover_priority_line,
-			  "service %s has both distribute and "
-			  "failover_priority: Istio would ignore "
-			  "failover_priority, so swerve refuses it", svc->name);
+		config_report_at(p, true, svc->failover_priority_line,
+				 "service %s has both distribute and "
+				 "failover_priority: Istio would ignore "
+				 "failover_priority, so swerve refuses it",
+				 svc->name);
 	if (svc->nfailover > 0) {
 		for (i = 0; i < svc->nfailover_priority; i++) {
-			if (!is_locality_key(svc->failover_priority[i].key))
+			if (!config_is_locality_key(
+				    svc->failover_priority[i].key))
 				continue;
-			report_at(p, true, svc->failover_priority_line,
-				  "failover_priority uses %s together with "
-				  "failover in service %s: Istio refuses "
-				  "locality labels there", 
-				  svc->failover_priority[i].key, svc->name);
+			config_report_at(p, true, svc->failover_priority_line,
+					 "failover_priority uses %s together "
+					 "with failover in service %s: Istio "
+					 "refuses locality labels there",
+					 svc->failover_priority[i].key,
+					 svc->name);
 			break;
 		}
 	}
 	if ((svc->nfailover > 0 || svc->nfailover_priority > 0) &&
 	    !svc->outlier.enabled)
-		report_at(p, false, svc->nfailover > 0 ? svc->failover[0].line :
-			  svc->failover_priority_line,
-			  "service %s has failover rules but no outlier "
-			  "detection: like Istio, swerve makes no priority "
-			  "tiers without it, so they do nothing", svc->name);
+		config_report_at(p, false, svc->nfailover > 0 ?
+				 svc->failover[0].line :
+				 svc->failover_priority_line,
+				 "service %s has failover rules but no outlier "
+				 "detection: like Istio, swerve makes no "
+				 "priority tiers without it, so they do "
+				 "nothing", svc->name);
 
 	/* The rule this host would use, and where it sends nothing. */
 	for (i = 0; i < svc->ndistribute && d == NULL; i++) {
@@ -214,12 +220,12 @@ void check_locality_rules(struct parse *p,
 				&svc->localities[i].locality,
 				&d->to[j].pattern);
 		if (!hit)
-			report_at(p, false, d->line,
-				  "distribute from %s lists no target for "
-				  "locality '%s' of service %s: this host "
-				  "sends it nothing, not even on failure",
-				  d->from_text, svc->localities[i].text,
-				  svc->name);
+			config_report_at(p, false, d->line,
+					 "distribute from %s lists no target "
+					 "for locality '%s' of service %s: "
+					 "this host sends it nothing, not even "
+					 "on failure", d->from_text,
+					 svc->localities[i].text, svc->name);
 	}
 }
 
@@ -239,7 +245,7 @@ static bool is_vip_taken(const struct swerve_config *cfg, unsigned service,
 }
 
 /* See the design comment at the top for why hashing plus probing. */
-void assign_vips(struct parse *p)
+void config_assign_vips(struct parse *p)
 {
 	struct swerve_config *cfg = p->cfg;
 	uint64_t nslots = (1ull << (32 - cfg->vip_prefix)) - 2;
@@ -248,11 +254,11 @@ void assign_vips(struct parse *p)
 	unsigned s, v;
 
 	if (need > nslots) {
-		report_at(p, true, p->swerve_key_line[SK_VIP_CIDR],
-			  "vip_cidr /%u has room for %llu service addresses, "
-			  "but %u services need %llu", cfg->vip_prefix,
-			  (unsigned long long)nslots, cfg->nservices,
-			  (unsigned long long)need);
+		config_report_at(p, true, p->swerve_key_line[SK_VIP_CIDR],
+				 "vip_cidr /%u has room for %llu service "
+				 "addresses, but %u services need %llu",
+				 cfg->vip_prefix, (unsigned long long)nslots,
+				 cfg->nservices, (unsigned long long)need);
 		return;
 	}
 	for (s = 0; s < cfg->nservices; s++) {

@@ -74,7 +74,7 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 	memcpy(host, tok, n);
 	host[n] = '\0';
 
-	if (port != NULL && parse_uint(port, 65535, &portnum) < 0) {
+	if (port != NULL && config_parse_uint(port, 65535, &portnum) < 0) {
 		config_error(p, "endpoint port must be 0 to 65535, not '%s'",
 			     port);
 		return -EINVAL;
@@ -106,7 +106,8 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 			if (looks_like_name(host)) {
 				/* Resolved later with c-ares; whether the
 				 * service allows names is checked once its
-				 * resolution is known (check_endpoints). */
+				 * resolution is known
+				 * (config_check_endpoints). */
 				size_t k;
 
 				for (k = 0; host[k] != '\0' &&
@@ -165,7 +166,7 @@ static int add_endpoint_label(struct parse *p, const char *tok,
 		n = sizeof(key) - 1;
 	memcpy(key, tok + 6, n);
 	key[n] = '\0';
-	return add_label(p, ep->labels, &ep->nlabels, key, eq + 1);
+	return config_add_label(p, ep->labels, &ep->nlabels, key, eq + 1);
 }
 
 static int parse_endpoint_options(struct parse *p, const char *s,
@@ -176,7 +177,7 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 	bool have_weight = false;
 	uint64_t v;
 
-	while ((s = read_token(s, tok, sizeof(tok))) != NULL) {
+	while ((s = config_read_token(s, tok, sizeof(tok))) != NULL) {
 		if (strncmp(tok, "locality=", 9) == 0 && !have_locality) {
 			have_locality = true;
 			if (swerve_config_parse_locality(tok + 9,
@@ -190,7 +191,8 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 				 "%s", tok + 9);
 		} else if (strncmp(tok, "weight=", 7) == 0 && !have_weight) {
 			have_weight = true;
-			if (parse_uint(tok + 7, WEIGHT_MAX, &v) < 0 || v == 0) {
+			if (config_parse_uint(tok + 7, WEIGHT_MAX, &v) < 0 ||
+			    v == 0) {
 				config_error(p, "endpoint weight must be a "
 					     "whole number from 1 to %d, not "
 					     "'%s'", WEIGHT_MAX, tok + 7);
@@ -227,8 +229,8 @@ static uint64_t hash_endpoint_key(const char *service, const char *text)
 	return h != 0 ? h : 1;
 }
 
-void add_endpoint(struct parse *p, const char *where,
-		  const char *value)
+void config_add_endpoint(struct parse *p, const char *where,
+			 const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct service_state *st = &p->states[p->service];
@@ -240,7 +242,7 @@ void add_endpoint(struct parse *p, const char *where,
 	memset(&ep, 0, sizeof(ep));
 	ep.weight = 1;
 	ep.line = p->lineno;
-	rest = read_token(value, tok, sizeof(tok));
+	rest = config_read_token(value, tok, sizeof(tok));
 	if (rest == NULL || parse_endpoint_address(p, tok, &ep) < 0 ||
 	    parse_endpoint_options(p, rest, &ep) < 0)
 		return;

@@ -5,8 +5,10 @@
  * interface.
  *
  * The functions below have external linkage only so that the config files
- * can call each other; the build hides every symbol that is not exported
- * (-fvisibility=hidden), so none of them leaves libswerve.so.
+ * can call each other: the build hides every symbol that is not exported
+ * (-fvisibility=hidden), so none of them leaves libswerve.so, and their
+ * config_ prefix keeps them apart from other modules' names where objects
+ * are linked together (swervectl, the tests).
  *
  * Thread-safety: a struct parse belongs to the one thread that loads.
  */
@@ -147,8 +149,8 @@ static inline char to_lower(char c)
 /* config.c */
 
 /* Reports "<path>:<line>: <message>", or "<path>: <message>" for line 0. */
-void report_at(struct parse *p, bool is_error, int line,
-	       const char *fmt, ...)
+void config_report_at(struct parse *p, bool is_error, int line,
+		      const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /*
  * Reports an error about what is being read: the current line of the
@@ -157,63 +159,63 @@ void report_at(struct parse *p, bool is_error, int line,
 void config_error(struct parse *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* An environment override has no file line: "<VARIABLE>: <message>". */
-void report_env(struct parse *p, const char *var, const char *fmt, ...)
+void config_report_env(struct parse *p, const char *var, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* config_read.c */
-const char *format_section(const struct parse *p, char *buf,
-			  size_t size);
-int handle_pair(void *user, const char *section, const char *name,
-		const char *value);
-char *read_line(char *buf, int size, void *stream);
+const char *config_format_section(const struct parse *p, char *buf,
+				  size_t size);
+int config_handle_pair(void *user, const char *section, const char *name,
+		       const char *value);
+char *config_read_line(char *buf, int size, void *stream);
 
 /* config_keys.c */
-void handle_service_key(struct parse *p, const char *name,
-			const char *value);
-void handle_other_key(struct parse *p, const char *name,
-		      const char *value);
-void apply_env(struct parse *p);
-void resolve_tuning(const struct tuning *own,
-		    const struct tuning *defaults, struct tuning *out);
-void apply_tuning(struct swerve_service *svc, const struct tuning *t);
+void config_handle_service_key(struct parse *p, const char *name,
+			       const char *value);
+void config_handle_other_key(struct parse *p, const char *name,
+			     const char *value);
+void config_apply_env(struct parse *p);
+void config_resolve_tuning(const struct tuning *own,
+			   const struct tuning *defaults, struct tuning *out);
+void config_apply_tuning(struct swerve_service *svc, const struct tuning *t);
 
 /* config_values.c */
-void copy_trimmed(char *out, size_t size, const char *s, size_t len);
-int parse_uint(const char *s, uint64_t max, uint64_t *out);
-int parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
-	       unsigned *prefix, const char **why);
-bool is_valid_shm_name(const char *s);
-bool is_all_digits(const char *s);
-bool is_valid_dns_servers(const char *value);
-void add_host(struct parse *p, const char *where, const char *item);
-void add_port(struct parse *p, const char *where, const char *item);
-void add_list(struct parse *p, const char *where, const char *value,
-	      void (*add)(struct parse *, const char *, const char *));
-const char *read_token(const char *s, char *tok, size_t size);
-bool is_valid_label_key(const char *s);
-bool is_locality_key(const char *key);
-int add_label(struct parse *p, struct swerve_label *labels,
-	      unsigned *n, const char *key, const char *value);
+void config_copy_trimmed(char *out, size_t size, const char *s, size_t len);
+int config_parse_uint(const char *s, uint64_t max, uint64_t *out);
+int config_parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
+		      unsigned *prefix, const char **why);
+bool config_is_valid_shm_name(const char *s);
+bool config_is_all_digits(const char *s);
+bool config_is_valid_dns_servers(const char *value);
+void config_add_host(struct parse *p, const char *where, const char *item);
+void config_add_port(struct parse *p, const char *where, const char *item);
+void config_add_list(struct parse *p, const char *where, const char *value,
+		     void (*add)(struct parse *, const char *, const char *));
+const char *config_read_token(const char *s, char *tok, size_t size);
+bool config_is_valid_label_key(const char *s);
+bool config_is_locality_key(const char *key);
+int config_add_label(struct parse *p, struct swerve_label *labels,
+		     unsigned *n, const char *key, const char *value);
 
 /* config_endpoint.c */
-void add_endpoint(struct parse *p, const char *where,
-		  const char *value);
+void config_add_endpoint(struct parse *p, const char *where,
+			 const char *value);
 
 /* config_rules.c */
-void add_failover(struct parse *p, const char *where,
-		  const char *value);
-void add_failover_label(struct parse *p, const char *where,
-			const char *item);
-void add_distribute(struct parse *p, const char *where,
-		    const char *value);
+void config_add_failover(struct parse *p, const char *where,
+			 const char *value);
+void config_add_failover_label(struct parse *p, const char *where,
+			       const char *item);
+void config_add_distribute(struct parse *p, const char *where,
+			   const char *value);
 
 /* config_check.c */
-void check_tuning(struct parse *p, const struct tuning *t,
-		  const struct tuning *own, const char *where);
-void check_endpoints(struct parse *p, const struct swerve_service *svc);
-int build_localities(struct parse *p, struct swerve_service *svc);
-void check_locality_rules(struct parse *p,
-			  const struct swerve_service *svc);
-void assign_vips(struct parse *p);
+void config_check_tuning(struct parse *p, const struct tuning *t,
+			 const struct tuning *own, const char *where);
+void config_check_endpoints(struct parse *p, const struct swerve_service *svc);
+int config_build_localities(struct parse *p, struct swerve_service *svc);
+void config_check_locality_rules(struct parse *p,
+				 const struct swerve_service *svc);
+void config_assign_vips(struct parse *p);
 
 #endif

@@ -24,7 +24,7 @@ static const char *const service_keys[] = {
 /*
  * Defaults follow Istio's OutlierDetection and Envoy's cluster settings,
  * except min_ejectable_hosts, which is swerve's own floor. The default of
- * max_ejection_time depends on base_ejection_time: resolve_tuning().
+ * max_ejection_time depends on base_ejection_time: config_resolve_tuning().
  */
 static const struct tuning_spec tuning_specs[TK_COUNT] = {
 	[TK_CONSECUTIVE_5XX] = { "consecutive_5xx_errors", VALUE_UINT,
@@ -110,7 +110,8 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 	}
 	switch (spec->kind) {
 	case VALUE_UINT:
-		if (parse_uint(value, spec->max, &v) < 0 || v < spec->min) {
+		if (config_parse_uint(value, spec->max, &v) < 0 ||
+		    v < spec->min) {
 			config_error(p, "%s must be a whole number from %llu "
 				     "to %llu%s, not '%s'", spec->name,
 				     (unsigned long long)spec->min,
@@ -122,7 +123,7 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 		break;
 	case VALUE_DURATION:
 		if (swerve_config_parse_duration(value, &v) < 0) {
-			if (is_all_digits(value))
+			if (config_is_all_digits(value))
 				config_error(p, "%s = %s needs a unit: ms, s, "
 					     "m or h", spec->name, value);
 			else
@@ -195,12 +196,12 @@ static void handle_swerve_key(struct parse *p, int k, const char *value)
 			 value);
 		break;
 	case SK_VIP_CIDR:
-		if (parse_cidr(value, &cfg->vip_net, &cfg->vip_mask,
-			       &cfg->vip_prefix, &why) < 0)
+		if (config_parse_cidr(value, &cfg->vip_net, &cfg->vip_mask,
+				      &cfg->vip_prefix, &why) < 0)
 			config_error(p, "bad vip_cidr '%s': %s", value, why);
 		break;
 	case SK_SHM:
-		if (!is_valid_shm_name(value)) {
+		if (!config_is_valid_shm_name(value)) {
 			config_error(p, "shm '%s' must be '/' and a name "
 				     "without '/', at most 100 characters in "
 				     "all", value);
@@ -217,7 +218,7 @@ static void handle_swerve_key(struct parse *p, int k, const char *value)
 		cfg->log_level = level;
 		break;
 	case SK_DNS_SERVERS:
-		if (!is_valid_dns_servers(value)) {
+		if (!config_is_valid_dns_servers(value)) {
 			config_error(p, "dns_servers '%s' must be a comma "
 				     "separated list of IPv4[:PORT] or "
 				     "[IPv6][:PORT]", value);
@@ -231,25 +232,25 @@ static void handle_swerve_key(struct parse *p, int k, const char *value)
 	}
 }
 
-void handle_service_key(struct parse *p, const char *name,
-			const char *value)
+void config_handle_service_key(struct parse *p, const char *name,
+			       const char *value)
 {
 	struct service_state *st = &p->states[p->service];
 	char where[SERVICE_NAME_MAX + 16];
 	int k;
 
-	format_section(p, where, sizeof(where));
+	config_format_section(p, where, sizeof(where));
 	k = find_tuning_key(name);
 	if (k >= 0) {
 		set_tuning(p, &st->tuning, k, value, where);
 	} else if (strcmp(name, "hosts") == 0) {
-		add_list(p, where, value, add_host);
+		config_add_list(p, where, value, config_add_host);
 	} else if (strcmp(name, "ports") == 0) {
-		add_list(p, where, value, add_port);
+		config_add_list(p, where, value, config_add_port);
 	} else if (strcmp(name, "endpoint") == 0) {
-		add_endpoint(p, where, value);
+		config_add_endpoint(p, where, value);
 	} else if (strcmp(name, "failover") == 0) {
-		add_failover(p, where, value);
+		config_add_failover(p, where, value);
 	} else if (strcmp(name, "failover_priority") == 0) {
 		struct swerve_service *svc = &p->cfg->services[p->service];
 
@@ -260,9 +261,9 @@ void handle_service_key(struct parse *p, const char *name,
 			return;
 		}
 		svc->failover_priority_line = p->lineno;
-		add_list(p, where, value, add_failover_label);
+		config_add_list(p, where, value, config_add_failover_label);
 	} else if (strcmp(name, "distribute") == 0) {
-		add_distribute(p, where, value);
+		config_add_distribute(p, where, value);
 	} else if (find_name(swerve_keys, SK_COUNT, name) >= 0) {
 		config_error(p, "key '%s' belongs in [swerve], not %s", name,
 			     where);
@@ -271,8 +272,8 @@ void handle_service_key(struct parse *p, const char *name,
 	}
 }
 
-void handle_other_key(struct parse *p, const char *name,
-		      const char *value)
+void config_handle_other_key(struct parse *p, const char *name,
+			     const char *value)
 {
 	bool in_swerve = p->section == SECTION_SWERVE;
 	const char *where = in_swerve ? "[swerve]" : "[defaults]";
@@ -280,8 +281,9 @@ void handle_other_key(struct parse *p, const char *name,
 
 	if (strncmp(name, "label.", 6) == 0) {
 		if (in_swerve)
-			(void)add_label(p, p->cfg->labels, &p->cfg->nlabels,
-					name + 6, value);
+			(void)config_add_label(p, p->cfg->labels,
+					       &p->cfg->nlabels, name + 6,
+					       value);
 		else
 			config_error(p, "key '%s' belongs in [swerve] (this "
 				     "host's labels), not %s", name, where);
@@ -313,7 +315,7 @@ void handle_other_key(struct parse *p, const char *name,
 		config_error(p, "unknown key '%s' in %s", name, where);
 }
 
-void apply_env(struct parse *p)
+void config_apply_env(struct parse *p)
 {
 	struct swerve_config *cfg = p->cfg;
 	struct swerve_locality loc;
@@ -324,10 +326,10 @@ void apply_env(struct parse *p)
 	s = secure_getenv("SWERVE_LOCALITY");
 	if (s != NULL && *s != '\0') {
 		if (swerve_config_parse_locality(s, &loc) < 0) {
-			report_env(p, "SWERVE_LOCALITY",
-				   "'%s' is not region[/zone[/subzone]] "
-				   "(parts of 1 to 63 characters, no spaces)",
-				   s);
+			config_report_env(p, "SWERVE_LOCALITY",
+					  "'%s' is not region[/zone[/subzone]]"
+					  " (parts of 1 to 63 characters, no "
+					  "spaces)", s);
 		} else {
 			cfg->locality = loc;
 			snprintf(cfg->locality_text,
@@ -336,10 +338,11 @@ void apply_env(struct parse *p)
 	}
 	s = secure_getenv("SWERVE_SHM");
 	if (s != NULL && *s != '\0') {
-		if (!is_valid_shm_name(s))
-			report_env(p, "SWERVE_SHM",
-				   "'%s' must be '/' and a name without '/', "
-				   "at most 100 characters in all", s);
+		if (!config_is_valid_shm_name(s))
+			config_report_env(p, "SWERVE_SHM",
+					  "'%s' must be '/' and a name without "
+					  "'/', at most 100 characters in all",
+					  s);
 		else
 			snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s",
 				 s);
@@ -347,17 +350,17 @@ void apply_env(struct parse *p)
 	s = secure_getenv("SWERVE_LOG");
 	if (s != NULL && *s != '\0') {
 		if (swerve_log_parse_level(s, &level) < 0)
-			report_env(p, "SWERVE_LOG",
-				   "'%s' is not a log level: use error, warn, "
-				   "info or debug", s);
+			config_report_env(p, "SWERVE_LOG",
+					  "'%s' is not a log level: use error, "
+					  "warn, info or debug", s);
 		else
 			cfg->log_level = level;
 	}
 }
 
 /* <own> over <defaults> over the built-in defaults. */
-void resolve_tuning(const struct tuning *own,
-		    const struct tuning *defaults, struct tuning *out)
+void config_resolve_tuning(const struct tuning *own,
+			   const struct tuning *defaults, struct tuning *out)
 {
 	int k;
 
@@ -379,7 +382,7 @@ void resolve_tuning(const struct tuning *own,
 		out->value[TK_MAX_EJECTION] = out->value[TK_BASE_EJECTION];
 }
 
-void apply_tuning(struct swerve_service *svc, const struct tuning *t)
+void config_apply_tuning(struct swerve_service *svc, const struct tuning *t)
 {
 	struct swerve_outlier_cfg *o = &svc->outlier;
 	int k;

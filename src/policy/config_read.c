@@ -5,11 +5,11 @@
  * inih drives the parse, but two of its limits shape this file: it does not
  * tell the handler the line number (Debian builds it with
  * INI_HANDLER_LINENO 0), and it cuts section names to 49 bytes, shorter
- * than "service " plus a 63-byte name. So read_line(), the reader given to
- * ini_parse_stream(), sees every physical line first: it counts lines,
- * classifies each one the way inih will, and opens sections itself. inih
- * calls the reader once per line and the handler right after it, so the
- * handler always finds the current line and section in struct parse.
+ * than "service " plus a 63-byte name. So config_read_line(), the reader
+ * given to ini_parse_stream(), sees every physical line first: it counts
+ * lines, classifies each one the way inih will, and opens sections itself.
+ * inih calls the reader once per line and the handler right after it, so
+ * the handler always finds the current line and section in struct parse.
  *
  * Thread-safety: used only by the thread loading a config; all state is in
  * its struct parse.
@@ -21,8 +21,8 @@
 
 #include "policy/config_int.h"
 
-const char *format_section(const struct parse *p, char *buf,
-			  size_t size)
+const char *config_format_section(const struct parse *p, char *buf,
+				  size_t size)
 {
 	switch (p->section) {
 	case SECTION_SWERVE:
@@ -40,9 +40,9 @@ const char *format_section(const struct parse *p, char *buf,
 	return "this section";
 }
 
-/* The ini_handler: <section> is ignored, see read_line(). */
-int handle_pair(void *user, const char *section, const char *name,
-		const char *value)
+/* The ini_handler: <section> is ignored, see config_read_line(). */
+int config_handle_pair(void *user, const char *section, const char *name,
+		       const char *value)
 {
 	struct parse *p = user;
 	char where[SERVICE_NAME_MAX + 16];
@@ -59,14 +59,14 @@ int handle_pair(void *user, const char *section, const char *name,
 		return 1;
 	}
 	if (*value == '\0') {
-		config_error(p, "key '%s' in %s needs a value",
-			     name, format_section(p, where, sizeof(where)));
+		config_error(p, "key '%s' in %s needs a value", name,
+			     config_format_section(p, where, sizeof(where)));
 		return 1;
 	}
 	if (p->section == SECTION_SERVICE)
-		handle_service_key(p, name, value);
+		config_handle_service_key(p, name, value);
 	else
-		handle_other_key(p, name, value);
+		config_handle_other_key(p, name, value);
 	return 1;
 }
 
@@ -150,7 +150,7 @@ static void open_section(struct parse *p, const char *text, size_t len)
 	char name[CONFIG_LINE_MAX];
 	int *seen = NULL;
 
-	copy_trimmed(name, sizeof(name), text, len);
+	config_copy_trimmed(name, sizeof(name), text, len);
 	if (strcmp(name, "swerve") == 0) {
 		p->section = SECTION_SWERVE;
 		seen = &p->swerve_line;
@@ -159,7 +159,8 @@ static void open_section(struct parse *p, const char *text, size_t len)
 		seen = &p->defaults_line;
 	} else if (strncmp(name, "service", 7) == 0 &&
 		   (name[7] == '\0' || is_space(name[7]))) {
-		copy_trimmed(name, sizeof(name), name + 7, strlen(name + 7));
+		config_copy_trimmed(name, sizeof(name), name + 7,
+				    strlen(name + 7));
 		open_service(p, name);
 		return;
 	} else {
@@ -231,11 +232,11 @@ static void classify_line(struct parse *p, const char *line)
 
 /*
  * The ini_reader: one physical line per call, so p->lineno is the line
- * inih is about to hand to handle_pair(). A line too long for inih's
+ * inih is about to hand to config_handle_pair(). A line too long for inih's
  * buffer would be split into pieces parsed as separate lines, so it is
  * reported here and replaced by an empty line.
  */
-char *read_line(char *buf, int size, void *stream)
+char *config_read_line(char *buf, int size, void *stream)
 {
 	struct parse *p = stream;
 	size_t max = (size_t)size - 2;

@@ -38,14 +38,14 @@ static int split_arrow(const char *value, char *from, char *to, size_t size)
 
 	if (arrow == NULL || strstr(arrow + 2, "->") != NULL)
 		return -EINVAL;
-	copy_trimmed(from, size, value, (size_t)(arrow - value));
-	copy_trimmed(to, size, arrow + 2, strlen(arrow + 2));
+	config_copy_trimmed(from, size, value, (size_t)(arrow - value));
+	config_copy_trimmed(to, size, arrow + 2, strlen(arrow + 2));
 	return 0;
 }
 
 /* failover = FROM -> TO, repeatable; regions only, as in Istio. */
-void add_failover(struct parse *p, const char *where,
-		  const char *value)
+void config_add_failover(struct parse *p, const char *where,
+			 const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	char from[CONFIG_LINE_MAX], to[CONFIG_LINE_MAX];
@@ -88,8 +88,8 @@ void add_failover(struct parse *p, const char *where,
 }
 
 /* One failover_priority entry: KEY or KEY=VALUE. */
-void add_failover_label(struct parse *p, const char *where,
-			const char *item)
+void config_add_failover_label(struct parse *p, const char *where,
+			       const char *item)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct swerve_failover_label fl;
@@ -105,7 +105,7 @@ void add_failover_label(struct parse *p, const char *where,
 	}
 	memcpy(fl.key, item, n);
 	fl.key[n] = '\0';
-	if (!is_valid_label_key(fl.key)) {
+	if (!config_is_valid_label_key(fl.key)) {
 		config_error(p, "failover_priority: '%s' is not a label key (1 "
 			     "to 63 of A-Z a-z 0-9 . _ - /)", fl.key);
 		return;
@@ -170,7 +170,7 @@ static int parse_distribute_target(struct parse *p, const char *item,
 		return -EINVAL;
 	}
 	n = (size_t)(colon - item);
-	copy_trimmed(pat, sizeof(pat), item, n);
+	config_copy_trimmed(pat, sizeof(pat), item, n);
 	if (swerve_config_parse_pattern(pat, &t->pattern) < 0 ||
 	    strlen(pat) >= sizeof(t->text)) {
 		config_error(p, "distribute target '%s' is not "
@@ -178,7 +178,7 @@ static int parse_distribute_target(struct parse *p, const char *item,
 		return -EINVAL;
 	}
 	snprintf(t->text, sizeof(t->text), "%s", pat);
-	if (parse_uint(colon + 1, 100, &w) < 0 || w == 0) {
+	if (config_parse_uint(colon + 1, 100, &w) < 0 || w == 0) {
 		config_error(p, "distribute weight of %s must be 1 to 100, not "
 			     "'%s'", pat, colon + 1);
 		return -EINVAL;
@@ -192,8 +192,8 @@ static int parse_distribute_target(struct parse *p, const char *item,
  * 1..100 summing to 100) and more: targets that overlap would make the
  * result depend on Go's random map order in Istio, so they are refused.
  */
-void add_distribute(struct parse *p, const char *where,
-		    const char *value)
+void config_add_distribute(struct parse *p, const char *where,
+			   const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct service_state *st = &p->states[p->service];
@@ -220,8 +220,9 @@ void add_distribute(struct parse *p, const char *where,
 	snprintf(d.from_text, sizeof(d.from_text), "%s", from);
 	for (s = to;; s = comma + 1) {
 		comma = strchr(s, ',');
-		copy_trimmed(item, sizeof(item), s,
-			     comma != NULL ? (size_t)(comma - s) : strlen(s));
+		config_copy_trimmed(item, sizeof(item), s,
+				    comma != NULL ? (size_t)(comma - s)
+						  : strlen(s));
 		if (d.nto == SWERVE_MAX_DISTRIBUTE) {
 			config_error(p, "distribute from %s has more than %d "
 				     "targets", from, SWERVE_MAX_DISTRIBUTE);

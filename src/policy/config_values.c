@@ -16,7 +16,7 @@
 #include "policy/config_int.h"
 
 /* Copies s[0..len) to <out> (of <size> bytes) without surrounding blanks. */
-void copy_trimmed(char *out, size_t size, const char *s, size_t len)
+void config_copy_trimmed(char *out, size_t size, const char *s, size_t len)
 {
 	while (len > 0 && is_space(*s)) {
 		s++;
@@ -31,7 +31,7 @@ void copy_trimmed(char *out, size_t size, const char *s, size_t len)
 }
 
 /* Digits only, no sign, at most <max>: 0, -EINVAL or -ERANGE. */
-int parse_uint(const char *s, uint64_t max, uint64_t *out)
+int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -140,8 +140,8 @@ int swerve_config_parse_pattern(const char *s, struct swerve_locality *out)
  * and broadcast are left out), no host bits, inside 127.0.0.0/8 so that a
  * service address can never reach the network if swerve is not loaded.
  */
-int parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
-	       unsigned *prefix, const char **why)
+int config_parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
+		      unsigned *prefix, const char **why)
 {
 	char addr[INET_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
@@ -155,7 +155,7 @@ int parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
 	memcpy(addr, s, (size_t)(slash - s));
 	addr[slash - s] = '\0';
 	if (inet_pton(AF_INET, addr, &in) != 1 ||
-	    parse_uint(slash + 1, 32, &p) < 0)
+	    config_parse_uint(slash + 1, 32, &p) < 0)
 		return -EINVAL;
 	if (p < 8 || p > 30) {
 		*why = "the prefix length must be 8 to 30";
@@ -178,7 +178,7 @@ int parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
 }
 
 /* shm_open(3): "/name", one slash only. */
-bool is_valid_shm_name(const char *s)
+bool config_is_valid_shm_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -186,7 +186,7 @@ bool is_valid_shm_name(const char *s)
 	       strchr(s + 1, '/') == NULL;
 }
 
-bool is_all_digits(const char *s)
+bool config_is_all_digits(const char *s)
 {
 	if (*s == '\0')
 		return false;
@@ -198,7 +198,7 @@ bool is_all_digits(const char *s)
 }
 
 /* "127.0.0.1:5353, [::1]:5353": what ares_set_servers_ports_csv takes. */
-bool is_valid_dns_servers(const char *value)
+bool config_is_valid_dns_servers(const char *value)
 {
 	char item[128], host[INET6_ADDRSTRLEN + 2];
 	const char *s = value, *end;
@@ -213,7 +213,7 @@ bool is_valid_dns_servers(const char *value)
 	while (*s != '\0') {
 		end = strchr(s, ',');
 		len = end != NULL ? (size_t)(end - s) : strlen(s);
-		copy_trimmed(item, sizeof(item), s, len);
+		config_copy_trimmed(item, sizeof(item), s, len);
 		if (item[0] == '[') {
 			char *close = strchr(item, ']');
 
@@ -225,7 +225,7 @@ bool is_valid_dns_servers(const char *value)
 			if (inet_pton(AF_INET6, host, &a6) != 1)
 				return false;
 			if (close[1] == ':' &&
-			    (parse_uint(close + 2, 65535, &port) < 0 ||
+			    (config_parse_uint(close + 2, 65535, &port) < 0 ||
 			     port == 0))
 				return false;
 			if (close[1] != '\0' && close[1] != ':')
@@ -237,8 +237,8 @@ bool is_valid_dns_servers(const char *value)
 			colon = strchr(host, ':');
 			if (colon != NULL) {
 				*colon = '\0';
-				if (parse_uint(colon + 1, 65535, &port) < 0 ||
-				    port == 0)
+				if (config_parse_uint(colon + 1, 65535,
+						      &port) < 0 || port == 0)
 					return false;
 			}
 			if (inet_pton(AF_INET, host, &a4) != 1)
@@ -274,7 +274,7 @@ static bool is_valid_host(const char *body)
 	return label > 0;
 }
 
-void add_host(struct parse *p, const char *where, const char *item)
+void config_add_host(struct parse *p, const char *where, const char *item)
 {
 	struct swerve_config *cfg = p->cfg;
 	struct swerve_service *svc = &cfg->services[p->service];
@@ -332,13 +332,13 @@ void add_host(struct parse *p, const char *where, const char *item)
 	memcpy(svc->hosts[svc->nhosts++], name, n + 1);
 }
 
-void add_port(struct parse *p, const char *where, const char *item)
+void config_add_port(struct parse *p, const char *where, const char *item)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	uint64_t v;
 	unsigned i;
 
-	if (parse_uint(item, 65535, &v) < 0 || v == 0) {
+	if (config_parse_uint(item, 65535, &v) < 0 || v == 0) {
 		config_error(p, "port must be 1 to 65535, not '%s'", item);
 		return;
 	}
@@ -358,16 +358,16 @@ void add_port(struct parse *p, const char *where, const char *item)
 }
 
 /* hosts and ports are comma separated and accumulate over repeated keys. */
-void add_list(struct parse *p, const char *where, const char *value,
-	      void (*add)(struct parse *, const char *, const char *))
+void config_add_list(struct parse *p, const char *where, const char *value,
+		     void (*add)(struct parse *, const char *, const char *))
 {
 	char item[CONFIG_LINE_MAX];
 	const char *comma;
 
 	for (;;) {
 		comma = strchr(value, ',');
-		copy_trimmed(item, sizeof(item), value,
-			     comma != NULL ? (size_t)(comma - value)
+		config_copy_trimmed(item, sizeof(item), value,
+				    comma != NULL ? (size_t)(comma - value)
 					   : strlen(value));
 		add(p, where, item);
 		if (comma == NULL)
@@ -377,7 +377,7 @@ void add_list(struct parse *p, const char *where, const char *value,
 }
 
 /* Copies the next blank-separated word of <s> to <tok>; NULL at the end. */
-const char *read_token(const char *s, char *tok, size_t size)
+const char *config_read_token(const char *s, char *tok, size_t size)
 {
 	size_t n = 0;
 
@@ -395,7 +395,7 @@ const char *read_token(const char *s, char *tok, size_t size)
 }
 
 /* Label keys as Kubernetes writes them: letters, digits, '.', '_', '-', '/'. */
-bool is_valid_label_key(const char *s)
+bool config_is_valid_label_key(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -411,7 +411,7 @@ bool is_valid_label_key(const char *s)
 	return true;
 }
 
-bool is_locality_key(const char *key)
+bool config_is_locality_key(const char *key)
 {
 	return strcmp(key, SWERVE_LABEL_REGION) == 0 ||
 	       strcmp(key, SWERVE_LABEL_ZONE) == 0 ||
@@ -422,17 +422,17 @@ bool is_locality_key(const char *key)
  * Adds KEY=VALUE to <labels>: the checks shared by endpoint options and
  * [swerve] label.KEY keys. Returns 0 or -EINVAL after reporting.
  */
-int add_label(struct parse *p, struct swerve_label *labels,
-	      unsigned *n, const char *key, const char *value)
+int config_add_label(struct parse *p, struct swerve_label *labels,
+		     unsigned *n, const char *key, const char *value)
 {
 	unsigned i;
 
-	if (!is_valid_label_key(key)) {
+	if (!config_is_valid_label_key(key)) {
 		config_error(p, "bad label key '%s': use 1 to 63 of A-Z a-z "
 			     "0-9 . _ - /", key);
 		return -EINVAL;
 	}
-	if (is_locality_key(key)) {
+	if (config_is_locality_key(key)) {
 		config_error(p, "label %s comes from the locality: set it with "
 			     "locality=REGION[/ZONE[/SUBZONE]]", key);
 		return -EINVAL;
