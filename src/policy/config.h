@@ -45,6 +45,12 @@ enum swerve_lb {
 	SWERVE_LB_RANDOM = 2,
 };
 
+/*
+ * The name of <lb> as the config spells it ("round_robin",
+ * "least_request", "random"), or "?" for a value outside the enum.
+ */
+const char *swerve_config_lb_name(enum swerve_lb lb);
+
 /* region[/zone[/subzone]]; empty strings for missing parts ("" == ""). */
 struct swerve_locality {
 	char region[64];

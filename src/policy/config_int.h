@@ -184,6 +184,8 @@ void config_copy_trimmed(char *out, size_t size, const char *s, size_t len);
 int config_parse_uint(const char *s, uint64_t max, uint64_t *out);
 int config_parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
 		      unsigned *prefix, const char **why);
+/* An lb value as a number: 0, or -EINVAL after reporting. */
+int config_parse_lb(struct parse *p, const char *value, uint64_t *out);
 bool config_is_valid_shm_name(const char *s);
 bool config_is_all_digits(const char *s);
 bool config_is_valid_dns_servers(const char *value);

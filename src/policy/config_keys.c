@@ -68,12 +68,6 @@ static const struct tuning_spec tuning_specs[TK_COUNT] = {
 			     1, UINT64_MAX, 2000, false, NULL },
 };
 
-static const char *const lb_names[] = {
-	[SWERVE_LB_ROUND_ROBIN] = "round_robin",
-	[SWERVE_LB_LEAST_REQUEST] = "least_request",
-	[SWERVE_LB_RANDOM] = "random",
-};
-
 static int find_name(const char *const *names, size_t n, const char *name)
 {
 	size_t i;
@@ -101,7 +95,6 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 {
 	const struct tuning_spec *spec = &tuning_specs[k];
 	uint64_t v = 0;
-	int i;
 
 	if (t->line[k] != 0) {
 		config_error(p, "%s is given twice in %s (first at line %d)",
@@ -157,13 +150,8 @@ static void set_tuning(struct parse *p, struct tuning *t, int k,
 		}
 		break;
 	case VALUE_LB:
-		i = find_name(lb_names, SWERVE_ARRAY_LEN(lb_names), value);
-		if (i < 0) {
-			config_error(p, "lb must be round_robin, least_request "
-				     "or random, not '%s'", value);
+		if (config_parse_lb(p, value, &v) < 0)
 			return;
-		}
-		v = (uint64_t)i;
 		break;
 	}
 	t->value[k] = v;

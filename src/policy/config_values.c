@@ -52,6 +52,37 @@ int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* The config spelling of each balancing policy. */
+static const char *const lb_names[] = {
+	[SWERVE_LB_ROUND_ROBIN] = "round_robin",
+	[SWERVE_LB_LEAST_REQUEST] = "least_request",
+	[SWERVE_LB_RANDOM] = "random",
+};
+_Static_assert(SWERVE_ARRAY_LEN(lb_names) == 3,
+	       "config_parse_lb() names every policy in its message");
+
+const char *swerve_config_lb_name(enum swerve_lb lb)
+{
+	if ((unsigned)lb >= SWERVE_ARRAY_LEN(lb_names))
+		return "?";
+	return lb_names[lb];
+}
+
+int config_parse_lb(struct parse *p, const char *value, uint64_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < SWERVE_ARRAY_LEN(lb_names); i++) {
+		if (strcmp(lb_names[i], value) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	config_error(p, "lb must be %s, %s or %s, not '%s'", lb_names[0],
+		     lb_names[1], lb_names[2], value);
+	return -EINVAL;
+}
+
 int swerve_config_parse_duration(const char *s, uint64_t *out_ms)
 {
 	static const struct {

@@ -111,3 +111,39 @@ ParameterizedTest(struct locality_case *c, config, parses_localities)
 	cr_assert_str_eq(loc.zone, c->zone);
 	cr_assert_str_eq(loc.subzone, c->subzone);
 }
+
+Test(config, names_lb_policies_as_the_config_spells_them)
+{
+	static const enum swerve_lb all[] = { SWERVE_LB_ROUND_ROBIN,
+					      SWERVE_LB_LEAST_REQUEST,
+					      SWERVE_LB_RANDOM };
+	struct swerve_config *cfg = NULL;
+	struct reports r;
+	char path[PATH_MAX];
+	char text[256];
+	size_t i;
+
+	cr_assert_str_eq(swerve_config_lb_name(SWERVE_LB_ROUND_ROBIN),
+			 "round_robin");
+	cr_assert_str_eq(swerve_config_lb_name(SWERVE_LB_LEAST_REQUEST),
+			 "least_request");
+	cr_assert_str_eq(swerve_config_lb_name(SWERVE_LB_RANDOM), "random");
+	cr_assert_str_eq(swerve_config_lb_name((enum swerve_lb)3), "?");
+	/* What the name says is what the file takes, for every policy. */
+	for (i = 0; i < SWERVE_ARRAY_LEN(all); i++) {
+		snprintf(text, sizeof(text),
+			 "[service s]\nhosts = s.test\n"
+			 "endpoint = 127.0.0.2:80\nlb = %s\n",
+			 swerve_config_lb_name(all[i]));
+		cr_assert_eq(load_text(text, path, sizeof(path), &cfg, &r), 0,
+			     "%s", text);
+		cr_assert_eq(cfg->services[0].lb, all[i]);
+		swerve_config_free(cfg);
+	}
+	cr_assert_eq(load_text("[service s]\nhosts = s.test\n"
+			       "endpoint = 127.0.0.2:80\nlb = fastest\n",
+			       path, sizeof(path), &cfg, &r),
+		     -EINVAL);
+	expect_error(&r, path, 4, "lb must be round_robin, least_request or "
+		     "random, not 'fastest'");
+}
