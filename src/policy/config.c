@@ -259,21 +259,16 @@ const struct swerve_service *swerve_config_match_name(
 	const struct swerve_service *best = NULL;
 	size_t best_len = 0;
 	char buf[256];
-	size_t n, i, len;
+	size_t n, len;
 	unsigned s, h;
+	int rc;
 
-	if (cfg == NULL || name == NULL)
+	if (cfg == NULL)
 		return NULL;
-	n = strnlen(name, sizeof(buf));
-	if (n == sizeof(buf))
+	rc = swerve_config_host_normalize(name, buf, sizeof(buf));
+	if (rc < 0)
 		return NULL;
-	for (i = 0; i < n; i++)
-		buf[i] = to_lower(name[i]);
-	if (n > 0 && buf[n - 1] == '.')
-		n--;
-	buf[n] = '\0';
-	if (n == 0)
-		return NULL;
+	n = (size_t)rc;
 	for (s = 0; s < cfg->nservices; s++) {
 		const struct swerve_service *svc = &cfg->services[s];
 

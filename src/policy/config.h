@@ -251,6 +251,17 @@ const char *swerve_config_label(const struct swerve_label *labels,
 int swerve_config_parse_duration(const char *s, uint64_t *out_ms);
 
 /*
+ * Writes host name <in> to <out> (<outlen> bytes) the way the config
+ * stores hosts: ASCII lower case, without one trailing dot. Allocates
+ * nothing and takes no lock, so the hooks may call it on any thread.
+ * Returns the length written (at least 1), -ENAMETOOLONG when <in> and its
+ * terminating NUL are longer than <outlen> (<out> is then untouched), or
+ * -EINVAL for a NULL argument, a zero <outlen> or a name that is empty
+ * without its dot.
+ */
+int swerve_config_host_normalize(const char *in, char *out, size_t outlen);
+
+/*
  * The service whose hosts match <name> (case-insensitive, one trailing dot
  * ignored, "*.suffix" matching any name ending in ".suffix"), or NULL.
  * Exact names win over wildcards; among wildcards the longest suffix wins.

@@ -103,19 +103,13 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
 
 		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-			if (looks_like_name(host)) {
+			if (looks_like_name(host) &&
+			    swerve_config_host_normalize(host, ep->name,
+							 sizeof(ep->name)) > 0) {
 				/* Resolved later with c-ares; whether the
 				 * service allows names is checked once its
 				 * resolution is known
 				 * (config_check_endpoints). */
-				size_t k;
-
-				for (k = 0; host[k] != '\0' &&
-					    k < sizeof(ep->name) - 1; k++)
-					ep->name[k] = to_lower(host[k]);
-				ep->name[k] = '\0';
-				if (k > 0 && ep->name[k - 1] == '.')
-					ep->name[k - 1] = '\0';
 				ep->port = (uint16_t)portnum;
 				ep->addr.ss_family = AF_UNSPEC;
 				ep->addrlen = 0;

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -280,6 +281,24 @@ bool config_is_valid_dns_servers(const char *value)
 	return true;
 }
 
+int swerve_config_host_normalize(const char *in, char *out, size_t outlen)
+{
+	size_t n, i;
+
+	if (in == NULL || out == NULL || outlen == 0)
+		return -EINVAL;
+	n = strnlen(in, outlen);
+	if (n == outlen || n > INT_MAX)
+		return -ENAMETOOLONG;
+	for (i = 0; i < n; i++)
+		out[i] = to_lower(in[i]);
+	/* "name." is the same name, written fully qualified */
+	if (n > 0 && out[n - 1] == '.')
+		n--;
+	out[n] = '\0';
+	return n > 0 ? (int)n : -EINVAL;
+}
+
 /* Host names are stored lower case without the trailing dot. */
 static bool is_valid_host(const char *body)
 {
@@ -312,25 +331,20 @@ void config_add_host(struct parse *p, const char *where, const char *item)
 	char name[256];
 	struct in_addr in;
 	const char *body;
-	size_t n = strlen(item);
-	size_t i;
 	unsigned s, h;
+	int n;
 
-	if (n == 0) {
+	if (*item == '\0') {
 		config_error(p, "empty name in hosts list");
 		return;
 	}
-	if (n >= sizeof(name)) {
+	n = swerve_config_host_normalize(item, name, sizeof(name));
+	if (n == -ENAMETOOLONG) {
 		config_error(p, "host name '%s' is too long", item);
 		return;
 	}
-	for (i = 0; i < n; i++)
-		name[i] = to_lower(item[i]);
-	if (n > 1 && name[n - 1] == '.')
-		n--;
-	name[n] = '\0';
 	body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
-	if (!is_valid_host(body)) {
+	if (n < 0 || !is_valid_host(body)) {
 		config_error(p, "'%s' is not a host name: use NAME or *.SUFFIX "
 			     "(letters, digits, '-', '_' and dots)", item);
 		return;
@@ -360,7 +374,7 @@ void config_add_host(struct parse *p, const char *where, const char *item)
 			     where, SWERVE_MAX_HOSTS);
 		return;
 	}
-	memcpy(svc->hosts[svc->nhosts++], name, n + 1);
+	memcpy(svc->hosts[svc->nhosts++], name, (size_t)n + 1);
 }
 
 void config_add_port(struct parse *p, const char *where, const char *item)

@@ -147,3 +147,83 @@ Test(config, names_lb_policies_as_the_config_spells_them)
 	expect_error(&r, path, 4, "lb must be round_robin, least_request or "
 		     "random, not 'fastest'");
 }
+
+struct host_case {
+	char in[300];
+	size_t outlen;
+	int rc;
+	char out[64];
+};
+
+ParameterizedTestParameters(config, normalizes_host_names)
+{
+	static struct host_case cases[] = {
+		{ "db.example.com", 256, 14, "db.example.com" },
+		{ "Db.Example.COM.", 256, 14, "db.example.com" },
+		{ "*.MyDB.com", 256, 10, "*.mydb.com" },
+		{ "a.", 256, 1, "a" },
+		{ "a..", 256, 2, "a." },            /* one dot only */
+		{ "10.0.0.1", 256, 8, "10.0.0.1" }, /* no judgement */
+		{ "abc", 4, 3, "abc" },             /* exactly fits */
+		{ "abcd", 4, -ENAMETOOLONG, "" },
+		{ "abc.", 4, -ENAMETOOLONG, "" },   /* the dot counts */
+		{ ".", 256, -EINVAL, "" },
+		{ "", 256, -EINVAL, "" },
+		{ "a", 0, -EINVAL, "" },
+	};
+
+	return cr_make_param_array(struct host_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct host_case *c, config, normalizes_host_names)
+{
+	char out[300];
+
+	memset(out, 'x', sizeof(out));
+	cr_assert_eq(swerve_config_host_normalize(c->in, out, c->outlen),
+		     c->rc, "\"%s\" in %zu bytes", c->in, c->outlen);
+	if (c->rc > 0)
+		cr_assert_str_eq(out, c->out);
+	else if (c->rc == -ENAMETOOLONG)
+		cr_assert_eq(out[0], 'x', "\"%s\" wrote its output", c->in);
+}
+
+Test(config, normalizes_the_longest_names_dns_allows)
+{
+	char in[300], out[256];
+
+	/* 255 bytes and a NUL fit a 256-byte buffer; one more does not. */
+	memset(in, 'a', 255);
+	in[255] = '\0';
+	cr_assert_eq(swerve_config_host_normalize(in, out, sizeof(out)), 255);
+	in[255] = 'a';
+	in[256] = '\0';
+	cr_assert_eq(swerve_config_host_normalize(in, out, sizeof(out)),
+		     -ENAMETOOLONG);
+	cr_assert_eq(swerve_config_host_normalize(NULL, out, sizeof(out)),
+		     -EINVAL);
+	cr_assert_eq(swerve_config_host_normalize("a", NULL, 1), -EINVAL);
+}
+
+Test(config, stores_endpoint_names_and_matches_names_normalized)
+{
+	struct swerve_config *cfg = NULL;
+	struct reports r;
+	char path[PATH_MAX];
+	const struct swerve_service *svc;
+
+	cr_assert_eq(load_text("[service s]\nhosts = S.Test.\n"
+			       "resolution = dns\n"
+			       "endpoint = East.S.Example.:80\n",
+			       path, sizeof(path), &cfg, &r),
+		     0);
+	svc = &cfg->services[0];
+	cr_assert_str_eq(svc->hosts[0], "s.test");
+	cr_assert_str_eq(svc->endpoints[0].name, "east.s.example");
+	cr_assert_str_eq(svc->endpoints[0].text, "east.s.example:80");
+	cr_assert_eq(swerve_config_match_name(cfg, "s.TEST."), svc);
+	cr_assert_null(swerve_config_match_name(cfg, "."));
+	cr_assert_null(swerve_config_match_name(cfg, ""));
+	swerve_config_free(cfg);
+}
