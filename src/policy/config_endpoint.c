@@ -223,8 +223,7 @@ static uint64_t hash_endpoint_key(const char *service, const char *text)
 	return h != 0 ? h : 1;
 }
 
-void config_add_endpoint(struct parse *p, const char *where,
-			 const char *value)
+void config_add_endpoint(struct parse *p, const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct service_state *st = &p->states[p->service];
@@ -243,14 +242,14 @@ void config_add_endpoint(struct parse *p, const char *where,
 	for (i = 0; i < svc->nendpoints; i++) {
 		if (strcmp(svc->endpoints[i].text, ep.text) == 0) {
 			config_error(p, "endpoint %s is listed twice in %s "
-				     "(first at line %d)", ep.text, where,
+				     "(first at line %d)", ep.text, p->where,
 				     svc->endpoints[i].line);
 			return;
 		}
 	}
 	if (svc->nendpoints == SWERVE_MAX_ENDPOINTS) {
 		config_error(p, "%s has more than %d endpoints",
-			     where, SWERVE_MAX_ENDPOINTS);
+			     p->where, SWERVE_MAX_ENDPOINTS);
 		return;
 	}
 	if (svc->nendpoints == st->cap_endpoints) {

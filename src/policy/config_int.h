@@ -41,25 +41,29 @@ enum section_kind {
 	SECTION_IGNORED = 4,    /* a bad header, already reported */
 };
 
-enum swerve_key {
-	SK_LOCALITY = 0,
-	SK_VIP_CIDR = 1,
-	SK_SHM = 2,
-	SK_LOG = 3,
-	SK_DNS_SERVERS = 4,
-	SK_COUNT = 5,
-};
-
+/* What a key's value is; the handler of a VALUE_TEXT key checks it alone. */
 enum value_kind {
 	VALUE_UINT = 0,
 	VALUE_DURATION = 1,
 	VALUE_BOOL = 2,
 	VALUE_LB = 3,
 	VALUE_RESOLUTION = 4,
+	VALUE_TEXT = 5,
 };
 
-/* Keys allowed both in [defaults] and in [service NAME]. */
-enum tuning_key {
+/* Where a key may be given. */
+enum key_place {
+	PLACE_SWERVE = 0,       /* [swerve] */
+	PLACE_TUNING = 1,       /* [defaults] and [service NAME] */
+	PLACE_SERVICE = 2,      /* [service NAME] */
+};
+
+/*
+ * Every key of the file, indexes of the key table (config_keys.c). The
+ * tuning keys come first so that they also index struct tuning.
+ */
+enum key_id {
+	/* PLACE_TUNING */
 	TK_CONSECUTIVE_5XX = 0,
 	TK_CONSECUTIVE_GATEWAY,
 	TK_CONSECUTIVE_LOCAL_ORIGIN,
@@ -79,16 +83,40 @@ enum tuning_key {
 	TK_DNS_MAX_TTL,
 	TK_DNS_TIMEOUT,
 	TK_COUNT,
+	/* PLACE_SWERVE */
+	SK_LOCALITY = TK_COUNT,
+	SK_VIP_CIDR,
+	SK_SHM,
+	SK_LOG,
+	SK_DNS_SERVERS,
+	/* PLACE_SERVICE */
+	VK_HOSTS,
+	VK_PORTS,
+	VK_ENDPOINT,
+	VK_FAILOVER,
+	VK_FAILOVER_PRIORITY,
+	VK_DISTRIBUTE,
+	KEY_COUNT,
 };
 
-struct tuning_spec {
+struct parse;
+
+/*
+ * One key of the file. Its handler checks and stores a value of the key
+ * being read (struct parse's key) and reports what is wrong with it
+ * through config_error(), so that the same value gets the same message
+ * wherever it comes from.
+ */
+struct key_spec {
 	const char *name;
+	enum key_place place;
 	enum value_kind kind;
-	uint64_t min;
+	uint64_t min;           /* range and default: tuning keys */
 	uint64_t max;
 	uint64_t def;
 	bool outlier;           /* giving it turns outlier detection on */
 	const char *hint;       /* appended to range errors, or NULL */
+	void (*handle)(struct parse *p, const char *value);
 };
 
 /* Tuning keys as given in one section; line 0 means "not given". */
@@ -117,7 +145,9 @@ struct parse {
 	unsigned service;       /* index when section is SECTION_SERVICE */
 	int swerve_line;        /* header lines, 0 when absent */
 	int defaults_line;
-	int swerve_key_line[SK_COUNT];
+	int swerve_key_line[KEY_COUNT]; /* [swerve] keys given, by key_id */
+	int key;                /* the key being handled (enum key_id) */
+	char where[SERVICE_NAME_MAX + 16]; /* the section, as messages say */
 	int first_syntax_line;
 	unsigned nerrors;
 	bool oom;
@@ -162,18 +192,20 @@ void config_error(struct parse *p, const char *fmt, ...)
 void config_report_env(struct parse *p, const char *var, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* config_read.c */
-const char *config_format_section(const struct parse *p, char *buf,
-				  size_t size);
+/* config_read.c: the reader and the handler given to ini_parse_stream() */
 int config_handle_pair(void *user, const char *section, const char *name,
 		       const char *value);
 char *config_read_line(char *buf, int size, void *stream);
 
 /* config_keys.c */
-void config_handle_service_key(struct parse *p, const char *name,
-			       const char *value);
-void config_handle_other_key(struct parse *p, const char *name,
-			     const char *value);
+
+/* Hands the key <name> of the current section to its handler. */
+void config_handle_key(struct parse *p, const char *name, const char *value);
+/*
+ * For a key that may be given once per section, with <first_line> the
+ * line it was given on (0: not yet): reports and returns true if it was.
+ */
+bool config_given_twice(struct parse *p, int first_line);
 void config_apply_env(struct parse *p);
 void config_resolve_tuning(const struct tuning *own,
 			   const struct tuning *defaults, struct tuning *out);
@@ -182,34 +214,35 @@ void config_apply_tuning(struct swerve_service *svc, const struct tuning *t);
 /* config_values.c */
 void config_copy_trimmed(char *out, size_t size, const char *s, size_t len);
 int config_parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* A value of <key>'s kind and range: 0, or -EINVAL after reporting. */
+int config_parse_value(struct parse *p, const struct key_spec *key,
+		       const char *value, uint64_t *out);
+bool config_is_valid_shm_name(const char *s);
 int config_parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
 		      unsigned *prefix, const char **why);
-/* An lb value as a number: 0, or -EINVAL after reporting. */
-int config_parse_lb(struct parse *p, const char *value, uint64_t *out);
-bool config_is_valid_shm_name(const char *s);
-bool config_is_all_digits(const char *s);
-bool config_is_valid_dns_servers(const char *value);
-void config_add_host(struct parse *p, const char *where, const char *item);
-void config_add_port(struct parse *p, const char *where, const char *item);
-void config_add_list(struct parse *p, const char *where, const char *value,
-		     void (*add)(struct parse *, const char *, const char *));
+/* Handlers of the [swerve] keys and of hosts and ports. */
+void config_set_locality(struct parse *p, const char *value);
+void config_set_vip_cidr(struct parse *p, const char *value);
+void config_set_shm(struct parse *p, const char *value);
+void config_set_log(struct parse *p, const char *value);
+void config_set_dns_servers(struct parse *p, const char *value);
+void config_add_hosts(struct parse *p, const char *value);
+void config_add_ports(struct parse *p, const char *value);
+void config_add_list(struct parse *p, const char *value,
+		     void (*add)(struct parse *p, const char *item));
 const char *config_read_token(const char *s, char *tok, size_t size);
 bool config_is_valid_label_key(const char *s);
 bool config_is_locality_key(const char *key);
 int config_add_label(struct parse *p, struct swerve_label *labels,
 		     unsigned *n, const char *key, const char *value);
 
-/* config_endpoint.c */
-void config_add_endpoint(struct parse *p, const char *where,
-			 const char *value);
+/* config_endpoint.c: the handler of endpoint */
+void config_add_endpoint(struct parse *p, const char *value);
 
-/* config_rules.c */
-void config_add_failover(struct parse *p, const char *where,
-			 const char *value);
-void config_add_failover_label(struct parse *p, const char *where,
-			       const char *item);
-void config_add_distribute(struct parse *p, const char *where,
-			   const char *value);
+/* config_rules.c: the handlers of the locality rule keys */
+void config_add_failover(struct parse *p, const char *value);
+void config_set_failover_priority(struct parse *p, const char *value);
+void config_add_distribute(struct parse *p, const char *value);
 
 /* config_check.c */
 void config_check_tuning(struct parse *p, const struct tuning *t,

@@ -21,31 +21,11 @@
 
 #include "policy/config_int.h"
 
-const char *config_format_section(const struct parse *p, char *buf,
-				  size_t size)
-{
-	switch (p->section) {
-	case SECTION_SWERVE:
-		return "[swerve]";
-	case SECTION_DEFAULTS:
-		return "[defaults]";
-	case SECTION_SERVICE:
-		snprintf(buf, size, "[service %s]",
-			 p->cfg->services[p->service].name);
-		return buf;
-	case SECTION_NONE:
-	case SECTION_IGNORED:
-		break;
-	}
-	return "this section";
-}
-
 /* The ini_handler: <section> is ignored, see config_read_line(). */
 int config_handle_pair(void *user, const char *section, const char *name,
 		       const char *value)
 {
 	struct parse *p = user;
-	char where[SERVICE_NAME_MAX + 16];
 
 	(void)section;
 	if (p->oom || p->section == SECTION_IGNORED)
@@ -60,13 +40,10 @@ int config_handle_pair(void *user, const char *section, const char *name,
 	}
 	if (*value == '\0') {
 		config_error(p, "key '%s' in %s needs a value", name,
-			     config_format_section(p, where, sizeof(where)));
+			     p->where);
 		return 1;
 	}
-	if (p->section == SECTION_SERVICE)
-		config_handle_service_key(p, name, value);
-	else
-		config_handle_other_key(p, name, value);
+	config_handle_key(p, name, value);
 	return 1;
 }
 
@@ -143,6 +120,7 @@ static void open_service(struct parse *p, const char *name)
 	svc->line = p->lineno;
 	p->service = cfg->nservices++;
 	p->section = SECTION_SERVICE;
+	snprintf(p->where, sizeof(p->where), "[service %s]", svc->name);
 }
 
 static void open_section(struct parse *p, const char *text, size_t len)
@@ -176,6 +154,7 @@ static void open_section(struct parse *p, const char *text, size_t len)
 		return;
 	}
 	*seen = p->lineno;
+	snprintf(p->where, sizeof(p->where), "[%s]", name);
 }
 
 /* inih's find_chars_or_comment(): ';' starts a comment after a blank. */

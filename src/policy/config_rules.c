@@ -44,8 +44,7 @@ static int split_arrow(const char *value, char *from, char *to, size_t size)
 }
 
 /* failover = FROM -> TO, repeatable; regions only, as in Istio. */
-void config_add_failover(struct parse *p, const char *where,
-			 const char *value)
+void config_add_failover(struct parse *p, const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	char from[CONFIG_LINE_MAX], to[CONFIG_LINE_MAX];
@@ -70,14 +69,14 @@ void config_add_failover(struct parse *p, const char *where,
 		if (strcmp(svc->failover[i].from, from) == 0) {
 			config_error(p, "failover from %s is given twice in %s "
 				     "(first at line %d): only the first would "
-				     "count", from, where,
+				     "count", from, p->where,
 				     svc->failover[i].line);
 			return;
 		}
 	}
 	if (svc->nfailover == SWERVE_MAX_FAILOVER) {
 		config_error(p, "%s has more than %d failover "
-			     "rules", where, SWERVE_MAX_FAILOVER);
+			     "rules", p->where, SWERVE_MAX_FAILOVER);
 		return;
 	}
 	/* is_valid_region() bounded both to 63 bytes */
@@ -88,8 +87,7 @@ void config_add_failover(struct parse *p, const char *where,
 }
 
 /* One failover_priority entry: KEY or KEY=VALUE. */
-void config_add_failover_label(struct parse *p, const char *where,
-			       const char *item)
+static void add_failover_label(struct parse *p, const char *item)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct swerve_failover_label fl;
@@ -117,7 +115,7 @@ void config_add_failover_label(struct parse *p, const char *where,
 	for (i = 0; i < svc->nfailover_priority; i++) {
 		if (strcmp(svc->failover_priority[i].key, fl.key) == 0) {
 			config_error(p, "failover_priority lists %s twice in "
-				     "%s", fl.key, where);
+				     "%s", fl.key, p->where);
 			return;
 		}
 	}
@@ -127,6 +125,17 @@ void config_add_failover_label(struct parse *p, const char *where,
 		return;
 	}
 	svc->failover_priority[svc->nfailover_priority++] = fl;
+}
+
+/* failover_priority = KEY[=VALUE], ... : once per service. */
+void config_set_failover_priority(struct parse *p, const char *value)
+{
+	struct swerve_service *svc = &p->cfg->services[p->service];
+
+	if (config_given_twice(p, svc->failover_priority_line))
+		return;
+	svc->failover_priority_line = p->lineno;
+	config_add_list(p, value, add_failover_label);
 }
 
 /*
@@ -192,8 +201,7 @@ static int parse_distribute_target(struct parse *p, const char *item,
  * 1..100 summing to 100) and more: targets that overlap would make the
  * result depend on Go's random map order in Istio, so they are refused.
  */
-void config_add_distribute(struct parse *p, const char *where,
-			   const char *value)
+void config_add_distribute(struct parse *p, const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct service_state *st = &p->states[p->service];
@@ -252,14 +260,14 @@ void config_add_distribute(struct parse *p, const char *where,
 	for (i = 0; i < svc->ndistribute; i++) {
 		if (strcmp(svc->distribute[i].from_text, d.from_text) == 0) {
 			config_error(p, "distribute from %s is given twice in "
-				     "%s (first at line %d)", from, where,
+				     "%s (first at line %d)", from, p->where,
 				     svc->distribute[i].line);
 			return;
 		}
 	}
 	if (svc->ndistribute == SWERVE_MAX_DISTRIBUTE) {
-		config_error(p, "%s has more than %d distribute rules", where,
-			     SWERVE_MAX_DISTRIBUTE);
+		config_error(p, "%s has more than %d distribute rules",
+			     p->where, SWERVE_MAX_DISTRIBUTE);
 		return;
 	}
 	if (svc->ndistribute == st->cap_distribute) {

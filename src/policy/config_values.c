@@ -69,7 +69,7 @@ const char *swerve_config_lb_name(enum swerve_lb lb)
 	return lb_names[lb];
 }
 
-int config_parse_lb(struct parse *p, const char *value, uint64_t *out)
+static int parse_lb(struct parse *p, const char *value, uint64_t *out)
 {
 	size_t i;
 
@@ -110,6 +110,83 @@ int swerve_config_parse_duration(const char *s, uint64_t *out_ms)
 			return -EINVAL;
 		*out_ms = v * units[i].ms;
 		return 0;
+	}
+	return -EINVAL;
+}
+
+static bool is_all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!is_digit(*s))
+			return false;
+	}
+	return true;
+}
+
+static int parse_uint_value(struct parse *p, const struct key_spec *key,
+			    const char *value, uint64_t *out)
+{
+	if (config_parse_uint(value, key->max, out) < 0 || *out < key->min) {
+		config_error(p, "%s must be a whole number from %llu to "
+			     "%llu%s, not '%s'", key->name,
+			     (unsigned long long)key->min,
+			     (unsigned long long)key->max,
+			     key->hint != NULL ? key->hint : "", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_duration_value(struct parse *p, const struct key_spec *key,
+				const char *value, uint64_t *out)
+{
+	if (swerve_config_parse_duration(value, out) < 0) {
+		if (is_all_digits(value))
+			config_error(p, "%s = %s needs a unit: ms, s, m or h",
+				     key->name, value);
+		else
+			config_error(p, "%s: '%s' is not a duration: use a "
+				     "whole number with ms, s, m or h, like "
+				     "15s", key->name, value);
+		return -EINVAL;
+	}
+	if (*out < key->min) {
+		config_error(p, "%s must be at least 1ms", key->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int config_parse_value(struct parse *p, const struct key_spec *key,
+		       const char *value, uint64_t *out)
+{
+	switch (key->kind) {
+	case VALUE_UINT:
+		return parse_uint_value(p, key, value, out);
+	case VALUE_DURATION:
+		return parse_duration_value(p, key, value, out);
+	case VALUE_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+			*out = strcmp(value, "true") == 0;
+			return 0;
+		}
+		config_error(p, "%s must be true or false, not '%s'",
+			     key->name, value);
+		return -EINVAL;
+	case VALUE_RESOLUTION:
+		if (strcmp(value, "dns") == 0 || strcmp(value, "static") == 0) {
+			*out = strcmp(value, "dns") == 0;
+			return 0;
+		}
+		config_error(p, "%s must be static or dns, not '%s'",
+			     key->name, value);
+		return -EINVAL;
+	case VALUE_LB:
+		return parse_lb(p, value, out);
+	case VALUE_TEXT:
+		break;
 	}
 	return -EINVAL;
 }
@@ -218,19 +295,8 @@ bool config_is_valid_shm_name(const char *s)
 	       strchr(s + 1, '/') == NULL;
 }
 
-bool config_is_all_digits(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++) {
-		if (!is_digit(*s))
-			return false;
-	}
-	return true;
-}
-
 /* "127.0.0.1:5353, [::1]:5353": what ares_set_servers_ports_csv takes. */
-bool config_is_valid_dns_servers(const char *value)
+static bool is_valid_dns_servers(const char *value)
 {
 	char item[128], host[INET6_ADDRSTRLEN + 2];
 	const char *s = value, *end;
@@ -281,6 +347,66 @@ bool config_is_valid_dns_servers(const char *value)
 	return true;
 }
 
+void config_set_locality(struct parse *p, const char *value)
+{
+	struct swerve_config *cfg = p->cfg;
+	struct swerve_locality loc;
+
+	if (swerve_config_parse_locality(value, &loc) < 0) {
+		config_error(p, "locality '%s' is not region[/zone[/subzone]] "
+			     "(parts of 1 to 63 characters, no spaces)", value);
+		return;
+	}
+	cfg->locality = loc;
+	snprintf(cfg->locality_text, sizeof(cfg->locality_text), "%s", value);
+}
+
+void config_set_vip_cidr(struct parse *p, const char *value)
+{
+	struct swerve_config *cfg = p->cfg;
+	const char *why;
+
+	if (config_parse_cidr(value, &cfg->vip_net, &cfg->vip_mask,
+			      &cfg->vip_prefix, &why) < 0)
+		config_error(p, "bad vip_cidr '%s': %s", value, why);
+}
+
+void config_set_shm(struct parse *p, const char *value)
+{
+	struct swerve_config *cfg = p->cfg;
+
+	if (!config_is_valid_shm_name(value)) {
+		config_error(p, "shm '%s' must be '/' and a name without '/', "
+			     "at most 100 characters in all", value);
+		return;
+	}
+	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s", value);
+}
+
+void config_set_log(struct parse *p, const char *value)
+{
+	enum swerve_log_level level;
+
+	if (swerve_log_parse_level(value, &level) < 0) {
+		config_error(p, "log must be error, warn, info or debug, not "
+			     "'%s'", value);
+		return;
+	}
+	p->cfg->log_level = level;
+}
+
+void config_set_dns_servers(struct parse *p, const char *value)
+{
+	struct swerve_config *cfg = p->cfg;
+
+	if (!is_valid_dns_servers(value)) {
+		config_error(p, "dns_servers '%s' must be a comma separated "
+			     "list of IPv4[:PORT] or [IPv6][:PORT]", value);
+		return;
+	}
+	snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s", value);
+}
+
 int swerve_config_host_normalize(const char *in, char *out, size_t outlen)
 {
 	size_t n, i;
@@ -324,7 +450,7 @@ static bool is_valid_host(const char *body)
 	return label > 0;
 }
 
-void config_add_host(struct parse *p, const char *where, const char *item)
+static void add_host(struct parse *p, const char *item)
 {
 	struct swerve_config *cfg = p->cfg;
 	struct swerve_service *svc = &cfg->services[p->service];
@@ -361,7 +487,7 @@ void config_add_host(struct parse *p, const char *where, const char *item)
 				continue;
 			if (o == svc)
 				config_error(p, "host '%s' is listed twice in "
-					     "%s", name, where);
+					     "%s", name, p->where);
 			else
 				config_error(p, "host '%s' is already served "
 					     "by [service %s] (line %d)", name,
@@ -371,13 +497,13 @@ void config_add_host(struct parse *p, const char *where, const char *item)
 	}
 	if (svc->nhosts == SWERVE_MAX_HOSTS) {
 		config_error(p, "%s has more than %d hosts",
-			     where, SWERVE_MAX_HOSTS);
+			     p->where, SWERVE_MAX_HOSTS);
 		return;
 	}
 	memcpy(svc->hosts[svc->nhosts++], name, (size_t)n + 1);
 }
 
-void config_add_port(struct parse *p, const char *where, const char *item)
+static void add_port(struct parse *p, const char *item)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	uint64_t v;
@@ -390,21 +516,24 @@ void config_add_port(struct parse *p, const char *where, const char *item)
 	for (i = 0; i < svc->nports; i++) {
 		if (svc->ports[i] == v) {
 			config_error(p, "port %u is listed twice in %s",
-				     (unsigned)v, where);
+				     (unsigned)v, p->where);
 			return;
 		}
 	}
 	if (svc->nports == SWERVE_MAX_PORTS) {
 		config_error(p, "%s has more than %d ports",
-			     where, SWERVE_MAX_PORTS);
+			     p->where, SWERVE_MAX_PORTS);
 		return;
 	}
 	svc->ports[svc->nports++] = (uint16_t)v;
 }
 
-/* hosts and ports are comma separated and accumulate over repeated keys. */
-void config_add_list(struct parse *p, const char *where, const char *value,
-		     void (*add)(struct parse *, const char *, const char *))
+/*
+ * hosts, ports and failover_priority are comma separated lists; hosts and
+ * ports accumulate over repeated keys.
+ */
+void config_add_list(struct parse *p, const char *value,
+		     void (*add)(struct parse *p, const char *item))
 {
 	char item[CONFIG_LINE_MAX];
 	const char *comma;
@@ -413,12 +542,22 @@ void config_add_list(struct parse *p, const char *where, const char *value,
 		comma = strchr(value, ',');
 		config_copy_trimmed(item, sizeof(item), value,
 				    comma != NULL ? (size_t)(comma - value)
-					   : strlen(value));
-		add(p, where, item);
+						  : strlen(value));
+		add(p, item);
 		if (comma == NULL)
 			break;
 		value = comma + 1;
 	}
+}
+
+void config_add_hosts(struct parse *p, const char *value)
+{
+	config_add_list(p, value, add_host);
+}
+
+void config_add_ports(struct parse *p, const char *value)
+{
+	config_add_list(p, value, add_port);
 }
 
 /* Copies the next blank-separated word of <s> to <tok>; NULL at the end. */

@@ -433,3 +433,55 @@ Test(config, notes_several_localities_without_outlier_detection)
 		      "priority tiers without it");
 	swerve_config_free(cfg);
 }
+
+Test(config, says_where_each_kind_of_key_belongs)
+{
+	struct swerve_config *cfg = NULL;
+	struct reports r;
+	char path[PATH_MAX];
+	char all[MAX_REPORTS * 800];
+
+	cr_assert_eq(load_text("[swerve]\n"
+			       "shm = /a\n"
+			       "shm = /b\n"
+			       "interval = 1s\n"
+			       "hosts = x.test\n"
+			       "[defaults]\n"
+			       "log = info\n"
+			       "endpoint = 127.0.0.2\n"
+			       "label.zone = a\n"
+			       "[service s]\n"
+			       "hosts = s.test\n"
+			       "endpoint = 127.0.0.2\n"
+			       "dns_servers = 127.0.0.1\n"
+			       "label.zone = a\n"
+			       "failover_priority = env\n"
+			       "failover_priority = env\n"
+			       "interval = 1s\n"
+			       "interval = 2s\n"
+			       "no_such_key = 1\n",
+			       path, sizeof(path), &cfg, &r),
+		     -EINVAL);
+	expect_error(&r, path, 3, "shm is given twice in [swerve] (first at "
+		     "line 2)");
+	expect_error(&r, path, 4, "key 'interval' belongs in [defaults] or a "
+		     "[service NAME] section, not [swerve]");
+	expect_error(&r, path, 5, "key 'hosts' belongs in a [service NAME] "
+		     "section, not [swerve]");
+	expect_error(&r, path, 7, "key 'log' belongs in [swerve], not "
+		     "[defaults]");
+	expect_error(&r, path, 8, "key 'endpoint' belongs in a [service NAME] "
+		     "section, not [defaults]");
+	expect_error(&r, path, 9, "key 'label.zone' belongs in [swerve] (this "
+		     "host's labels), not [defaults]");
+	expect_error(&r, path, 13, "key 'dns_servers' belongs in [swerve], "
+		     "not [service s]");
+	expect_error(&r, path, 14, "unknown key 'label.zone' in [service s]");
+	expect_error(&r, path, 16, "failover_priority is given twice in "
+		     "[service s] (first at line 15)");
+	expect_error(&r, path, 18, "interval is given twice in [service s] "
+		     "(first at line 17)");
+	expect_error(&r, path, 19, "unknown key 'no_such_key' in [service s]");
+	dump(&r, all, sizeof(all));
+	cr_assert_eq(r.nerrors, 11, "%s", all);
+}
