@@ -48,14 +48,17 @@ static void deliver(struct parse *p, bool is_error, const char *text)
 		p->report(p->ctx, is_error, text);
 }
 
+/* <env> (a variable's name) or else <line> (0: none) locates the problem. */
 static void report_v(struct parse *p, bool is_error, int line,
-		     const char *fmt, va_list ap)
+		     const char *env, const char *fmt, va_list ap)
 {
 	char msg[512];
 	char text[PATH_MAX + 600];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (line > 0)
+	if (env != NULL)
+		snprintf(text, sizeof(text), "%s: %s", env, msg);
+	else if (line > 0)
 		snprintf(text, sizeof(text), "%s:%d: %s", p->path, line, msg);
 	else
 		snprintf(text, sizeof(text), "%s: %s", p->path, msg);
@@ -68,7 +71,7 @@ void config_report_at(struct parse *p, bool is_error, int line,
 	va_list ap;
 
 	va_start(ap, fmt);
-	report_v(p, is_error, line, fmt, ap);
+	report_v(p, is_error, line, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -77,21 +80,8 @@ void config_error(struct parse *p, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	report_v(p, true, p->lineno, fmt, ap);
+	report_v(p, true, p->lineno, p->env, fmt, ap);
 	va_end(ap);
-}
-
-void config_report_env(struct parse *p, const char *var, const char *fmt, ...)
-{
-	char msg[512];
-	char text[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(text, sizeof(text), "%s: %s", var, msg);
-	deliver(p, true, text);
 }
 
 bool swerve_config_locality_match(const struct swerve_locality *loc,

@@ -116,6 +116,7 @@ struct key_spec {
 	uint64_t def;
 	bool outlier;           /* giving it turns outlier detection on */
 	const char *hint;       /* appended to range errors, or NULL */
+	const char *env;        /* the variable overriding it, or NULL */
 	void (*handle)(struct parse *p, const char *value);
 };
 
@@ -147,6 +148,7 @@ struct parse {
 	int defaults_line;
 	int swerve_key_line[KEY_COUNT]; /* [swerve] keys given, by key_id */
 	int key;                /* the key being handled (enum key_id) */
+	const char *env;        /* the variable being applied, or NULL */
 	char where[SERVICE_NAME_MAX + 16]; /* the section, as messages say */
 	int first_syntax_line;
 	unsigned nerrors;
@@ -184,13 +186,12 @@ void config_report_at(struct parse *p, bool is_error, int line,
 	__attribute__((format(printf, 4, 5)));
 /*
  * Reports an error about what is being read: the current line of the
- * file. Key handlers report through it, never with a line of their own.
+ * file, or the environment variable being applied ("<VARIABLE>: <message>",
+ * an override has no line). Key handlers report through it, never with a
+ * place of their own, so a value gets the same message from either.
  */
 void config_error(struct parse *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* An environment override has no file line: "<VARIABLE>: <message>". */
-void config_report_env(struct parse *p, const char *var, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* config_read.c: the reader and the handler given to ini_parse_stream() */
 int config_handle_pair(void *user, const char *section, const char *name,
@@ -217,7 +218,6 @@ int config_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* A value of <key>'s kind and range: 0, or -EINVAL after reporting. */
 int config_parse_value(struct parse *p, const struct key_spec *key,
 		       const char *value, uint64_t *out);
-bool config_is_valid_shm_name(const char *s);
 int config_parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
 		      unsigned *prefix, const char **why);
 /* Handlers of the [swerve] keys and of hosts and ports. */

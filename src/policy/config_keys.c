@@ -7,7 +7,6 @@
  * Thread-safety: the table is constant; the functions are used only by the
  * thread loading a config, with all state in its struct parse.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,82 +14,82 @@
 
 static void set_tuning(struct parse *p, const char *value);
 
+/* The fields all keys of one place share. */
+#define TUNING .place = PLACE_TUNING, .handle = set_tuning
+#define SWERVE(fn) .place = PLACE_SWERVE, .kind = VALUE_TEXT, .handle = (fn)
+#define SERVICE(fn) .place = PLACE_SERVICE, .kind = VALUE_TEXT, .handle = (fn)
+
 /*
  * Defaults follow Istio's OutlierDetection and Envoy's cluster settings,
  * except min_ejectable_hosts, which is swerve's own floor. The default of
  * max_ejection_time depends on base_ejection_time: config_resolve_tuning().
  */
 static const struct key_spec keys[KEY_COUNT] = {
-	[TK_CONSECUTIVE_5XX] = { "consecutive_5xx_errors", PLACE_TUNING,
-		VALUE_UINT, 0, UINT32_MAX, 5, true, NULL, set_tuning },
-	[TK_CONSECUTIVE_GATEWAY] = { "consecutive_gateway_errors",
-		PLACE_TUNING, VALUE_UINT, 0, UINT32_MAX, 0, true, NULL,
-		set_tuning },
+	[TK_CONSECUTIVE_5XX] = { "consecutive_5xx_errors", TUNING,
+		.kind = VALUE_UINT, .max = UINT32_MAX, .def = 5,
+		.outlier = true },
+	[TK_CONSECUTIVE_GATEWAY] = { "consecutive_gateway_errors", TUNING,
+		.kind = VALUE_UINT, .max = UINT32_MAX, .def = 0,
+		.outlier = true },
 	[TK_CONSECUTIVE_LOCAL_ORIGIN] = { "consecutive_local_origin_failures",
-		PLACE_TUNING, VALUE_UINT, 0, UINT32_MAX, 5, true, NULL,
-		set_tuning },
-	[TK_SPLIT] = { "split_external_local_origin_errors", PLACE_TUNING,
-		VALUE_BOOL, 0, 1, 0, true, NULL, set_tuning },
-	[TK_INTERVAL] = { "interval", PLACE_TUNING,
-		VALUE_DURATION, 1, UINT64_MAX, 10000, true, NULL, set_tuning },
-	[TK_BASE_EJECTION] = { "base_ejection_time", PLACE_TUNING,
-		VALUE_DURATION, 1, UINT64_MAX, 30000, true, NULL, set_tuning },
-	[TK_MAX_EJECTION] = { "max_ejection_time", PLACE_TUNING,
-		VALUE_DURATION, 1, UINT64_MAX, 300000, true, NULL, set_tuning },
-	[TK_MAX_EJECTION_PERCENT] = { "max_ejection_percent", PLACE_TUNING,
-		VALUE_UINT, 0, 100, 10, true, NULL, set_tuning },
-	[TK_MIN_EJECTABLE_HOSTS] = { "min_ejectable_hosts", PLACE_TUNING,
-		VALUE_UINT, 0, SWERVE_MAX_ENDPOINTS, 1, true, NULL,
-		set_tuning },
-	[TK_MIN_HEALTH_PERCENT] = { "min_health_percent", PLACE_TUNING,
-		VALUE_UINT, 0, 100, 0, true, NULL, set_tuning },
-	[TK_LB] = { "lb", PLACE_TUNING,
-		VALUE_LB, 0, 2, SWERVE_LB_ROUND_ROBIN, false, NULL,
-		set_tuning },
-	[TK_OVERPROVISIONING] = { "overprovisioning_factor", PLACE_TUNING,
-		VALUE_UINT, 100, 1000, 140, false,
-		" (a percentage: 140 means 1.4)", set_tuning },
-	[TK_CONNECT_TIMEOUT] = { "connect_timeout", PLACE_TUNING,
-		VALUE_DURATION, 1, UINT64_MAX, 10000, false, NULL, set_tuning },
-	[TK_CONNECT_ATTEMPTS] = { "connect_attempts", PLACE_TUNING,
-		VALUE_UINT, 1, 16, 3, false, NULL, set_tuning },
+		TUNING, .kind = VALUE_UINT, .max = UINT32_MAX, .def = 5,
+		.outlier = true },
+	[TK_SPLIT] = { "split_external_local_origin_errors", TUNING,
+		.kind = VALUE_BOOL, .max = 1, .def = 0, .outlier = true },
+	[TK_INTERVAL] = { "interval", TUNING,
+		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
+		.def = 10000, .outlier = true },
+	[TK_BASE_EJECTION] = { "base_ejection_time", TUNING,
+		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
+		.def = 30000, .outlier = true },
+	[TK_MAX_EJECTION] = { "max_ejection_time", TUNING,
+		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
+		.def = 300000, .outlier = true },
+	[TK_MAX_EJECTION_PERCENT] = { "max_ejection_percent", TUNING,
+		.kind = VALUE_UINT, .max = 100, .def = 10, .outlier = true },
+	[TK_MIN_EJECTABLE_HOSTS] = { "min_ejectable_hosts", TUNING,
+		.kind = VALUE_UINT, .max = SWERVE_MAX_ENDPOINTS, .def = 1,
+		.outlier = true },
+	[TK_MIN_HEALTH_PERCENT] = { "min_health_percent", TUNING,
+		.kind = VALUE_UINT, .max = 100, .def = 0, .outlier = true },
+	[TK_LB] = { "lb", TUNING,
+		.kind = VALUE_LB, .max = 2, .def = SWERVE_LB_ROUND_ROBIN },
+	[TK_OVERPROVISIONING] = { "overprovisioning_factor", TUNING,
+		.kind = VALUE_UINT, .min = 100, .max = 1000, .def = 140,
+		.hint = " (a percentage: 140 means 1.4)" },
+	[TK_CONNECT_TIMEOUT] = { "connect_timeout", TUNING,
+		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
+		.def = 10000 },
+	[TK_CONNECT_ATTEMPTS] = { "connect_attempts", TUNING,
+		.kind = VALUE_UINT, .min = 1, .max = 16, .def = 3 },
 	/* Istio's ServiceEntry resolution; Envoy's dns_refresh_rate (5s) is
 	 * the floor under a record's TTL. */
-	[TK_RESOLUTION] = { "resolution", PLACE_TUNING,
-		VALUE_RESOLUTION, 0, 1, 0, false, NULL, set_tuning },
-	[TK_DNS_MIN_TTL] = { "dns_min_ttl", PLACE_TUNING,
-		VALUE_DURATION, 1, UINT64_MAX, 5000, false, NULL, set_tuning },
-	[TK_DNS_MAX_TTL] = { "dns_max_ttl", PLACE_TUNING,
-		VALUE_DURATION, 1, UINT64_MAX, 300000, false, NULL,
-		set_tuning },
-	[TK_DNS_TIMEOUT] = { "dns_timeout", PLACE_TUNING,
-		VALUE_DURATION, 1, UINT64_MAX, 2000, false, NULL, set_tuning },
-	/* The defaults of the [swerve] keys are set by config.c. */
-	[SK_LOCALITY] = { "locality", PLACE_SWERVE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_set_locality },
-	[SK_VIP_CIDR] = { "vip_cidr", PLACE_SWERVE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_set_vip_cidr },
-	[SK_SHM] = { "shm", PLACE_SWERVE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_set_shm },
-	[SK_LOG] = { "log", PLACE_SWERVE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_set_log },
-	[SK_DNS_SERVERS] = { "dns_servers", PLACE_SWERVE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_set_dns_servers },
-	/* hosts, ports, endpoint, failover and distribute accumulate over
-	 * repeated keys. */
-	[VK_HOSTS] = { "hosts", PLACE_SERVICE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_add_hosts },
-	[VK_PORTS] = { "ports", PLACE_SERVICE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_add_ports },
-	[VK_ENDPOINT] = { "endpoint", PLACE_SERVICE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_add_endpoint },
-	[VK_FAILOVER] = { "failover", PLACE_SERVICE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_add_failover },
-	[VK_FAILOVER_PRIORITY] = { "failover_priority", PLACE_SERVICE,
-		VALUE_TEXT, 0, 0, 0, false, NULL,
-		config_set_failover_priority },
-	[VK_DISTRIBUTE] = { "distribute", PLACE_SERVICE,
-		VALUE_TEXT, 0, 0, 0, false, NULL, config_add_distribute },
+	[TK_RESOLUTION] = { "resolution", TUNING,
+		.kind = VALUE_RESOLUTION, .max = 1, .def = 0 },
+	[TK_DNS_MIN_TTL] = { "dns_min_ttl", TUNING,
+		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
+		.def = 5000 },
+	[TK_DNS_MAX_TTL] = { "dns_max_ttl", TUNING,
+		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
+		.def = 300000 },
+	[TK_DNS_TIMEOUT] = { "dns_timeout", TUNING,
+		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
+		.def = 2000 },
+	/* config.c sets the defaults of the [swerve] keys. */
+	[SK_LOCALITY] = { "locality", SWERVE(config_set_locality),
+		.env = "SWERVE_LOCALITY" },
+	[SK_VIP_CIDR] = { "vip_cidr", SWERVE(config_set_vip_cidr) },
+	[SK_SHM] = { "shm", SWERVE(config_set_shm), .env = "SWERVE_SHM" },
+	[SK_LOG] = { "log", SWERVE(config_set_log), .env = "SWERVE_LOG" },
+	[SK_DNS_SERVERS] = { "dns_servers", SWERVE(config_set_dns_servers) },
+	/* All but failover_priority accumulate over repeated keys. */
+	[VK_HOSTS] = { "hosts", SERVICE(config_add_hosts) },
+	[VK_PORTS] = { "ports", SERVICE(config_add_ports) },
+	[VK_ENDPOINT] = { "endpoint", SERVICE(config_add_endpoint) },
+	[VK_FAILOVER] = { "failover", SERVICE(config_add_failover) },
+	[VK_FAILOVER_PRIORITY] = { "failover_priority",
+		SERVICE(config_set_failover_priority) },
+	[VK_DISTRIBUTE] = { "distribute", SERVICE(config_add_distribute) },
 };
 
 /* Where each place is, as a message about a misplaced key says it. */
@@ -191,46 +190,27 @@ void config_handle_key(struct parse *p, const char *name, const char *value)
 	keys[k].handle(p, value);
 }
 
+/*
+ * The environment overrides the file: each key that names a variable gets
+ * its value from there, through the same handler, after the file is read.
+ */
 void config_apply_env(struct parse *p)
 {
-	struct swerve_config *cfg = p->cfg;
-	struct swerve_locality loc;
-	enum swerve_log_level level;
 	const char *s;
+	int k;
 
-	/* An empty variable counts as unset, as with most Unix tools. */
-	s = secure_getenv("SWERVE_LOCALITY");
-	if (s != NULL && *s != '\0') {
-		if (swerve_config_parse_locality(s, &loc) < 0) {
-			config_report_env(p, "SWERVE_LOCALITY",
-					  "'%s' is not region[/zone[/subzone]]"
-					  " (parts of 1 to 63 characters, no "
-					  "spaces)", s);
-		} else {
-			cfg->locality = loc;
-			snprintf(cfg->locality_text,
-				 sizeof(cfg->locality_text), "%s", s);
-		}
-	}
-	s = secure_getenv("SWERVE_SHM");
-	if (s != NULL && *s != '\0') {
-		if (!config_is_valid_shm_name(s))
-			config_report_env(p, "SWERVE_SHM",
-					  "'%s' must be '/' and a name without "
-					  "'/', at most 100 characters in all",
-					  s);
-		else
-			snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s",
-				 s);
-	}
-	s = secure_getenv("SWERVE_LOG");
-	if (s != NULL && *s != '\0') {
-		if (swerve_log_parse_level(s, &level) < 0)
-			config_report_env(p, "SWERVE_LOG",
-					  "'%s' is not a log level: use error, "
-					  "warn, info or debug", s);
-		else
-			cfg->log_level = level;
+	for (k = 0; k < KEY_COUNT; k++) {
+		if (keys[k].env == NULL)
+			continue;
+		/* An empty variable counts as unset, as with most Unix
+		 * tools. */
+		s = secure_getenv(keys[k].env);
+		if (s == NULL || *s == '\0')
+			continue;
+		p->key = k;
+		p->env = keys[k].env;
+		keys[k].handle(p, s);
+		p->env = NULL;
 	}
 }
 

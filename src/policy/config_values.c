@@ -287,7 +287,7 @@ int config_parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
 }
 
 /* shm_open(3): "/name", one slash only. */
-bool config_is_valid_shm_name(const char *s)
+static bool is_valid_shm_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -375,7 +375,7 @@ void config_set_shm(struct parse *p, const char *value)
 {
 	struct swerve_config *cfg = p->cfg;
 
-	if (!config_is_valid_shm_name(value)) {
+	if (!is_valid_shm_name(value)) {
 		config_error(p, "shm '%s' must be '/' and a name without '/', "
 			     "at most 100 characters in all", value);
 		return;

@@ -72,14 +72,69 @@ Test(config, names_the_variable_of_a_bad_override)
 		     -EINVAL);
 	cr_assert_null(cfg);
 	cr_assert_eq(r.nerrors, 3);
-	cr_assert_eq(strncmp(r.msg[0], "SWERVE_LOCALITY: 'a//b'", 23), 0,
-		     "%s", r.msg[0]);
-	cr_assert_eq(strncmp(r.msg[1], "SWERVE_SHM: '/a/b'", 18), 0, "%s",
-		     r.msg[1]);
-	cr_assert_eq(strncmp(r.msg[2], "SWERVE_LOG: 'loud' is not a log level",
-			     37),
-		     0, "%s", r.msg[2]);
+	cr_assert_str_eq(r.msg[0], "SWERVE_LOCALITY: locality 'a//b' is not "
+			 "region[/zone[/subzone]] (parts of 1 to 63 "
+			 "characters, no spaces)");
+	cr_assert_str_eq(r.msg[1], "SWERVE_SHM: shm '/a/b' must be '/' and a "
+			 "name without '/', at most 100 characters in all");
+	cr_assert_str_eq(r.msg[2], "SWERVE_LOG: log must be error, warn, info "
+			 "or debug, not 'loud'");
 	cr_assert_str_eq(err, r.msg[0]);
+}
+
+struct override_case {
+	char var[32];
+	char key[32];
+	char value[32];
+};
+
+ParameterizedTestParameters(config, reports_an_override_as_the_same_key)
+{
+	static struct override_case cases[] = {
+		{ "SWERVE_LOCALITY", "locality", "a//b" },
+		{ "SWERVE_LOCALITY", "locality", "us east" },
+		{ "SWERVE_SHM", "shm", "/a/b" },
+		{ "SWERVE_SHM", "shm", "noslash" },
+		{ "SWERVE_LOG", "log", "loud" },
+	};
+
+	return cr_make_param_array(struct override_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+/*
+ * A bad value says the same in the environment as in the file: only the
+ * place differs, the variable's name instead of file:line.
+ */
+ParameterizedTest(struct override_case *c, config,
+		  reports_an_override_as_the_same_key)
+{
+	struct swerve_config *cfg = NULL;
+	struct reports file, env;
+	char path[PATH_MAX];
+	char text[128];
+	const char *msg;
+
+	snprintf(text, sizeof(text), "[swerve]\n%s = %s\n", c->key, c->value);
+	cr_assert_eq(load_text(text, path, sizeof(path), &cfg, &file),
+		     -EINVAL);
+	cr_assert_eq(file.nerrors, 1);
+	msg = strstr(file.msg[0], ":2: ");
+	cr_assert_not_null(msg, "%s", file.msg[0]);
+	msg += 4;
+
+	setenv(c->var, c->value, 1);
+	build_fixture_path(path, sizeof(path), "good.ini");
+	memset(&env, 0, sizeof(env));
+	cr_assert_eq(swerve_config_load(path, true, &cfg, collect, &env, NULL,
+					0),
+		     -EINVAL);
+	unsetenv(c->var);
+	cr_assert_eq(env.nerrors, 1);
+	snprintf(text, sizeof(text), "%s: ", c->var);
+	cr_assert_eq(strncmp(env.msg[0], text, strlen(text)), 0, "%s",
+		     env.msg[0]);
+	cr_assert_str_eq(env.msg[0] + strlen(text), msg);
 }
 
 Test(config, treats_empty_environment_variables_as_unset)
