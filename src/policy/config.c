@@ -37,21 +37,11 @@
 _Static_assert(INI_MAX_LINE == CONFIG_LINE_MAX,
 	       "CONFIG_LINE_MAX must be inih's line buffer");
 
-static void deliver(struct parse *p, bool is_error, const char *text)
-{
-	if (is_error) {
-		if (p->nerrors == 0 && p->err != NULL && p->errlen > 0)
-			snprintf(p->err, p->errlen, "%s", text);
-		p->nerrors++;
-	}
-	if (p->report != NULL)
-		p->report(p->ctx, is_error, text);
-}
-
 /* <env> (a variable's name) or else <line> (0: none) locates the problem. */
 static void report_v(struct parse *p, bool is_error, int line,
 		     const char *env, const char *fmt, va_list ap)
 {
+	struct swerve_config_problem problem;
 	char msg[512];
 	char text[PATH_MAX + 600];
 
@@ -62,7 +52,20 @@ static void report_v(struct parse *p, bool is_error, int line,
 		snprintf(text, sizeof(text), "%s:%d: %s", p->path, line, msg);
 	else
 		snprintf(text, sizeof(text), "%s: %s", p->path, msg);
-	deliver(p, is_error, text);
+	if (is_error) {
+		if (p->nerrors == 0 && p->err != NULL && p->errlen > 0)
+			snprintf(p->err, p->errlen, "%s", text);
+		p->nerrors++;
+	}
+	if (p->report == NULL)
+		return;
+	problem.is_error = is_error;
+	problem.file = p->path;
+	problem.line = env == NULL && line > 0 ? line : 0;
+	problem.env = env;
+	problem.msg = msg;
+	problem.text = text;
+	p->report(p->ctx, &problem);
 }
 
 void config_report_at(struct parse *p, bool is_error, int line,

@@ -198,14 +198,29 @@ struct swerve_config {
 	unsigned nservices;
 };
 
-/* Called once per problem found: "<file>:<line>: <message>" (no newline). */
-typedef void (*swerve_config_report_fn)(void *ctx, bool is_error,
-					const char *msg);
+/*
+ * One problem found while loading, located by a line of the file, by an
+ * environment variable, or by neither (the file as a whole). The strings
+ * live only during the call that passes the problem: copy what you keep.
+ */
+struct swerve_config_problem {
+	bool is_error;          /* false: a note, the load goes on */
+	const char *file;       /* the config path */
+	int line;               /* 0 when not from a line of the file */
+	const char *env;        /* the environment variable, or NULL */
+	const char *msg;        /* the message alone, no location */
+	const char *text;       /* "file:line: msg" (or "VAR: msg", or
+				 * "file: msg") as printed; no newline */
+};
+
+/* Called once per problem found, in the order found. */
+typedef void (*swerve_config_report_fn)(
+	void *ctx, const struct swerve_config_problem *problem);
 
 /*
  * Parses and validates the file at <path>. Every problem is passed to
- * <report> (may be NULL) as "file:line: message": errors make the load fail,
- * notes (is_error false) do not. The first error is also copied to <err>
+ * <report> (may be NULL): errors make the load fail, notes (is_error
+ * false) do not. The text of the first error is also copied to <err>
  * (may be NULL). Environment overrides (SWERVE_LOCALITY, SWERVE_SHM,
  * SWERVE_LOG, read with secure_getenv) are applied when <use_env> is true.
  * Returns 0 and sets <*out>, or -errno (-ENOENT when the file does not
@@ -213,8 +228,9 @@ typedef void (*swerve_config_report_fn)(void *ctx, bool is_error,
  * and frees it with swerve_config_free().
  */
 int swerve_config_load(const char *path, bool use_env,
-		       struct swerve_config **out, swerve_config_report_fn report,
-		       void *ctx, char *err, size_t errlen);
+		       struct swerve_config **out,
+		       swerve_config_report_fn report, void *ctx, char *err,
+		       size_t errlen);
 
 /* Frees a config from swerve_config_load(); accepts NULL. */
 void swerve_config_free(struct swerve_config *cfg);

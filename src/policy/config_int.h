@@ -180,7 +180,10 @@ static inline char to_lower(char c)
 
 /* config.c */
 
-/* Reports "<path>:<line>: <message>", or "<path>: <message>" for line 0. */
+/*
+ * Reports a problem at <line> of the file (0: the file as a whole) to the
+ * caller's report function; the first error is also copied to its buffer.
+ */
 void config_report_at(struct parse *p, bool is_error, int line,
 		      const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -485,3 +485,65 @@ Test(config, says_where_each_kind_of_key_belongs)
 	dump(&r, all, sizeof(all));
 	cr_assert_eq(r.nerrors, 11, "%s", all);
 }
+
+/* Each problem's place and message come apart, and its text joins them. */
+Test(config, reports_each_problem_with_its_place_and_message_apart)
+{
+	struct swerve_config *cfg = NULL;
+	struct reports r;
+	char path[PATH_MAX];
+	char text[PATH_MAX + 600];
+	const char *missing = "/nonexistent/swerve.ini";
+
+	/* An error and a note at lines of the file. */
+	cr_assert_eq(load_text("[service mydb]\n"
+			       "hosts = mydb.com\n"
+			       "endpoint = 127.0.0.2 locality=us-east1\n"
+			       "endpoint = 127.0.0.3 locality=us-west\n"
+			       "ports = 0\n",
+			       path, sizeof(path), &cfg, &r),
+		     -EINVAL);
+	cr_assert_eq(r.n, 2);
+	cr_assert(r.is_error[0]);
+	cr_assert_str_eq(r.fields[0].file, path);
+	cr_assert_eq(r.fields[0].line, 5);
+	cr_assert_not(r.fields[0].has_env);
+	cr_assert_str_eq(r.fields[0].msg, "port must be 1 to 65535, not '0'");
+	snprintf(text, sizeof(text), "%s:5: %s", path, r.fields[0].msg);
+	cr_assert_str_eq(r.msg[0], text);
+	cr_assert_not(r.is_error[1]);
+	cr_assert_eq(r.fields[1].line, 1);
+	cr_assert_eq(strncmp(r.fields[1].msg, "service mydb has endpoints in "
+			     "several localities", 48), 0, "%s",
+		     r.fields[1].msg);
+
+	/* The file as a whole: no line. */
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(swerve_config_load(missing, false, &cfg, collect, &r,
+					NULL, 0),
+		     -ENOENT);
+	cr_assert_eq(r.n, 1);
+	cr_assert_str_eq(r.fields[0].file, missing);
+	cr_assert_eq(r.fields[0].line, 0);
+	cr_assert_not(r.fields[0].has_env);
+	cr_assert_str_eq(r.fields[0].msg, "No such file or directory");
+	cr_assert_str_eq(r.msg[0], "/nonexistent/swerve.ini: No such file or "
+			 "directory");
+
+	/* An environment override: the variable, no line. */
+	setenv("SWERVE_LOG", "loud", 1);
+	build_fixture_path(path, sizeof(path), "good.ini");
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(swerve_config_load(path, true, &cfg, collect, &r, NULL,
+					0),
+		     -EINVAL);
+	cr_assert_eq(r.n, 1);
+	cr_assert_str_eq(r.fields[0].file, path);
+	cr_assert_eq(r.fields[0].line, 0);
+	cr_assert(r.fields[0].has_env);
+	cr_assert_str_eq(r.fields[0].env, "SWERVE_LOG");
+	cr_assert_str_eq(r.fields[0].msg,
+			 "log must be error, warn, info or debug, not 'loud'");
+	cr_assert_str_eq(r.msg[0], "SWERVE_LOG: log must be error, warn, info "
+			 "or debug, not 'loud'");
+}

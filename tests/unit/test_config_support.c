@@ -16,18 +16,25 @@
 #include "policy/config.h"
 #include "test_config_support.h"
 
-void collect(void *ctx, bool is_error, const char *msg)
+void collect(void *ctx, const struct swerve_config_problem *p)
 {
 	struct reports *r = ctx;
+	struct report_fields *f;
 
-	if (is_error)
+	if (p->is_error)
 		r->nerrors++;
 	else
 		r->nnotes++;
 	if (r->n == MAX_REPORTS)
 		return;
-	snprintf(r->msg[r->n], sizeof(r->msg[0]), "%s", msg);
-	r->is_error[r->n] = is_error;
+	snprintf(r->msg[r->n], sizeof(r->msg[0]), "%s", p->text);
+	r->is_error[r->n] = p->is_error;
+	f = &r->fields[r->n];
+	snprintf(f->file, sizeof(f->file), "%s", p->file);
+	f->line = p->line;
+	snprintf(f->env, sizeof(f->env), "%s", p->env != NULL ? p->env : "");
+	f->has_env = p->env != NULL;
+	snprintf(f->msg, sizeof(f->msg), "%s", p->msg);
 	r->n++;
 }
 

@@ -4,6 +4,7 @@
 #ifndef SWERVE_TEST_CONFIG_SUPPORT_H
 #define SWERVE_TEST_CONFIG_SUPPORT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,16 +16,26 @@
 /* 21 bytes: three make a 63-byte locality part, the longest allowed. */
 #define A21 "aaaaaaaaaaaaaaaaaaaaa"
 
+/* A problem's fields apart from its text (msg[] below). */
+struct report_fields {
+	char file[PATH_MAX];
+	int line;
+	char env[64];
+	bool has_env;
+	char msg[512];
+};
+
 struct reports {
-	char msg[MAX_REPORTS][768];
+	char msg[MAX_REPORTS][768];     /* the text, as printed */
 	bool is_error[MAX_REPORTS];
+	struct report_fields fields[MAX_REPORTS];
 	unsigned n;
 	unsigned nerrors;
 	unsigned nnotes;
 };
 
 /* A swerve_config_report_fn that appends to the struct reports <ctx>. */
-void collect(void *ctx, bool is_error, const char *msg);
+void collect(void *ctx, const struct swerve_config_problem *p);
 
 void build_fixture_path(char *buf, size_t size, const char *name);
 void build_repo_path(char *buf, size_t size, const char *name);
