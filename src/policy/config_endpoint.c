@@ -32,20 +32,20 @@ static bool looks_like_name(const char *s)
 }
 
 /*
- * ADDRESS[:PORT] with ADDRESS an IPv4 literal, a bracketed IPv6 literal,
- * or a bare IPv6 literal (then without port). Fills addr, addrlen, text.
+ * Splits ADDRESS[:PORT] into <host> (CONFIG_LINE_MAX bytes) and <*port>
+ * (NULL when there is none). ADDRESS is an IPv4 literal, a host name, a
+ * bracketed IPv6 literal or a bare one (then without port: it has two
+ * colons or more); <*v6> tells the IPv6 forms. Returns 0 or -EINVAL after
+ * reporting.
  */
-static int parse_endpoint_address(struct parse *p, const char *tok,
-				  struct swerve_endpoint *ep)
+static int split_address(struct parse *p, const char *tok, char *host,
+			 const char **port, bool *v6)
 {
-	char host[CONFIG_LINE_MAX];
-	char ntop[INET6_ADDRSTRLEN];
-	const char *port = NULL;
 	const char *colon;
-	bool v6 = false;
-	uint64_t portnum = 0;
 	size_t n;
 
+	*port = NULL;
+	*v6 = false;
 	if (tok[0] == '[') {
 		const char *close = strchr(tok, ']');
 
@@ -56,95 +56,126 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 		}
 		n = (size_t)(close - tok - 1);
 		if (close[1] == ':')
-			port = close + 2;
+			*port = close + 2;
 		tok++;
-		v6 = true;
+		*v6 = true;
 	} else {
 		colon = strchr(tok, ':');
 		n = strlen(tok);
 		if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-			v6 = true;
+			*v6 = true;
 		} else if (colon != NULL) {
 			n = (size_t)(colon - tok);
-			port = colon + 1;
+			*port = colon + 1;
 		}
 	}
-	if (n >= sizeof(host))
-		n = sizeof(host) - 1;
+	if (n >= CONFIG_LINE_MAX)
+		n = CONFIG_LINE_MAX - 1;
 	memcpy(host, tok, n);
 	host[n] = '\0';
+	return 0;
+}
 
+/* connect(2) to 0.0.0.0 or :: reaches this host: surely a typo. */
+static int refuse_unspecified(struct parse *p, const char *host)
+{
+	config_error(p, "endpoint '%s' is the unspecified address", host);
+	return -EINVAL;
+}
+
+/* ep->text: the address as inet_ntop() writes it, then ":PORT" if any. */
+static void format_text(struct swerve_endpoint *ep, const char *ntop,
+			bool v6)
+{
+	char port[8] = "";
+
+	if (ep->port != 0)
+		snprintf(port, sizeof(port), ":%u", (unsigned)ep->port);
+	snprintf(ep->text, sizeof(ep->text), v6 ? "[%s]%s" : "%s%s", ntop,
+		 port);
+}
+
+static int set_ipv6(struct parse *p, const char *host,
+		    struct swerve_endpoint *ep)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ep->addr;
+	char ntop[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+		config_error(p, "endpoint '%s' is not an IPv6 address", host);
+		return -EINVAL;
+	}
+	if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+		return refuse_unspecified(p, host);
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(ep->port);
+	ep->addrlen = sizeof(*sin6);
+	inet_ntop(AF_INET6, &sin6->sin6_addr, ntop, sizeof(ntop));
+	format_text(ep, ntop, true);
+	return 0;
+}
+
+/* <ep>'s address is the IPv4 literal <host>, already in ep->addr. */
+static int set_ipv4(struct parse *p, const char *host,
+		    struct swerve_endpoint *ep)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
+	char ntop[INET_ADDRSTRLEN];
+
+	if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
+		return refuse_unspecified(p, host);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(ep->port);
+	ep->addrlen = sizeof(*sin);
+	inet_ntop(AF_INET, &sin->sin_addr, ntop, sizeof(ntop));
+	format_text(ep, ntop, false);
+	return 0;
+}
+
+/*
+ * A host name, resolved later with c-ares; whether the service allows
+ * names is checked once its resolution is known (config_check_endpoints).
+ */
+static void set_name(struct swerve_endpoint *ep)
+{
+	ep->addr.ss_family = AF_UNSPEC;
+	ep->addrlen = 0;
+	if (ep->port != 0)
+		snprintf(ep->text, sizeof(ep->text), "%.60s:%u", ep->name,
+			 (unsigned)ep->port);
+	else
+		snprintf(ep->text, sizeof(ep->text), "%.70s", ep->name);
+}
+
+/* ADDRESS[:PORT] (split_address): fills addr, addrlen, port, text, name. */
+static int parse_endpoint_address(struct parse *p, const char *tok,
+				  struct swerve_endpoint *ep)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
+	char host[CONFIG_LINE_MAX];
+	const char *port;
+	uint64_t portnum = 0;
+	bool v6;
+
+	if (split_address(p, tok, host, &port, &v6) < 0)
+		return -EINVAL;
 	if (port != NULL && config_parse_uint(port, 65535, &portnum) < 0) {
 		config_error(p, "endpoint port must be 0 to 65535, not '%s'",
 			     port);
 		return -EINVAL;
 	}
-	if (v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ep->addr;
-
-		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
-			config_error(p, "endpoint '%s' is not an IPv6 address",
-				     host);
-			return -EINVAL;
-		}
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)portnum);
-		ep->port = (uint16_t)portnum;
-		ep->addrlen = sizeof(*sin6);
-		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
-			goto unspecified;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, ntop, sizeof(ntop));
-		if (portnum != 0)
-			snprintf(ep->text, sizeof(ep->text), "[%s]:%u", ntop,
-				 (unsigned)portnum);
-		else
-			snprintf(ep->text, sizeof(ep->text), "[%s]", ntop);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
-
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
-			if (looks_like_name(host) &&
-			    swerve_config_host_normalize(host, ep->name,
-							 sizeof(ep->name)) > 0) {
-				/* Resolved later with c-ares; whether the
-				 * service allows names is checked once its
-				 * resolution is known
-				 * (config_check_endpoints). */
-				ep->port = (uint16_t)portnum;
-				ep->addr.ss_family = AF_UNSPEC;
-				ep->addrlen = 0;
-				if (portnum != 0)
-					snprintf(ep->text, sizeof(ep->text),
-						 "%.60s:%u", ep->name,
-						 (unsigned)portnum);
-				else
-					snprintf(ep->text, sizeof(ep->text),
-						 "%.70s", ep->name);
-				return 0;
-			}
-			else
-				config_error(p, "endpoint '%s' is not an IPv4 "
-					     "or IPv6 address", host);
-			return -EINVAL;
-		}
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)portnum);
-		ep->port = (uint16_t)portnum;
-		ep->addrlen = sizeof(*sin);
-		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
-			goto unspecified;
-		inet_ntop(AF_INET, &sin->sin_addr, ntop, sizeof(ntop));
-		if (portnum != 0)
-			snprintf(ep->text, sizeof(ep->text), "%s:%u", ntop,
-				 (unsigned)portnum);
-		else
-			snprintf(ep->text, sizeof(ep->text), "%s", ntop);
+	ep->port = (uint16_t)portnum;
+	if (v6)
+		return set_ipv6(p, host, ep);
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1)
+		return set_ipv4(p, host, ep);
+	if (looks_like_name(host) &&
+	    swerve_config_host_normalize(host, ep->name,
+					 sizeof(ep->name)) > 0) {
+		set_name(ep);
+		return 0;
 	}
-	return 0;
-
-unspecified:
-	/* connect(2) to 0.0.0.0 or :: reaches this host: surely a typo */
-	config_error(p, "endpoint '%s' is the unspecified address", host);
+	config_error(p, "endpoint '%s' is not an IPv4 or IPv6 address", host);
 	return -EINVAL;
 }
 

@@ -197,6 +197,53 @@ static int parse_distribute_target(struct parse *p, const char *item,
 }
 
 /*
+ * The targets "TO:WEIGHT, ..." of rule <d>, whose from_text is set: no two
+ * may overlap, and the weights must sum to 100. Returns 0 or -EINVAL after
+ * reporting.
+ */
+static int parse_distribute_targets(struct parse *p, const char *to,
+				    struct swerve_distribute *d)
+{
+	char item[CONFIG_LINE_MAX];
+	const char *s, *comma;
+	unsigned j, sum = 0;
+
+	for (s = to;; s = comma + 1) {
+		comma = strchr(s, ',');
+		config_copy_trimmed(item, sizeof(item), s,
+				    comma != NULL ? (size_t)(comma - s)
+						  : strlen(s));
+		if (d->nto == SWERVE_MAX_DISTRIBUTE) {
+			config_error(p, "distribute from %s has more than %d "
+				     "targets", d->from_text,
+				     SWERVE_MAX_DISTRIBUTE);
+			return -EINVAL;
+		}
+		if (parse_distribute_target(p, item, &d->to[d->nto]) < 0)
+			return -EINVAL;
+		sum += d->to[d->nto].weight;
+		for (j = 0; j < d->nto; j++) {
+			if (!patterns_overlap(&d->to[j].pattern,
+					      &d->to[d->nto].pattern))
+				continue;
+			config_error(p, "distribute targets %s and %s overlap: "
+				     "a locality may match only one",
+				     d->to[j].text, d->to[d->nto].text);
+			return -EINVAL;
+		}
+		d->nto++;
+		if (comma == NULL)
+			break;
+	}
+	if (sum != 100) {
+		config_error(p, "distribute weights from %s sum to %u, not 100",
+			     d->from_text, sum);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * distribute = FROM -> TO:WEIGHT, ... Validated as Istio does (weights in
  * 1..100 summing to 100) and more: targets that overlap would make the
  * result depend on Go's random map order in Istio, so they are refused.
@@ -205,10 +252,9 @@ void config_add_distribute(struct parse *p, const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct service_state *st = &p->states[p->service];
-	char from[CONFIG_LINE_MAX], to[CONFIG_LINE_MAX], item[CONFIG_LINE_MAX];
+	char from[CONFIG_LINE_MAX], to[CONFIG_LINE_MAX];
 	struct swerve_distribute d, *grown;
-	const char *s, *comma;
-	unsigned i, j, sum = 0;
+	unsigned i;
 
 	memset(&d, 0, sizeof(d));
 	d.line = p->lineno;
@@ -226,37 +272,8 @@ void config_add_distribute(struct parse *p, const char *value)
 		return;
 	}
 	snprintf(d.from_text, sizeof(d.from_text), "%s", from);
-	for (s = to;; s = comma + 1) {
-		comma = strchr(s, ',');
-		config_copy_trimmed(item, sizeof(item), s,
-				    comma != NULL ? (size_t)(comma - s)
-						  : strlen(s));
-		if (d.nto == SWERVE_MAX_DISTRIBUTE) {
-			config_error(p, "distribute from %s has more than %d "
-				     "targets", from, SWERVE_MAX_DISTRIBUTE);
-			return;
-		}
-		if (parse_distribute_target(p, item, &d.to[d.nto]) < 0)
-			return;
-		sum += d.to[d.nto].weight;
-		for (j = 0; j < d.nto; j++) {
-			if (!patterns_overlap(&d.to[j].pattern,
-					      &d.to[d.nto].pattern))
-				continue;
-			config_error(p, "distribute targets %s and %s overlap: "
-				     "a locality may match only one",
-				     d.to[j].text, d.to[d.nto].text);
-			return;
-		}
-		d.nto++;
-		if (comma == NULL)
-			break;
-	}
-	if (sum != 100) {
-		config_error(p, "distribute weights from %s sum to %u, not 100",
-			     from, sum);
+	if (parse_distribute_targets(p, to, &d) < 0)
 		return;
-	}
 	for (i = 0; i < svc->ndistribute; i++) {
 		if (strcmp(svc->distribute[i].from_text, d.from_text) == 0) {
 			config_error(p, "distribute from %s is given twice in "

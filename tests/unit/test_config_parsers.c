@@ -227,3 +227,75 @@ Test(config, stores_endpoint_names_and_matches_names_normalized)
 	cr_assert_null(swerve_config_match_name(cfg, ""));
 	swerve_config_free(cfg);
 }
+
+struct endpoint_case {
+	char in[64];
+	char text[64];          /* or the error's words */
+	int family;             /* -1: an error */
+	uint16_t port;
+};
+
+ParameterizedTestParameters(config, parses_endpoint_addresses)
+{
+	static struct endpoint_case cases[] = {
+		{ "127.0.0.2", "127.0.0.2", AF_INET, 0 },
+		{ "127.0.0.2:8080", "127.0.0.2:8080", AF_INET, 8080 },
+		{ "[::1]:80", "[::1]:80", AF_INET6, 80 },
+		{ "[::1]", "[::1]", AF_INET6, 0 },
+		{ "::1", "[::1]", AF_INET6, 0 },
+		{ "[0:0::1]:5", "[::1]:5", AF_INET6, 5 },
+		{ "Db.Example.:53", "db.example:53", AF_UNSPEC, 53 },
+		{ "db", "db", AF_UNSPEC, 0 },
+		{ "0.0.0.0:80", "endpoint '0.0.0.0' is the unspecified address",
+		  -1, 0 },
+		{ "[::]:80", "endpoint '::' is the unspecified address", -1,
+		  0 },
+		{ "::", "endpoint '::' is the unspecified address", -1, 0 },
+		{ "[::1]x", "endpoint '[::1]x' is not [IPv6]:PORT", -1, 0 },
+		{ "[::1", "endpoint '[::1' is not [IPv6]:PORT", -1, 0 },
+		{ "127.0.0.2:70000",
+		  "endpoint port must be 0 to 65535, not '70000'", -1, 0 },
+		{ "db:x", "endpoint port must be 0 to 65535, not 'x'", -1, 0 },
+		{ "[fe80::zz]", "endpoint 'fe80::zz' is not an IPv6 address",
+		  -1, 0 },
+		{ "1.2.3.4.5", "endpoint '1.2.3.4.5' is not an IPv4 or IPv6 "
+		  "address", -1, 0 },
+		{ "db%1:80", "endpoint 'db%1' is not an IPv4 or IPv6 address",
+		  -1, 0 },
+	};
+
+	return cr_make_param_array(struct endpoint_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct endpoint_case *c, config, parses_endpoint_addresses)
+{
+	struct swerve_config *cfg = NULL;
+	const struct swerve_endpoint *ep;
+	struct reports r;
+	char path[PATH_MAX];
+	char text[256];
+	int rc;
+
+	snprintf(text, sizeof(text), "[service s]\nhosts = s.test\n"
+		 "resolution = dns\nendpoint = %s\n", c->in);
+	rc = load_text(text, path, sizeof(path), &cfg, &r);
+	if (c->family < 0) {
+		/* The endpoint's error, then "[service s] has no endpoint". */
+		cr_assert_eq(rc, -EINVAL, "%s", c->in);
+		cr_assert_eq(r.nerrors, 2, "%s", c->in);
+		cr_assert_str_eq(r.fields[0].msg, c->text);
+		cr_assert_eq(r.fields[0].line, 4);
+		return;
+	}
+	cr_assert_eq(rc, 0, "%s: %s", c->in, r.msg[0]);
+	ep = &cfg->services[0].endpoints[0];
+	cr_assert_str_eq(ep->text, c->text);
+	cr_assert_eq(ep->addr.ss_family, c->family, "%s", c->in);
+	cr_assert_eq(ep->port, c->port, "%s", c->in);
+	if (c->family == AF_UNSPEC)
+		cr_assert_eq(ep->addrlen, 0);
+	else
+		cr_assert_eq(get_port(ep), c->port, "%s", c->in);
+	swerve_config_free(cfg);
+}
