@@ -5,16 +5,19 @@
  * patterns).
  *
  * Loading works in three steps:
- *   1. config_handle_pair() (config_read.c) stores every key as written (tuning
- *      keys as numbers, with the line they came from) and reports what is
- *      wrong with a value on its own;
- *   2. finish() resolves each tuning key of each service: its own value,
- *      else [defaults], else the built-in default, so [defaults] may appear
+ *   1. inih reads the file through config_read.c, which hands every key to
+ *      its handler (config_handle_key(), config_keys.c); the handler stores
+ *      it as written (tuning keys as numbers, with the line they came from)
+ *      and reports what is wrong with a value on its own;
+ *   2. finish() gives the environment overrides to the same handlers, then
+ *      resolves each tuning key of each service: its own value, else
+ *      [defaults], else the built-in default, so [defaults] may appear
  *      anywhere in the file; then it runs the checks that involve several
  *      keys or the whole file (config_check.c);
  *   3. config_assign_vips() derives the service addresses.
- * Every problem is reported and parsing goes on, so `swervectl check` lists
- * them all at once; any error makes the load fail.
+ * Every problem is reported, as a struct swerve_config_problem, and parsing
+ * goes on, so `swervectl check` lists them all at once; any error makes the
+ * load fail.
  *
  * This is the only file that includes ini.h: the other config files see
  * inih only through config_read_line() and config_handle_pair(), whose

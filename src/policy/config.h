@@ -1,8 +1,9 @@
 /*
  * config: reads the INI file (inih) into an immutable struct swerve_config,
  * validates it, and derives what every process must agree on: service
- * addresses from vip_cidr, endpoint row keys, defaults. Only config.c
- * includes ini.h.
+ * addresses from vip_cidr, endpoint row keys, defaults. The work is split
+ * by concern over config.c and config_*.c, which share config_int.h; only
+ * config.c includes ini.h.
  *
  * Thread-safety: loading and freeing are plain single-threaded calls; a
  * loaded config is never modified, so any number of threads (and signal

@@ -1,6 +1,6 @@
 /*
  * config_int.h: what the config files share and nothing outside them sees:
- * the state of one load (struct parse), the key tables' types, and the
+ * the state of one load (struct parse), the key table's types, and the
  * functions each config file offers the others. config.h is the public
  * interface.
  *
