@@ -1,8 +1,9 @@
 /*
  * config: reads the INI file (inih) into an immutable struct swerve_config,
  * validates it, and derives what every process must agree on: service
- * addresses from vip_cidr, endpoint row keys, defaults. Only config.c
- * includes ini.h.
+ * addresses from vip_cidr, endpoint row keys, defaults. The work is split
+ * by concern over config.c and config_*.c, which share config_int.h; only
+ * config.c includes ini.h.
  *
  * Thread-safety: loading and freeing are plain single-threaded calls; a
  * loaded config is never modified, so any number of threads (and signal
@@ -44,6 +45,12 @@ enum swerve_lb {
 	SWERVE_LB_LEAST_REQUEST = 1,
 	SWERVE_LB_RANDOM = 2,
 };
+
+/*
+ * The name of <lb> as the config spells it ("round_robin",
+ * "least_request", "random"), or "?" for a value outside the enum.
+ */
+const char *swerve_config_lb_name(enum swerve_lb lb);
 
 /* region[/zone[/subzone]]; empty strings for missing parts ("" == ""). */
 struct swerve_locality {
@@ -192,14 +199,29 @@ struct swerve_config {
 	unsigned nservices;
 };
 
-/* Called once per problem found: "<file>:<line>: <message>" (no newline). */
-typedef void (*swerve_config_report_fn)(void *ctx, bool is_error,
-					const char *msg);
+/*
+ * One problem found while loading, located by a line of the file, by an
+ * environment variable, or by neither (the file as a whole). The strings
+ * live only during the call that passes the problem: copy what you keep.
+ */
+struct swerve_config_problem {
+	bool is_error;          /* false: a note, the load goes on */
+	const char *file;       /* the config path */
+	int line;               /* 0 when not from a line of the file */
+	const char *env;        /* the environment variable, or NULL */
+	const char *msg;        /* the message alone, no location */
+	const char *text;       /* "file:line: msg" (or "VAR: msg", or
+				 * "file: msg") as printed; no newline */
+};
+
+/* Called once per problem found, in the order found. */
+typedef void (*swerve_config_report_fn)(
+	void *ctx, const struct swerve_config_problem *problem);
 
 /*
  * Parses and validates the file at <path>. Every problem is passed to
- * <report> (may be NULL) as "file:line: message": errors make the load fail,
- * notes (is_error false) do not. The first error is also copied to <err>
+ * <report> (may be NULL): errors make the load fail, notes (is_error
+ * false) do not. The text of the first error is also copied to <err>
  * (may be NULL). Environment overrides (SWERVE_LOCALITY, SWERVE_SHM,
  * SWERVE_LOG, read with secure_getenv) are applied when <use_env> is true.
  * Returns 0 and sets <*out>, or -errno (-ENOENT when the file does not
@@ -207,8 +229,9 @@ typedef void (*swerve_config_report_fn)(void *ctx, bool is_error,
  * and frees it with swerve_config_free().
  */
 int swerve_config_load(const char *path, bool use_env,
-		       struct swerve_config **out, swerve_config_report_fn report,
-		       void *ctx, char *err, size_t errlen);
+		       struct swerve_config **out,
+		       swerve_config_report_fn report, void *ctx, char *err,
+		       size_t errlen);
 
 /* Frees a config from swerve_config_load(); accepts NULL. */
 void swerve_config_free(struct swerve_config *cfg);
@@ -243,6 +266,17 @@ const char *swerve_config_label(const struct swerve_label *labels,
 
 /* Parses "250ms", "15s", "1m", "2h" into milliseconds: 0 or -EINVAL. */
 int swerve_config_parse_duration(const char *s, uint64_t *out_ms);
+
+/*
+ * Writes host name <in> to <out> (<outlen> bytes) the way the config
+ * stores hosts: ASCII lower case, without one trailing dot. Allocates
+ * nothing and takes no lock, so the hooks may call it on any thread.
+ * Returns the length written (at least 1), -ENAMETOOLONG when <in> and its
+ * terminating NUL are longer than <outlen> (<out> is then untouched), or
+ * -EINVAL for a NULL argument, a zero <outlen> or a name that is empty
+ * without its dot.
+ */
+int swerve_config_host_normalize(const char *in, char *out, size_t outlen);
 
 /*
  * The service whose hosts match <name> (case-insensitive, one trailing dot

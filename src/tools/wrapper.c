@@ -16,13 +16,15 @@
 #include <unistd.h>
 
 #include "base/exe.h"
+#include "policy/config.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: swerve [-c CONFIG] [--] COMMAND [ARGS...]\n"
 		"Runs COMMAND with libswerve.so preloaded, so that the names in\n"
-		"CONFIG (default: $SWERVE_CONFIG, else /etc/swerve/swerve.ini)\n"
+		"CONFIG (default: $SWERVE_CONFIG, else "
+		SWERVE_DEFAULT_CONFIG ")\n"
 		"fail over between their endpoints.\n"
 		"  -c CONFIG   the config file to use (sets SWERVE_CONFIG)\n"
 		"  -h, --help  this text\n"

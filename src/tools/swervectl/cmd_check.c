@@ -17,38 +17,25 @@ struct check_ctx {
 };
 
 /*
- * Notes are printed as "file:line: note: ..." so they read apart from
- * errors, unless config.c already labelled them.
+ * Errors are printed as config.c words them; notes get "note: " after
+ * their place ("file:line: note: ...") so they read apart from errors.
  */
-static void report_problem(void *ctx, bool is_error, const char *msg)
+static void report_problem(void *ctx, const struct swerve_config_problem *p)
 {
 	struct check_ctx *c = ctx;
-	const char *p, *q;
 
-	if (is_error) {
+	if (p->is_error) {
 		c->errors++;
-		fprintf(stderr, "%s\n", msg);
+		fprintf(stderr, "%s\n", p->text);
 		return;
 	}
 	c->notes++;
-	if (strstr(msg, "note:") != NULL || strstr(msg, "warning:") != NULL) {
-		fprintf(stderr, "%s\n", msg);
-		return;
-	}
-	/* Find the ":<line>: " after the file name (which may hold ':'). */
-	for (p = strchr(msg, ':'); p != NULL; p = strchr(p + 1, ':')) {
-		q = p + 1;
-		if (*q < '0' || *q > '9')
-			continue;
-		while (*q >= '0' && *q <= '9')
-			q++;
-		if (q[0] == ':' && q[1] == ' ') {
-			fprintf(stderr, "%.*snote: %s\n", (int)(q + 2 - msg),
-				msg, q + 2);
-			return;
-		}
-	}
-	fprintf(stderr, "note: %s\n", msg);
+	if (p->env != NULL)
+		fprintf(stderr, "%s: note: %s\n", p->env, p->msg);
+	else if (p->line > 0)
+		fprintf(stderr, "%s:%d: note: %s\n", p->file, p->line, p->msg);
+	else
+		fprintf(stderr, "%s: note: %s\n", p->file, p->msg);
 }
 
 int cmd_check(const struct cli_args *a)

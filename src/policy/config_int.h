@@ -1,0 +1,259 @@
+/*
+ * config_int.h: what the config files share and nothing outside them sees:
+ * the state of one load (struct parse), the key table's types, and the
+ * functions each config file offers the others. config.h is the public
+ * interface.
+ *
+ * The functions below have external linkage only so that the config files
+ * can call each other: the build hides every symbol that is not exported
+ * (-fvisibility=hidden), so none of them leaves libswerve.so, and their
+ * config_ prefix keeps them apart from other modules' names where objects
+ * are linked together (swervectl, the tests).
+ *
+ * Thread-safety: a struct parse belongs to the one thread that loads.
+ */
+#ifndef SWERVE_CONFIG_INT_H
+#define SWERVE_CONFIG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy/config.h"
+
+/*
+ * inih's line buffer, INI_MAX_LINE (config.c checks that they agree): no
+ * key, value or item of a value is longer, so a buffer of this size holds
+ * any of them. It is spelled here so that only config.c includes ini.h.
+ */
+#define CONFIG_LINE_MAX 200
+
+#define SERVICE_NAME_MAX 63
+
+#define WEIGHT_MAX 10000
+
+enum section_kind {
+	SECTION_NONE = 0,       /* before the first header */
+	SECTION_SWERVE = 1,
+	SECTION_DEFAULTS = 2,
+	SECTION_SERVICE = 3,
+	SECTION_IGNORED = 4,    /* a bad header, already reported */
+};
+
+/* What a key's value is; the handler of a VALUE_TEXT key checks it alone. */
+enum value_kind {
+	VALUE_UINT = 0,
+	VALUE_DURATION = 1,
+	VALUE_BOOL = 2,
+	VALUE_LB = 3,
+	VALUE_RESOLUTION = 4,
+	VALUE_TEXT = 5,
+};
+
+/* Where a key may be given. */
+enum key_place {
+	PLACE_SWERVE = 0,       /* [swerve] */
+	PLACE_TUNING = 1,       /* [defaults] and [service NAME] */
+	PLACE_SERVICE = 2,      /* [service NAME] */
+};
+
+/*
+ * Every key of the file, indexes of the key table (config_keys.c). The
+ * tuning keys come first so that they also index struct tuning.
+ */
+enum key_id {
+	/* PLACE_TUNING */
+	TK_CONSECUTIVE_5XX = 0,
+	TK_CONSECUTIVE_GATEWAY,
+	TK_CONSECUTIVE_LOCAL_ORIGIN,
+	TK_SPLIT,
+	TK_INTERVAL,
+	TK_BASE_EJECTION,
+	TK_MAX_EJECTION,
+	TK_MAX_EJECTION_PERCENT,
+	TK_MIN_EJECTABLE_HOSTS,
+	TK_MIN_HEALTH_PERCENT,
+	TK_LB,
+	TK_OVERPROVISIONING,
+	TK_CONNECT_TIMEOUT,
+	TK_CONNECT_ATTEMPTS,
+	TK_RESOLUTION,
+	TK_DNS_MIN_TTL,
+	TK_DNS_MAX_TTL,
+	TK_DNS_TIMEOUT,
+	TK_COUNT,
+	/* PLACE_SWERVE */
+	SK_LOCALITY = TK_COUNT,
+	SK_VIP_CIDR,
+	SK_SHM,
+	SK_LOG,
+	SK_DNS_SERVERS,
+	/* PLACE_SERVICE */
+	VK_HOSTS,
+	VK_PORTS,
+	VK_ENDPOINT,
+	VK_FAILOVER,
+	VK_FAILOVER_PRIORITY,
+	VK_DISTRIBUTE,
+	KEY_COUNT,
+};
+
+struct parse;
+
+/*
+ * One key of the file. Its handler checks and stores a value of the key
+ * being read (struct parse's key) and reports what is wrong with it
+ * through config_error(), so that the same value gets the same message
+ * wherever it comes from.
+ */
+struct key_spec {
+	const char *name;
+	enum key_place place;
+	enum value_kind kind;
+	uint64_t min;           /* range and default: tuning keys */
+	uint64_t max;
+	uint64_t def;
+	bool outlier;           /* giving it turns outlier detection on */
+	const char *hint;       /* appended to range errors, or NULL */
+	const char *env;        /* the variable overriding it, or NULL */
+	void (*handle)(struct parse *p, const char *value);
+};
+
+/* Tuning keys as given in one section; line 0 means "not given". */
+struct tuning {
+	uint64_t value[TK_COUNT];
+	int line[TK_COUNT];
+};
+
+/* What a service needs while loading only; parallel to cfg->services. */
+struct service_state {
+	struct tuning tuning;
+	unsigned cap_endpoints;
+	unsigned cap_distribute;
+};
+
+struct parse {
+	const char *path;
+	struct swerve_config *cfg;
+	struct service_state *states;
+	unsigned cap_services;
+	struct tuning defaults;
+	FILE *file;
+	int lineno;
+	bool prev_name;         /* inih's "continuation lines allowed" */
+	enum section_kind section;
+	unsigned service;       /* index when section is SECTION_SERVICE */
+	int swerve_line;        /* header lines, 0 when absent */
+	int defaults_line;
+	int swerve_key_line[KEY_COUNT]; /* [swerve] keys given, by key_id */
+	int key;                /* the key being handled (enum key_id) */
+	const char *env;        /* the variable being applied, or NULL */
+	char where[SERVICE_NAME_MAX + 16]; /* the section, as messages say */
+	int first_syntax_line;
+	unsigned nerrors;
+	bool oom;
+	int read_errno;
+	swerve_config_report_fn report;
+	void *ctx;
+	char *err;
+	size_t errlen;
+};
+
+/* The characters the config syntax knows, independent of the locale. */
+
+static inline bool is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+	       c == '\f' || c == '\v';
+}
+
+static inline bool is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline char to_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* config.c */
+
+/*
+ * Reports a problem at <line> of the file (0: the file as a whole) to the
+ * caller's report function; the first error is also copied to its buffer.
+ */
+void config_report_at(struct parse *p, bool is_error, int line,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/*
+ * Reports an error about what is being read: the current line of the
+ * file, or the environment variable being applied ("<VARIABLE>: <message>",
+ * an override has no line). Key handlers report through it, never with a
+ * place of their own, so a value gets the same message from either.
+ */
+void config_error(struct parse *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* config_read.c: the reader and the handler given to ini_parse_stream() */
+int config_handle_pair(void *user, const char *section, const char *name,
+		       const char *value);
+char *config_read_line(char *buf, int size, void *stream);
+
+/* config_keys.c */
+
+/* Hands the key <name> of the current section to its handler. */
+void config_handle_key(struct parse *p, const char *name, const char *value);
+/*
+ * For a key that may be given once per section, with <first_line> the
+ * line it was given on (0: not yet): reports and returns true if it was.
+ */
+bool config_given_twice(struct parse *p, int first_line);
+void config_apply_env(struct parse *p);
+void config_resolve_tuning(const struct tuning *own,
+			   const struct tuning *defaults, struct tuning *out);
+void config_apply_tuning(struct swerve_service *svc, const struct tuning *t);
+
+/* config_values.c */
+void config_copy_trimmed(char *out, size_t size, const char *s, size_t len);
+int config_parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* A value of <key>'s kind and range: 0, or -EINVAL after reporting. */
+int config_parse_value(struct parse *p, const struct key_spec *key,
+		       const char *value, uint64_t *out);
+int config_parse_cidr(const char *s, uint32_t *net, uint32_t *mask,
+		      unsigned *prefix, const char **why);
+/* Handlers of the [swerve] keys and of hosts and ports. */
+void config_set_locality(struct parse *p, const char *value);
+void config_set_vip_cidr(struct parse *p, const char *value);
+void config_set_shm(struct parse *p, const char *value);
+void config_set_log(struct parse *p, const char *value);
+void config_set_dns_servers(struct parse *p, const char *value);
+void config_add_hosts(struct parse *p, const char *value);
+void config_add_ports(struct parse *p, const char *value);
+void config_add_list(struct parse *p, const char *value,
+		     void (*add)(struct parse *p, const char *item));
+const char *config_read_token(const char *s, char *tok, size_t size);
+bool config_is_valid_label_key(const char *s);
+bool config_is_locality_key(const char *key);
+int config_add_label(struct parse *p, struct swerve_label *labels,
+		     unsigned *n, const char *key, const char *value);
+
+/* config_endpoint.c: the handler of endpoint */
+void config_add_endpoint(struct parse *p, const char *value);
+
+/* config_rules.c: the handlers of the locality rule keys */
+void config_add_failover(struct parse *p, const char *value);
+void config_set_failover_priority(struct parse *p, const char *value);
+void config_add_distribute(struct parse *p, const char *value);
+
+/* config_check.c */
+void config_check_tuning(struct parse *p, const struct tuning *t,
+			 const struct tuning *own, const char *where);
+void config_check_endpoints(struct parse *p, const struct swerve_service *svc);
+int config_build_localities(struct parse *p, struct swerve_service *svc);
+void config_check_locality_rules(struct parse *p,
+				 const struct swerve_service *svc);
+void config_assign_vips(struct parse *p);
+
+#endif
