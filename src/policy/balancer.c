@@ -392,19 +392,6 @@ void swerve_balancer_load(const uint8_t *prio, const bool *healthy, size_t n,
 	}
 }
 
-const char *swerve_balancer_policy_name(enum swerve_lb lb)
-{
-	switch (lb) {
-	case SWERVE_LB_LEAST_REQUEST:
-		return "least request";
-	case SWERVE_LB_RANDOM:
-		return "random";
-	case SWERVE_LB_ROUND_ROBIN:
-	default:
-		return "round robin";
-	}
-}
-
 uint64_t swerve_balancer_locality_weights(
 	const struct swerve_balancer_input *in, unsigned p, uint64_t *eff)
 {

@@ -135,7 +135,4 @@ struct swerve_balancer_input {
 uint64_t swerve_balancer_locality_weights(
 	const struct swerve_balancer_input *in, unsigned p, uint64_t *eff);
 
-/* "round robin", "least request" or "random", for reasons. */
-const char *swerve_balancer_policy_name(enum swerve_lb lb);
-
 #endif

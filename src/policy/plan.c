@@ -455,7 +455,7 @@ static void append(char *buf, size_t len, size_t *off, const char *fmt, ...)
 static void explain(const struct draw_state *st, char *why, size_t whylen)
 {
 	const struct swerve_plan *pl = st->pl;
-	const char *lb = swerve_balancer_policy_name(pl->lb);
+	const char *lb = swerve_config_lb_name(pl->lb);
 	size_t off = 0;
 
 	if (st->fail_open)

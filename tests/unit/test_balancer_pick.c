@@ -79,7 +79,7 @@ Test(balancer, round_robin_rotates_exactly)
 			     want[i % 3]);
 	}
 	cr_assert_str_eq(why,
-			 "priority 0 (load 100%), round robin over 3 healthy "
+			 "priority 0 (load 100%), round_robin over 3 healthy "
 			 "of 4");
 }
 
@@ -93,7 +93,7 @@ Test(balancer, why_reads_as_one_line)
 	fixture_init(&f, tiers, ej, 1);
 	cr_assert_eq(swerve_balancer_pick(&f.in, why, sizeof(why)), 0);
 	cr_assert_str_eq(why,
-			 "priority 0 (load 100%), round robin over 1 healthy "
+			 "priority 0 (load 100%), round_robin over 1 healthy "
 			 "of 1");
 	cr_assert_eq(swerve_balancer_pick(&f.in, tiny, sizeof(tiny)), 0);
 	cr_assert_str_eq(tiny, "priorit");

@@ -45,7 +45,7 @@ static void explain_service(const struct swerve_config *cfg,
 	       secure_getenv("SWERVE_LOCALITY") != NULL ?
 	       " (from SWERVE_LOCALITY)" : "");
 	printf("load balancing:     %s, overprovisioning factor %" PRIu32
-	       "%%, panic threshold %" PRIu32 "%%%s\n", lb_name(svc->lb),
+	       "%%, panic threshold %" PRIu32 "%%%s\n", swerve_config_lb_name(svc->lb),
 	       svc->overprovisioning_factor, svc->outlier.min_health_percent,
 	       svc->outlier.min_health_percent == 0 ? " (panic disabled)" :
 	       "");
@@ -267,10 +267,10 @@ static void explain_pick(const struct svc_view *sv)
 		printf("                    the first pick only: the "
 		       "draw of a priority per\n"
 		       "                    connection and %s make "
-		       "later picks vary\n", lb_name(sv->svc->lb));
+		       "later picks vary\n", swerve_config_lb_name(sv->svc->lb));
 	else
 		printf("                    the first pick only: %s "
-		       "makes later picks vary\n", lb_name(sv->svc->lb));
+		       "makes later picks vary\n", swerve_config_lb_name(sv->svc->lb));
 }
 
 int cmd_explain(const struct cli_args *a)

@@ -43,19 +43,6 @@ void format_duration(uint64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "s", s);
 }
 
-const char *lb_name(enum swerve_lb lb)
-{
-	switch (lb) {
-	case SWERVE_LB_ROUND_ROBIN:
-		return "round_robin";
-	case SWERVE_LB_LEAST_REQUEST:
-		return "least_request";
-	case SWERVE_LB_RANDOM:
-		return "random";
-	}
-	return "?";
-}
-
 void format_vip(uint32_t vip, char *buf, size_t len)
 {
 	struct in_addr in = { .s_addr = htonl(vip) };

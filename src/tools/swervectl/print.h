@@ -24,8 +24,6 @@
  */
 void format_duration(uint64_t ms, char *buf, size_t len);
 
-/* swervectl's spelling of a load-balancing policy. */
-const char *lb_name(enum swerve_lb lb);
 
 /* A service address (host byte order) as dotted quad. */
 void format_vip(uint32_t vip, char *buf, size_t len);
