@@ -21,25 +21,18 @@
 #include "base/swerve.h"
 #include "preload/preload.h"
 
-/* The canonical name to report: the configured host when it is exact,
- * else the name asked, lower case, without a trailing dot. */
-static char *canonical_name(const struct swerve_service *svc,
-			    const char *node)
+/*
+ * The canonical name to report: the name asked as the config spells hosts
+ * (lower case, no trailing dot), which is the configured host itself when
+ * it matched exactly.
+ */
+static char *canonical_name(const char *node)
 {
-	size_t len = strlen(node), i;
-	char *out;
+	char buf[256];
 
-	if (len > 0 && node[len - 1] == '.')
-		len--;
-	for (i = 0; i < svc->nhosts; i++)
-		if (strlen(svc->hosts[i]) == len &&
-		    strncasecmp(svc->hosts[i], node, len) == 0)
-			return strdup(svc->hosts[i]);
-	out = strndup(node, len);
-	for (i = 0; out != NULL && out[i] != '\0'; i++)
-		if (out[i] >= 'A' && out[i] <= 'Z')
-			out[i] = (char)(out[i] - 'A' + 'a');
-	return out;
+	if (swerve_config_host_normalize(node, buf, sizeof(buf)) < 0)
+		return NULL;
+	return strdup(buf);
 }
 
 /*
@@ -155,7 +148,7 @@ static int service_getaddrinfo(const struct swerve_service *svc,
 	for (p = head; p != NULL; p = p->ai_next)
 		p->ai_flags = flags;
 	if ((flags & AI_CANONNAME) && head != NULL) {
-		char *canon = canonical_name(svc, node);
+		char *canon = canonical_name(node);
 
 		if (canon == NULL) {
 			freeaddrinfo_list(head);
