@@ -77,41 +77,6 @@ struct swerve_dnscache {
 	uint64_t timeout_ms;             /* the longest dns_timeout */
 };
 
-uint64_t swerve_dnscache_key(const struct swerve_service *svc,
-			     const struct swerve_endpoint *ep,
-			     const struct sockaddr_storage *addr)
-{
-	char text[INET6_ADDRSTRLEN] = "";
-	uint64_t h;
-
-	if (addr->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr,
-			  text, sizeof(text));
-	else if (addr->ss_family == AF_INET6)
-		inet_ntop(AF_INET6,
-			  &((const struct sockaddr_in6 *)addr)->sin6_addr, text,
-			  sizeof(text));
-	/* "service\0name:port/address": hashed, so no address is stored. */
-	h = swerve_hash64(svc->name, strlen(svc->name), SWERVE_HASH_SEED);
-	h = swerve_hash64("", 1, h);
-	h = swerve_hash64(ep->text, strlen(ep->text), h);
-	h = swerve_hash64("/", 1, h);
-	h = swerve_hash64(text, strlen(text), h);
-	return h != 0 ? h : 1;
-}
-
-uint64_t swerve_dnscache_status_key(const struct swerve_service *svc,
-				    const struct swerve_endpoint *ep)
-{
-	uint64_t h;
-
-	h = swerve_hash64(svc->name, strlen(svc->name), SWERVE_HASH_SEED);
-	h = swerve_hash64("", 1, h);
-	h = swerve_hash64(ep->text, strlen(ep->text), h);
-	h = swerve_hash64("#dns", 4, h);
-	return h != 0 ? h : 1;
-}
-
 static int build_service(struct swerve_dnscache *c, unsigned s)
 {
 	const struct swerve_service *svc = &c->cfg->services[s];
@@ -145,14 +110,16 @@ static int build_service(struct swerve_dnscache *c, unsigned s)
 
 		if (ep->name[0] == '\0') {
 			sc->expanded.endpoints[k] = *ep;
-			sc->rows[k] = swerve_shm_row(c->tab, ep->key, true);
+			sc->rows[k] = swerve_shm_row(
+				c->tab, swerve_shm_endpoint_key(svc->name, ep->text),
+				true);
 			sc->set_of[k++] = -1;
 			continue;
 		}
 		sc->sets[set].ep = i;
 		sc->sets[set].base = k;
 		sc->sets[set].status = swerve_shm_row(
-			c->tab, swerve_dnscache_status_key(svc, ep), true);
+			c->tab, swerve_shm_status_key(svc->name, ep->text), true);
 		for (unsigned j = 0; j < SWERVE_DNS_MAX_ADDRS; j++) {
 			sc->expanded.endpoints[k] = *ep;
 			sc->set_of[k++] = (int)set;
@@ -275,7 +242,8 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 	/* Rows first, outside the seqlock: lock-free, may probe a while. */
 	for (k = 0; k < n; k++)
 		rows[k] = swerve_shm_row(c->tab,
-					 swerve_dnscache_key(svc, ep, &addrs[k]),
+					 swerve_shm_address_key(svc->name, ep->text,
+							&addrs[k]),
 					 true);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -104,14 +104,4 @@ struct swerve_shm_row *const *swerve_dnscache_rows(
 void swerve_dnscache_note_stale(struct swerve_dnscache *c, unsigned s,
 				unsigned i);
 
-/*
- * The row key of address <addr> behind named endpoint <ep> of <svc>: the
- * same in every process; and the key of the name's status row.
- */
-uint64_t swerve_dnscache_key(const struct swerve_service *svc,
-			     const struct swerve_endpoint *ep,
-			     const struct sockaddr_storage *addr);
-uint64_t swerve_dnscache_status_key(const struct swerve_service *svc,
-				    const struct swerve_endpoint *ep);
-
 #endif

@@ -591,15 +591,6 @@ static void publish_locked(struct swerve_shm_row *row,
 	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
 }
 
-uint64_t swerve_shm_service_key(const char *name)
-{
-	uint64_t h;
-
-	h = swerve_hash64(name, strlen(name), SWERVE_HASH_SEED);
-	h = swerve_hash64("", 1, h);
-	return h != 0 ? h : 1;
-}
-
 uint64_t swerve_shm_epoch(const struct swerve_shm_row *svc_row)
 {
 	if (svc_row == NULL)

@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "policy/config.h"
 #include "policy/outlier.h"
@@ -56,7 +57,7 @@ struct swerve_shm_row {
 	 * the service's health (swerve_shm_epoch()). */
 	_Atomic uint64_t panic_mask;
 	_Atomic uint64_t epoch;
-	/* DNS status rows only (key swerve_dnscache_status_key()): connects
+	/* DNS status rows only (key swerve_shm_status_key()): connects
 	 * routed on a stale answer while the name did not resolve. There,
 	 * connects_ok and connects_failed count lookups, and updated_ms is
 	 * the time of the last good answer. */
@@ -232,9 +233,17 @@ size_t swerve_shm_events(struct swerve_shm *tab,
 			 struct swerve_shm_event_info *out, size_t max,
 			 uint64_t *lost);
 
-/* The row key of service <name> itself (panic state): hash("name\0"),
- * which no endpoint key equals, as endpoint text is never empty. */
-uint64_t swerve_shm_service_key(const char *name);
+/*
+ * Row keys (keys.c, their one owner): of service <service> itself (panic
+ * mask, epoch); of its endpoint whose text is <endpoint> ("127.0.0.2:80");
+ * of address <addr> behind its named endpoint <endpoint> ("db.test:80");
+ * of that name's status row. The same in every process; never 0.
+ */
+uint64_t swerve_shm_service_key(const char *service);
+uint64_t swerve_shm_endpoint_key(const char *service, const char *endpoint);
+uint64_t swerve_shm_address_key(const char *service, const char *endpoint,
+				const struct sockaddr_storage *addr);
+uint64_t swerve_shm_status_key(const char *service, const char *endpoint);
 
 /*
  * Notes that service <name> is in panic as <mask> says

@@ -166,7 +166,7 @@ static void view_slot(struct view *v, unsigned s, unsigned k,
 	snprintf(e->text, sizeof(e->text), "%s", cep->text);
 	if (cep->name[0] != '\0') {
 		format_address(&addr, e->text, sizeof(e->text));
-		e->key = swerve_dnscache_key(sv->svc, cep, &addr);
+		e->key = swerve_shm_address_key(sv->svc->name, cep->text, &addr);
 		e->dns = stale ? "stale" : "ok";
 		if (status != NULL)
 			e->stale_uses = atomic_load(&status->stale_uses);
@@ -214,8 +214,8 @@ static void view_config_endpoint(struct view *v, unsigned s, unsigned i,
 	size_t before = sv->neps;
 
 	if (named && v->present)
-		status = swerve_shm_row(&v->tab, swerve_dnscache_status_key(
-						sv->svc, cep), false);
+		status = swerve_shm_row(&v->tab, swerve_shm_status_key(
+						sv->svc->name, cep->text), false);
 	for (j = 0; j < width; j++, (*k)++)
 		view_slot(v, s, *k, cep, status, sv);
 	if (named && sv->neps == before)
