@@ -76,7 +76,6 @@ struct swerve_endpoint {
 	struct swerve_locality locality;
 	char locality_text[200]; /* as written, "" when absent */
 	uint32_t weight;        /* >= 1, default 1 */
-	uint64_t key;           /* shared-table row: hash("service\0text") */
 	int line;               /* where it was defined */
 	struct swerve_label labels[SWERVE_MAX_LABELS]; /* label.KEY=VALUE */
 	unsigned nlabels;

@@ -243,17 +243,6 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 	return 0;
 }
 
-/* Row key of the shared table: hash of "service\0text", never 0. */
-static uint64_t hash_endpoint_key(const char *service, const char *text)
-{
-	uint64_t h;
-
-	h = swerve_hash64(service, strlen(service), SWERVE_HASH_SEED);
-	h = swerve_hash64("", 1, h);
-	h = swerve_hash64(text, strlen(text), h);
-	return h != 0 ? h : 1;
-}
-
 void config_add_endpoint(struct parse *p, const char *value)
 {
 	struct swerve_service *svc = &p->cfg->services[p->service];
@@ -296,6 +285,5 @@ void config_add_endpoint(struct parse *p, const char *value)
 		svc->endpoints = grown;
 		st->cap_endpoints = cap;
 	}
-	ep.key = hash_endpoint_key(svc->name, ep.text);
 	svc->endpoints[svc->nendpoints++] = ep;
 }

@@ -122,7 +122,9 @@ static int build_services(const struct swerve_config *cfg)
 		}
 		for (i = 0; i < n; i++)
 			ss->rows[i] = swerve_shm_row(&swerve_table,
-						     svc->endpoints[i].key,
+						     swerve_shm_endpoint_key(
+							     svc->name,
+							     svc->endpoints[i].text),
 						     true);
 	}
 	return 0;

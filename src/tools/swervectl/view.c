@@ -157,12 +157,15 @@ static void view_slot(struct view *v, unsigned s, unsigned k,
 	if (v->present)
 		sv->rows[k] = swerve_dnscache_has_names(v->dc, s) ?
 			      swerve_dnscache_rows(v->dc, s)[k] :
-			      swerve_shm_row(&v->tab, cep->key, false);
+			      swerve_shm_row(&v->tab,
+					     swerve_shm_endpoint_key(
+						     sv->svc->name, cep->text),
+					     false);
 	e = &sv->eps[sv->neps++];
 	e->svc = sv->svc;
 	e->ep = &sv->routed->endpoints[k];
 	e->slot = k;
-	e->key = cep->key;
+	e->key = swerve_shm_endpoint_key(sv->svc->name, cep->text);
 	snprintf(e->text, sizeof(e->text), "%s", cep->text);
 	if (cep->name[0] != '\0') {
 		format_address(&addr, e->text, sizeof(e->text));
@@ -186,7 +189,7 @@ static void view_unresolved(const struct swerve_endpoint *cep,
 	e->ep = cep;
 	e->slot = first;
 	e->absent = true;
-	e->key = cep->key;
+	e->key = swerve_shm_endpoint_key(sv->svc->name, cep->text);
 	snprintf(e->text, sizeof(e->text), "%s", cep->text);
 	e->dns = "unresolved";
 	if (status != NULL) {
