@@ -84,6 +84,35 @@ static void stop_servers(pid_t *pids)
 		t_stop(pids[i]);
 }
 
+/*
+ * Writes a config of mydb.com over the eight servers at <prefix>.2 .. .9,
+ * four in us-east/a (this host's locality) and four in us-west/b, with
+ * failover us-east -> us-west, round robin, and the outlier keys <outlier>.
+ */
+static const char *failover_config(const char *prefix, const char *outlier)
+{
+	char text[2048];
+	size_t off;
+	int i;
+
+	off = (size_t)snprintf(text, sizeof(text),
+			       "[swerve]\n"
+			       "locality = us-east/a\n"
+			       "vip_cidr = 127.79.0.0/16\n"
+			       "[service mydb]\n"
+			       "hosts = mydb.com\n"
+			       "ports = 80\n");
+	for (i = 0; i < NSERVERS; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"endpoint = %s.%d:18080 locality=%s\n",
+					prefix, i + 2,
+					i < 4 ? "us-east/a" : "us-west/b");
+	snprintf(text + off, sizeof(text) - off,
+		 "failover = us-east -> us-west\n"
+		 "lb = round_robin\n%s", outlier);
+	return t_write("swerve.ini", text);
+}
+
 /* After the 70/30 run: the table and the tools agree with what the
  * clients saw. */
 static void check_tools_agree(const char *config, const char *shm)
@@ -121,34 +150,15 @@ Test(locality, two_of_four_local_endpoints_down_split_seventy_thirty,
      .timeout = 600)
 {
 	const char *shm = t_shm(), *config, *out;
-	char text[2048];
 	unsigned east = 0, west = 0, dead = 0, i;
 	pid_t pids[NSERVERS];
 
 	/* east-1 and east-2 are stopped: refused, then ejected. */
 	start_servers("127.10.40", 0x3, pids);
-	snprintf(text, sizeof(text),
-		 "[swerve]\n"
-		 "locality = us-east/a\n"
-		 "vip_cidr = 127.79.0.0/16\n"
-		 "[service mydb]\n"
-		 "hosts = mydb.com\n"
-		 "ports = 80\n"
-		 "endpoint = 127.10.40.2:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.40.3:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.40.4:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.40.5:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.40.6:18080 locality=us-west/b\n"
-		 "endpoint = 127.10.40.7:18080 locality=us-west/b\n"
-		 "endpoint = 127.10.40.8:18080 locality=us-west/b\n"
-		 "endpoint = 127.10.40.9:18080 locality=us-west/b\n"
-		 "failover = us-east -> us-west\n"
-		 "lb = round_robin\n"
-		 "consecutive_5xx_errors = 1\n"
-		 "max_ejection_percent = 100\n"
-		 "interval = 10s\n"
-		 "base_ejection_time = 10m\n");
-	config = t_write("swerve.ini", text);
+	config = failover_config("127.10.40", "consecutive_5xx_errors = 1\n"
+				 "max_ejection_percent = 100\n"
+				 "interval = 10s\n"
+				 "base_ejection_time = 10m\n");
 
 	/* Until both dead endpoints are ejected; no request is lost, since
 	 * a refusal fails over inside connect(). */
@@ -248,7 +258,7 @@ Test(locality, distribute_splits_eighty_twenty_and_skips_unlisted,
 Test(locality, avoided_endpoints_do_not_move_the_load, .timeout = 300)
 {
 	const char *shm = t_shm(), *config;
-	char text[2048], bin[512], cv[600], sv[128], ep[48];
+	char bin[512], cv[600], sv[128], ep[48];
 	const char *env[] = { cv, sv, NULL };
 	const char *argv[] = { bin, "mydb.com", "80", "1", "200", NULL };
 	long long east = 0, west = 0, v;
@@ -258,26 +268,8 @@ Test(locality, avoided_endpoints_do_not_move_the_load, .timeout = 300)
 
 	/* east-1 and east-2 are stopped: refused at every attempt. */
 	start_servers("127.10.42", 0x3, pids);
-	snprintf(text, sizeof(text),
-		 "[swerve]\n"
-		 "locality = us-east/a\n"
-		 "vip_cidr = 127.79.0.0/16\n"
-		 "[service mydb]\n"
-		 "hosts = mydb.com\n"
-		 "ports = 80\n"
-		 "endpoint = 127.10.42.2:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.42.3:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.42.4:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.42.5:18080 locality=us-east/a\n"
-		 "endpoint = 127.10.42.6:18080 locality=us-west/b\n"
-		 "endpoint = 127.10.42.7:18080 locality=us-west/b\n"
-		 "endpoint = 127.10.42.8:18080 locality=us-west/b\n"
-		 "endpoint = 127.10.42.9:18080 locality=us-west/b\n"
-		 "failover = us-east -> us-west\n"
-		 "lb = round_robin\n"
-		 "consecutive_5xx_errors = 100000\n"
-		 "interval = 10s\n");
-	config = t_write("swerve.ini", text);
+	config = failover_config("127.10.42", "consecutive_5xx_errors = 100000\n"
+				 "interval = 10s\n");
 	/* One process, 200 requests one after another. */
 	snprintf(bin, sizeof(bin), "%s/tests/stress", t_build());
 	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
