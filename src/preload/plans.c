@@ -144,8 +144,9 @@ static void build(struct plan_slot *sl, unsigned s, unsigned cls,
 	in.svc = ss->svc;
 	in.client = swerve_runtime_config();
 	swerve_plan_build(&sl->plan, &in);
-	if (cls == PLAN_CLASS_V4)
-		note_panic(s, healthy, now);
+	/* Any class: a Java process only ever builds the dual-stack one.
+	 * The note is idempotent (the table keeps the last mask). */
+	note_panic(s, healthy, now);
 }
 
 static bool is_fresh(const struct plan_slot *sl, unsigned s, uint64_t now)
