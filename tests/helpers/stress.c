@@ -2,8 +2,9 @@
  * stress: THREADS threads each resolve HOST and fetch "/" from it ROUNDS
  * times, alternating blocking and non-blocking connects, closing some
  * sockets with the raw close system call as libuv does. Prints
- * "ok N failed M" and exits 0 when nothing failed.
- *   stress HOST PORT THREADS ROUNDS
+ * "ok N failed M" and exits 0 when nothing failed. With PAUSE_MS, each
+ * thread sleeps that long between rounds (a long-running client).
+ *   stress HOST PORT THREADS ROUNDS [PAUSE_MS]
  */
 #include <errno.h>
 #include <netdb.h>
@@ -18,7 +19,7 @@
 #include <unistd.h>
 
 static const char *host, *port;
-static int rounds;
+static int rounds, pause_ms;
 static atomic_int ok, failed;
 
 static int fetch_once(int n)
@@ -78,6 +79,8 @@ static void *worker(void *arg)
 			atomic_fetch_add(&ok, 1);
 		else
 			atomic_fetch_add(&failed, 1);
+		if (pause_ms > 0)
+			usleep((useconds_t)pause_ms * 1000);
 	}
 	return NULL;
 }
@@ -87,8 +90,9 @@ int main(int argc, char **argv)
 	pthread_t *t;
 	int n, i;
 
-	if (argc != 5)
+	if (argc != 5 && argc != 6)
 		return 2;
+	pause_ms = argc == 6 ? atoi(argv[5]) : 0;
 	host = argv[1];
 	port = argv[2];
 	n = atoi(argv[3]);
