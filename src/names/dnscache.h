@@ -36,9 +36,6 @@
 #include "names/resolver.h"
 #include "table/shm.h"
 
-/* Addresses kept per name (Envoy keeps all; DNS answers rarely exceed). */
-#define SWERVE_DNS_MAX_ADDRS 16
-
 struct swerve_dnscache;
 
 /*
