@@ -130,11 +130,22 @@ static int build_services(const struct swerve_config *cfg)
 	return 0;
 }
 
+/* The log settings of the environment, before the config is read: the
+ * config's own errors belong in the log file too. */
+static void log_from_env(void)
+{
+	const char *lvl = secure_getenv("SWERVE_LOG");
+	enum swerve_log_level level;
+
+	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
+		swerve_log_set_level(level);
+	swerve_log_set_file(secure_getenv("SWERVE_LOG_FILE"));
+}
+
 static void init(void)
 {
 	struct swerve_config *cfg = NULL;
-	const char *path, *lvl;
-	enum swerve_log_level level;
+	const char *path;
 	char err[512];
 	int rc;
 	bool explicit_path;
@@ -143,9 +154,7 @@ static void init(void)
 	swerve_libc_resolve();
 	self_pid = getpid();
 	pthread_atfork(NULL, NULL, after_fork_child);
-	lvl = secure_getenv("SWERVE_LOG");
-	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
-		swerve_log_set_level(level);
+	log_from_env();
 	path = secure_getenv("SWERVE_CONFIG");
 	explicit_path = path != NULL && path[0] != '\0';
 	if (is_go_program()) {
@@ -173,6 +182,7 @@ static void init(void)
 		goto out;
 	}
 	swerve_log_set_level(cfg->log_level);
+	swerve_log_set_file(cfg->log_file);
 
 	rc = swerve_shm_attach(cfg->shm_name, true, &swerve_table, err, sizeof(err));
 	if (rc != 0) {
