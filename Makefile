@@ -26,10 +26,11 @@ endif
 # installed what was missing.
 PKG_LIBDIR = $(shell pkg-config --variable=libdir inih)
 PKG_CFLAGS = $(shell pkg-config --cflags inih libcares)
-# c-ares and inih are linked statically (Debian ships PIC archives) so that
-# a host program with its own copy (node bundles c-ares) cannot shadow ours.
-STATIC_LIBS = $(PKG_LIBDIR)/libinih.a \
-              $(shell pkg-config --variable=libdir libcares)/libcares.a
+# inih is linked statically (Debian ships a PIC archive) so that a host
+# program with its own copy cannot shadow ours. c-ares is not linked at all:
+# src/names/cares.c loads the system's libcares.so.2 privately on first use,
+# so that the distribution's security updates reach it (README, Limits).
+STATIC_LIBS = $(PKG_LIBDIR)/libinih.a
 
 SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -fstack-protector-strong -MMD -MP -Isrc $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
