@@ -12,6 +12,7 @@
  * thread-local (initial-exec: safe in signal handlers).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -240,15 +241,27 @@ const struct swerve_config *swerve_runtime_config(void)
 
 /*
  * Brings the answers of service <s>'s names up to date when they are due
- * (at most one lookup bounded by dns_timeout, see dnscache.h). The guard is
- * lowered as for the real connect(): c-ares' sockets use libc directly,
+ * (bounded by the service's dns_timeout, see dnscache.h). A non-blocking
+ * connect (an event loop) must not wait on DNS while a name has an answer
+ * to go on with: its flags are read only when something is due. The guard
+ * is lowered as for the real connect(): c-ares' sockets use libc directly,
  * and a siglongjmp out of the lookup must not leave swerve off.
  */
-void swerve_runtime_refresh_names(unsigned s)
+void swerve_runtime_refresh_names(unsigned s, int fd)
 {
+	enum swerve_dnscache_wait wait = SWERVE_DNSCACHE_WAIT;
+	uint64_t now;
+	int fl;
+
 	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s))
 		return;
+	now = swerve_now_ms();
+	if (!swerve_dnscache_due(swerve_dns, s, now))
+		return;
+	fl = fd >= 0 ? fcntl(fd, F_GETFL) : 0;
+	if (fl != -1 && (fl & O_NONBLOCK) != 0)
+		wait = SWERVE_DNSCACHE_NO_WAIT;
 	swerve_guard--;
-	swerve_dnscache_refresh(swerve_dns, s, swerve_now_ms());
+	swerve_dnscache_refresh(swerve_dns, s, now, wait);
 	swerve_guard++;
 }
