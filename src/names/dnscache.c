@@ -530,36 +530,46 @@ static void wait_for_new_names(struct svc_cache *sc, uint64_t deadline)
 	}
 }
 
+/* Whether this call refreshes <ns>: due, and allowed by <wait>. */
+static bool wanted(struct name_set *ns, uint64_t now_ms,
+		   enum swerve_dnscache_wait wait)
+{
+	return now_ms >= atomic_load_explicit(&ns->expires_ms,
+					      memory_order_relaxed) &&
+	       (wait == SWERVE_DNSCACHE_WAIT ||
+		!__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE));
+}
+
 void swerve_dnscache_refresh(struct swerve_dnscache *c, unsigned s,
 			     uint64_t now_ms, enum swerve_dnscache_wait wait)
 {
 	struct svc_cache *sc = &c->svcs[s];
 	const struct swerve_service *svc = &c->cfg->services[s];
 	uint64_t deadline = now_ms + svc->dns_timeout_ms;
-	struct job *j;
+	struct job *j = NULL;
 	unsigned i;
 
-	if (!sc->has_names || !swerve_dnscache_due(c, s, now_ms))
+	if (!sc->has_names)
 		return;
-	j = calloc(1, sizeof(*j));
-	if (j == NULL)
-		return; /* the old answers stand; due again next time */
-	for (i = 0; i < sc->nsets; i++) {
+	/* Nothing to look up (the common case of a non-blocking connect
+	 * while names are due): no allocation. */
+	for (i = 0; i < sc->nsets && j == NULL; i++)
+		if (wanted(&sc->sets[i], now_ms, wait))
+			j = calloc(1, sizeof(*j));
+	for (i = 0; j != NULL && i < sc->nsets; i++) {
 		struct name_set *ns = &sc->sets[i];
-		bool ever = __atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE);
 
-		if (now_ms < atomic_load_explicit(&ns->expires_ms,
-						  memory_order_relaxed) ||
-		    (wait == SWERVE_DNSCACHE_NO_WAIT && ever))
+		if (!wanted(ns, now_ms, wait))
 			continue;
 		j->token[j->n] = claim(&ns->refreshing_since, now_ms,
 				       2 * svc->dns_timeout_ms, NULL);
 		if (j->token[j->n] == 0)
 			continue;
-		j->any_new = j->any_new || !ever;
+		j->any_new = j->any_new ||
+			     !__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE);
 		j->ns[j->n++] = ns;
 	}
-	if (j->n > 0)
+	if (j != NULL && j->n > 0)
 		run_job(c, s, j, deadline);
 	free(j);
 	wait_for_new_names(sc, deadline);
