@@ -486,7 +486,8 @@ static void run_job(struct swerve_dnscache *c, unsigned s, struct job *j,
 	res = claim_resolver(c, j, deadline, &token);
 	now = swerve_now_ms();
 	if (res != NULL && now < deadline) {
-		swerve_resolver_lookup_many(res, j->q, j->n, deadline - now);
+		swerve_resolver_lookup_many(res, j->q, j->n,
+					    svc->dns_timeout_ms, deadline);
 		now = swerve_now_ms();
 	}
 	if (res != NULL)

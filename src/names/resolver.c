@@ -710,7 +710,7 @@ static unsigned start(struct swerve_resolver *r,
 
 void swerve_resolver_lookup_many(struct swerve_resolver *r,
 				 struct swerve_resolver_query *q, unsigned n,
-				 uint64_t timeout_ms)
+				 uint64_t timeout_ms, uint64_t deadline_ms)
 {
 	struct lookup_state *ls;
 	unsigned pending = 0, i, todo = 0;
@@ -743,7 +743,9 @@ void swerve_resolver_lookup_many(struct swerve_resolver *r,
 	}
 	r->busy = true;
 	start(r, q, n, ls, &pending);
-	rc = drive(r, &pending, swerve_now_ms() + timeout_ms);
+	if (deadline_ms == 0 || deadline_ms > swerve_now_ms() + timeout_ms)
+		deadline_ms = swerve_now_ms() + timeout_ms;
+	rc = drive(r, &pending, deadline_ms);
 	if (pending > 0)
 		r->ca->ares_cancel(r->channel);
 	if (pending > 0) {
@@ -769,7 +771,7 @@ int swerve_resolver_lookup(struct swerve_resolver *r, const char *name,
 	q.name = name;
 	q.addrs = addrs;
 	q.max = max;
-	swerve_resolver_lookup_many(r, &q, 1, r->timeout_ms);
+	swerve_resolver_lookup_many(r, &q, 1, r->timeout_ms, 0);
 	*ttl_s = q.ttl_s;
 	if (q.rc < 0)
 		swerve_log_reason(err, errlen, "%s", q.err);

@@ -82,13 +82,15 @@ struct swerve_resolver_query {
 /*
  * Looks the <n> names of <q> up at once on <r>'s channel, for at most
  * <timeout_ms> in all (0, or more than the resolver's timeout: the
- * resolver's), so a batch costs one bound, not one per name. Each query
- * gets the result swerve_resolver_lookup() would return, in q->rc,
- * q->ttl_s, q->addrs and q->err. The caller serializes calls on <r>.
+ * resolver's), so a batch costs one bound, not one per name; it ends at
+ * <deadline_ms> (CLOCK_MONOTONIC milliseconds, 0: none) if that comes
+ * first. Messages name <timeout_ms> as the bound. Each query gets the
+ * result swerve_resolver_lookup() would return, in q->rc, q->ttl_s,
+ * q->addrs and q->err. The caller serializes calls on <r>.
  */
 void swerve_resolver_lookup_many(struct swerve_resolver *r,
 				 struct swerve_resolver_query *q, unsigned n,
-				 uint64_t timeout_ms);
+				 uint64_t timeout_ms, uint64_t deadline_ms);
 
 /*
  * Sets the seed that chooses this host's subset of a large answer (see
