@@ -21,10 +21,10 @@ Test(faults_dns, a_frozen_dns_server_never_holds_a_nonblocking_connect,
 	const char *zone = t_write("zone", "east.mydb.test 1 A 127.10.175.2\n");
 	char bin[512], cv[600], sv[128], stop[48], cont[48];
 	const char *env[] = { cv, sv, NULL };
-	const char *argv[] = { bin, "-n", "40", "-p", "100", "-s", stop,
-			       "-s", cont, "mydb.com", "80", NULL };
-	const char *config, *p;
-	double worst = -1;
+	/* "At once": -w, far below the 3 s dns_timeout a refresh takes. */
+	const char *argv[] = { bin, "-n", "40", "-p", "100", "-w", "1000",
+			       "-s", stop, "-s", cont, "mydb.com", "80", NULL };
+	const char *config;
 	pid_t d, srv;
 	struct run r;
 
@@ -51,11 +51,6 @@ Test(faults_dns, a_frozen_dns_server_never_holds_a_nonblocking_connect,
 	t_run(&r, true, env, 60, argv);
 	kill(d, SIGCONT);
 	cr_assert_eq(r.status, 0, "(%d) %s %s", r.status, r.out, r.err);
-	p = strstr(r.out, "worst_ms ");
-	cr_assert_not_null(p, "%s", r.out);
-	sscanf(p, "worst_ms %lf", &worst);
-	/* "At once": far below the 3 s dns_timeout a refresh would take. */
-	cr_assert_lt(worst, 1000, "%s", r.out);
 	t_stop(srv);
 	t_stop(d);
 	t_cleanup();

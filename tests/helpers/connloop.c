@@ -11,11 +11,13 @@
  *     -s PID:SIG:K  send signal SIG to PID right after round K (1-based;
  *                   repeatable): a test acts at a point the client has
  *                   provably reached, e.g. silencing its DNS server
+ *     -w MS         a connect() call may take at most MS (default: any)
  *
  * Each round connects to the first IPv4 address, waits for the outcome (at
  * most 5 s), closes, and prints "round K connect_ms MS outcome ERRNO" (0:
  * connected). At the end it prints "worst_ms MS ok N of M" and exits 0
- * when every round connected, 1 otherwise.
+ * when every round connected within -w, 1 when one failed, 3 when one
+ * connect() call took longer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,9 +108,9 @@ int main(int argc, char **argv)
 	struct addrinfo *ai = NULL;
 	int rounds = 20, pause_ms = 50, blocking = 0, each = 0, nacts = 0;
 	int opt, k, i, ok = 0, err;
-	double took, worst = 0;
+	double took, worst = 0, limit = -1;
 
-	while ((opt = getopt(argc, argv, "n:p:brs:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:p:brs:w:")) != -1) {
 		if (opt == 'n')
 			rounds = atoi(optarg);
 		else if (opt == 'p')
@@ -117,6 +119,8 @@ int main(int argc, char **argv)
 			blocking = 1;
 		else if (opt == 'r')
 			each = 1;
+		else if (opt == 'w')
+			limit = atof(optarg);
 		else if (opt == 's' && nacts < MAX_SIGNALS &&
 			 parse_action(optarg, &acts[nacts]) == 0)
 			nacts++;
@@ -146,5 +150,7 @@ int main(int argc, char **argv)
 	}
 	freeaddrinfo(ai);
 	printf("worst_ms %.1f ok %d of %d\n", worst, ok, rounds);
-	return ok == rounds ? 0 : 1;
+	if (ok != rounds)
+		return 1;
+	return limit >= 0 && worst > limit ? 3 : 0;
 }

@@ -9,6 +9,7 @@
  * Port 15714 and addresses 127.10.174.x belong to this file.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +26,19 @@ static const char *const py_maps =
 	"        seen.add(line.split()[-1])\n"
 	"print('cares:', ' '.join(sorted(seen)) or 'none')\n";
 
-static const char *config_for(const char *resolution, const char *endpoint)
+/* Service mydb, its endpoint a name (dnsd on port 15714) or a literal. */
+static const char *config_for(bool names)
 {
-	static char text[1024];
-
-	snprintf(text, sizeof(text),
-		 "[swerve]\n"
-		 "vip_cidr    = 127.93.0.0/16\n"
-		 "dns_servers = 127.0.0.1:15714\n"
-		 "[service mydb]\n"
-		 "hosts      = mydb.com\n"
-		 "ports      = 80\n"
-		 "resolution = %s\n"
-		 "endpoint   = %s\n",
-		 resolution, endpoint);
-	return t_write("swerve.ini", text);
+	return t_write("swerve.ini", names ?
+		       "[swerve]\n"
+		       "vip_cidr = 127.93.0.0/16\n"
+		       "dns_servers = 127.0.0.1:15714\n"
+		       "[service mydb]\nhosts = mydb.com\nports = 80\n"
+		       "resolution = dns\nendpoint = east.mydb.test:18080\n" :
+		       "[swerve]\n"
+		       "vip_cidr = 127.93.0.0/16\n"
+		       "[service mydb]\nhosts = mydb.com\nports = 80\n"
+		       "endpoint = 127.10.174.2:18080\n");
 }
 
 static void run_under(struct run *r, const char *config, const char *shm,
@@ -63,12 +62,12 @@ Test(cares, a_process_with_names_maps_the_systems_library, .timeout = 60)
 	d = t_dnsd(15714, t_write("zone", "east.mydb.test 30 A "
 					  "127.10.174.2\n"), NULL);
 	cr_assert(d > 0);
-	run_under(&r, config_for("dns", "east.mydb.test:18080"), shm, argv);
+	run_under(&r, config_for(true), shm, argv);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert(strstr(r.out, "cares: /") != NULL &&
 		  strstr(r.out, "/libcares.so.2") != NULL, "%s", r.out);
 	/* No name anywhere in the config: c-ares is never loaded. */
-	run_under(&r, config_for("static", "127.10.174.2:18080"), shm, argv);
+	run_under(&r, config_for(false), shm, argv);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "cares: none\n");
 	t_stop(d);
@@ -101,7 +100,7 @@ Test(cares, node_with_its_own_cares_gets_names_resolved, .timeout = 60)
 					  "127.10.174.2\n"), NULL);
 	s = t_server("127.10.174.2", 18080, "east", "ok");
 	cr_assert(d > 0 && s > 0);
-	run_under(&r, config_for("dns", "east.mydb.test:18080"), shm, argv);
+	run_under(&r, config_for(true), shm, argv);
 	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
 	cr_assert_str_eq(r.out, "east\n", "%s", r.err);
 	t_stop(s);

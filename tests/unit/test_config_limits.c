@@ -25,6 +25,20 @@ static int load_path(const char *path, struct swerve_config **cfg,
 	return swerve_config_load(path, false, cfg, collect, r, NULL, 0);
 }
 
+/* A fresh directory <dir> (a mkdtemp template) and <path>, swerve.ini in
+ * it; remove_both() takes them away again. */
+static void fresh_path(char *dir, char *path)
+{
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, PATH_MAX, "%s/swerve.ini", dir);
+}
+
+static void remove_both(const char *dir, const char *path)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 /*
  * A FIFO without a writer blocks open(2), and one with a writer that never
  * closes blocks read(2): either would hold every thread waiting for init.
@@ -37,8 +51,7 @@ Test(config_limits, refuses_a_fifo_without_blocking, .timeout = 10)
 	struct reports r;
 	int wfd;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/swerve.ini", dir);
+	fresh_path(dir, path);
 	cr_assert_eq(mkfifo(path, 0600), 0);
 	cr_assert_eq(load_path(path, &cfg, &r), -EINVAL);
 	cr_assert_null(cfg);
@@ -50,8 +63,7 @@ Test(config_limits, refuses_a_fifo_without_blocking, .timeout = 10)
 	cr_assert_eq(load_path(path, &cfg, &r), -EINVAL);
 	expect_error(&r, path, 0, "not a regular file");
 	close(wfd);
-	unlink(path);
-	rmdir(dir);
+	remove_both(dir, path);
 }
 
 /* /dev/zero never ends: reading it would spin in init forever. */
@@ -72,8 +84,7 @@ Test(config_limits, refuses_a_file_past_the_size_cap, .timeout = 10)
 	struct reports r;
 	int fd;
 
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/swerve.ini", dir);
+	fresh_path(dir, path);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	cr_assert_geq(fd, 0);
 	/* Sparse: no disk, and a comment line of zeros as far as inih
@@ -83,8 +94,7 @@ Test(config_limits, refuses_a_file_past_the_size_cap, .timeout = 10)
 	cr_assert_eq(load_path(path, &cfg, &r), -EFBIG);
 	expect_error(&r, path, 0, "larger than 64 MiB");
 	cr_assert_eq(r.nerrors, 1);
-	unlink(path);
-	rmdir(dir);
+	remove_both(dir, path);
 }
 
 /* Every duration key stops at a day: a deadline is now plus a duration. */
