@@ -241,7 +241,8 @@ static int create_channel(struct swerve_resolver *r, char *err, size_t errlen)
 	st = r->ca->ares_init_options(&r->channel, &opts, optmask);
 	if (st != ARES_SUCCESS) {
 		r->channel = NULL;
-		swerve_log_reason(err, errlen, "c-ares channel: %s", r->ca->ares_strerror(st));
+		swerve_log_reason(err, errlen, "c-ares channel: %s",
+				  r->ca->ares_strerror(st));
 		return st == ARES_ENOMEM ? -ENOMEM : -EIO;
 	}
 	r->pid = getpid();
@@ -446,9 +447,9 @@ static int drive(struct swerve_resolver *r, const unsigned *pending,
 			if (!rd && !wr)
 				continue;
 			any = true;
-			r->ca->ares_process_fd(r->channel,
-					       rd ? pfd[i].fd : ARES_SOCKET_BAD,
-					       wr ? pfd[i].fd : ARES_SOCKET_BAD);
+			r->ca->ares_process_fd(
+				r->channel, rd ? pfd[i].fd : ARES_SOCKET_BAD,
+				wr ? pfd[i].fd : ARES_SOCKET_BAD);
 		}
 		/* Nothing ready: let c-ares handle its retry timeouts. */
 		if (!any && *pending > 0)
@@ -656,8 +657,9 @@ static void conclude(const struct swerve_resolver *r,
 			q->rc = -EIO;
 			return;
 		}
-		q->rc = explain(r, q->name, ls->done ? ls->status : ARES_ETIMEOUT,
-				bound_ms, q->err, sizeof(q->err));
+		q->rc = explain(r, q->name,
+				ls->done ? ls->status : ARES_ETIMEOUT, bound_ms,
+				q->err, sizeof(q->err));
 		return;
 	}
 	if (ls->ai == NULL) {

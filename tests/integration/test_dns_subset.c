@@ -36,9 +36,9 @@ static const char *big_zone(int skip)
 						"big.test 60 A 127.10.173.%d\n",
 						i + 1);
 		else
-			len += (size_t)snprintf(text + len, sizeof(text) - len,
-						"big.test 60 AAAA 2001:db8::%x\n",
-						i - V4 + 1);
+			len += (size_t)snprintf(
+				text + len, sizeof(text) - len,
+				"big.test 60 AAAA 2001:db8::%x\n", i - V4 + 1);
 	}
 	return text;
 }

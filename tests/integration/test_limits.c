@@ -42,7 +42,8 @@ static const char *big_config(unsigned nservices, unsigned neps, bool names)
 				    : "consecutive_5xx_errors = 5\n");
 		for (e = 0; e < neps; e++) {
 			if (names)
-				fprintf(f, "endpoint = n%u.s%u.test:80\n", e, s);
+				fprintf(f, "endpoint = n%u.s%u.test:80\n", e,
+					s);
 			else
 				fprintf(f, "endpoint = 10.%u.%u.%u:80 "
 					   "locality=r1/z%u\n", s % 250 + 1,
