@@ -476,6 +476,7 @@ static void run_job(struct swerve_dnscache *c, unsigned s, struct job *j,
 	const struct swerve_service *svc = &c->cfg->services[s];
 	struct swerve_resolver *res;
 	uint64_t token, now;
+	bool looked = false;
 	unsigned i;
 
 	for (i = 0; i < j->n; i++) {
@@ -488,6 +489,7 @@ static void run_job(struct swerve_dnscache *c, unsigned s, struct job *j,
 	if (res != NULL && now < deadline) {
 		swerve_resolver_lookup_many(res, j->q, j->n,
 					    svc->dns_timeout_ms, deadline);
+		looked = true;
 		now = swerve_now_ms();
 	}
 	if (res != NULL)
@@ -495,8 +497,8 @@ static void run_job(struct swerve_dnscache *c, unsigned s, struct job *j,
 	for (i = 0; i < j->n; i++) {
 		/* Taken over while this thread was away: the new owner
 		 * publishes. Not looked up: still due, asked again later. */
-		if (res != NULL && atomic_load(&j->ns[i]->refreshing_since) ==
-					   j->token[i])
+		if (looked && atomic_load(&j->ns[i]->refreshing_since) ==
+				      j->token[i])
 			settle(c, s, j->ns[i], &j->q[i], now);
 		release(&j->ns[i]->refreshing_since, j->token[i]);
 	}
