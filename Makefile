@@ -26,10 +26,11 @@ endif
 # installed what was missing.
 PKG_LIBDIR = $(shell pkg-config --variable=libdir inih)
 PKG_CFLAGS = $(shell pkg-config --cflags inih libcares)
-# c-ares and inih are linked statically (Debian ships PIC archives) so that
-# a host program with its own copy (node bundles c-ares) cannot shadow ours.
-STATIC_LIBS = $(PKG_LIBDIR)/libinih.a \
-              $(shell pkg-config --variable=libdir libcares)/libcares.a
+# inih is linked statically (Debian ships a PIC archive) so that a host
+# program with its own copy cannot shadow ours. c-ares is not linked at all:
+# src/names/cares.c loads the system's libcares.so.2 privately on first use,
+# so that the distribution's security updates reach it (README, Limits).
+STATIC_LIBS = $(PKG_LIBDIR)/libinih.a
 
 SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -fstack-protector-strong -MMD -MP -Isrc $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
@@ -61,7 +62,7 @@ HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration clients asan demo bench install uninstall clean help deps check-exports check-door-selftest check-size
+.PHONY: all test unit integration clients faults asan demo bench install uninstall clean help deps check-exports check-door-selftest check-size
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -157,13 +158,24 @@ $(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
 clients: all $(BUILD)/tests/clients $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml
 
+# Fault injection (tests/faults): real processes, real signals, a real DNS
+# server frozen or silenced mid-run; linked like the client matrix.
+FAULT_SRCS = $(wildcard tests/faults/*.c)
+$(BUILD)/tests/faults: $(FAULT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
+                       $(BUILD)/tests/obj/integration/support.o
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+faults: all $(BUILD)/tests/faults $(HELPERS)
+	$(Q)$(TEST_ENV) $(BUILD)/tests/faults --jobs 1 --xml=$(BUILD)/faults.xml
+
 # The house limits: files <= 900 lines, functions <= 80; and each folder
 # of src/ includes only those below it.
 check-size:
 	$(Q)scripts/check-size.sh
 	$(Q)scripts/check-layers.sh
 
-test: all check-size check-door-selftest unit integration clients
+test: all check-size check-door-selftest unit integration clients faults
 
 # The client matrix skips itself under sanitizers (real clients do not
 # start under a preloaded ASan runtime), so asan runs unit and integration.
@@ -206,7 +218,7 @@ clean:
 	rm -rf build build-asan
 
 help:
-	@echo "targets: all (default) test unit integration clients asan demo bench install uninstall clean"
+	@echo "targets: all (default) test unit integration clients faults asan demo bench install uninstall clean"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/obj/*/*.d)

@@ -1,7 +1,10 @@
 /*
- * log: one line per message on stderr, prefixed "swerve: ", filtered by level.
- * Never stdout; preserves errno; formats into a stack buffer and writes it
- * with one write(2) through the libc door (never swerve's own write hook).
+ * log: one line per message on stderr, prefixed "swerve: ", filtered by level,
+ * and, when a log file is set, appended to it. Never stdout; preserves
+ * errno; formats into a stack buffer and writes it with one write(2)
+ * through the libc door (never swerve's own write hook). Never writes to a
+ * socket (but systemd's journal stream), to an fd 2 that is no longer the
+ * process's original stderr, or with SIGPIPE deliverable (log.c).
  * It is not async-signal-safe: formatting uses vsnprintf, which POSIX does
  * not list as safe (glibc's does not allocate for the integer and string
  * conversions swerve uses, but takes no such promise).
@@ -39,6 +42,14 @@ void swerve_log(enum swerve_log_level level, const char *fmt, ...)
  */
 void swerve_log_reason(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Appends every line from now on to <path> as well (an absolute path; NULL,
+ * "" or a relative path: none), with the UTC time and the program's name
+ * and pid in front. Only a regular file is written; it is opened for each
+ * line and closed again. Called at init, before other threads log.
+ */
+void swerve_log_set_file(const char *path);
 
 /* Parses "error", "warn", "info", "debug". Returns 0 or -EINVAL. */
 int swerve_log_parse_level(const char *s, enum swerve_log_level *out);

@@ -29,6 +29,12 @@
 #define SWERVE_MAX_HOSTS 16       /* names per service */
 #define SWERVE_MAX_PORTS 16       /* service ports per service */
 #define SWERVE_MAX_PRIORITIES 16  /* priority tiers per service */
+/*
+ * Addresses kept per endpoint given as a name (resolution = dns): each
+ * such endpoint takes this many of its service's SWERVE_MAX_ENDPOINTS, and
+ * a larger answer is cut to a subset chosen per host (names/resolver.c).
+ */
+#define SWERVE_DNS_MAX_ADDRS 16
 
 /*
  * Milliseconds of CLOCK_MONOTONIC. The same clock in every process of a host

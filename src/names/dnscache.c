@@ -15,17 +15,26 @@
  * and readers spinning). Readers retry while seq is odd or moved, a bounded
  * number of times; past that they see the slot as absent, which fails open.
  *
- * Election: refreshing_since is 0 or the time a thread took the job with
- * compare-and-swap. A job older than twice dns_timeout was abandoned (its
- * thread was jumped out of, or killed) and may be taken over.
+ * Election: refreshing_since is 0 or the claim of the thread that took the
+ * job with compare-and-swap (see "Claims" below). A job older than twice
+ * dns_timeout was abandoned (its thread was jumped out of, killed, or is
+ * paused) and may be taken over.
+ *
+ * Refresh. The due names of a service are looked up together, bounded by
+ * that service's own dns_timeout, so a call waits at most that long
+ * however many names are due. A caller that must not wait (a non-blocking
+ * connect) refreshes only names that have no answer yet: the others go on
+ * with their last answer until a call that may wait (getaddrinfo, a
+ * blocking connect) refreshes them.
  *
  * One resolver (c-ares channel) serves the process; it is not thread-safe,
- * so it has its own compare-and-swap busy flag (the time the lookup began),
- * and a refresher that finds it busy waits (short sleeps, bounded by
- * dns_timeout) like one that found the name's job taken. A flag older than
- * twice the timeout means the lookup was abandoned by a siglongjmp: its
- * channel still points at that call's stack, so it is left alone (leaked)
- * and a fresh resolver takes its place.
+ * so it has its own claim (res_busy). A refresher that finds it busy goes
+ * on with the last answers, or, for a name without one, waits (short
+ * sleeps, bounded by its deadline). A claim older than twice the longest
+ * timeout plus a second means the lookup was abandoned: its channel may
+ * still point at that call's state, or be driven again when a paused owner
+ * resumes, so it is left alone (leaked) and a fresh resolver takes its
+ * place.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -54,8 +63,9 @@ struct name_set {
 	bool stale;                      /* the answer is past its TTL */
 	bool ever;                       /* resolved at least once */
 	_Atomic uint64_t expires_ms;     /* refresh due (0: now) */
-	_Atomic uint64_t refreshing_since; /* elected refresher, 0 = none */
+	_Atomic uint64_t refreshing_since; /* elected refresher's token */
 	struct swerve_shm_row *status;   /* the name's status row */
+	_Atomic int state;               /* enum name_state, for the log */
 };
 
 struct svc_cache {
@@ -72,8 +82,8 @@ struct swerve_dnscache {
 	const struct swerve_config *cfg;
 	struct swerve_shm *tab;
 	struct svc_cache *svcs;
-	struct swerve_resolver *res;     /* NULL: no name anywhere */
-	_Atomic uint64_t res_busy;       /* when the lookup began; 0: idle */
+	struct swerve_resolver *res;     /* NULL: no name anywhere; __atomic */
+	_Atomic uint64_t res_busy;       /* the lookup's claim; 0: idle */
 	uint64_t timeout_ms;             /* the longest dns_timeout */
 };
 
@@ -237,6 +247,7 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 	const struct swerve_endpoint *ep = &svc->endpoints[ns->ep];
 	struct swerve_shm_row *rows[SWERVE_DNS_MAX_ADDRS];
 	sigset_t all, old;
+	uint32_t seq;
 	int k;
 
 	/* Rows first, outside the seqlock: lock-free, may probe a while. */
@@ -247,7 +258,14 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 					 true);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	atomic_fetch_add_explicit(&ns->seq, 1, memory_order_acq_rel);
+	/* One writer at a time, even when a paused refresher comes back
+	 * while its successor writes: the second one leaves it. */
+	seq = atomic_load(&ns->seq);
+	if ((seq & 1) != 0 ||
+	    !atomic_compare_exchange_strong(&ns->seq, &seq, seq + 1)) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
 	atomic_thread_fence(memory_order_release);
 	if (n > 0) {
 		for (k = 0; k < n; k++) {
@@ -279,102 +297,285 @@ uint64_t swerve_dnscache_generation(const struct swerve_dnscache *c,
 	return atomic_load_explicit(&c->svcs[s].gen, memory_order_acquire);
 }
 
-/* Resolves one name now, in this thread, and publishes the outcome. */
-static void refresh_set(struct swerve_dnscache *c, unsigned s,
-			struct name_set *ns, uint64_t now)
+/*
+ * Claims. A claim word (a name's refreshing_since, the resolver's
+ * res_busy) is 0 or the token of the thread that took it: the time in the
+ * high bits, a count in the low ones, so that no two claims share a token.
+ * A claim older than its bound was abandoned (its thread was jumped out of
+ * by siglongjmp, killed, or is paused: stopped by a debugger, held in a
+ * signal handler) and may be taken over. The owner releases with a
+ * compare-and-swap from its own token: one whose claim was taken over in
+ * the meantime finds another token there and leaves it to its new owner.
+ */
+#define TOKEN_SHIFT 16
+
+static _Atomic uint32_t claim_count;
+
+static uint64_t token_time(uint64_t token)
+{
+	return token >> TOKEN_SHIFT;
+}
+
+/*
+ * Claims <word> at <now> when it is free or was claimed more than
+ * <abandon_ms> ago. Returns the token, or 0; sets *<took_over> (may be
+ * NULL) when the claim was taken from an abandoned owner.
+ */
+static uint64_t claim(_Atomic uint64_t *word, uint64_t now,
+		      uint64_t abandon_ms, bool *took_over)
+{
+	uint64_t cur = atomic_load(word), mine;
+
+	/* A claim made after <now> was read is young, not wrapped. */
+	if (cur != 0 && (token_time(cur) >= now ||
+			 now - token_time(cur) <= abandon_ms))
+		return 0;
+	mine = now << TOKEN_SHIFT |
+	       (atomic_fetch_add(&claim_count, 1) & ((1u << TOKEN_SHIFT) - 1));
+	if (mine == 0)
+		mine = 1;
+	if (!atomic_compare_exchange_strong(word, &cur, mine))
+		return 0;
+	if (took_over != NULL)
+		*took_over = cur != 0;
+	return mine;
+}
+
+/* Releases the claim <token>; false when it had been taken over. */
+static bool release(_Atomic uint64_t *word, uint64_t token)
+{
+	return atomic_compare_exchange_strong(word, &token, 0);
+}
+
+/* What a name's last refresh left, so that each change is told once. */
+enum name_state { NAME_NEW = 0, NAME_OK, NAME_FAILING, NAME_STALE };
+
+/*
+ * One line per change of a name's state, not per refresh: a DNS outage
+ * says "using the last answer" (or "unavailable" for a name that never
+ * resolved) once, and "resolves again" once when it ends.
+ */
+static void tell(const struct swerve_service *svc, struct name_set *ns,
+		 const struct swerve_resolver_query *q)
+{
+	int want = q->rc > 0 ? NAME_OK : ns->ever ? NAME_STALE : NAME_FAILING;
+	int was = atomic_exchange(&ns->state, want);
+
+	if (q->rc > 0) {
+		if (was == NAME_FAILING || was == NAME_STALE)
+			swerve_log(SWERVE_LOG_WARN, "%s: %s resolves again "
+				   "(%d address%s)", svc->name, q->name, q->rc,
+				   q->rc == 1 ? "" : "es");
+		swerve_log(SWERVE_LOG_DEBUG, "%s: %s has %d address%s, ttl "
+			   "%us", svc->name, q->name, q->rc,
+			   q->rc == 1 ? "" : "es", q->ttl_s);
+		return;
+	}
+	if (was == want)
+		return;
+	swerve_log(want == NAME_STALE ? SWERVE_LOG_WARN : SWERVE_LOG_ERROR,
+		   "%s; %s", q->err,
+		   want == NAME_STALE ? "using the last answer until it "
+					"resolves again" :
+					"its endpoints are unavailable until "
+					"it resolves");
+}
+
+/* Publishes the outcome <q> of a refresh of <ns> (service <s>) at <now>. */
+static void settle(struct swerve_dnscache *c, unsigned s, struct name_set *ns,
+		   const struct swerve_resolver_query *q, uint64_t now)
 {
 	const struct swerve_service *svc = &c->cfg->services[s];
-	const struct swerve_endpoint *ep = &svc->endpoints[ns->ep];
-	struct sockaddr_storage addrs[SWERVE_DNS_MAX_ADDRS];
-	uint64_t ttl_ms, deadline = now + svc->dns_timeout_ms;
-	uint32_t ttl_s = 0;
-	uint64_t busy = 0, t;
-	char err[256];
-	int n;
+	uint64_t ttl_ms;
 
-	/* One c-ares channel per process: wait for it, within our bound. */
-	for (;;) {
-		t = swerve_now_ms();
-		busy = atomic_load(&c->res_busy);
-		if (busy != 0 && t - busy > 2 * c->timeout_ms + 1000 &&
-		    atomic_compare_exchange_strong(&c->res_busy, &busy, t)) {
-			struct swerve_resolver *fresh = NULL;
-
-			/* Abandoned mid-lookup: see the file comment. */
-			if (swerve_resolver_new(c->cfg->dns_servers, NULL,
-						c->timeout_ms, &fresh, NULL,
-						0) == 0)
-				c->res = fresh;
-			break;
-		}
-		busy = 0;
-		if (atomic_compare_exchange_strong(&c->res_busy, &busy, t))
-			break;
-		if (t >= deadline)
-			return; /* try again on the next connect */
-		sleep_ms(WAIT_STEP_MS);
-	}
-	n = swerve_resolver_lookup(c->res, ep->name, addrs,
-				   SWERVE_DNS_MAX_ADDRS, &ttl_s, err,
-				   sizeof(err));
-	atomic_store(&c->res_busy, 0);
-	now = swerve_now_ms();
-	if (n > 0) {
-		ttl_ms = (uint64_t)ttl_s * 1000u;
+	if (q->rc > 0) {
+		ttl_ms = (uint64_t)q->ttl_s * 1000u;
 		if (ttl_ms < svc->dns_min_ttl_ms)
 			ttl_ms = svc->dns_min_ttl_ms;
 		if (ttl_ms > svc->dns_max_ttl_ms)
 			ttl_ms = svc->dns_max_ttl_ms;
-		publish(c, &c->svcs[s], ns, addrs, n, now + ttl_ms);
+		publish(c, &c->svcs[s], ns, q->addrs, q->rc, now + ttl_ms);
 		if (ns->status != NULL) {
 			atomic_fetch_add(&ns->status->connects_ok, 1);
 			atomic_store(&ns->status->updated_ms, now);
 		}
-		swerve_log(SWERVE_LOG_DEBUG, "%s: %s has %d address%s, ttl %us",
-			   svc->name, ep->name, n, n == 1 ? "" : "es", ttl_s);
-		return;
+	} else {
+		/* Keep serving the last answer; ask again after
+		 * dns_min_ttl. */
+		publish(c, &c->svcs[s], ns, NULL, 0,
+			now + svc->dns_min_ttl_ms);
+		if (ns->status != NULL)
+			atomic_fetch_add(&ns->status->connects_failed, 1);
 	}
-	/* Keep serving the last answer; ask again after dns_min_ttl. */
-	publish(c, &c->svcs[s], ns, NULL, 0, now + svc->dns_min_ttl_ms);
-	if (ns->status != NULL)
-		atomic_fetch_add(&ns->status->connects_failed, 1);
-	swerve_log(ns->ever ? SWERVE_LOG_WARN : SWERVE_LOG_ERROR,
-		   "%s; %s", err,
-		   ns->ever ? "using the last answer" :
-			      "its endpoints are unavailable until it resolves");
+	tell(svc, ns, q);
+}
+
+/* The names of one service this thread refreshes together. */
+struct job {
+	unsigned n;
+	bool any_new;            /* a name without an answer: worth waiting */
+	struct name_set *ns[SWERVE_MAX_ENDPOINTS / SWERVE_DNS_MAX_ADDRS];
+	uint64_t token[SWERVE_MAX_ENDPOINTS / SWERVE_DNS_MAX_ADDRS];
+	struct swerve_resolver_query q[SWERVE_MAX_ENDPOINTS /
+				       SWERVE_DNS_MAX_ADDRS];
+	struct sockaddr_storage addrs[SWERVE_MAX_ENDPOINTS /
+				      SWERVE_DNS_MAX_ADDRS]
+				     [SWERVE_DNS_MAX_ADDRS];
+};
+
+/*
+ * Claims the process's resolver for the names of <j> and returns it with
+ * the claim's token in *<token>, or NULL when it is busy with another
+ * thread's lookup and either every name of <j> has an answer to go on with
+ * or <deadline> passed. A claim taken over from an abandoned lookup gets a
+ * fresh resolver: the old channel may still be driven by its owner when
+ * that resumes, so it is left to it (leaked), never shared.
+ */
+static struct swerve_resolver *claim_resolver(struct swerve_dnscache *c,
+					      const struct job *j,
+					      uint64_t deadline,
+					      uint64_t *token)
+{
+	struct swerve_resolver *res, *fresh = NULL;
+	uint64_t t;
+	bool took_over = false;
+
+	for (;;) {
+		t = swerve_now_ms();
+		*token = claim(&c->res_busy, t, 2 * c->timeout_ms + 1000,
+			       &took_over);
+		if (*token != 0)
+			break;
+		if (!j->any_new || t >= deadline)
+			return NULL;
+		sleep_ms(WAIT_STEP_MS);
+	}
+	if (took_over) {
+		/* On failure the claim stays, so nobody shares the old
+		 * channel; it is taken over again later. */
+		if (swerve_resolver_new(c->cfg->dns_servers, NULL,
+					c->timeout_ms, &fresh, NULL, 0) != 0)
+			return NULL;
+		__atomic_store_n(&c->res, fresh, __ATOMIC_RELEASE);
+	}
+	res = __atomic_load_n(&c->res, __ATOMIC_ACQUIRE);
+	/* Paused between the claim and the load: someone else's now. */
+	if (atomic_load(&c->res_busy) != *token)
+		return NULL;
+	return res;
+}
+
+/*
+ * Looks the names of <j> up together, bounded by <deadline>, and publishes
+ * what each one got, for those whose claim this thread still holds; then
+ * releases every claim.
+ */
+static void run_job(struct swerve_dnscache *c, unsigned s, struct job *j,
+		    uint64_t deadline)
+{
+	const struct swerve_service *svc = &c->cfg->services[s];
+	struct swerve_resolver *res;
+	uint64_t token, now;
+	bool looked = false;
+	unsigned i;
+
+	for (i = 0; i < j->n; i++) {
+		j->q[i].name = svc->endpoints[j->ns[i]->ep].name;
+		j->q[i].addrs = j->addrs[i];
+		j->q[i].max = SWERVE_DNS_MAX_ADDRS;
+	}
+	res = claim_resolver(c, j, deadline, &token);
+	now = swerve_now_ms();
+	if (res != NULL && now < deadline) {
+		swerve_resolver_lookup_many(res, j->q, j->n,
+					    svc->dns_timeout_ms, deadline);
+		looked = true;
+		now = swerve_now_ms();
+	}
+	if (res != NULL)
+		release(&c->res_busy, token);
+	for (i = 0; i < j->n; i++) {
+		/* Taken over while this thread was away: the new owner
+		 * publishes. Not looked up: still due, asked again later. */
+		if (looked && atomic_load(&j->ns[i]->refreshing_since) ==
+				      j->token[i])
+			settle(c, s, j->ns[i], &j->q[i], now);
+		release(&j->ns[i]->refreshing_since, j->token[i]);
+	}
+}
+
+bool swerve_dnscache_due(const struct swerve_dnscache *c, unsigned s,
+			 uint64_t now_ms)
+{
+	const struct svc_cache *sc = &c->svcs[s];
+	unsigned i;
+
+	for (i = 0; i < sc->nsets; i++)
+		if (now_ms >= atomic_load_explicit(&sc->sets[i].expires_ms,
+						   memory_order_relaxed))
+			return true;
+	return false;
+}
+
+/* Waits, bounded by <deadline>, while another thread refreshes a name of
+ * service <s> that has no answer yet: there is nothing else to route to. */
+static void wait_for_new_names(struct svc_cache *sc, uint64_t deadline)
+{
+	unsigned i;
+
+	for (i = 0; i < sc->nsets; i++) {
+		struct name_set *ns = &sc->sets[i];
+
+		while (!__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE) &&
+		       atomic_load(&ns->refreshing_since) != 0 &&
+		       swerve_now_ms() < deadline)
+			sleep_ms(WAIT_STEP_MS);
+	}
+}
+
+/* Whether this call refreshes <ns>: due, and allowed by <wait>. */
+static bool wanted(struct name_set *ns, uint64_t now_ms,
+		   enum swerve_dnscache_wait wait)
+{
+	return now_ms >= atomic_load_explicit(&ns->expires_ms,
+					      memory_order_relaxed) &&
+	       (wait == SWERVE_DNSCACHE_WAIT ||
+		!__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE));
 }
 
 void swerve_dnscache_refresh(struct swerve_dnscache *c, unsigned s,
-			     uint64_t now_ms)
+			     uint64_t now_ms, enum swerve_dnscache_wait wait)
 {
 	struct svc_cache *sc = &c->svcs[s];
 	const struct swerve_service *svc = &c->cfg->services[s];
+	uint64_t deadline = now_ms + svc->dns_timeout_ms;
+	struct job *j = NULL;
 	unsigned i;
 
 	if (!sc->has_names)
 		return;
-	for (i = 0; i < sc->nsets; i++) {
+	/* Nothing to look up (the common case of a non-blocking connect
+	 * while names are due): no allocation. */
+	for (i = 0; i < sc->nsets && j == NULL; i++)
+		if (wanted(&sc->sets[i], now_ms, wait))
+			j = calloc(1, sizeof(*j));
+	for (i = 0; j != NULL && i < sc->nsets; i++) {
 		struct name_set *ns = &sc->sets[i];
-		uint64_t owner, abandoned = 2 * svc->dns_timeout_ms;
 
-		if (now_ms < atomic_load_explicit(&ns->expires_ms,
-						  memory_order_relaxed))
+		if (!wanted(ns, now_ms, wait))
 			continue;
-		owner = atomic_load(&ns->refreshing_since);
-		if ((owner == 0 || now_ms - owner > abandoned) &&
-		    atomic_compare_exchange_strong(&ns->refreshing_since,
-						   &owner, now_ms)) {
-			refresh_set(c, s, ns, now_ms);
-			atomic_store(&ns->refreshing_since, 0);
+		j->token[j->n] = claim(&ns->refreshing_since, now_ms,
+				       2 * svc->dns_timeout_ms, NULL);
+		if (j->token[j->n] == 0)
 			continue;
-		}
-		/* Someone else refreshes it. With an answer, go on with it;
-		 * without one there is nothing to route to: wait, bounded. */
-		while (!__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE) &&
-		       atomic_load(&ns->refreshing_since) != 0 &&
-		       swerve_now_ms() - now_ms < svc->dns_timeout_ms)
-			sleep_ms(WAIT_STEP_MS);
+		j->any_new = j->any_new ||
+			     !__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE);
+		j->ns[j->n++] = ns;
 	}
+	if (j != NULL && j->n > 0)
+		run_job(c, s, j, deadline);
+	free(j);
+	wait_for_new_names(sc, deadline);
 }
 
 bool swerve_dnscache_address(const struct swerve_dnscache *c, unsigned s,

@@ -13,12 +13,14 @@
  * Services without names are routed as the config has them.
  *
  * Answers are refreshed when their TTL (clamped to dns_min_ttl..dns_max_ttl)
- * has passed, by whichever thread needs the service first, in that thread
- * (c-ares, bounded by dns_timeout); others go on with the old answer. A
- * refresh that fails keeps the old answer (stale, counted in the table) and
- * is retried after dns_min_ttl, so a DNS outage costs at most one
- * dns_timeout per name per dns_min_ttl, and never takes the service down.
- * A name that never resolved leaves only its own slots absent.
+ * has passed, by whichever thread needs the service first and may wait, in
+ * that thread (c-ares, all due names of the service at once, bounded by
+ * its dns_timeout); others go on with the old answer. A refresh that fails
+ * keeps the old answer (stale, counted in the table) and is retried after
+ * dns_min_ttl, so a DNS outage costs at most one dns_timeout per service
+ * per dns_min_ttl, and never takes the service down. A name that never
+ * resolved leaves only its own slots absent. Each change of a name's state
+ * (failing, using the last answer, resolving again) is logged once.
  *
  * Thread-safety: every function may be called from any thread; readers
  * take no lock (seqlock retries), one refresher per name is elected with
@@ -35,9 +37,6 @@
 #include "policy/config.h"
 #include "names/resolver.h"
 #include "table/shm.h"
-
-/* Addresses kept per name (Envoy keeps all; DNS answers rarely exceed). */
-#define SWERVE_DNS_MAX_ADDRS 16
 
 struct swerve_dnscache;
 
@@ -71,14 +70,30 @@ uint64_t swerve_dnscache_generation(const struct swerve_dnscache *c,
 /* True when service <s> has endpoints given as names. */
 bool swerve_dnscache_has_names(const struct swerve_dnscache *c, unsigned s);
 
+/* How long a refresh may hold the calling thread. */
+enum swerve_dnscache_wait {
+	/* Up to the service's dns_timeout (getaddrinfo, a blocking
+	 * connect: calls where a program expects to wait). */
+	SWERVE_DNSCACHE_WAIT = 0,
+	/* Only for names without any answer yet, which have nothing else to
+	 * route to; names with one go on with it (a non-blocking connect). */
+	SWERVE_DNSCACHE_NO_WAIT = 1,
+};
+
+/* True when a name of service <s> is due for a refresh at <now_ms>. */
+bool swerve_dnscache_due(const struct swerve_dnscache *c, unsigned s,
+			 uint64_t now_ms);
+
 /*
- * Refreshes the answers of service <s> that are due at <now_ms>. Blocks for
- * at most dns_timeout per due name, only in the thread elected to refresh
- * it; a name that never resolved is waited for (as long as the refresher
- * takes, itself bounded), since there is nothing else to route to.
+ * Refreshes the answers of service <s> that are due at <now_ms>, those
+ * <wait> allows, all at once: the call blocks for at most the service's
+ * dns_timeout however many names are due, and only while this thread looks
+ * names up or waits for a name without an answer that another thread is
+ * resolving. Names another thread refreshes, or that the resolver is too
+ * busy for, keep their last answer and stay due.
  */
 void swerve_dnscache_refresh(struct swerve_dnscache *c, unsigned s,
-			     uint64_t now_ms);
+			     uint64_t now_ms, enum swerve_dnscache_wait wait);
 
 /*
  * Copies the address of endpoint <i> of the routed service <s> into <out>

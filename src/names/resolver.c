@@ -8,7 +8,13 @@
  * c-ares read, retry and time out. When the deadline passes first,
  * ares_cancel() ends the query (its callback runs synchronously with
  * ARES_ECANCELLED). So there is no thread, no signal and no fd_set (a host
- * may have descriptors above FD_SETSIZE).
+ * may have descriptors above FD_SETSIZE). Several names are looked up at
+ * once on the same channel, so a batch costs one bound, not one per name.
+ * c-ares itself is the system's shared library, loaded privately
+ * (cares.h); every call goes through its table.
+ *
+ * Large answers. At most <max> addresses are kept; when an answer has
+ * more, this host's subset of them (subset.h) is kept, sorted as usual.
  *
  * c-ares 1.18.1 facts this relies on (checked against the installed
  * library with a probe and tests/helpers/dnsd):
@@ -41,8 +47,8 @@
  * own files, so ares_destroy() could close them. The old channel is then
  * leaked on purpose (a few KiB, once per such fork).
  */
-#include <ares.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -59,8 +65,10 @@
 
 #include "base/libc.h"
 #include "base/log.h"
-#include "names/resolver.h"
 #include "base/swerve.h"
+#include "names/cares.h"
+#include "names/resolver.h"
+#include "names/subset.h"
 
 /* c-ares' tries per server; the first try gets a third of the bound. */
 #define RESOLVER_TRIES 2
@@ -74,6 +82,8 @@ struct swerve_resolver {
 	char *servers;          /* NULL: resolv.conf */
 	char *lookups;          /* NULL: c-ares' default */
 	uint64_t timeout_ms;
+	uint64_t subset_seed;   /* this host's, see "Large answers" */
+	const struct swerve_cares *ca;
 	char source[256];       /* for messages, see swerve_resolver_source */
 };
 
@@ -82,17 +92,8 @@ struct lookup_state {
 	bool done;
 	int status;
 	struct ares_addrinfo *ai; /* owned once set */
+	unsigned *pending;        /* the batch's count of lookups not done */
 };
-
-/* ares_library_init() once per process; on Linux it only sets up the
- * allocator hooks, but the API requires it before the first channel. */
-static pthread_once_t library_once = PTHREAD_ONCE_INIT;
-static int library_status = ARES_ENOTINITIALIZED;
-
-static void init_library(void)
-{
-	library_status = ares_library_init(ARES_LIB_INIT_ALL);
-}
 
 /*
  * Socket trampolines: c-ares calls these with the resolver as user data.
@@ -165,15 +166,16 @@ static const struct ares_socket_functions socket_functions = {
 	.asendv = call_sendv,
 };
 
-/* Appends "addr:port" of every configured server to <buf>. */
-static void describe_servers(ares_channel channel, char *buf, size_t cap)
+/* Appends "addr:port" of every server of <r>'s channel to <buf>. */
+static void describe_servers(const struct swerve_resolver *r, char *buf,
+			     size_t cap)
 {
 	struct ares_addr_port_node *list = NULL, *n;
 	char ip[INET6_ADDRSTRLEN];
 	size_t len = strlen(buf);
 	int port, w;
 
-	if (ares_get_servers_ports(channel, &list) != ARES_SUCCESS)
+	if (r->ca->ares_get_servers_ports(r->channel, &list) != ARES_SUCCESS)
 		return;
 	for (n = list; n != NULL && len < cap; n = n->next) {
 		if (inet_ntop(n->family, &n->addr, ip, sizeof(ip)) == NULL)
@@ -186,7 +188,7 @@ static void describe_servers(ares_channel channel, char *buf, size_t cap)
 			break;
 		len += (size_t)w;
 	}
-	ares_free_data(list);
+	r->ca->ares_free_data(list);
 }
 
 /* Fills r->source in lookup order: the hosts file and/or the servers. */
@@ -199,8 +201,7 @@ static void describe_source(struct swerve_resolver *r)
 	for (; *order != '\0'; order++) {
 		if (*order == 'b') {
 			/* Adds its own separators. */
-			describe_servers(r->channel, r->source,
-					 sizeof(r->source));
+			describe_servers(r, r->source, sizeof(r->source));
 			continue;
 		}
 		len = strlen(r->source);
@@ -237,26 +238,27 @@ static int create_channel(struct swerve_resolver *r, char *err, size_t errlen)
 		opts.lookups = r->lookups; /* c-ares copies it */
 		optmask |= ARES_OPT_LOOKUPS;
 	}
-	st = ares_init_options(&r->channel, &opts, optmask);
+	st = r->ca->ares_init_options(&r->channel, &opts, optmask);
 	if (st != ARES_SUCCESS) {
 		r->channel = NULL;
-		swerve_log_reason(err, errlen, "c-ares channel: %s", ares_strerror(st));
+		swerve_log_reason(err, errlen, "c-ares channel: %s",
+				  r->ca->ares_strerror(st));
 		return st == ARES_ENOMEM ? -ENOMEM : -EIO;
 	}
 	r->pid = getpid();
 	r->open_socks = 0;
 	r->busy = false;
 	if (r->servers != NULL && r->servers[0] != '\0') {
-		st = ares_set_servers_ports_csv(r->channel, r->servers);
+		st = r->ca->ares_set_servers_ports_csv(r->channel, r->servers);
 		if (st != ARES_SUCCESS) {
 			swerve_log_reason(err, errlen, "DNS servers \"%s\": %s",
-				  r->servers, ares_strerror(st));
-			ares_destroy(r->channel);
+				  r->servers, r->ca->ares_strerror(st));
+			r->ca->ares_destroy(r->channel);
 			r->channel = NULL;
 			return st == ARES_ENOMEM ? -ENOMEM : -EINVAL;
 		}
 	}
-	ares_set_socket_functions(r->channel, &socket_functions, r);
+	r->ca->ares_set_socket_functions(r->channel, &socket_functions, r);
 	describe_source(r);
 	return 0;
 }
@@ -265,7 +267,7 @@ static int create_channel(struct swerve_resolver *r, char *err, size_t errlen)
 static void drop_inherited_channel(struct swerve_resolver *r)
 {
 	if (r->channel != NULL && r->open_socks == 0 && !r->busy)
-		ares_destroy(r->channel);
+		r->ca->ares_destroy(r->channel);
 	r->channel = NULL;
 }
 
@@ -278,10 +280,16 @@ static bool lookups_valid(const char *s)
 	return n == 1 || s[0] != s[1];
 }
 
+void swerve_resolver_set_subset_seed(struct swerve_resolver *r, uint64_t seed)
+{
+	r->subset_seed = seed;
+}
+
 int swerve_resolver_new(const char *servers, const char *lookups,
 			uint64_t timeout_ms, struct swerve_resolver **out,
 			char *err, size_t errlen)
 {
+	const struct swerve_cares *ca;
 	struct swerve_resolver *r;
 	int rc;
 
@@ -295,16 +303,15 @@ int swerve_resolver_new(const char *servers, const char *lookups,
 			  "DNS lookups \"%s\": want b, f, fb or bf", lookups);
 		return -EINVAL;
 	}
-	pthread_once(&library_once, init_library);
-	if (library_status != ARES_SUCCESS) {
-		swerve_log_reason(err, errlen, "c-ares: %s",
-			  ares_strerror(library_status));
-		return -EIO;
-	}
+	ca = swerve_cares(err, errlen);
+	if (ca == NULL)
+		return -ENOENT;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		goto nomem;
+	r->ca = ca;
 	r->timeout_ms = timeout_ms;
+	r->subset_seed = swerve_subset_host_seed();
 	if (servers != NULL && servers[0] != '\0') {
 		r->servers = strdup(servers);
 		if (r->servers == NULL)
@@ -334,7 +341,7 @@ void swerve_resolver_free(struct swerve_resolver *r)
 		return;
 	if (r->channel != NULL) {
 		if (r->pid == getpid())
-			ares_destroy(r->channel);
+			r->ca->ares_destroy(r->channel);
 		else
 			drop_inherited_channel(r);
 		r->channel = NULL;
@@ -349,6 +356,11 @@ const char *swerve_resolver_source(const struct swerve_resolver *r)
 	return r->source;
 }
 
+const char *swerve_resolver_library(const struct swerve_resolver *r)
+{
+	return r->ca->ares_version(NULL);
+}
+
 static void on_addrinfo(void *arg, int status, int timeouts,
 			struct ares_addrinfo *ai)
 {
@@ -358,50 +370,60 @@ static void on_addrinfo(void *arg, int status, int timeouts,
 	ls->done = true;
 	ls->status = status;
 	ls->ai = ai;
+	(*ls->pending)--;
+}
+
+/* Fills <pfd> with what c-ares waits for; returns how many. */
+static int wanted_sockets(const struct swerve_resolver *r,
+			  struct pollfd *pfd)
+{
+	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+	unsigned bits;
+	int i, n = 0;
+
+	/* Not ARES_GETSOCK_WRITABLE(): it shifts a signed 1 into the sign
+	 * bit for the 16th socket (undefined behaviour). */
+	bits = (unsigned)r->ca->ares_getsock(r->channel, socks,
+					     ARES_GETSOCK_MAXNUM);
+	for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+		short ev = 0;
+
+		if ((bits & (1u << i)) != 0)
+			ev |= POLLIN;
+		if ((bits & (1u << (i + ARES_GETSOCK_MAXNUM))) != 0)
+			ev |= POLLOUT;
+		if (ev == 0)
+			continue;
+		pfd[n].fd = socks[i];
+		pfd[n].events = ev;
+		pfd[n].revents = 0;
+		n++;
+	}
+	return n;
 }
 
 /*
- * Drives r->channel until <ls> is done or <deadline_ms> passes. Returns 0,
- * or -errno when poll() itself fails.
+ * Drives r->channel until no lookup of the batch is <pending> or
+ * <deadline_ms> passes. Returns 0, or -errno when poll() itself fails.
  */
-static int drive(struct swerve_resolver *r, struct lookup_state *ls,
+static int drive(struct swerve_resolver *r, const unsigned *pending,
 		 uint64_t deadline_ms)
 {
-	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
 	struct pollfd pfd[ARES_GETSOCK_MAXNUM];
 	struct timeval maxtv, tv, *tvp;
 	uint64_t now, wait_ms;
-	unsigned bits;
 	int i, n, rc;
 	bool any;
 
-	while (!ls->done) {
+	while (*pending > 0) {
 		now = swerve_now_ms();
 		if (now >= deadline_ms)
 			return 0;
-		/* Not ARES_GETSOCK_WRITABLE(): it shifts a signed 1 into the
-		 * sign bit for the 16th socket (undefined behaviour). */
-		bits = (unsigned)ares_getsock(r->channel, socks,
-					      ARES_GETSOCK_MAXNUM);
-		n = 0;
-		for (i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short ev = 0;
-
-			if ((bits & (1u << i)) != 0)
-				ev |= POLLIN;
-			if ((bits & (1u << (i + ARES_GETSOCK_MAXNUM))) != 0)
-				ev |= POLLOUT;
-			if (ev == 0)
-				continue;
-			pfd[n].fd = socks[i];
-			pfd[n].events = ev;
-			pfd[n].revents = 0;
-			n++;
-		}
+		n = wanted_sockets(r, pfd);
 		wait_ms = deadline_ms - now;
 		maxtv.tv_sec = (time_t)(wait_ms / 1000);
 		maxtv.tv_usec = (suseconds_t)(wait_ms % 1000 * 1000);
-		tvp = ares_timeout(r->channel, &maxtv, &tv);
+		tvp = r->ca->ares_timeout(r->channel, &maxtv, &tv);
 		/* Round up: waking a millisecond early only spins. */
 		wait_ms = (uint64_t)tvp->tv_sec * 1000 +
 			  ((uint64_t)tvp->tv_usec + 999) / 1000;
@@ -414,7 +436,7 @@ static int drive(struct swerve_resolver *r, struct lookup_state *ls,
 			return -errno;
 		}
 		any = false;
-		for (i = 0; i < n && !ls->done; i++) {
+		for (i = 0; i < n && *pending > 0; i++) {
 			/* POLLERR/POLLHUP go in as "readable": the read
 			 * then reports the error to c-ares. */
 			short ev = pfd[i].revents;
@@ -425,14 +447,14 @@ static int drive(struct swerve_resolver *r, struct lookup_state *ls,
 			if (!rd && !wr)
 				continue;
 			any = true;
-			ares_process_fd(r->channel,
-					rd ? pfd[i].fd : ARES_SOCKET_BAD,
-					wr ? pfd[i].fd : ARES_SOCKET_BAD);
+			r->ca->ares_process_fd(
+				r->channel, rd ? pfd[i].fd : ARES_SOCKET_BAD,
+				wr ? pfd[i].fd : ARES_SOCKET_BAD);
 		}
 		/* Nothing ready: let c-ares handle its retry timeouts. */
-		if (!any && !ls->done)
-			ares_process_fd(r->channel, ARES_SOCKET_BAD,
-					ARES_SOCKET_BAD);
+		if (!any && *pending > 0)
+			r->ca->ares_process_fd(r->channel, ARES_SOCKET_BAD,
+					       ARES_SOCKET_BAD);
 	}
 	return 0;
 }
@@ -457,20 +479,48 @@ static int compare_addrs(const void *a, const void *b)
 	       (x6->sin6_scope_id < y6->sin6_scope_id);
 }
 
+/* Copies address <node> into <ss> (port 0); false for other families. */
+static bool copy_node(const struct ares_addrinfo_node *node,
+		      struct sockaddr_storage *ss)
+{
+	if (node->ai_family == AF_INET &&
+	    node->ai_addrlen >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in *sin = (void *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr = ((struct sockaddr_in *)node->ai_addr)->sin_addr;
+		return true;
+	}
+	if (node->ai_family == AF_INET6 &&
+	    node->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *src = (const void *)node->ai_addr;
+		struct sockaddr_in6 *sin6 = (void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = src->sin6_addr;
+		sin6->sin6_scope_id = src->sin6_scope_id;
+		return true;
+	}
+	return false;
+}
+
 /*
  * Copies the addresses of <ai> into <addrs> (sorted, unique, at most
- * <max>) and the smallest TTL into *<ttl_s>. Returns the count, 0 when the
- * answer holds no address, or -ENOMEM.
+ * <max>, chosen for this host beyond that) and the smallest TTL into
+ * *<ttl_s>. Returns the count, 0 when the answer holds no address, or
+ * -ENOMEM.
  */
-static int collect(const struct ares_addrinfo *ai,
+static int collect(const struct swerve_resolver *r,
+		   const struct ares_addrinfo *ai,
 		   struct sockaddr_storage *addrs, unsigned max,
 		   uint32_t *ttl_s)
 {
 	const struct ares_addrinfo_node *node;
 	const struct ares_addrinfo_cname *cn;
 	struct sockaddr_storage *all;
-	size_t n = 0, total = 0, i, kept;
+	size_t n = 0, total = 0, i, uniq;
 	long long ttl = -1;
+	int kept;
 
 	for (node = ai->nodes; node != NULL; node = node->ai_next)
 		total++;
@@ -480,25 +530,8 @@ static int collect(const struct ares_addrinfo *ai,
 	if (all == NULL)
 		return -ENOMEM;
 	for (node = ai->nodes; node != NULL; node = node->ai_next) {
-		if (node->ai_family == AF_INET &&
-		    node->ai_addrlen >= sizeof(struct sockaddr_in)) {
-			struct sockaddr_in *sin = (void *)&all[n];
-
-			sin->sin_family = AF_INET;
-			sin->sin_addr =
-				((struct sockaddr_in *)node->ai_addr)->sin_addr;
-		} else if (node->ai_family == AF_INET6 &&
-			   node->ai_addrlen >= sizeof(struct sockaddr_in6)) {
-			const struct sockaddr_in6 *src =
-				(const void *)node->ai_addr;
-			struct sockaddr_in6 *sin6 = (void *)&all[n];
-
-			sin6->sin6_family = AF_INET6;
-			sin6->sin6_addr = src->sin6_addr;
-			sin6->sin6_scope_id = src->sin6_scope_id;
-		} else {
+		if (!copy_node(node, &all[n]))
 			continue;
-		}
 		n++;
 		if (ttl == -1 || node->ai_ttl < ttl)
 			ttl = node->ai_ttl;
@@ -508,15 +541,22 @@ static int collect(const struct ares_addrinfo *ai,
 		if (ttl == -1 || cn->ttl < ttl)
 			ttl = cn->ttl;
 	qsort(all, n, sizeof(*all), compare_addrs);
-	kept = 0;
-	for (i = 0; i < n && kept < max; i++) {
-		if (kept > 0 && compare_addrs(&addrs[kept - 1], &all[i]) == 0)
-			continue;
-		addrs[kept++] = all[i];
+	for (i = 0, uniq = 0; i < n; i++)
+		if (uniq == 0 || compare_addrs(&all[uniq - 1], &all[i]) != 0)
+			all[uniq++] = all[i];
+	if (uniq <= max) {
+		memcpy(addrs, all, uniq * sizeof(*all));
+		kept = (int)uniq;
+	} else {
+		kept = swerve_subset_keep(all, uniq, addrs, max,
+					  r->subset_seed);
+		if (kept > 0)
+			qsort(addrs, (size_t)kept, sizeof(*addrs),
+			      compare_addrs);
 	}
 	free(all);
 	*ttl_s = ttl > 0 ? (uint32_t)ttl : 0;
-	return (int)kept;
+	return kept;
 }
 
 /*
@@ -543,9 +583,9 @@ static int answer_literal(const char *name, struct sockaddr_storage *addr)
 	return 0;
 }
 
-/* Maps a failed lookup to -errno and a message. */
+/* Maps a failed lookup to -errno and a message; <bound_ms> for timeouts. */
 static int explain(const struct swerve_resolver *r, const char *name,
-		   int status, char *err, size_t errlen)
+		   int status, uint64_t bound_ms, char *err, size_t errlen)
 {
 	switch (status) {
 	case ARES_ENOTFOUND:
@@ -560,7 +600,7 @@ static int explain(const struct swerve_resolver *r, const char *name,
 	case ARES_ETIMEOUT:
 	case ARES_ECANCELLED:
 		swerve_log_reason(err, errlen, "%s: no answer within %llu ms from %s",
-			  name, (unsigned long long)r->timeout_ms, r->source);
+			  name, (unsigned long long)bound_ms, r->source);
 		return -ETIMEDOUT;
 	case ARES_EREFUSED:
 	case ARES_ECONNREFUSED:
@@ -579,70 +619,163 @@ static int explain(const struct swerve_resolver *r, const char *name,
 		return -ENOMEM;
 	default:
 		swerve_log_reason(err, errlen, "%s: %s (from %s)", name,
-			  ares_strerror(status), r->source);
+			  r->ca->ares_strerror(status), r->source);
 		return -EIO;
 	}
+}
+
+/*
+ * Sets q->rc for a query answered without the channel (bad arguments, an
+ * IP literal); returns false when it needs the channel.
+ */
+static bool answer_at_once(struct swerve_resolver_query *q)
+{
+	q->ttl_s = 0;
+	q->err[0] = '\0';
+	if (q->name == NULL || q->name[0] == '\0' || q->max == 0) {
+		q->rc = -EINVAL;
+		swerve_log_reason(q->err, sizeof(q->err),
+				  "empty name or no room for addresses");
+		return true;
+	}
+	q->rc = answer_literal(q->name, &q->addrs[0]);
+	return q->rc == 1;
+}
+
+/* Turns the outcome <ls> of <q> into q->rc, q->ttl_s and q->err. */
+static void conclude(const struct swerve_resolver *r,
+		     struct swerve_resolver_query *q, struct lookup_state *ls,
+		     int poll_rc, uint64_t bound_ms)
+{
+	if (!ls->done || ls->status != ARES_SUCCESS) {
+		if (ls->ai != NULL)
+			r->ca->ares_freeaddrinfo(ls->ai);
+		if (poll_rc != 0) {
+			swerve_log_reason(q->err, sizeof(q->err),
+					  "%s: poll: %s", q->name,
+					  strerror(-poll_rc));
+			q->rc = -EIO;
+			return;
+		}
+		q->rc = explain(r, q->name,
+				ls->done ? ls->status : ARES_ETIMEOUT, bound_ms,
+				q->err, sizeof(q->err));
+		return;
+	}
+	if (ls->ai == NULL) {
+		q->rc = explain(r, q->name, ARES_ENODATA, bound_ms, q->err,
+				sizeof(q->err));
+		return;
+	}
+	q->rc = collect(r, ls->ai, q->addrs, q->max, &q->ttl_s);
+	r->ca->ares_freeaddrinfo(ls->ai);
+	if (q->rc <= 0)
+		q->rc = explain(r, q->name, q->rc == 0 ? ARES_ENODATA
+						       : ARES_ENOMEM,
+				bound_ms, q->err, sizeof(q->err));
+}
+
+/* A channel for this process, made anew after fork(). 0 or -errno. */
+static int ready_channel(struct swerve_resolver *r, char *err, size_t errlen)
+{
+	if (r->channel != NULL && r->pid != getpid())
+		drop_inherited_channel(r);
+	if (r->channel == NULL)
+		return create_channel(r, err, errlen);
+	return 0;
+}
+
+/* Starts the lookups of <q> that need the channel; returns how many. */
+static unsigned start(struct swerve_resolver *r,
+		      struct swerve_resolver_query *q, unsigned n,
+		      struct lookup_state *ls, unsigned *pending)
+{
+	struct ares_addrinfo_hints hints;
+	unsigned i, started = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	/* No RFC 6724 sort: it would connect() a UDP socket per address. */
+	hints.ai_flags = ARES_AI_NOSORT;
+	for (i = 0; i < n; i++) {
+		if (q[i].rc != -EINPROGRESS)
+			continue;
+		ls[i].pending = pending;
+		(*pending)++;
+		started++;
+		/* The callback may run right here (hosts file). */
+		r->ca->ares_getaddrinfo(r->channel, q[i].name, NULL, &hints,
+					on_addrinfo, &ls[i]);
+	}
+	return started;
+}
+
+void swerve_resolver_lookup_many(struct swerve_resolver *r,
+				 struct swerve_resolver_query *q, unsigned n,
+				 uint64_t timeout_ms, uint64_t deadline_ms)
+{
+	struct lookup_state *ls;
+	unsigned pending = 0, i, todo = 0;
+	char why[sizeof(q->err)] = "";
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (!answer_at_once(&q[i])) {
+			q[i].rc = -EINPROGRESS;
+			todo++;
+		}
+	}
+	if (todo == 0)
+		return;
+	if (timeout_ms == 0 || timeout_ms > r->timeout_ms)
+		timeout_ms = r->timeout_ms;
+	ls = calloc(n, sizeof(*ls));
+	rc = ls == NULL ? -ENOMEM : ready_channel(r, why, sizeof(why));
+	for (i = 0; i < n && rc != 0; i++) {
+		if (q[i].rc != -EINPROGRESS)
+			continue;
+		q[i].rc = rc;
+		swerve_log_reason(q[i].err, sizeof(q[i].err), "%s: %s",
+				  q[i].name, rc == -ENOMEM ? "out of memory"
+							   : why);
+	}
+	if (rc != 0) {
+		free(ls);
+		return;
+	}
+	r->busy = true;
+	start(r, q, n, ls, &pending);
+	if (deadline_ms == 0 || deadline_ms > swerve_now_ms() + timeout_ms)
+		deadline_ms = swerve_now_ms() + timeout_ms;
+	rc = drive(r, &pending, deadline_ms);
+	if (pending > 0)
+		r->ca->ares_cancel(r->channel);
+	if (pending > 0) {
+		/* Never seen: a callback would later write to freed memory,
+		 * so the channel goes, callbacks and all. */
+		r->ca->ares_destroy(r->channel);
+		r->channel = NULL;
+	}
+	r->busy = false;
+	for (i = 0; i < n; i++)
+		if (q[i].rc == -EINPROGRESS)
+			conclude(r, &q[i], &ls[i], rc, timeout_ms);
+	free(ls);
 }
 
 int swerve_resolver_lookup(struct swerve_resolver *r, const char *name,
 			   struct sockaddr_storage *addrs, unsigned max,
 			   uint32_t *ttl_s, char *err, size_t errlen)
 {
-	struct ares_addrinfo_hints hints;
-	struct lookup_state ls = { .done = false };
-	uint64_t deadline;
-	int rc;
+	struct swerve_resolver_query q;
 
-	*ttl_s = 0;
-	if (name == NULL || name[0] == '\0' || max == 0) {
-		swerve_log_reason(err, errlen, "empty name or no room for addresses");
-		return -EINVAL;
-	}
-	if (answer_literal(name, &addrs[0]))
-		return 1;
-	if (r->channel != NULL && r->pid != getpid())
-		drop_inherited_channel(r);
-	if (r->channel == NULL) {
-		rc = create_channel(r, err, errlen);
-		if (rc != 0)
-			return rc;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	/* No RFC 6724 sort: it would connect() a UDP socket per address. */
-	hints.ai_flags = ARES_AI_NOSORT;
-	deadline = swerve_now_ms() + r->timeout_ms;
-	r->busy = true;
-	/* The callback may run right here (hosts file, IP literal). */
-	ares_getaddrinfo(r->channel, name, NULL, &hints, on_addrinfo, &ls);
-	rc = drive(r, &ls, deadline);
-	if (!ls.done)
-		ares_cancel(r->channel);
-	if (!ls.done) {
-		/* Never seen: the callback would later write to a dead stack
-		 * frame, so the channel goes, callbacks and all. */
-		ares_destroy(r->channel);
-		r->channel = NULL;
-	}
-	r->busy = false;
-	if (!ls.done || ls.status != ARES_SUCCESS) {
-		if (ls.ai != NULL)
-			ares_freeaddrinfo(ls.ai);
-		if (rc != 0) {
-			swerve_log_reason(err, errlen, "%s: poll: %s", name,
-				  strerror(-rc));
-			return -EIO;
-		}
-		return explain(r, name, ls.done ? ls.status : ARES_ETIMEOUT,
-			       err, errlen);
-	}
-	if (ls.ai == NULL)
-		return explain(r, name, ARES_ENODATA, err, errlen);
-	rc = collect(ls.ai, addrs, max, ttl_s);
-	ares_freeaddrinfo(ls.ai);
-	if (rc == 0)
-		return explain(r, name, ARES_ENODATA, err, errlen);
-	if (rc < 0)
-		return explain(r, name, ARES_ENOMEM, err, errlen);
-	return rc;
+	memset(&q, 0, sizeof(q));
+	q.name = name;
+	q.addrs = addrs;
+	q.max = max;
+	swerve_resolver_lookup_many(r, &q, 1, r->timeout_ms, 0);
+	*ttl_s = q.ttl_s;
+	if (q.rc < 0)
+		swerve_log_reason(err, errlen, "%s", q.err);
+	return q.rc;
 }

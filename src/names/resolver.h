@@ -2,7 +2,8 @@
  * resolver: turns an endpoint's host name into its addresses with c-ares,
  * inside the host process, the way Envoy's STRICT_DNS does (every A and AAAA
  * address is an endpoint of its own). It owns one c-ares channel per
- * struct swerve_resolver and is the only module that sees ares.h.
+ * struct swerve_resolver; with cares.c, which loads the system's c-ares,
+ * it is the only module that sees ares.h.
  *
  * Thread-safety: none per resolver. The caller serializes every call on one
  * resolver (a mutex held only around swerve_resolver_lookup, or one resolver
@@ -30,7 +31,9 @@ struct swerve_resolver; /* opaque */
  * The search list, ndots and other options still come from resolv.conf
  * and LOCALDOMAIN/RES_OPTIONS, as for Envoy's c-ares resolver.
  * Returns 0 and sets *<out>, or -EINVAL (bad servers, lookups or timeout),
- * -ENOMEM or -EIO, with *<out> NULL and a reason in <err> (may be NULL).
+ * -ENOENT (the system's c-ares cannot be loaded, cares.h), -ENOMEM or
+ * -EIO, with *<out> NULL and a reason in <err> (may be NULL). Answers
+ * larger than a lookup keeps are cut to this host's subset (subset.h).
  * The caller owns *<out> and frees it with swerve_resolver_free().
  * Reads resolv.conf, nsswitch.conf and /dev/urandom; sends nothing.
  */
@@ -50,7 +53,8 @@ void swerve_resolver_free(struct swerve_resolver *r);
  * channel with poll() on its sockets for at most the resolver's timeout.
  * Fills up to <max> (>= 1) addresses (sockaddr_in / sockaddr_in6, port 0)
  * into <addrs>, in a stable order (IPv4 first, then IPv6, each sorted by
- * address bytes) with duplicates removed, and sets *<ttl_s> to the smallest
+ * address bytes) with duplicates removed (this host's subset of them when
+ * there are more than <max>, subset.h), and sets *<ttl_s> to the smallest
  * TTL of the answer (0 when unknown; hosts-file answers and IP literals: 0).
  * Returns the number of addresses (>= 1), or -ENOENT (no such name, or no
  * A/AAAA record), -ETIMEDOUT (no answer within the timeout), -ECONNREFUSED
@@ -64,6 +68,40 @@ void swerve_resolver_free(struct swerve_resolver *r);
 int swerve_resolver_lookup(struct swerve_resolver *r, const char *name,
 			   struct sockaddr_storage *addrs, unsigned max,
 			   uint32_t *ttl_s, char *err, size_t errlen);
+
+/* One name of a batch (swerve_resolver_lookup_many). */
+struct swerve_resolver_query {
+	const char *name;                 /* in */
+	struct sockaddr_storage *addrs;   /* in: room for <max> addresses */
+	unsigned max;                     /* in, >= 1 */
+	int rc;                           /* out: as swerve_resolver_lookup */
+	uint32_t ttl_s;                   /* out */
+	char err[256];                    /* out: the reason when rc < 0 */
+};
+
+/*
+ * Looks the <n> names of <q> up at once on <r>'s channel, for at most
+ * <timeout_ms> in all (0, or more than the resolver's timeout: the
+ * resolver's), so a batch costs one bound, not one per name; it ends at
+ * <deadline_ms> (CLOCK_MONOTONIC milliseconds, 0: none) if that comes
+ * first. Messages name <timeout_ms> as the bound. Each query gets the
+ * result swerve_resolver_lookup() would return, in q->rc, q->ttl_s,
+ * q->addrs and q->err. The caller serializes calls on <r>.
+ */
+void swerve_resolver_lookup_many(struct swerve_resolver *r,
+				 struct swerve_resolver_query *q, unsigned n,
+				 uint64_t timeout_ms, uint64_t deadline_ms);
+
+/*
+ * Sets the seed that chooses this host's subset of a large answer (see
+ * subset.h; swerve_resolver_new() takes the host's own). For tests, which
+ * play several hosts in one process.
+ */
+void swerve_resolver_set_subset_seed(struct swerve_resolver *r,
+				     uint64_t seed);
+
+/* The version of the c-ares library loaded, like "1.18.1". */
+const char *swerve_resolver_library(const struct swerve_resolver *r);
 
 /*
  * Where <r>'s answers come from, for messages: "127.0.0.1:5353",

@@ -28,13 +28,17 @@
  * handlers) call them without locks.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
+#include "base/libc.h"
 #include "policy/config_int.h"
 
 _Static_assert(INI_MAX_LINE == CONFIG_LINE_MAX,
@@ -88,6 +92,57 @@ void config_error(struct parse *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	report_v(p, true, p->lineno, p->env, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * The config's storage for what its endpoints wrote (names, locality
+ * texts, labels): chunks filled one after the other and freed together, so
+ * that each endpoint costs what its strings take, not the largest string
+ * any endpoint could have.
+ */
+struct swerve_config_pool {
+	struct swerve_config_pool *next;
+	size_t used;
+	size_t cap;
+	_Alignas(max_align_t) unsigned char data[];
+};
+
+#define POOL_CHUNK ((size_t)64 << 10)
+
+void *config_keep(struct parse *p, const void *data, size_t size)
+{
+	struct swerve_config_pool *c = p->cfg->pool;
+	size_t need = (size + _Alignof(max_align_t) - 1) &
+		      ~(_Alignof(max_align_t) - 1);
+	void *dst;
+
+	if (c == NULL || c->cap - c->used < need) {
+		size_t cap = need > POOL_CHUNK ? need : POOL_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL) {
+			p->oom = true;
+			return NULL;
+		}
+		c->next = p->cfg->pool;
+		c->used = 0;
+		c->cap = cap;
+		p->cfg->pool = c;
+	}
+	dst = c->data + c->used;
+	c->used += need;
+	memcpy(dst, data, size);
+	return dst;
+}
+
+const char *config_keep_string(struct parse *p, const char *s)
+{
+	const char *kept;
+
+	if (*s == '\0')
+		return "";
+	kept = config_keep(p, s, strlen(s) + 1);
+	return kept != NULL ? kept : "";
 }
 
 bool swerve_config_locality_match(const struct swerve_locality *loc,
@@ -148,6 +203,16 @@ static void finish(struct parse *p, bool use_env)
 			config_report_at(p, true, svc->line,
 					 "%s has no endpoint: add endpoint = "
 					 "ADDRESS[:PORT]", where);
+		/* Grown by doubling while reading: give back the rest. */
+		if (svc->nendpoints > 0 &&
+		    svc->nendpoints < p->states[i].cap_endpoints) {
+			struct swerve_endpoint *fit = realloc(
+				svc->endpoints,
+				svc->nendpoints * sizeof(*fit));
+
+			if (fit != NULL)
+				svc->endpoints = fit;
+		}
 		config_resolve_tuning(own, &p->defaults, &t);
 		config_check_tuning(p, &t, own, where);
 		config_apply_tuning(svc, &t);
@@ -168,6 +233,52 @@ static void init_config(struct swerve_config *cfg, const char *path)
 	cfg->log_level = SWERVE_LOG_WARN;
 	(void)config_parse_cidr(SWERVE_DEFAULT_VIP_CIDR, &cfg->vip_net,
 				&cfg->vip_mask, &cfg->vip_prefix, &why);
+}
+
+/*
+ * Opens the file for reading, refusing anything but a regular file: a FIFO
+ * would block every thread that waits for init (open itself blocks on a
+ * FIFO without a writer, hence O_NONBLOCK), and a device like /dev/zero
+ * never ends. Returns the stream, or NULL with -errno in *<rc>, reported.
+ */
+static FILE *open_config(struct parse *p, int *rc)
+{
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1) {
+		*rc = -errno;
+		config_report_at(p, true, 0, "%s", strerror(-*rc));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1)
+		*rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		*rc = -EINVAL;
+	else if ((unsigned long long)st.st_size > SWERVE_MAX_CONFIG_BYTES)
+		*rc = -EFBIG;
+	else
+		*rc = 0;
+	if (*rc != 0) {
+		if (*rc == -EINVAL)
+			config_report_at(p, true, 0, "not a regular file");
+		else if (*rc == -EFBIG)
+			config_report_at(p, true, 0, "larger than %llu MiB",
+					 SWERVE_MAX_CONFIG_BYTES >> 20);
+		else
+			config_report_at(p, true, 0, "%s", strerror(-*rc));
+		swerve_libc_close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		*rc = -errno;
+		config_report_at(p, true, 0, "%s", strerror(-*rc));
+		swerve_libc_close(fd);
+	}
+	return f;
 }
 
 int swerve_config_load(const char *path, bool use_env,
@@ -198,14 +309,19 @@ int swerve_config_load(const char *path, bool use_env,
 	}
 	init_config(p.cfg, path);
 
-	p.file = fopen(path, "re");
-	if (p.file == NULL) {
-		rc = -errno;
-		config_report_at(&p, true, 0, "%s", strerror(-rc));
+	p.file = open_config(&p, &rc);
+	if (p.file == NULL)
 		goto fail;
-	}
 	rc = ini_parse_stream(config_read_line, &p, config_handle_pair, &p);
 	fclose(p.file);
+	swerve_config_free(p.scratch);
+	p.scratch = NULL;
+	if (p.too_big) {
+		rc = -EFBIG;
+		config_report_at(&p, true, 0, "larger than %llu MiB",
+				 SWERVE_MAX_CONFIG_BYTES >> 20);
+		goto fail;
+	}
 	if (p.oom || rc == -2) {
 		rc = -ENOMEM;
 		config_report_at(&p, true, 0, "%s", strerror(ENOMEM));
@@ -236,6 +352,7 @@ fail:
 
 void swerve_config_free(struct swerve_config *cfg)
 {
+	struct swerve_config_pool *c, *next;
 	unsigned i;
 
 	if (cfg == NULL)
@@ -246,6 +363,10 @@ void swerve_config_free(struct swerve_config *cfg)
 		free(cfg->services[i].distribute);
 	}
 	free(cfg->services);
+	for (c = cfg->pool; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(cfg);
 }
 

@@ -31,6 +31,18 @@
 #define SWERVE_MAX_DISTRIBUTE 16  /* distribute rules, and targets per rule */
 
 /*
+ * The longest duration a key takes: a day. Deadlines are "now plus a
+ * duration" in milliseconds of CLOCK_MONOTONIC, so an unbounded value would
+ * wrap them; and no timeout or ejection that swerve applies makes sense
+ * beyond a day.
+ */
+#define SWERVE_MAX_DURATION_MS (24ull * 3600 * 1000)
+
+/* The largest config file read: a full one (256 services of 1,024
+ * endpoints) takes about 16 MiB. */
+#define SWERVE_MAX_CONFIG_BYTES (64ull << 20)
+
+/*
  * Label keys that name a part of the locality instead of a label (Istio's
  * topology labels): their value is taken from locality=, never from a
  * label.KEY=VALUE option.
@@ -74,10 +86,17 @@ struct swerve_endpoint {
 	socklen_t addrlen;
 	char text[80];          /* "127.0.0.2:18080" or "[::1]:80" */
 	struct swerve_locality locality;
-	char locality_text[200]; /* as written, "" when absent */
+	/*
+	 * The strings and labels below are sized to what the file wrote and
+	 * owned by the config (a config of 256 services of 1,024 endpoints
+	 * each must not cost a host process hundreds of megabytes). In a
+	 * loaded config the strings are never NULL; labels is NULL when
+	 * nlabels is 0.
+	 */
+	const char *locality_text; /* as written, "" when absent */
 	uint32_t weight;        /* >= 1, default 1 */
 	int line;               /* where it was defined */
-	struct swerve_label labels[SWERVE_MAX_LABELS]; /* label.KEY=VALUE */
+	const struct swerve_label *labels; /* label.KEY=VALUE, nlabels */
 	unsigned nlabels;
 	uint16_t group;         /* index in the service's localities[] */
 	/*
@@ -86,7 +105,7 @@ struct swerve_endpoint {
 	 * <text> is "name:port". Every address the name resolves to is an
 	 * endpoint of its own (dnscache.c).
 	 */
-	char name[256];
+	const char *name;
 	uint16_t port;          /* host order; 0: the port dialled */
 };
 
@@ -182,6 +201,9 @@ struct swerve_service {
 	unsigned ndistribute;
 };
 
+/* Where a loaded config keeps its strings and labels (config.c). */
+struct swerve_config_pool;
+
 struct swerve_config {
 	char path[PATH_MAX];
 	struct swerve_locality locality;  /* this host; SWERVE_LOCALITY wins */
@@ -194,8 +216,10 @@ struct swerve_config {
 	char shm_name[128];               /* SWERVE_SHM wins */
 	char dns_servers[512];            /* "" : resolv.conf (c-ares) */
 	enum swerve_log_level log_level;  /* SWERVE_LOG wins */
+	char log_file[PATH_MAX];          /* "" : none; SWERVE_LOG_FILE wins */
 	struct swerve_service *services;
 	unsigned nservices;
+	struct swerve_config_pool *pool;  /* the endpoints' strings */
 };
 
 /*

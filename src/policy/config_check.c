@@ -76,13 +76,25 @@ static bool is_same_locality(const struct swerve_locality *a,
 void config_check_endpoints(struct parse *p, const struct swerve_service *svc)
 {
 	const struct swerve_config *cfg = p->cfg;
-	bool several = false;
-	unsigned i;
+	bool several = false, capped = false;
+	unsigned i, slots = 0;
 
 	for (i = 0; i < svc->nendpoints; i++) {
 		const struct swerve_endpoint *ep = &svc->endpoints[i];
 		const struct sockaddr_in *sin;
 
+		/* The library routes each name as SWERVE_DNS_MAX_ADDRS
+		 * endpoints (names/dnscache.c): the cap counts them so. */
+		slots += ep->name[0] != '\0' ? SWERVE_DNS_MAX_ADDRS : 1;
+		if (slots > SWERVE_MAX_ENDPOINTS && !capped) {
+			capped = true;
+			config_report_at(p, true, ep->line, "service %s has "
+					 "more than %d endpoints once each "
+					 "name counts as the %d addresses it "
+					 "may resolve to", svc->name,
+					 SWERVE_MAX_ENDPOINTS,
+					 SWERVE_DNS_MAX_ADDRS);
+		}
 		if (!is_same_locality(&ep->locality,
 				      &svc->endpoints[0].locality))
 			several = true;

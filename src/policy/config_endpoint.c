@@ -1,7 +1,6 @@
 /*
  * config_endpoint.c: the endpoint key: ADDRESS[:PORT] followed by options
- * (locality=, weight=, label.KEY=VALUE), and the shared-table row key each
- * endpoint gets.
+ * (locality=, weight=, label.KEY=VALUE).
  *
  * Thread-safety: used only by the thread loading a config; all state is in
  * its struct parse.
@@ -14,6 +13,18 @@
 #include <string.h>
 
 #include "policy/config_int.h"
+
+/*
+ * An endpoint while its line is read: the strings and labels get buffers
+ * of their largest size here, and only what they hold is kept in the
+ * config once the line is good (config_keep()).
+ */
+struct draft {
+	struct swerve_endpoint ep;
+	char name[256];
+	char locality_text[200];
+	struct swerve_label labels[SWERVE_MAX_LABELS];
+};
 
 /* Looks like "db.internal" rather than a mistyped address. */
 static bool looks_like_name(const char *s)
@@ -136,21 +147,24 @@ static int set_ipv4(struct parse *p, const char *host,
  * A host name, resolved later with c-ares; whether the service allows
  * names is checked once its resolution is known (config_check_endpoints).
  */
-static void set_name(struct swerve_endpoint *ep)
+static void set_name(struct draft *d)
 {
+	struct swerve_endpoint *ep = &d->ep;
+
 	ep->addr.ss_family = AF_UNSPEC;
 	ep->addrlen = 0;
 	if (ep->port != 0)
-		snprintf(ep->text, sizeof(ep->text), "%.60s:%u", ep->name,
+		snprintf(ep->text, sizeof(ep->text), "%.60s:%u", d->name,
 			 (unsigned)ep->port);
 	else
-		snprintf(ep->text, sizeof(ep->text), "%.70s", ep->name);
+		snprintf(ep->text, sizeof(ep->text), "%.70s", d->name);
 }
 
 /* ADDRESS[:PORT] (split_address): fills addr, addrlen, port, text, name. */
 static int parse_endpoint_address(struct parse *p, const char *tok,
-				  struct swerve_endpoint *ep)
+				  struct draft *d)
 {
+	struct swerve_endpoint *ep = &d->ep;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ep->addr;
 	char host[CONFIG_LINE_MAX];
 	const char *port;
@@ -170,9 +184,9 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1)
 		return set_ipv4(p, host, ep);
 	if (looks_like_name(host) &&
-	    swerve_config_host_normalize(host, ep->name,
-					 sizeof(ep->name)) > 0) {
-		set_name(ep);
+	    swerve_config_host_normalize(host, d->name,
+					 sizeof(d->name)) > 0) {
+		set_name(d);
 		return 0;
 	}
 	config_error(p, "endpoint '%s' is not an IPv4 or IPv6 address", host);
@@ -181,7 +195,7 @@ static int parse_endpoint_address(struct parse *p, const char *tok,
 
 /* "label.KEY=VALUE" as one endpoint option. */
 static int add_endpoint_label(struct parse *p, const char *tok,
-			      struct swerve_endpoint *ep)
+			      struct draft *d)
 {
 	char key[CONFIG_LINE_MAX];
 	const char *eq = strchr(tok, '=');
@@ -191,12 +205,13 @@ static int add_endpoint_label(struct parse *p, const char *tok,
 		n = sizeof(key) - 1;
 	memcpy(key, tok + 6, n);
 	key[n] = '\0';
-	return config_add_label(p, ep->labels, &ep->nlabels, key, eq + 1);
+	return config_add_label(p, d->labels, &d->ep.nlabels, key, eq + 1);
 }
 
 static int parse_endpoint_options(struct parse *p, const char *s,
-				  struct swerve_endpoint *ep)
+				  struct draft *d)
 {
+	struct swerve_endpoint *ep = &d->ep;
 	char tok[CONFIG_LINE_MAX];
 	bool have_locality = false;
 	bool have_weight = false;
@@ -212,7 +227,7 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 					     "of 1 to 63 characters)", tok + 9);
 				return -EINVAL;
 			}
-			snprintf(ep->locality_text, sizeof(ep->locality_text),
+			snprintf(d->locality_text, sizeof(d->locality_text),
 				 "%s", tok + 9);
 		} else if (strncmp(tok, "weight=", 7) == 0 && !have_weight) {
 			have_weight = true;
@@ -226,7 +241,7 @@ static int parse_endpoint_options(struct parse *p, const char *s,
 			ep->weight = (uint32_t)v;
 		} else if (strncmp(tok, "label.", 6) == 0 &&
 			   strchr(tok, '=') != NULL) {
-			if (add_endpoint_label(p, tok, ep) < 0)
+			if (add_endpoint_label(p, tok, d) < 0)
 				return -EINVAL;
 		} else if (strncmp(tok, "locality=", 9) == 0 ||
 			   strncmp(tok, "weight=", 7) == 0) {
@@ -248,17 +263,19 @@ void config_add_endpoint(struct parse *p, const char *value)
 	struct swerve_service *svc = &p->cfg->services[p->service];
 	struct service_state *st = &p->states[p->service];
 	struct swerve_endpoint ep;
+	struct draft d;
 	char tok[CONFIG_LINE_MAX];
 	const char *rest;
 	unsigned i;
 
-	memset(&ep, 0, sizeof(ep));
-	ep.weight = 1;
-	ep.line = p->lineno;
+	memset(&d, 0, sizeof(d));
+	d.ep.weight = 1;
+	d.ep.line = p->lineno;
 	rest = config_read_token(value, tok, sizeof(tok));
-	if (rest == NULL || parse_endpoint_address(p, tok, &ep) < 0 ||
-	    parse_endpoint_options(p, rest, &ep) < 0)
+	if (rest == NULL || parse_endpoint_address(p, tok, &d) < 0 ||
+	    parse_endpoint_options(p, rest, &d) < 0)
 		return;
+	ep = d.ep;
 	for (i = 0; i < svc->nendpoints; i++) {
 		if (strcmp(svc->endpoints[i].text, ep.text) == 0) {
 			config_error(p, "endpoint %s is listed twice in %s "
@@ -285,5 +302,11 @@ void config_add_endpoint(struct parse *p, const char *value)
 		svc->endpoints = grown;
 		st->cap_endpoints = cap;
 	}
+	ep.name = config_keep_string(p, d.name);
+	ep.locality_text = config_keep_string(p, d.locality_text);
+	ep.labels = ep.nlabels == 0 ? NULL :
+		config_keep(p, d.labels, ep.nlabels * sizeof(d.labels[0]));
+	if (p->oom)
+		return;
 	svc->endpoints[svc->nendpoints++] = ep;
 }

@@ -89,6 +89,7 @@ enum key_id {
 	SK_SHM,
 	SK_LOG,
 	SK_DNS_SERVERS,
+	SK_LOG_FILE,
 	/* PLACE_SERVICE */
 	VK_HOSTS,
 	VK_PORTS,
@@ -154,6 +155,16 @@ struct parse {
 	unsigned nerrors;
 	bool oom;
 	int read_errno;
+	unsigned long long bytes; /* read so far */
+	bool too_big;           /* more than SWERVE_MAX_CONFIG_BYTES */
+	/*
+	 * Keys of a section that cannot be opened (unknown, given twice, a bad
+	 * service name) still go to their handlers, so that every error of
+	 * the file is reported: into this config of one service, thrown away.
+	 */
+	struct swerve_config *scratch;
+	struct service_state scratch_state;
+	int scratch_key_line[KEY_COUNT];
 	swerve_config_report_fn report;
 	void *ctx;
 	char *err;
@@ -195,6 +206,13 @@ void config_report_at(struct parse *p, bool is_error, int line,
  */
 void config_error(struct parse *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Copies <size> bytes of <data> into the config's own storage, which lives
+ * as long as the config. NULL (and p->oom) when out of memory.
+ */
+void *config_keep(struct parse *p, const void *data, size_t size);
+/* The same for a string; "" when it is empty or memory runs out. */
+const char *config_keep_string(struct parse *p, const char *s);
 
 /* config_read.c: the reader and the handler given to ini_parse_stream() */
 int config_handle_pair(void *user, const char *section, const char *name,
@@ -205,6 +223,8 @@ char *config_read_line(char *buf, int size, void *stream);
 
 /* Hands the key <name> of the current section to its handler. */
 void config_handle_key(struct parse *p, const char *name, const char *value);
+/* The kind of section where key <name> belongs ([swerve] or a service). */
+enum section_kind config_home_section(const char *name);
 /*
  * For a key that may be given once per section, with <first_line> the
  * line it was given on (0: not yet): reports and returns true if it was.
@@ -229,6 +249,7 @@ void config_set_vip_cidr(struct parse *p, const char *value);
 void config_set_shm(struct parse *p, const char *value);
 void config_set_log(struct parse *p, const char *value);
 void config_set_dns_servers(struct parse *p, const char *value);
+void config_set_log_file(struct parse *p, const char *value);
 void config_add_hosts(struct parse *p, const char *value);
 void config_add_ports(struct parse *p, const char *value);
 void config_add_list(struct parse *p, const char *value,

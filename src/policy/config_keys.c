@@ -18,6 +18,9 @@ static void set_tuning(struct parse *p, const char *value);
 #define TUNING .place = PLACE_TUNING, .handle = set_tuning
 #define SWERVE(fn) .place = PLACE_SWERVE, .kind = VALUE_TEXT, .handle = (fn)
 #define SERVICE(fn) .place = PLACE_SERVICE, .kind = VALUE_TEXT, .handle = (fn)
+/* Every duration lies between 1 ms and a day (SWERVE_MAX_DURATION_MS). */
+#define DURATION \
+	.kind = VALUE_DURATION, .min = 1, .max = SWERVE_MAX_DURATION_MS
 
 /*
  * Defaults follow Istio's OutlierDetection and Envoy's cluster settings,
@@ -37,14 +40,11 @@ static const struct key_spec keys[KEY_COUNT] = {
 	[TK_SPLIT] = { "split_external_local_origin_errors", TUNING,
 		.kind = VALUE_BOOL, .max = 1, .def = 0, .outlier = true },
 	[TK_INTERVAL] = { "interval", TUNING,
-		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
-		.def = 10000, .outlier = true },
+		DURATION, .def = 10000, .outlier = true },
 	[TK_BASE_EJECTION] = { "base_ejection_time", TUNING,
-		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
-		.def = 30000, .outlier = true },
+		DURATION, .def = 30000, .outlier = true },
 	[TK_MAX_EJECTION] = { "max_ejection_time", TUNING,
-		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
-		.def = 300000, .outlier = true },
+		DURATION, .def = 300000, .outlier = true },
 	[TK_MAX_EJECTION_PERCENT] = { "max_ejection_percent", TUNING,
 		.kind = VALUE_UINT, .max = 100, .def = 10, .outlier = true },
 	[TK_MIN_EJECTABLE_HOSTS] = { "min_ejectable_hosts", TUNING,
@@ -58,8 +58,7 @@ static const struct key_spec keys[KEY_COUNT] = {
 		.kind = VALUE_UINT, .min = 100, .max = 1000, .def = 140,
 		.hint = " (a percentage: 140 means 1.4)" },
 	[TK_CONNECT_TIMEOUT] = { "connect_timeout", TUNING,
-		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
-		.def = 10000 },
+		DURATION, .def = 10000 },
 	[TK_CONNECT_ATTEMPTS] = { "connect_attempts", TUNING,
 		.kind = VALUE_UINT, .min = 1, .max = 16, .def = 3 },
 	/* Istio's ServiceEntry resolution; Envoy's dns_refresh_rate (5s) is
@@ -67,14 +66,11 @@ static const struct key_spec keys[KEY_COUNT] = {
 	[TK_RESOLUTION] = { "resolution", TUNING,
 		.kind = VALUE_RESOLUTION, .max = 1, .def = 0 },
 	[TK_DNS_MIN_TTL] = { "dns_min_ttl", TUNING,
-		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
-		.def = 5000 },
+		DURATION, .def = 5000 },
 	[TK_DNS_MAX_TTL] = { "dns_max_ttl", TUNING,
-		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
-		.def = 300000 },
+		DURATION, .def = 300000 },
 	[TK_DNS_TIMEOUT] = { "dns_timeout", TUNING,
-		.kind = VALUE_DURATION, .min = 1, .max = UINT64_MAX,
-		.def = 2000 },
+		DURATION, .def = 2000 },
 	/* config.c sets the defaults of the [swerve] keys. */
 	[SK_LOCALITY] = { "locality", SWERVE(config_set_locality),
 		.env = "SWERVE_LOCALITY" },
@@ -82,6 +78,8 @@ static const struct key_spec keys[KEY_COUNT] = {
 	[SK_SHM] = { "shm", SWERVE(config_set_shm), .env = "SWERVE_SHM" },
 	[SK_LOG] = { "log", SWERVE(config_set_log), .env = "SWERVE_LOG" },
 	[SK_DNS_SERVERS] = { "dns_servers", SWERVE(config_set_dns_servers) },
+	[SK_LOG_FILE] = { "log_file", SWERVE(config_set_log_file),
+		.env = "SWERVE_LOG_FILE" },
 	/* All but failover_priority accumulate over repeated keys. */
 	[VK_HOSTS] = { "hosts", SERVICE(config_add_hosts) },
 	[VK_PORTS] = { "ports", SERVICE(config_add_ports) },
@@ -147,6 +145,17 @@ static void set_tuning(struct parse *p, const char *value)
 		return;
 	t->value[k] = v;
 	t->line[k] = p->lineno;
+}
+
+enum section_kind config_home_section(const char *name)
+{
+	int k;
+
+	if (strncmp(name, "label.", 6) == 0)
+		return SECTION_SWERVE;
+	k = find_key(name);
+	return k >= 0 && keys[k].place == PLACE_SWERVE ? SECTION_SWERVE
+						       : SECTION_SERVICE;
 }
 
 /* this host's labels: label.KEY = VALUE in [swerve] */

@@ -21,6 +21,59 @@
 
 #include "policy/config_int.h"
 
+/*
+ * Starts a section whose keys are checked but kept nowhere (see struct
+ * parse's scratch); <where> names it in messages.
+ */
+static void ignore_section(struct parse *p, const char *where)
+{
+	p->section = SECTION_IGNORED;
+	swerve_config_free(p->scratch);
+	p->scratch = NULL;
+	memset(&p->scratch_state, 0, sizeof(p->scratch_state));
+	memset(p->scratch_key_line, 0, sizeof(p->scratch_key_line));
+	snprintf(p->where, sizeof(p->where), "%s", where);
+}
+
+/*
+ * Hands a key of an ignored section to its handler as if it stood in the
+ * section where it belongs, with the scratch config in place of the real
+ * one, so its errors are reported and nothing of it is kept.
+ */
+static void check_ignored_key(struct parse *p, const char *name,
+			      const char *value)
+{
+	struct swerve_config *cfg = p->cfg;
+	struct service_state *states = p->states;
+	unsigned service = p->service;
+	int key_line[KEY_COUNT];
+
+	if (p->scratch == NULL) {
+		p->scratch = calloc(1, sizeof(*p->scratch));
+		if (p->scratch != NULL)
+			p->scratch->services =
+				calloc(1, sizeof(*p->scratch->services));
+		if (p->scratch == NULL || p->scratch->services == NULL) {
+			p->oom = true;
+			return;
+		}
+		p->scratch->nservices = 1;
+	}
+	memcpy(key_line, p->swerve_key_line, sizeof(key_line));
+	memcpy(p->swerve_key_line, p->scratch_key_line, sizeof(key_line));
+	p->cfg = p->scratch;
+	p->states = &p->scratch_state;
+	p->service = 0;
+	p->section = config_home_section(name);
+	config_handle_key(p, name, value);
+	p->section = SECTION_IGNORED;
+	p->cfg = cfg;
+	p->states = states;
+	p->service = service;
+	memcpy(p->scratch_key_line, p->swerve_key_line, sizeof(key_line));
+	memcpy(p->swerve_key_line, key_line, sizeof(key_line));
+}
+
 /* The ini_handler: <section> is ignored, see config_read_line(). */
 int config_handle_pair(void *user, const char *section, const char *name,
 		       const char *value)
@@ -28,7 +81,7 @@ int config_handle_pair(void *user, const char *section, const char *name,
 	struct parse *p = user;
 
 	(void)section;
-	if (p->oom || p->section == SECTION_IGNORED)
+	if (p->oom)
 		return 1;
 	if (p->section == SECTION_NONE) {
 		config_error(p, "key '%s' comes before any [section]", name);
@@ -43,7 +96,10 @@ int config_handle_pair(void *user, const char *section, const char *name,
 			     p->where);
 		return 1;
 	}
-	config_handle_key(p, name, value);
+	if (p->section == SECTION_IGNORED)
+		check_ignored_key(p, name, value);
+	else
+		config_handle_key(p, name, value);
 	return 1;
 }
 
@@ -67,9 +123,11 @@ static void open_service(struct parse *p, const char *name)
 {
 	struct swerve_config *cfg = p->cfg;
 	struct swerve_service *svc;
+	char where[CONFIG_LINE_MAX + 16];
 	unsigned i;
 
-	p->section = SECTION_IGNORED;
+	snprintf(where, sizeof(where), "[service %s]", name);
+	ignore_section(p, where);
 	if (*name == '\0') {
 		config_error(p, "a service section needs a name: [service "
 			     "NAME]");
@@ -125,7 +183,7 @@ static void open_service(struct parse *p, const char *name)
 
 static void open_section(struct parse *p, const char *text, size_t len)
 {
-	char name[CONFIG_LINE_MAX];
+	char name[CONFIG_LINE_MAX], where[CONFIG_LINE_MAX + 2];
 	int *seen = NULL;
 
 	config_copy_trimmed(name, sizeof(name), text, len);
@@ -144,13 +202,15 @@ static void open_section(struct parse *p, const char *text, size_t len)
 	} else {
 		config_error(p, "unknown section [%s]: use [swerve], "
 			     "[defaults] or [service NAME]", name);
-		p->section = SECTION_IGNORED;
+		snprintf(where, sizeof(where), "[%s]", name);
+		ignore_section(p, where);
 		return;
 	}
 	if (*seen != 0) {
 		config_error(p, "[%s] appears twice (first at line %d)", name,
 			     *seen);
-		p->section = SECTION_IGNORED;
+		snprintf(where, sizeof(where), "[%s]", name);
+		ignore_section(p, where);
 		return;
 	}
 	*seen = p->lineno;
@@ -192,7 +252,10 @@ static void classify_line(struct parse *p, const char *line)
 			config_error(p, "section header without ']'");
 			if (p->first_syntax_line == 0)
 				p->first_syntax_line = p->lineno;
-			p->section = SECTION_IGNORED;
+			/* Read on as if the ']' were there, so the keys
+			 * below are still checked where they belong. */
+			open_section(p, s + 1, (size_t)(end - s - 1));
+			p->prev_name = false;
 			return;
 		}
 		open_section(p, s + 1, (size_t)(end - s - 1));
@@ -226,6 +289,11 @@ char *config_read_line(char *buf, int size, void *stream)
 	int c;
 
 	while ((c = getc(p->file)) != EOF && c != '\n') {
+		if (++p->bytes > SWERVE_MAX_CONFIG_BYTES) {
+			/* A file that grows while it is read. */
+			p->too_big = true;
+			return NULL;
+		}
 		if (n < max)
 			buf[n++] = (char)c;
 		else
@@ -253,7 +321,8 @@ char *config_read_line(char *buf, int size, void *stream)
 			config_error(p, "line is longer than %zu characters",
 				     max);
 			if (*s == '[')
-				p->section = SECTION_IGNORED;
+				ignore_section(p, "a section whose header "
+					       "is too long");
 		}
 		n = 0;
 		buf[0] = '\0';

@@ -156,6 +156,12 @@ static int parse_duration_value(struct parse *p, const struct key_spec *key,
 		config_error(p, "%s must be at least 1ms", key->name);
 		return -EINVAL;
 	}
+	if (*out > key->max) {
+		config_error(p, "%s must be at most %lluh (a day), not '%s'",
+			     key->name,
+			     (unsigned long long)(key->max / 3600000), value);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -405,6 +411,23 @@ void config_set_dns_servers(struct parse *p, const char *value)
 		return;
 	}
 	snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s", value);
+}
+
+/*
+ * log_file: an absolute path that swerve appends its lines to (base/log.c
+ * opens it for each line, so nothing stays open).
+ */
+void config_set_log_file(struct parse *p, const char *value)
+{
+	struct swerve_config *cfg = p->cfg;
+
+	if (value[0] != '/' || strlen(value) >= sizeof(cfg->log_file) ||
+	    strpbrk(value, "\n\r") != NULL) {
+		config_error(p, "log_file '%s' must be an absolute path",
+			     value);
+		return;
+	}
+	snprintf(cfg->log_file, sizeof(cfg->log_file), "%s", value);
 }
 
 int swerve_config_host_normalize(const char *in, char *out, size_t outlen)

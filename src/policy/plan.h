@@ -60,6 +60,7 @@ struct swerve_plan {
 	uint64_t *cum;           /* 3 * cap: cumulative weight in its list */
 	uint8_t *tier;           /* cap: compacted tier, UNROUTED when out */
 	struct swerve_plan_loc *locs; /* cap */
+	size_t mapped;           /* bytes of the block when mmap()ed, or 0 */
 
 	/* Content, written by swerve_plan_build(). */
 	uint32_t n;              /* endpoints of the service */

@@ -468,7 +468,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 	if (r.sl == NULL)
 		r.sl = &r.spare; /* untracked fd: routed, observed less */
 	prepare_socket(&r, uto);
-	swerve_runtime_refresh_names(s);
+	swerve_runtime_refresh_names(s, fd);
 	do {
 		/* The reason costs more than the pick: only for the log. */
 		why[0] = '\0';

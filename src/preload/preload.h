@@ -107,8 +107,10 @@ const struct swerve_config *swerve_runtime_config(void);
 uint64_t swerve_runtime_random(void);
 /* getpid(), cached: refreshed in a forked child. */
 pid_t swerve_runtime_pid(void);
-/* Brings the answers of service <s>'s names up to date when due. */
-void swerve_runtime_refresh_names(unsigned s);
+/* Brings the answers of service <s>'s names up to date when due, for a
+ * connect on <fd> (-1: getaddrinfo); a non-blocking fd never waits for a
+ * name that has an answer. */
+void swerve_runtime_refresh_names(unsigned s, int fd);
 
 /* Allocates the plans of <ss> (at init). 0 or -ENOMEM. */
 int swerve_plans_new(struct svc_state *ss);

@@ -183,7 +183,7 @@ SWERVE_EXPORT int getaddrinfo(const char *node, const char *service,
 	/* Resolving is what a caller of getaddrinfo expects to wait for: the
 	 * names behind the service are brought up to date here, so that the
 	 * connect() that follows rarely has to. */
-	swerve_runtime_refresh_names((unsigned)(svc - cfg->services));
+	swerve_runtime_refresh_names((unsigned)(svc - cfg->services), -1);
 	rc = service_getaddrinfo(svc, node, service, hints, res);
 	swerve_guard--;
 	errno = saved;

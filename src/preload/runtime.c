@@ -12,6 +12,7 @@
  * thread-local (initial-exec: safe in signal handlers).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -130,11 +131,22 @@ static int build_services(const struct swerve_config *cfg)
 	return 0;
 }
 
+/* The log settings of the environment, before the config is read: the
+ * config's own errors belong in the log file too. */
+static void log_from_env(void)
+{
+	const char *lvl = secure_getenv("SWERVE_LOG");
+	enum swerve_log_level level;
+
+	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
+		swerve_log_set_level(level);
+	swerve_log_set_file(secure_getenv("SWERVE_LOG_FILE"));
+}
+
 static void init(void)
 {
 	struct swerve_config *cfg = NULL;
-	const char *path, *lvl;
-	enum swerve_log_level level;
+	const char *path;
 	char err[512];
 	int rc;
 	bool explicit_path;
@@ -143,9 +155,7 @@ static void init(void)
 	swerve_libc_resolve();
 	self_pid = getpid();
 	pthread_atfork(NULL, NULL, after_fork_child);
-	lvl = secure_getenv("SWERVE_LOG");
-	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
-		swerve_log_set_level(level);
+	log_from_env();
 	path = secure_getenv("SWERVE_CONFIG");
 	explicit_path = path != NULL && path[0] != '\0';
 	if (is_go_program()) {
@@ -173,6 +183,7 @@ static void init(void)
 		goto out;
 	}
 	swerve_log_set_level(cfg->log_level);
+	swerve_log_set_file(cfg->log_file);
 
 	rc = swerve_shm_attach(cfg->shm_name, true, &swerve_table, err, sizeof(err));
 	if (rc != 0) {
@@ -230,15 +241,27 @@ const struct swerve_config *swerve_runtime_config(void)
 
 /*
  * Brings the answers of service <s>'s names up to date when they are due
- * (at most one lookup bounded by dns_timeout, see dnscache.h). The guard is
- * lowered as for the real connect(): c-ares' sockets use libc directly,
+ * (bounded by the service's dns_timeout, see dnscache.h). A non-blocking
+ * connect (an event loop) must not wait on DNS while a name has an answer
+ * to go on with: its flags are read only when something is due. The guard
+ * is lowered as for the real connect(): c-ares' sockets use libc directly,
  * and a siglongjmp out of the lookup must not leave swerve off.
  */
-void swerve_runtime_refresh_names(unsigned s)
+void swerve_runtime_refresh_names(unsigned s, int fd)
 {
+	enum swerve_dnscache_wait wait = SWERVE_DNSCACHE_WAIT;
+	uint64_t now;
+	int fl;
+
 	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s))
 		return;
+	now = swerve_now_ms();
+	if (!swerve_dnscache_due(swerve_dns, s, now))
+		return;
+	fl = fd >= 0 ? fcntl(fd, F_GETFL) : 0;
+	if (fl != -1 && (fl & O_NONBLOCK) != 0)
+		wait = SWERVE_DNSCACHE_NO_WAIT;
 	swerve_guard--;
-	swerve_dnscache_refresh(swerve_dns, s, swerve_now_ms());
+	swerve_dnscache_refresh(swerve_dns, s, now, wait);
 	swerve_guard++;
 }

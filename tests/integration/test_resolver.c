@@ -126,11 +126,16 @@ Test(resolver, returns_every_address_v4_first_sorted_without_duplicates,
 				   "v6.test 60 AAAA 2001:db8::7\n");
 	pid_t d = start_dnsd(15353, zone, NULL);
 	struct swerve_resolver *r = resolver_on(15353, 2000);
+	const char *out;
 
 	cr_assert_str_eq(lookup(r, "db.test", 16),
 			 "5|127.0.0.1 127.0.0.2 127.0.0.3 ::1 ::2|60");
-	/* The first <max> of the same order, not whatever came first. */
-	cr_assert_str_eq(lookup(r, "db.test", 2), "2|127.0.0.1 127.0.0.2|60");
+	/* Fewer places than addresses: this host's subset, one place per
+	 * family (test_dns_subset.c has the rest), in the same order. */
+	out = lookup(r, "db.test", 2);
+	cr_assert(strncmp(out, "2|127.0.0.", 10) == 0 &&
+		  strstr(out, " ::") != NULL && strstr(out, "|60") != NULL,
+		  "%s", out);
 	cr_assert_str_eq(lookup(r, "v6.test", 16), "1|2001:db8::7|60");
 	swerve_resolver_free(r);
 	t_stop(d);

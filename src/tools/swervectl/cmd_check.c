@@ -1,13 +1,18 @@
 /*
  * cmd_check.c: `swervectl check`, the validation of a config file with
- * every problem at its file:line. Single-threaded.
+ * every problem at its file:line, and of what the library does with a
+ * valid file before it routes anything (the names cache and its resolver,
+ * the rows of the shared table), so that a file check accepts never turns
+ * swerve off in a process. Single-threaded.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "names/dnscache.h"
 #include "policy/config.h"
+#include "table/shm.h"
 #include "tools/swervectl/cli.h"
 
 /* Counts what `check` reported, so it can tell errors from notes. */
@@ -38,6 +43,60 @@ static void report_problem(void *ctx, const struct swerve_config_problem *p)
 		fprintf(stderr, "%s: note: %s\n", p->file, p->msg);
 }
 
+/*
+ * What the library builds at init from a valid config, built here the same
+ * way: the names cache (endpoints given as names, expanded, and the c-ares
+ * resolver with dns_servers) on a private table. Its error is the one line
+ * a host process would print before turning swerve off. Returns 0 or -1.
+ */
+static int check_runtime(const struct swerve_config *cfg)
+{
+	struct swerve_shm tab;
+	struct swerve_dnscache *dc = NULL;
+	char err[512] = "";
+	int rc;
+
+	memset(&tab, 0, sizeof(tab));
+	if (swerve_shm_private(&tab) != 0) {
+		print_error("out of memory");
+		return -1;
+	}
+	rc = swerve_dnscache_new(cfg, &tab, &dc, err, sizeof(err));
+	swerve_dnscache_free(dc);
+	swerve_shm_detach(&tab);
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "%s: %s; the library would turn swerve off\n",
+		cfg->path, err[0] != '\0' ? err : strerror(-rc));
+	return -1;
+}
+
+/*
+ * The rows this config takes in the shared table: one per service, per
+ * endpoint, and per name its status row plus one per address it may
+ * resolve to. Past SWERVE_SHM_ROWS, endpoints get no shared health row.
+ */
+static void note_rows(const struct swerve_config *cfg, unsigned *notes)
+{
+	unsigned long long rows = 0;
+	unsigned s, i;
+
+	for (s = 0; s < cfg->nservices; s++) {
+		const struct swerve_service *svc = &cfg->services[s];
+
+		rows++;
+		for (i = 0; i < svc->nendpoints; i++)
+			rows += svc->endpoints[i].name[0] != '\0' ?
+					1 + SWERVE_DNS_MAX_ADDRS : 1;
+	}
+	if (rows <= SWERVE_SHM_ROWS)
+		return;
+	(*notes)++;
+	fprintf(stderr, "%s: note: the config takes up to %llu rows of the "
+		"shared table, which has %u: endpoints past them have no "
+		"outlier detection\n", cfg->path, rows, SWERVE_SHM_ROWS);
+}
+
 int cmd_check(const struct cli_args *a)
 {
 	struct check_ctx ctx = { 0, 0 };
@@ -64,6 +123,11 @@ int cmd_check(const struct cli_args *a)
 				print_error("%s: %s", path,
 					    strerror(rc != 0 ? -rc : EINVAL));
 		}
+		swerve_config_free(cfg);
+		return CLI_EXIT_FAIL;
+	}
+	note_rows(cfg, &ctx.notes);
+	if (check_runtime(cfg) != 0) {
 		swerve_config_free(cfg);
 		return CLI_EXIT_FAIL;
 	}

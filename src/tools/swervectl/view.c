@@ -327,7 +327,8 @@ int view_service(struct view *v, unsigned s, struct svc_view **out)
 	sv->svc = &v->cfg->services[s];
 	sv->routed = rs;
 	if (swerve_dnscache_has_names(v->dc, s))
-		swerve_dnscache_refresh(v->dc, s, v->now);
+		swerve_dnscache_refresh(v->dc, s, v->now,
+					SWERVE_DNSCACHE_WAIT);
 	for (i = 0; i < sv->svc->nendpoints; i++)
 		view_config_endpoint(v, s, i, &k, sv);
 	view_route(v->cfg, sv);
