@@ -515,15 +515,21 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (cfg == NULL || !sockaddr_v4(sa, len, &addr, &port) ||
 	    (addr & cfg->vip_mask) != cfg->vip_net) {
 		/* Not a service address: a stale record for this fd number
-		 * (closed behind our back) is settled, nothing else. */
+		 * (closed behind our back) is settled; and connect(AF_UNSPEC)
+		 * ends the socket's own attempt or connection, as close()
+		 * would, so that the next connect() is routed afresh. */
 		if (cfg != NULL && fd >= 0 && fd < FD_SLOTS &&
 		    atomic_load_explicit(&swerve_fd_slots[fd].state,
 					 memory_order_relaxed) != SLOT_FREE) {
+			struct fd_slot *sl;
 			uint64_t ino;
 
 			saved = errno;
 			swerve_guard++;
-			swerve_fdtrack_current(fd, &ino);
+			sl = swerve_fdtrack_current(fd, &ino);
+			if (sa->sa_family == AF_UNSPEC && sl != NULL &&
+			    sl->ino == ino)
+				swerve_fdtrack_settle(fd, sl, false);
 			swerve_guard--;
 			errno = saved;
 		}

