@@ -346,35 +346,44 @@ static void prepare_socket(struct route *r, unsigned int uto)
 	}
 }
 
+/* What poll(0) right after EINPROGRESS tells about an attempt. */
+enum early {
+	EARLY_PENDING,   /* still connecting, or connected: the app goes on */
+	EARLY_FAIL_OVER, /* an endpoint failure, with somewhere else to go */
+	EARLY_ERROR,     /* an error read from SO_ERROR that is not the
+			  * endpoint's: it reaches the app from connect() */
+};
+
 /*
  * After a real connect() to <idx> failed with EINPROGRESS: on loopback the
- * kernel has already answered, and a zero timeout never blocks. Returns
- * true with the error in <*err> when it failed already and there is
- * somewhere else to go; false when it is pending or settled here.
+ * kernel has already answered, and a zero timeout never blocks. Reading
+ * SO_ERROR clears it, so an error swerve does not fail over on (EACCES
+ * from an ICMPv6 "administratively prohibited", EHOSTDOWN, ENONET) is
+ * handed to the application by connect() itself, never lost.
  */
-static bool failed_at_once(struct route *r, unsigned idx, int *err)
+static enum early failed_at_once(struct route *r, unsigned idx, int *err)
 {
 	struct pollfd pfd = { .fd = r->fd, .events = POLLOUT };
 	socklen_t elen = sizeof(int);
 	int so_err = 0;
 
 	if (poll(&pfd, 1, 0) != 1)
-		return false; /* still pending: the app waits */
+		return EARLY_PENDING; /* still pending: the app waits */
 	if (!(pfd.revents & (POLLERR | POLLHUP))) {
 		/* Connected already; the app sees POLLOUT and SO_ERROR 0. */
 		conclude(r, idx, 0, true);
-		return false;
+		return EARLY_PENDING;
 	}
 	/* Failed already. Read (and so consume) the error only when there
 	 * is somewhere else to go. */
 	if (!can_fail_over(r))
-		return false;
+		return EARLY_PENDING;
 	if (swerve_libc_getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &so_err,
-				   &elen) == -1 ||
-	    !swerve_fdtrack_is_failure(so_err))
-		return false;
+				   &elen) == -1 || so_err == 0)
+		return EARLY_PENDING;
 	*err = so_err;
-	return true;
+	return swerve_fdtrack_is_failure(so_err) ? EARLY_FAIL_OVER
+						 : EARLY_ERROR;
 }
 
 /* Re-arms the socket for the next attempt: after a failed or timed-out
@@ -415,8 +424,15 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 		return false;
 	}
 	if (*err == EINPROGRESS) {
-		if (!failed_at_once(r, idx, err))
+		enum early e = failed_at_once(r, idx, err);
+
+		if (e == EARLY_PENDING)
 			return false;
+		if (e == EARLY_ERROR) {
+			*rc = -1;
+			conclude(r, idx, *err, true);
+			return false;
+		}
 	} else if (!swerve_fdtrack_is_failure(*err)) {
 		/* EINTR: the attempt goes on in the kernel and the slot stays
 		 * pending. Anything else (EACCES, EADDRNOTAVAIL...) is not

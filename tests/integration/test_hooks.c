@@ -66,3 +66,33 @@ Test(hooks, a_disconnected_socket_reaches_the_new_service, .timeout = 30)
 	t_stop(b);
 	t_cleanup();
 }
+
+/*
+ * An ICMPv6 "administratively prohibited" makes the kernel fail the
+ * connect with EACCES, which swerve does not fail over on. It must reach
+ * the application as it is, never be consumed and replaced by a socket
+ * that looks connected. The kernel produces it for real: an ip6tables
+ * REJECT in a network namespace of the helper's own, with IPV6_RECVERR
+ * making the error visible at once.
+ */
+Test(hooks, an_error_swerve_does_not_fail_over_on_reaches_the_app,
+     .timeout = 30)
+{
+	const char *shm = t_shm(), *config;
+	const char *args[] = { "rej.test", "80", "--", "ip6tables", "-A",
+			       "OUTPUT", "-p", "tcp", "--dport",
+			       "18461:18462", "-j", "REJECT",
+			       "--reject-with", "icmp6-adm-prohibited", NULL };
+	struct run r;
+
+	if (!t_have("ip6tables"))
+		cr_skip_test("ip6tables is not installed");
+	config = t_write("reject.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "[service rej]\nhosts = rej.test\nports = 80\n"
+			 "endpoint = [::1]:18461\nendpoint = [::1]:18462\n");
+	run_helper(&r, config, shm, "sockerr", args);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "Permission denied") != NULL, "%s", r.out);
+	t_cleanup();
+}
