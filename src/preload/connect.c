@@ -541,12 +541,13 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			uint64_t ino;
 
 			saved = errno;
-			swerve_guard++;
-			sl = swerve_fdtrack_current(fd, &ino);
-			if (sa->sa_family == AF_UNSPEC && sl != NULL &&
-			    sl->ino == ino)
-				swerve_fdtrack_settle(fd, sl, false);
-			swerve_guard--;
+			if (swerve_runtime_enter()) {
+				sl = swerve_fdtrack_current(fd, &ino);
+				if (sa->sa_family == AF_UNSPEC && sl != NULL &&
+				    sl->ino == ino)
+					swerve_fdtrack_settle(fd, sl, false);
+				swerve_runtime_leave();
+			}
 			errno = saved;
 		}
 		return swerve_libc_connect(fd, sa, len);
@@ -564,10 +565,13 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return swerve_libc_connect(fd, sa, len);
 	}
 	s = (unsigned)(svc - cfg->services);
-	swerve_guard++;
+	if (!swerve_runtime_enter()) {
+		errno = saved;
+		return swerve_libc_connect(fd, sa, len);
+	}
 	rc = route_connect(fd, s, port, sa->sa_family, uto);
 	saved = errno;
-	swerve_guard--;
+	swerve_runtime_leave();
 	errno = saved;
 	return rc;
 }

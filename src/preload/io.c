@@ -36,7 +36,8 @@ SWERVE_EXPORT int getsockopt(int fd, int level, int opt, void *val,
 	    SLOT_PENDING)
 		return rc;
 	saved = errno;
-	swerve_guard++;
+	if (!swerve_runtime_enter())
+		return rc;
 	memcpy(&so_err, val, sizeof(so_err));
 	sl = swerve_fdtrack_current(fd, &ino);
 	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
@@ -50,7 +51,7 @@ SWERVE_EXPORT int getsockopt(int fd, int level, int opt, void *val,
 		}
 		/* 0 while still in SYN_SENT: ruby asks before polling. */
 	}
-	swerve_guard--;
+	swerve_runtime_leave();
 	errno = saved;
 	return rc;
 }
@@ -72,11 +73,12 @@ SWERVE_EXPORT int close(int fd)
 		 * only for a pending one (is it still connecting?); an
 		 * established one is settled the same way either way, so
 		 * the common close costs no fstat. */
-		if (st == SLOT_PENDING)
-			vanished = sl->ino != swerve_fdtrack_inode(fd);
-		swerve_guard++;
-		swerve_fdtrack_settle(fd, sl, vanished);
-		swerve_guard--;
+		if (swerve_runtime_enter()) {
+			if (st == SLOT_PENDING)
+				vanished = sl->ino != swerve_fdtrack_inode(fd);
+			swerve_fdtrack_settle(fd, sl, vanished);
+			swerve_runtime_leave();
+		}
 		errno = saved;
 	}
 	return swerve_libc_close(fd);
@@ -101,7 +103,10 @@ static void io_observe(int fd, ssize_t rc, int err)
 	struct fd_slot *sl;
 	uint64_t ino;
 
-	swerve_guard++;
+	if (!swerve_runtime_enter()) {
+		errno = err;
+		return;
+	}
 	sl = swerve_fdtrack_current(fd, &ino);
 	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
 	    sl->ino == ino) {
@@ -110,7 +115,7 @@ static void io_observe(int fd, ssize_t rc, int err)
 		else if (rc == -1 && swerve_fdtrack_is_failure(err))
 			swerve_fdtrack_conclude(fd, sl, err, true);
 	}
-	swerve_guard--;
+	swerve_runtime_leave();
 	errno = err;
 }
 

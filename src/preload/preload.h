@@ -107,6 +107,15 @@ const struct swerve_config *swerve_runtime_config(void);
 uint64_t swerve_runtime_random(void);
 /* getpid(), cached: refreshed in a forked child. */
 pid_t swerve_runtime_pid(void);
+/* True in a vfork() child, or before the constructor ran: pass through. */
+bool swerve_runtime_foreign(void);
+/*
+ * Every hook that changes swerve's state does so between these two: enter
+ * raises the guard and returns true, or returns false (guard untouched)
+ * when the call must pass through untouched (a vfork() child).
+ */
+bool swerve_runtime_enter(void);
+void swerve_runtime_leave(void);
 /* Brings the answers of service <s>'s names up to date when due. */
 void swerve_runtime_refresh_names(unsigned s);
 

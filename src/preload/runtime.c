@@ -34,7 +34,12 @@ struct swerve_shm swerve_table;
 struct svc_state *swerve_services;
 struct swerve_dnscache *swerve_dns;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-/* getpid() is a system call: cached at init, refreshed in a forked child. */
+/*
+ * This process's pid, set by the constructor and refreshed in a child of
+ * fork() (getpid() is a system call). A vfork() child shares this memory
+ * and runs no fork handler: it sees its parent's pid here, which is how
+ * swerve_runtime_foreign() tells it. 0 until the constructor ran.
+ */
 static pid_t self_pid;
 
 __thread int swerve_guard __attribute__((tls_model("initial-exec")));
@@ -66,6 +71,17 @@ static void after_fork_child(void)
 pid_t swerve_runtime_pid(void)
 {
 	return self_pid != 0 ? self_pid : getpid();
+}
+
+/*
+ * True in a vfork() child (or a child of a raw clone() that ran no fork
+ * handler): it shares or copied its parent's state without being the
+ * process that state describes, so it must pass every call through. One
+ * system call: for the paths that change state, not for every hook.
+ */
+bool swerve_runtime_foreign(void)
+{
+	return self_pid == 0 || getpid() != self_pid;
 }
 
 static bool is_go_program(void)
@@ -141,8 +157,6 @@ static void init(void)
 
 	swerve_guard++;
 	swerve_libc_resolve();
-	self_pid = getpid();
-	pthread_atfork(NULL, NULL, after_fork_child);
 	lvl = secure_getenv("SWERVE_LOG");
 	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
 		swerve_log_set_level(level);
@@ -211,12 +225,38 @@ out:
 	swerve_guard--;
 }
 
+bool swerve_runtime_enter(void)
+{
+	if (swerve_runtime_foreign())
+		return false;
+	swerve_guard++;
+	return true;
+}
+
+void swerve_runtime_leave(void)
+{
+	swerve_guard--;
+}
+
+/*
+ * The pid and the fork handler are set here, in the process that loaded
+ * the library, so that a vfork() child can never be the one to set them.
+ */
 __attribute__((constructor)) static void swerve_constructor(void)
 {
 	swerve_libc_resolve();
+	self_pid = getpid();
+	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-/* The config when swerve is on in this process, else NULL. */
+/*
+ * The config when swerve is on in this process, else NULL. Init runs only
+ * where it safely can: after the constructor, in the process itself (not
+ * a vfork child, which would build its parent's state), and never from a
+ * signal handler (it opens files and allocates, and another thread's init
+ * in progress would make the handler wait). There swerve stays off until
+ * an ordinary call initialises it.
+ */
 const struct swerve_config *swerve_runtime_config(void)
 {
 	const struct swerve_config *cfg;
@@ -224,6 +264,8 @@ const struct swerve_config *swerve_runtime_config(void)
 	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
 	if (cfg != NULL)
 		return cfg;
+	if (swerve_runtime_foreign())
+		return NULL;
 	pthread_once(&init_once, init);
 	return atomic_load_explicit(&active_cfg, memory_order_acquire);
 }

@@ -96,3 +96,39 @@ Test(hooks, an_error_swerve_does_not_fail_over_on_reaches_the_app,
 	cr_assert(strstr(r.out, "Permission denied") != NULL, "%s", r.out);
 	t_cleanup();
 }
+
+/*
+ * A vfork() child shares its parent's memory and runs no fork handler.
+ * Closing every descriptor before exec (the JDK, other launchers) must not
+ * free the parent's slots nor charge the parent's pending attempt: the
+ * slow connect that then succeeds counts 1 ok, 0 failed, and the endpoint
+ * stays in (one failure would eject it).
+ */
+Test(hooks, a_vfork_child_closing_fds_leaves_the_parent_alone,
+     .timeout = 30)
+{
+	const char *shm = t_shm(), *config;
+	char pid[16];
+	const char *args[] = { "slow.test", "80", pid, NULL };
+	struct run r;
+	pid_t e;
+
+	e = t_server("127.10.161.2", 18080, "slow but fine", "hold");
+	cr_assert(e > 0);
+	snprintf(pid, sizeof(pid), "%d", (int)e);
+	config = t_write("vfork.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "[service slow]\nhosts = slow.test\nports = 80\n"
+			 "endpoint = 127.10.161.2:18080\n"
+			 "consecutive_5xx_errors = 1\n");
+	run_helper(&r, config, shm, "vforker", args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	cr_assert_str_eq(r.out, "so_error: Success\nslow but fine\n");
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.161.2:18080",
+				      "connects_ok"), 1);
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.161.2:18080",
+				      "connects_failed"), 0);
+	cr_assert_not(t_endpoint_ejected(config, shm, "127.10.161.2:18080"));
+	t_stop(e);
+	t_cleanup();
+}
