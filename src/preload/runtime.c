@@ -63,9 +63,35 @@ uint64_t swerve_runtime_random(void)
 	return x;
 }
 
+/*
+ * In a child of fork(): everything per process was copied from the parent.
+ * The random state and the round-robin counters are drawn afresh, or every
+ * worker of a prefork server would pick what its siblings pick; the
+ * counts of attempts and connections start at zero, because the ones
+ * copied are the parent's (their slots are freed here without counting)
+ * and would never come down. Recent failures stay: they are still news.
+ */
 static void after_fork_child(void)
 {
+	const struct swerve_config *cfg;
+	unsigned s, i;
+
 	self_pid = getpid();
+	rng_state = 0;
+	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
+	if (cfg == NULL)
+		return;
+	for (s = 0; s < cfg->nservices; s++) {
+		struct svc_state *ss = &swerve_services[s];
+
+		atomic_store_explicit(&ss->rr, swerve_runtime_random(),
+				      memory_order_relaxed);
+		for (i = 0; i < ss->svc->nendpoints; i++) {
+			atomic_store(&ss->pending[i], 0);
+			atomic_store(&ss->pending_since[i], 0);
+			atomic_store(&ss->active[i], 0);
+		}
+	}
 }
 
 pid_t swerve_runtime_pid(void)

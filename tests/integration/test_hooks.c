@@ -132,3 +132,93 @@ Test(hooks, a_vfork_child_closing_fds_leaves_the_parent_alone,
 	t_stop(e);
 	t_cleanup();
 }
+
+/* Runs prefork for <lb> over the endpoints 127.10.<net>.2 to .<n + 1>. */
+static void run_prefork(struct run *r, const char *lb, int net, int n,
+			bool pending, const char *workers)
+{
+	const char *shm = t_shm(), *config;
+	char text[2048], addrs[8][32];
+	const char *args[16];
+	size_t off;
+	int i, k = 0;
+
+	off = (size_t)snprintf(text, sizeof(text),
+			       "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			       "[service pf]\nhosts = pf.test\nports = 80\n"
+			       "lb = %s\n", lb);
+	if (pending)
+		args[k++] = "-p";
+	args[k++] = "pf.test";
+	args[k++] = "80";
+	args[k++] = workers;
+	args[k++] = "4";
+	for (i = 0; i < n; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "127.10.%d.%d", net, i + 2);
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"endpoint = %s:18080\n", addrs[i]);
+		args[k++] = addrs[i];
+	}
+	args[k] = NULL;
+	config = t_write("prefork.ini", text);
+	run_helper(r, config, shm, "prefork", args);
+	cr_assert_eq(r->status, 0, "%s %s", r->out, r->err);
+}
+
+ParameterizedTestParameters(hooks, forked_workers_do_not_pick_in_lockstep)
+{
+	static char lbs[][16] = { "round_robin", "random", "least_request" };
+
+	return cr_make_param_array(char[16], lbs,
+				   sizeof(lbs) / sizeof(lbs[0]));
+}
+
+/*
+ * A prefork server sets swerve up and forks 8 workers. Each must draw its
+ * own picks: with the parent's round-robin counters and random state
+ * copied as they were, every worker made the same 4 picks.
+ */
+ParameterizedTest(char *lb, hooks, forked_workers_do_not_pick_in_lockstep,
+		  .timeout = 30)
+{
+	char first[256];
+	struct run r;
+	const char *p;
+	bool differ = false;
+
+	run_prefork(&r, lb, 162, 8, false, "8");
+	p = strchr(r.out, '\n');
+	cr_assert(p != NULL && (size_t)(p - r.out) < sizeof(first));
+	memcpy(first, r.out, (size_t)(p - r.out + 1));
+	first[p - r.out + 1] = '\0';
+	for (p = r.out; *p != '\0'; p = strchr(p, '\n') + 1)
+		if (strncmp(p, first, strlen(first)) != 0)
+			differ = true;
+	cr_assert(differ, "lb %s, every worker picked %s", lb, first);
+	t_cleanup();
+}
+
+/*
+ * The parent's attempt in flight when it forks is the parent's: a worker
+ * that inherited its count would avoid that endpoint for good (it never
+ * sees the attempt end). Round robin over two endpoints must reach the
+ * slow one in every worker.
+ */
+Test(hooks, forked_workers_do_not_inherit_attempts, .timeout = 30)
+{
+	struct run r;
+	const char *p;
+
+	run_prefork(&r, "round_robin", 163, 2, true, "4");
+	for (p = r.out; *p != '\0'; p = strchr(p, '\n') + 1) {
+		const char *nl = strchr(p, '\n');
+		char line[256];
+
+		cr_assert(nl != NULL && (size_t)(nl - p) < sizeof(line));
+		memcpy(line, p, (size_t)(nl - p));
+		line[nl - p] = '\0';
+		cr_assert(strstr(line, "pending") != NULL,
+			  "a worker never picked the slow endpoint: %s", line);
+	}
+	t_cleanup();
+}
