@@ -324,14 +324,11 @@ static bool can_fail_over(const struct route *r)
  */
 static void prepare_socket(struct route *r, unsigned int uto)
 {
-	const struct swerve_service *svc = swerve_services[r->s].svc;
 	socklen_t olen;
 	int one = 0;
 
 	if (uto == 0) {
-		unsigned int want = svc->connect_timeout_ms > 0x7fffffff
-					    ? 0x7fffffff
-					    : (unsigned int)svc->connect_timeout_ms;
+		unsigned int want = swerve_fdtrack_uto(r->s);
 
 		r->uto_set = setsockopt(r->fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
 					&want, sizeof(want)) == 0;
@@ -504,12 +501,8 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			   port, svc->endpoints[idx].text, why);
 	} while (attempt(&r, (unsigned)idx, &rc, &err));
 	if (r.uto_set &&
-	    (r.sl == &r.spare || atomic_load(&r.sl->state) == SLOT_FREE)) {
-		unsigned int zero = 0;
-
-		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,
-			   sizeof(zero));
-	}
+	    (r.sl == &r.spare || atomic_load(&r.sl->state) == SLOT_FREE))
+		swerve_fdtrack_restore_uto(fd, s);
 	errno = err;
 	return rc;
 }

@@ -119,16 +119,35 @@ static void active_leave(struct svc_state *ss, unsigned ep)
 		;
 }
 
-/* Puts TCP_USER_TIMEOUT back to the application's 0 once the handshake is
- * over: left in place it would kill an established connection that stalls
- * longer than connect_timeout (docs/design.md 4.3). */
-static void restore_uto(int fd, struct fd_slot *sl)
+unsigned int swerve_fdtrack_uto(unsigned s)
 {
-	unsigned int zero = 0;
+	uint64_t ms = swerve_services[s].svc->connect_timeout_ms;
 
-	if (sl->uto_set) {
+	return ms > 0x7fffffff ? 0x7fffffff : (unsigned int)ms;
+}
+
+/*
+ * Puts TCP_USER_TIMEOUT back to the application's 0 once the handshake is
+ * over: left in place it would kill an established connection that stalls
+ * longer than connect_timeout (docs/design.md 4.3). A value that is no
+ * longer swerve's was set by the application meanwhile, and stays.
+ */
+void swerve_fdtrack_restore_uto(int fd, unsigned s)
+{
+	unsigned int now = 0, zero = 0;
+	socklen_t len = sizeof(now);
+
+	if (swerve_libc_getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &now,
+				   &len) == 0 &&
+	    now == swerve_fdtrack_uto(s))
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,
 			   sizeof(zero));
+}
+
+static void restore_uto(int fd, struct fd_slot *sl)
+{
+	if (sl->uto_set) {
+		swerve_fdtrack_restore_uto(fd, sl->svc);
 		sl->uto_set = 0;
 	}
 }

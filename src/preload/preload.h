@@ -140,6 +140,10 @@ void swerve_fdtrack_record(unsigned s, unsigned ep,
 			   enum swerve_outcome outcome);
 /* The outcome a connect error <err> stands for. */
 enum swerve_outcome swerve_fdtrack_outcome_of(int err);
+/* The TCP_USER_TIMEOUT swerve sets for service <s>'s handshakes. */
+unsigned int swerve_fdtrack_uto(unsigned s);
+/* Puts TCP_USER_TIMEOUT of <fd> back to 0 when it is still swerve's. */
+void swerve_fdtrack_restore_uto(int fd, unsigned s);
 /* Errors that say the endpoint is unhealthy (and worth failing over). */
 bool swerve_fdtrack_is_failure(int err);
 /* Settles the attempt of a socket that is going away or was replaced. */

@@ -222,3 +222,32 @@ Test(hooks, forked_workers_do_not_inherit_attempts, .timeout = 30)
 	}
 	t_cleanup();
 }
+
+/*
+ * swerve sets TCP_USER_TIMEOUT for the handshake and puts it back to 0
+ * when the connection is established; an application that set its own
+ * while the handshake was in flight keeps its own.
+ */
+Test(hooks, a_user_timeout_set_by_the_app_is_kept, .timeout = 30)
+{
+	const char *shm = t_shm(), *config;
+	char pid[16];
+	const char *args[] = { "-u", "5000", "slow.test", "80", pid, NULL };
+	struct run r;
+	pid_t e;
+
+	e = t_server("127.10.164.2", 18080, "slow but fine", "hold");
+	cr_assert(e > 0);
+	snprintf(pid, sizeof(pid), "%d", (int)e);
+	config = t_write("slow.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "[service slow]\nhosts = slow.test\nports = 80\n"
+			 "endpoint = 127.10.164.2:18080\n"
+			 "connect_timeout = 10s\n");
+	run_helper(&r, config, shm, "slowconn", args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	cr_assert_str_eq(r.out, "uto after connect: 10000\n"
+				"so_error: Success\nuto at the end: 5000\n");
+	t_stop(e);
+	t_cleanup();
+}
