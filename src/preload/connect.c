@@ -257,25 +257,26 @@ static int pick_endpoint(unsigned s, unsigned cls, struct attempt *at,
 /*
  * The application calls connect() again on a socket whose attempt swerve
  * steered (perl, ruby Net::HTTP and hiredis learn the outcome this way):
- * ask the kernel about the same endpoint, and learn the outcome too.
+ * ask the kernel about the same endpoint, and learn the outcome too. <at>
+ * is the attempt as swerve_fdtrack_snapshot() copied it, so that its
+ * service and endpoint belong together even if the slot changes meanwhile.
  */
-static int connect_again(int fd, struct fd_slot *sl)
+static int connect_again(int fd, struct fd_slot *sl, const struct fd_slot *at,
+			 uint64_t ino)
 {
 	struct sockaddr_storage target;
 	socklen_t tlen;
 	bool stale;
 	int rc, err;
 
-	tlen = endpoint_sockaddr(sl->svc, sl->ep, sl->family, false, sl->port,
+	tlen = endpoint_sockaddr(at->svc, at->ep, at->family, false, at->port,
 				 &target, &stale);
 	rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
 	err = errno;
-	if (atomic_load(&sl->state) == SLOT_PENDING) {
-		if (rc == 0 || err == EISCONN)
-			swerve_fdtrack_conclude(fd, sl, 0, true);
-		else if (swerve_fdtrack_is_failure(err))
-			swerve_fdtrack_conclude(fd, sl, err, true);
-	}
+	if (rc == 0 || err == EISCONN)
+		swerve_fdtrack_conclude(fd, sl, ino, 0, 0);
+	else if (swerve_fdtrack_is_failure(err))
+		swerve_fdtrack_conclude(fd, sl, ino, err, 0);
 	errno = err;
 	return rc;
 }
@@ -289,23 +290,23 @@ struct route {
 	unsigned cls;            /* its PLAN_CLASS_* */
 	bool v6only;
 	bool uto_set;            /* we set TCP_USER_TIMEOUT */
+	bool tracked;            /* the attempt is recorded in sl */
 	uint64_t ino;
-	struct fd_slot *sl;      /* the fd's slot, or &spare */
-	struct fd_slot spare;
+	struct fd_slot *sl;      /* the fd's slot; NULL above FD_SLOTS */
 	struct attempt at;
 };
 
 /*
- * Concludes attempt <idx> of <r> with <err> (0: connected); <last>: no
- * other attempt follows on the socket. An untracked fd has no slot, only
- * the outcome.
+ * Concludes attempt <idx> of <r> with <err> (0: connected), <how> as for
+ * swerve_fdtrack_conclude(). An attempt without a slot (an fd above
+ * FD_SLOTS, or a slot busy at the start) has only its outcome reported.
  */
-static void conclude(struct route *r, unsigned idx, int err, bool last)
+static void conclude(struct route *r, unsigned idx, int err, unsigned how)
 {
-	if (r->sl == &r->spare)
+	if (r->tracked)
+		swerve_fdtrack_conclude(r->fd, r->sl, r->ino, err, how);
+	else if (!(how & SWERVE_CONCLUDE_UNCOUNTED))
 		swerve_fdtrack_report(r->s, idx, err);
-	else
-		swerve_fdtrack_conclude(r->fd, r->sl, err, last);
 }
 
 /* True when another endpoint is left for one more attempt. */
@@ -368,7 +369,7 @@ static enum early failed_at_once(struct route *r, unsigned idx, int *err)
 		return EARLY_PENDING; /* still pending: the app waits */
 	if (!(pfd.revents & (POLLERR | POLLHUP))) {
 		/* Connected already; the app sees POLLOUT and SO_ERROR 0. */
-		conclude(r, idx, 0, true);
+		conclude(r, idx, 0, 0);
 		return EARLY_PENDING;
 	}
 	/* Failed already. Read (and so consume) the error only when there
@@ -411,13 +412,13 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 	r->at.tried[r->at.ntried++] = (uint16_t)idx;
 	/* Recorded before the call: a siglongjmp out of a blocking connect
 	 * (wget) must find the attempt at close(). */
-	if (r->sl != &r->spare)
-		swerve_fdtrack_begin(r->sl, r->s, idx, r->port, r->family,
-				     r->ino, r->uto_set);
+	r->tracked = r->sl != NULL &&
+		     swerve_fdtrack_begin(r->sl, r->s, idx, r->port, r->family,
+					  r->ino, r->uto_set);
 	*rc = connect_unguarded(r->fd, (struct sockaddr *)&target, tlen);
 	*err = errno;
 	if (*rc == 0) {
-		conclude(r, idx, 0, true);
+		conclude(r, idx, 0, 0);
 		return false;
 	}
 	if (*err == EINPROGRESS) {
@@ -427,23 +428,30 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 			return false;
 		if (e == EARLY_ERROR) {
 			*rc = -1;
-			conclude(r, idx, *err, true);
+			conclude(r, idx, *err, 0);
 			return false;
 		}
+	} else if (*err == ECONNABORTED) {
+		/* Nothing was dialled: an earlier attempt on this socket
+		 * failed and its error was read, which the kernel reports
+		 * first (docs/design.md 8.1); that outcome was counted when
+		 * it was read. The application learns it as it would. */
+		conclude(r, idx, *err, SWERVE_CONCLUDE_UNCOUNTED);
+		return false;
 	} else if (!swerve_fdtrack_is_failure(*err)) {
 		/* EINTR: the attempt goes on in the kernel and the slot stays
 		 * pending. Anything else (EACCES, EADDRNOTAVAIL...) is not
 		 * the endpoint's fault. */
 		if (*err != EINTR && *err != EALREADY)
-			conclude(r, idx, *err, true);
+			conclude(r, idx, *err, 0);
 		return false;
 	}
 	/* The endpoint failed inside this call. */
 	if (!can_fail_over(r)) {
-		conclude(r, idx, *err, true);
+		conclude(r, idx, *err, 0);
 		return false;
 	}
-	conclude(r, idx, *err, false);
+	conclude(r, idx, *err, SWERVE_CONCLUDE_KEEP_UTO);
 	swerve_log(SWERVE_LOG_INFO, "%s: %s failed (%s), trying the next "
 		   "endpoint", svc->name, svc->endpoints[idx].text,
 		   strerror(*err));
@@ -472,14 +480,12 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 	r.family = family;
 	r.at.ss = &swerve_services[s];
 	r.sl = swerve_fdtrack_current(fd, &r.ino);
-	if (r.sl != NULL && r.ino != 0 && r.sl->ino == r.ino) {
-		uint32_t st = atomic_load(&r.sl->state);
+	if (r.sl != NULL && r.ino != 0) {
+		struct fd_slot again;
 
-		if (st == SLOT_PENDING || st == SLOT_ESTABLISHED)
-			return connect_again(fd, r.sl);
+		if (swerve_fdtrack_snapshot(r.sl, r.ino, &again))
+			return connect_again(fd, r.sl, &again, r.ino);
 	}
-	if (r.sl == NULL)
-		r.sl = &r.spare; /* untracked fd: routed, observed less */
 	prepare_socket(&r, uto);
 	swerve_runtime_refresh_names(s);
 	do {
@@ -501,7 +507,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			   port, svc->endpoints[idx].text, why);
 	} while (attempt(&r, (unsigned)idx, &rc, &err));
 	if (r.uto_set &&
-	    (r.sl == &r.spare || atomic_load(&r.sl->state) == SLOT_FREE))
+	    (!r.tracked || atomic_load(&r.sl->state) == SLOT_FREE))
 		swerve_fdtrack_restore_uto(fd, s);
 	errno = err;
 	return rc;
@@ -536,9 +542,8 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			saved = errno;
 			if (swerve_runtime_enter()) {
 				sl = swerve_fdtrack_current(fd, &ino);
-				if (sa->sa_family == AF_UNSPEC && sl != NULL &&
-				    sl->ino == ino)
-					swerve_fdtrack_settle(fd, sl, false);
+				if (sa->sa_family == AF_UNSPEC && sl != NULL)
+					swerve_fdtrack_settle(fd, sl);
 				swerve_runtime_leave();
 			}
 			errno = saved;

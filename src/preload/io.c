@@ -40,14 +40,13 @@ SWERVE_EXPORT int getsockopt(int fd, int level, int opt, void *val,
 		return rc;
 	memcpy(&so_err, val, sizeof(so_err));
 	sl = swerve_fdtrack_current(fd, &ino);
-	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
-	    sl->ino == ino) {
+	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING) {
 		if (so_err != 0) {
 			/* The application sees the error and moves on; the
 			 * endpoint is charged, and avoided by the next try. */
-			swerve_fdtrack_conclude(fd, sl, so_err, true);
+			swerve_fdtrack_conclude(fd, sl, ino, so_err, 0);
 		} else if (swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED) {
-			swerve_fdtrack_conclude(fd, sl, 0, true);
+			swerve_fdtrack_conclude(fd, sl, ino, 0, 0);
 		}
 		/* 0 while still in SYN_SENT: ruby asks before polling. */
 	}
@@ -66,17 +65,9 @@ SWERVE_EXPORT int close(int fd)
 				  memory_order_relaxed);
 	if (st != SLOT_FREE) {
 		int saved = errno;
-		struct fd_slot *sl = &swerve_fd_slots[fd];
-		bool vanished = false;
 
-		/* Whether the fd still holds the attempt's socket matters
-		 * only for a pending one (is it still connecting?); an
-		 * established one is settled the same way either way, so
-		 * the common close costs no fstat. */
 		if (swerve_runtime_enter()) {
-			if (st == SLOT_PENDING)
-				vanished = sl->ino != swerve_fdtrack_inode(fd);
-			swerve_fdtrack_settle(fd, sl, vanished);
+			swerve_fdtrack_settle(fd, &swerve_fd_slots[fd]);
 			swerve_runtime_leave();
 		}
 		errno = saved;
@@ -108,12 +99,11 @@ static void io_observe(int fd, ssize_t rc, int err)
 		return;
 	}
 	sl = swerve_fdtrack_current(fd, &ino);
-	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
-	    sl->ino == ino) {
+	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING) {
 		if (rc > 0 || swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED)
-			swerve_fdtrack_conclude(fd, sl, 0, true);
+			swerve_fdtrack_conclude(fd, sl, ino, 0, 0);
 		else if (rc == -1 && swerve_fdtrack_is_failure(err))
-			swerve_fdtrack_conclude(fd, sl, err, true);
+			swerve_fdtrack_conclude(fd, sl, ino, err, 0);
 	}
 	swerve_runtime_leave();
 	errno = err;

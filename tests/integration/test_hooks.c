@@ -251,3 +251,79 @@ Test(hooks, a_user_timeout_set_by_the_app_is_kept, .timeout = 30)
 	t_stop(e);
 	t_cleanup();
 }
+
+/*
+ * Three threads learn how one connect ended (SO_ERROR, connect() again,
+ * read()) at the same moment, 300 times: the slot is claimed before the
+ * outcome is recorded, so each failure is counted once.
+ */
+Test(hooks, threads_observing_one_outcome_count_it_once, .timeout = 60)
+{
+	const char *shm = t_shm(), *config;
+	const char *args[] = { "once", "once.test", "80", "300", NULL };
+	struct run r;
+
+	/* Nothing listens at 127.10.166.2: every connect is refused. */
+	config = t_write("once.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "[service once]\nhosts = once.test\nports = 80\n"
+			 "endpoint = 127.10.166.2:18080\n"
+			 "consecutive_5xx_errors = 100000\n");
+	run_helper(&r, config, shm, "observers", args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	cr_assert_str_eq(r.out, "rounds 300\n");
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.166.2:18080",
+				      "connects_failed"), 300);
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.166.2:18080",
+				      "connects_ok"), 0);
+	t_cleanup();
+}
+
+/* connects_ok + connects_failed of <endpoint>. */
+static long long outcomes(const char *config, const char *shm,
+			  const char *endpoint)
+{
+	return t_endpoint_field(config, shm, endpoint, "connects_ok") +
+	       t_endpoint_field(config, shm, endpoint, "connects_failed");
+}
+
+/*
+ * One thread closes and reconnects on the same fd number (service y) while
+ * another calls connect() to service x on that number: a slot read while
+ * it changes could pair y with an endpoint index of x (out of bounds) or
+ * count an outcome twice. Every outcome recorded belongs to one call.
+ * Nothing listens: every attempt is refused at once.
+ */
+Test(hooks, a_reused_fd_number_never_mixes_attempts, .timeout = 60)
+{
+	const char *shm = t_shm(), *config;
+	const char *args[] = { "reuse", "y.test", "x.test", "80", "3000",
+			       NULL };
+	char text[2048], ep[8][32];
+	long long ny, nx, sum = 0;
+	size_t off;
+	struct run r;
+	int i;
+
+	off = (size_t)snprintf(text, sizeof(text),
+			       "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			       "[defaults]\nconsecutive_5xx_errors = 100000\n"
+			       "[service y]\nhosts = y.test\nports = 80\n"
+			       "endpoint = 127.10.167.2:18080\n"
+			       "[service x]\nhosts = x.test\nports = 80\n");
+	for (i = 0; i < 8; i++) {
+		snprintf(ep[i], sizeof(ep[i]), "127.10.168.%d:18080", i + 2);
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"endpoint = %s\n", ep[i]);
+	}
+	config = t_write("reuse.ini", text);
+	run_helper(&r, config, shm, "observers", args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	cr_assert_eq(sscanf(r.out, "y %lld x %lld", &ny, &nx), 2, "%s", r.out);
+	cr_assert_leq(outcomes(config, shm, "127.10.167.2:18080"), ny + nx);
+	for (i = 0; i < 8; i++)
+		sum += outcomes(config, shm, ep[i]);
+	/* Each connect() to x makes at most connect_attempts (3). */
+	cr_assert_leq(sum, 3 * nx);
+	t_cleanup();
+}
