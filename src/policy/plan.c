@@ -36,8 +36,9 @@ int swerve_plan_new(struct swerve_plan *pl, uint32_t cap)
 	pl->cum = calloc(3 * (size_t)cap, sizeof(*pl->cum));
 	pl->tier = calloc(cap, sizeof(*pl->tier));
 	pl->locs = calloc(cap, sizeof(*pl->locs));
+	pl->eff = calloc(SWERVE_MAX_LOCALITIES, sizeof(*pl->eff));
 	if (pl->idx == NULL || pl->cum == NULL || pl->tier == NULL ||
-	    pl->locs == NULL) {
+	    pl->locs == NULL || pl->eff == NULL) {
 		swerve_plan_free(pl);
 		return -ENOMEM;
 	}
@@ -50,6 +51,7 @@ void swerve_plan_free(struct swerve_plan *pl)
 	free(pl->cum);
 	free(pl->tier);
 	free(pl->locs);
+	free(pl->eff);
 	memset(pl, 0, sizeof(*pl));
 }
 
@@ -153,7 +155,7 @@ static void build_localities(struct swerve_plan *pl,
 			     const struct swerve_balancer_input *in,
 			     unsigned p, uint32_t *pos, uint32_t *nlocs)
 {
-	uint64_t eff[SWERVE_MAX_LOCALITIES], sum, cum = 0;
+	uint64_t *eff = pl->eff, sum, cum = 0;
 	unsigned g, nloc;
 	size_t i;
 

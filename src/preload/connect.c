@@ -255,6 +255,27 @@ static int pick_endpoint(unsigned s, unsigned cls, struct attempt *at,
 }
 
 /*
+ * pick_endpoint() with its reason logged. Apart, so that the reason's
+ * buffer is on the stack only when debug lines are wanted: a connect may
+ * run in a signal handler on an 8 KiB stack.
+ */
+__attribute__((noinline)) static int pick_logged(unsigned s, unsigned cls,
+						  struct attempt *at,
+						  uint16_t port)
+{
+	const struct swerve_service *svc = swerve_services[s].svc;
+	char why[160];
+	int idx;
+
+	why[0] = '\0';
+	idx = pick_endpoint(s, cls, at, why, sizeof(why));
+	if (idx >= 0)
+		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name,
+			   port, svc->endpoints[idx].text, why);
+	return idx;
+}
+
+/*
  * The application calls connect() again on a socket whose attempt swerve
  * steered (perl, ruby Net::HTTP and hiredis learn the outcome this way):
  * ask the kernel about the same endpoint, and learn the outcome too. <at>
@@ -468,10 +489,8 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			 unsigned int uto)
 {
-	const struct swerve_service *svc = swerve_services[s].svc;
 	struct route r;
 	int rc = -1, err = ENETUNREACH, idx;
-	char why[160];
 
 	memset(&r, 0, sizeof(r));
 	r.fd = fd;
@@ -490,11 +509,9 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 	swerve_runtime_refresh_names(s);
 	do {
 		/* The reason costs more than the pick: only for the log. */
-		why[0] = '\0';
-		idx = pick_endpoint(s, r.cls, &r.at,
-				    swerve_log_enabled(SWERVE_LOG_DEBUG) ? why
-									: NULL,
-				    sizeof(why));
+		idx = swerve_log_enabled(SWERVE_LOG_DEBUG)
+			      ? pick_logged(s, r.cls, &r.at, port)
+			      : pick_endpoint(s, r.cls, &r.at, NULL, 0);
 		if (idx < 0) {
 			/* Nothing this socket can reach is left: an IPv6-only
 			 * socket and IPv4 endpoints (or the reverse) give
@@ -503,8 +520,6 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			rc = -1;
 			break;
 		}
-		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name,
-			   port, svc->endpoints[idx].text, why);
 	} while (attempt(&r, (unsigned)idx, &rc, &err));
 	if (r.uto_set &&
 	    (!r.tracked || atomic_load(&r.sl->state) == SLOT_FREE))
