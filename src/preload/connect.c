@@ -173,10 +173,10 @@ static int connect_unguarded(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int rc, err;
 
-	swerve_guard--;
+	swerve_runtime_unguard();
 	rc = swerve_libc_connect(fd, sa, len);
 	err = errno;
-	swerve_guard++;
+	swerve_runtime_reguard();
 	errno = err;
 	return rc;
 }

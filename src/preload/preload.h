@@ -96,6 +96,10 @@ extern struct swerve_dnscache *swerve_dns;
  * and hooks re-entered from a signal handler, go straight through.
  * initial-exec: no allocation on first access, safe in signal handlers. */
 extern __thread int swerve_guard __attribute__((tls_model("initial-exec")));
+/* Where the guard was raised from 0 (a frame address): signals.c holds
+ * back signals that interrupt code below it. */
+extern __thread uintptr_t swerve_guard_sp
+	__attribute__((tls_model("initial-exec")));
 
 /* fdtrack.c: one slot per fd below FD_SLOTS. */
 extern struct fd_slot swerve_fd_slots[FD_SLOTS];
@@ -116,6 +120,16 @@ bool swerve_runtime_foreign(void);
  */
 bool swerve_runtime_enter(void);
 void swerve_runtime_leave(void);
+/* Lowers the guard around a call that may block or be left by siglongjmp
+ * (the real connect, a DNS lookup); signals held meanwhile are raised. */
+void swerve_runtime_unguard(void);
+void swerve_runtime_reguard(void);
+
+/* signals.c: true while this thread runs a signal handler of the
+ * application's. */
+bool swerve_signals_in_handler(void);
+/* Raises again the signals held while the guard was up, once it is down. */
+void swerve_signals_replay(void);
 /* Brings the answers of service <s>'s names up to date when due. */
 void swerve_runtime_refresh_names(unsigned s);
 

@@ -43,6 +43,7 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pid_t self_pid;
 
 __thread int swerve_guard __attribute__((tls_model("initial-exec")));
+__thread uintptr_t swerve_guard_sp __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 
 uint64_t swerve_runtime_random(void)
@@ -181,7 +182,6 @@ static void init(void)
 	int rc;
 	bool explicit_path;
 
-	swerve_guard++;
 	swerve_libc_resolve();
 	lvl = secure_getenv("SWERVE_LOG");
 	if (lvl != NULL && swerve_log_parse_level(lvl, &level) == 0)
@@ -248,20 +248,41 @@ fail:
 	 * per-service arrays are left behind (a few bytes, once). */
 	swerve_config_free(cfg);
 out:
-	swerve_guard--;
+	return;
+}
+
+/*
+ * Raising the guard from 0 notes where: signals that interrupt code below
+ * that frame are held back until the guard is down again (signals.c).
+ */
+static void guard_raise(void)
+{
+	if (swerve_guard++ == 0)
+		swerve_guard_sp = (uintptr_t)__builtin_frame_address(0);
 }
 
 bool swerve_runtime_enter(void)
 {
 	if (swerve_runtime_foreign())
 		return false;
-	swerve_guard++;
+	guard_raise();
 	return true;
 }
 
 void swerve_runtime_leave(void)
 {
-	swerve_guard--;
+	swerve_runtime_unguard();
+}
+
+void swerve_runtime_unguard(void)
+{
+	if (--swerve_guard == 0)
+		swerve_signals_replay();
+}
+
+void swerve_runtime_reguard(void)
+{
+	swerve_guard++;
 }
 
 /*
@@ -290,9 +311,15 @@ const struct swerve_config *swerve_runtime_config(void)
 	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
 	if (cfg != NULL)
 		return cfg;
-	if (swerve_runtime_foreign())
+	if (swerve_runtime_foreign() || swerve_signals_in_handler())
 		return NULL;
+	/* Raised around pthread_once, not inside init: a handler that jumped
+	 * out of init would leave the once in progress, and every thread
+	 * that then asks for the config would wait for ever. Everything
+	 * init calls passes through. */
+	guard_raise();
 	pthread_once(&init_once, init);
+	swerve_runtime_unguard();
 	return atomic_load_explicit(&active_cfg, memory_order_acquire);
 }
 
@@ -300,13 +327,15 @@ const struct swerve_config *swerve_runtime_config(void)
  * Brings the answers of service <s>'s names up to date when they are due
  * (at most one lookup bounded by dns_timeout, see dnscache.h). The guard is
  * lowered as for the real connect(): c-ares' sockets use libc directly,
- * and a siglongjmp out of the lookup must not leave swerve off.
+ * and a siglongjmp out of the lookup must not leave swerve off. Never in
+ * a signal handler: c-ares allocates; the last answer serves meanwhile.
  */
 void swerve_runtime_refresh_names(unsigned s)
 {
-	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s))
+	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s) ||
+	    swerve_signals_in_handler())
 		return;
-	swerve_guard--;
+	swerve_runtime_unguard();
 	swerve_dnscache_refresh(swerve_dns, s, swerve_now_ms());
-	swerve_guard++;
+	swerve_runtime_reguard();
 }

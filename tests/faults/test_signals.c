@@ -102,3 +102,108 @@ Test(signals, a_handler_on_an_8_kib_stack_connects_and_closes, .timeout = 30)
 	t_stop(w);
 	t_cleanup();
 }
+
+/*
+ * The first call the library sees is a handler's connect() to a service
+ * address. init opens the config and allocates, which a handler must not
+ * (it may have interrupted malloc): the call passes through, and the
+ * first ordinary call sets swerve up.
+ */
+Test(signals, a_handler_never_runs_init, .timeout = 30)
+{
+	const char *shm = t_shm(), *config;
+	const char *vip_args[] = { "vip", "first.test", NULL };
+	const char *args[] = { "early", NULL, "80", NULL };
+	char vip[64];
+	struct run r;
+	pid_t w;
+
+	w = t_server("127.10.172.2", 18080, "routed", "ok");
+	cr_assert(w > 0);
+	config = t_write("early.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "[service first]\nhosts = first.test\nports = 80\n"
+			 "endpoint = 127.10.172.2:18080\n");
+	run_sig(&r, config, shm, vip_args);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(sscanf(r.out, "%63s", vip) == 1);
+	args[1] = vip;
+	run_sig(&r, config, shm, args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	/* Nothing listens at the service address itself. */
+	cr_assert_str_eq(r.out, "handler: Connection refused\nmain: Success\n");
+	t_stop(w);
+	t_cleanup();
+}
+
+/*
+ * A name's answer is past its TTL and the DNS server has gone silent when
+ * a handler connects: c-ares must not run there (it allocates, and would
+ * wait dns_timeout in the handler). The last answer serves, not counted
+ * as stale, since no lookup failed.
+ */
+Test(signals, a_handler_never_runs_a_dns_lookup, .timeout = 30)
+{
+	const char *shm = t_shm(), *config;
+	char pid[16];
+	const char *args[] = { "dns", "named.test", "80", pid, NULL };
+	struct run r;
+	pid_t w, d;
+
+	w = t_server("127.10.173.2", 18080, "by name", "ok");
+	d = t_dnsd(15471, t_write("zone", "a.named.test 1 A 127.10.173.2\n"),
+		   NULL);
+	cr_assert(w > 0 && d > 0);
+	snprintf(pid, sizeof(pid), "%d", (int)d);
+	config = t_write("dns.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "dns_servers = 127.0.0.1:15471\n"
+			 "[service named]\nhosts = named.test\nports = 80\n"
+			 "resolution = dns\n"
+			 "endpoint = a.named.test:18080\n"
+			 "dns_min_ttl = 1s\ndns_timeout = 2s\n");
+	run_sig(&r, config, shm, args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	cr_assert_str_eq(r.out, "handler: Success\nby name\n");
+	cr_assert_eq(t_endpoint_field(config, shm, "127.10.173.2:18080",
+				      "stale_uses"), 0);
+	t_stop(d);
+	t_stop(w);
+	t_cleanup();
+}
+
+/*
+ * A 100 us interval timer whose handler jumps out of whatever it
+ * interrupted, swerve's own code included, for 2 s of connects and
+ * closes. A jump out of swerve's code used to leave its guard raised
+ * (every later connect of the thread passed through, refused at the
+ * service address) or a routing plan counted as read for good. Signals
+ * that arrive there now wait until swerve is out: afterwards every
+ * connect is routed.
+ */
+Test(signals, handlers_that_jump_out_leave_nothing_behind, .timeout = 60)
+{
+	const char *shm = t_shm(), *config;
+	const char *args[] = { "jump", "jump.test", "80", "2000", NULL };
+	struct run r;
+	pid_t a, b;
+	int jumps = 0, ok = -1;
+
+	a = t_server("127.10.174.2", 18080, "a", "ok");
+	b = t_server("127.10.174.3", 18080, "b", "ok");
+	cr_assert(a > 0 && b > 0);
+	config = t_write("jump.ini",
+			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+			 "[service jump]\nhosts = jump.test\nports = 80\n"
+			 "endpoint = 127.10.174.2:18080\n"
+			 "endpoint = 127.10.174.3:18080\n");
+	run_sig(&r, config, shm, args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	cr_assert(sscanf(r.out, "jumps %d\nafter: %d of 20", &jumps, &ok) == 2,
+		  "%s", r.out);
+	cr_assert_gt(jumps, 100, "%s", r.out);
+	cr_assert_eq(ok, 20, "%s", r.out);
+	t_stop(a);
+	t_stop(b);
+	t_cleanup();
+}

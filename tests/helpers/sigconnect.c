@@ -18,6 +18,12 @@
  *     the first call the library sees comes from a handler: connect() to
  *     ADDR; then main connects to it too. Prints "handler: ERROR" and
  *     "main: ERROR".
+ *   sigconnect dns HOST PORT DNSD_PID
+ *     main fetches from HOST (whose endpoints are names), silences the
+ *     DNS server (SIGUSR1 toggles dnsd's drop mode), waits 1.5 s for the
+ *     answer's 1 s TTL to pass, then a handler fetches from HOST; the
+ *     server is made to answer again before exit. Prints "handler: ERROR"
+ *     and the body.
  *   sigconnect jump HOST PORT MS
  *     for MS milliseconds main connects to HOST and closes in a loop while
  *     a 100 us interval timer's handler jumps out of whatever it
@@ -179,6 +185,23 @@ static int mode_early(void)
 	return 0;
 }
 
+static int mode_dns(pid_t dnsd)
+{
+	int err = fetch();
+
+	if (err != 0) {
+		fprintf(stderr, "sigconnect: main: %s\n", strerror(err));
+		return 1;
+	}
+	install(SIGUSR1, on_usr1, 0);
+	kill(dnsd, SIGUSR1);
+	usleep(1500 * 1000);
+	raise(SIGUSR1);
+	kill(dnsd, SIGUSR1);
+	printf("handler: %s\n%s", strerror(handler_err), body);
+	return 0;
+}
+
 static sigjmp_buf jump_env;
 static volatile sig_atomic_t jumps;
 
@@ -266,5 +289,7 @@ int main(int argc, char **argv)
 		return mode_altstack();
 	if (strcmp(argv[1], "jump") == 0 && argc == 5)
 		return mode_jump(atol(argv[4]));
+	if (strcmp(argv[1], "dns") == 0 && argc == 5)
+		return mode_dns((pid_t)atoi(argv[4]));
 	return 2;
 }
