@@ -17,22 +17,12 @@
 static void run_sig(struct run *r, const char *config, const char *shm,
 		    const char *const *args)
 {
-	char cv[600], sv[128], bin[512];
 	/* Every symbol bound at start: a handler's first call to a libc
 	 * function would otherwise run the dynamic linker's resolver, whose
 	 * register save area is the deepest thing on the stack. */
-	const char *env[] = { cv, sv, "LD_BIND_NOW=1", NULL };
-	const char *argv[8];
-	int i = 0;
+	const char *env[] = { "LD_BIND_NOW=1", NULL };
 
-	snprintf(bin, sizeof(bin), "%s/tests/sigconnect", t_build());
-	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
-	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
-	argv[i++] = bin;
-	while (*args != NULL && i < 7)
-		argv[i++] = *args++;
-	argv[i] = NULL;
-	t_run(r, true, env, 30, argv);
+	t_helper(r, config, shm, env, "sigconnect", args);
 }
 
 /*
@@ -54,6 +44,19 @@ static const char *failover_config(void)
 		       "max_ejection_percent = 100\n");
 }
 
+/* Runs sigconnect <mode> against that service, its live endpoint up. */
+static void run_failover(struct run *r, const char *mode,
+			 const char **config, const char *shm)
+{
+	const char *args[] = { mode, "sig.test", "80", NULL };
+	pid_t w = t_server("127.10.171.4", 18080, "live", "ok");
+
+	cr_assert(w > 0);
+	*config = failover_config();
+	run_sig(r, *config, shm, args);
+	t_stop(w);
+}
+
 /*
  * The connect path, measured: a handler on a painted 64 KiB alternate
  * stack calls connect() to the service (building the plan, failing over
@@ -64,21 +67,16 @@ static const char *failover_config(void)
  */
 Test(signals, the_connect_path_takes_under_4_kib_of_stack, .timeout = 30)
 {
-	const char *shm = t_shm(), *config = failover_config();
-	const char *args[] = { "stack", "sig.test", "80", NULL };
+	const char *shm = t_shm(), *config;
 	struct run r;
 	long used;
-	pid_t w;
 
-	w = t_server("127.10.171.4", 18080, "live", "ok");
-	cr_assert(w > 0);
-	run_sig(&r, config, shm, args);
+	run_failover(&r, "stack", &config, shm);
 	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
 	cr_assert(sscanf(r.out, "stack: %ld", &used) == 1, "%s", r.out);
 	cr_assert(strstr(r.out, "connect: Success") != NULL, "%s", r.out);
 	cr_assert_lt(used, 4096, "the connect path took %ld bytes", used);
 	cr_assert(t_endpoint_ejected(config, shm, "127.10.171.2:18080"));
-	t_stop(w);
 	t_cleanup();
 }
 
@@ -89,17 +87,12 @@ Test(signals, the_connect_path_takes_under_4_kib_of_stack, .timeout = 30)
  */
 Test(signals, a_handler_on_an_8_kib_stack_connects_and_closes, .timeout = 30)
 {
-	const char *shm = t_shm(), *config = failover_config();
-	const char *args[] = { "altstack", "sig.test", "80", NULL };
+	const char *shm = t_shm(), *config;
 	struct run r;
-	pid_t w;
 
-	w = t_server("127.10.171.4", 18080, "live", "ok");
-	cr_assert(w > 0);
-	run_sig(&r, config, shm, args);
+	run_failover(&r, "altstack", &config, shm);
 	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
 	cr_assert_str_eq(r.out, "handler: Success\nlive\n");
-	t_stop(w);
 	t_cleanup();
 }
 

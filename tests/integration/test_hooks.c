@@ -19,19 +19,28 @@
 static void run_helper(struct run *r, const char *config, const char *shm,
 		       const char *name, const char *const *args)
 {
-	char cv[600], sv[128], bin[512];
-	const char *env[] = { cv, sv, NULL };
-	const char *argv[16];
-	int i = 0;
+	t_helper(r, config, shm, NULL, name, args);
+}
 
-	snprintf(bin, sizeof(bin), "%s/tests/%s", t_build(), name);
-	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
-	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
-	argv[i++] = bin;
-	while (*args != NULL && i < 15)
-		argv[i++] = *args++;
-	argv[i] = NULL;
-	t_run(r, true, env, 30, argv);
+/*
+ * A slow endpoint at <addr> for service slow.test: httpd in hold mode
+ * (SYNs dropped until SIGUSR1), its pid as text in <pid>; the config, with
+ * the service's <extra> lines, in <*config>.
+ */
+static pid_t slow_server(const char *addr, char pid[16], const char *extra,
+			 const char **config)
+{
+	char text[512];
+	pid_t e = t_server(addr, 18080, "slow but fine", "hold");
+
+	cr_assert(e > 0);
+	snprintf(pid, 16, "%d", (int)e);
+	snprintf(text, sizeof(text),
+		 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
+		 "[service slow]\nhosts = slow.test\nports = 80\n"
+		 "endpoint = %s:18080\n%s", addr, extra);
+	*config = t_write("slow.ini", text);
+	return e;
 }
 
 /*
@@ -113,14 +122,8 @@ Test(hooks, a_vfork_child_closing_fds_leaves_the_parent_alone,
 	struct run r;
 	pid_t e;
 
-	e = t_server("127.10.161.2", 18080, "slow but fine", "hold");
-	cr_assert(e > 0);
-	snprintf(pid, sizeof(pid), "%d", (int)e);
-	config = t_write("vfork.ini",
-			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
-			 "[service slow]\nhosts = slow.test\nports = 80\n"
-			 "endpoint = 127.10.161.2:18080\n"
-			 "consecutive_5xx_errors = 1\n");
+	e = slow_server("127.10.161.2", pid, "consecutive_5xx_errors = 1\n",
+			&config);
 	run_helper(&r, config, shm, "vforker", args);
 	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
 	cr_assert_str_eq(r.out, "so_error: Success\nslow but fine\n");
@@ -165,12 +168,22 @@ static void run_prefork(struct run *r, const char *lb, int net, int n,
 	cr_assert_eq(r->status, 0, "%s %s", r->out, r->err);
 }
 
+/* A policy, and the addresses 127.10.<net>.x of its own endpoints. */
+struct lb_case {
+	char lb[16];
+	int net;
+};
+
 ParameterizedTestParameters(hooks, forked_workers_do_not_pick_in_lockstep)
 {
-	static char lbs[][16] = { "round_robin", "random", "least_request" };
+	static struct lb_case cases[] = {
+		{ "round_robin", 162 },
+		{ "random", 175 },
+		{ "least_request", 176 },
+	};
 
-	return cr_make_param_array(char[16], lbs,
-				   sizeof(lbs) / sizeof(lbs[0]));
+	return cr_make_param_array(struct lb_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
 }
 
 /*
@@ -178,15 +191,15 @@ ParameterizedTestParameters(hooks, forked_workers_do_not_pick_in_lockstep)
  * own picks: with the parent's round-robin counters and random state
  * copied as they were, every worker made the same 4 picks.
  */
-ParameterizedTest(char *lb, hooks, forked_workers_do_not_pick_in_lockstep,
-		  .timeout = 30)
+ParameterizedTest(struct lb_case *c, hooks,
+		  forked_workers_do_not_pick_in_lockstep, .timeout = 30)
 {
 	char first[256];
 	struct run r;
 	const char *p;
 	bool differ = false;
 
-	run_prefork(&r, lb, 162, 8, false, "8");
+	run_prefork(&r, c->lb, c->net, 8, false, "8");
 	p = strchr(r.out, '\n');
 	cr_assert(p != NULL && (size_t)(p - r.out) < sizeof(first));
 	memcpy(first, r.out, (size_t)(p - r.out + 1));
@@ -194,7 +207,7 @@ ParameterizedTest(char *lb, hooks, forked_workers_do_not_pick_in_lockstep,
 	for (p = r.out; *p != '\0'; p = strchr(p, '\n') + 1)
 		if (strncmp(p, first, strlen(first)) != 0)
 			differ = true;
-	cr_assert(differ, "lb %s, every worker picked %s", lb, first);
+	cr_assert(differ, "lb %s, every worker picked %s", c->lb, first);
 	t_cleanup();
 }
 
@@ -236,14 +249,8 @@ Test(hooks, a_user_timeout_set_by_the_app_is_kept, .timeout = 30)
 	struct run r;
 	pid_t e;
 
-	e = t_server("127.10.164.2", 18080, "slow but fine", "hold");
-	cr_assert(e > 0);
-	snprintf(pid, sizeof(pid), "%d", (int)e);
-	config = t_write("slow.ini",
-			 "[swerve]\nvip_cidr = 127.78.0.0/16\n"
-			 "[service slow]\nhosts = slow.test\nports = 80\n"
-			 "endpoint = 127.10.164.2:18080\n"
-			 "connect_timeout = 10s\n");
+	e = slow_server("127.10.164.2", pid, "connect_timeout = 10s\n",
+			&config);
 	run_helper(&r, config, shm, "slowconn", args);
 	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
 	cr_assert_str_eq(r.out, "uto after connect: 10000\n"
