@@ -253,12 +253,16 @@ out:
 
 /*
  * Raising the guard from 0 notes where: signals that interrupt code below
- * that frame are held back until the guard is down again (signals.c).
+ * that frame are held back until the guard is down again (signals.c). The
+ * frame is written first: a signal between the two must not find the
+ * guard up with another call's frame.
  */
 static void guard_raise(void)
 {
-	if (swerve_guard++ == 0)
+	if (swerve_guard == 0)
 		swerve_guard_sp = (uintptr_t)__builtin_frame_address(0);
+	atomic_signal_fence(memory_order_seq_cst);
+	swerve_guard++;
 }
 
 bool swerve_runtime_enter(void)

@@ -70,7 +70,7 @@ struct frame {
 };
 
 #define MAX_FRAMES 8
-#define MAX_HELD 4
+#define MAX_HELD 8
 /* Slack above the guard's frame that still counts as swerve's code. */
 #define GUARD_SLACK 256
 
@@ -96,17 +96,30 @@ static uintptr_t interrupted_sp(const void *uc)
 #endif
 }
 
+/* Whether a standard signal <sig> is held already (they do not queue). */
+static bool held_already(int sig)
+{
+	unsigned k;
+
+	if (sig >= SIGRTMIN)
+		return false;
+	for (k = 0; k < nheld; k++)
+		if (held[k].si_signo == sig)
+			return true;
+	return false;
+}
+
 /*
  * Whether a signal that interrupted this thread should wait until swerve
  * has left its code: the guard is up, the interrupted code lies below the
  * frame that raised it (a guard left up by a handler swerve does not see
- * is not trusted), the signal is not a fault, and there is room.
+ * is not trusted), and the signal is not a fault.
  */
 static bool must_hold(int sig, const siginfo_t *info, const void *uc)
 {
 	uintptr_t sp;
 
-	if (swerve_guard <= 0 || nheld >= MAX_HELD)
+	if (swerve_guard <= 0)
 		return false;
 	if ((sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 	     sig == SIGFPE || sig == SIGTRAP || sig == SIGSYS) &&
@@ -136,8 +149,14 @@ static void trampoline(int sig, siginfo_t *info, void *uc)
 	if (sig <= 0 || sig >= NSIG)
 		return;
 	if (must_hold(sig, info, uc)) {
-		held[nheld++] = *info;
-		return;
+		/* A standard signal held already is one signal, as the kernel
+		 * counts it; only a full list lets one through at once. */
+		if (held_already(sig))
+			return;
+		if (nheld < MAX_HELD) {
+			held[nheld++] = *info;
+			return;
+		}
 	}
 	fn = atomic_load(&actions[sig].fn);
 	flags = atomic_load(&actions[sig].flags);
@@ -297,10 +316,17 @@ static int plain(int sig, const struct sigaction *act, struct sigaction *old)
 	return rc;
 }
 
+/*
+ * A vfork() child shares the table with its parent but not the kernel's
+ * actions: what it sets before exec is its own, and must not change what
+ * the parent's trampoline calls. Before the constructor ran, the pid that
+ * tells is not known yet: those handlers stay unseen.
+ */
 static int hooked_sigaction(int sig, const struct sigaction *act,
 			    struct sigaction *old)
 {
-	if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
+	if (sig <= 0 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP ||
+	    swerve_runtime_foreign())
 		return swerve_libc_sigaction(sig, act, old);
 	if (act == NULL || act->sa_handler == SIG_DFL ||
 	    act->sa_handler == SIG_IGN)

@@ -214,3 +214,20 @@ Test(signals, handlers_that_jump_out_leave_nothing_behind, .timeout = 60)
 	t_stop(b);
 	t_cleanup();
 }
+
+/*
+ * A vfork() child shares its parent's memory, swerve's table of handlers
+ * included: a child that sets a signal back to its default before exec
+ * (launchers do) must not take the parent's handler away with it.
+ */
+Test(signals, a_vfork_child_leaves_the_parents_handlers_alone, .timeout = 30)
+{
+	const char *shm = t_shm();
+	const char *args[] = { "vfork", NULL };
+	struct run r;
+
+	run_sig(&r, t_write("none.ini", "[swerve]\n"), shm, args);
+	cr_assert_eq(r.status, 0, "%s %s", r.out, r.err);
+	cr_assert_str_eq(r.out, "handled: 1\n");
+	t_cleanup();
+}

@@ -24,6 +24,10 @@
  *     answer's 1 s TTL to pass, then a handler fetches from HOST; the
  *     server is made to answer again before exit. Prints "handler: ERROR"
  *     and the body.
+ *   sigconnect vfork
+ *     installs a SIGUSR2 handler, vforks a child that sets SIGUSR2 back
+ *     to its default before it would exec (launchers do), then raises
+ *     SIGUSR2 in the parent. Prints "handled: N".
  *   sigconnect jump HOST PORT MS
  *     for MS milliseconds main connects to HOST and closes in a loop while
  *     a 100 us interval timer's handler jumps out of whatever it
@@ -46,6 +50,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -202,6 +207,31 @@ static int mode_dns(pid_t dnsd)
 	return 0;
 }
 
+static volatile sig_atomic_t handled;
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+static int mode_vfork(void)
+{
+	pid_t child;
+
+	install(SIGUSR2, on_usr2, 0);
+	child = vfork();
+	if (child == 0) {
+		signal(SIGUSR2, SIG_DFL);
+		_exit(0);
+	}
+	if (child == -1 || waitpid(child, NULL, 0) != child)
+		return 1;
+	raise(SIGUSR2);
+	printf("handled: %d\n", (int)handled);
+	return 0;
+}
+
 static sigjmp_buf jump_env;
 static volatile sig_atomic_t jumps;
 
@@ -266,6 +296,8 @@ int main(int argc, char **argv)
 		printf("%s\n", addr);
 		return 0;
 	}
+	if (argc == 2 && strcmp(argv[1], "vfork") == 0)
+		return mode_vfork();
 	if (argc < 4) {
 		fprintf(stderr, "usage: sigconnect MODE HOST PORT [MS]\n");
 		return 2;
