@@ -34,6 +34,8 @@ struct swerve_shm swerve_table;
 struct svc_state *swerve_services;
 struct swerve_dnscache *swerve_dns;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+/* Set when init has run, whatever it found: swerve off needs no more. */
+static atomic_bool init_ran;
 /*
  * This process's pid, set by the constructor and refreshed in a child of
  * fork() (getpid() is a system call). A vfork() child shares this memory
@@ -248,7 +250,7 @@ fail:
 	 * per-service arrays are left behind (a few bytes, once). */
 	swerve_config_free(cfg);
 out:
-	return;
+	atomic_store_explicit(&init_ran, true, memory_order_release);
 }
 
 /*
@@ -315,6 +317,10 @@ const struct swerve_config *swerve_runtime_config(void)
 	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
 	if (cfg != NULL)
 		return cfg;
+	/* Init ran and left swerve off: nothing more to ask (the config is
+	 * read again, as it may have been published in between). */
+	if (atomic_load_explicit(&init_ran, memory_order_acquire))
+		return atomic_load_explicit(&active_cfg, memory_order_acquire);
 	if (swerve_runtime_foreign() || swerve_signals_in_handler())
 		return NULL;
 	/* Raised around pthread_once, not inside init: a handler that jumped
