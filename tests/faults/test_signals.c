@@ -2,9 +2,10 @@
  * Signal handlers that connect and close, against the library in real
  * processes (tests/helpers/sigconnect.c): a connect made on an 8 KiB
  * alternate signal stack, the stack the connect path takes, a handler
- * whose connect is the first call the library sees, and a timer whose
- * handler jumps out of whatever it interrupted, swerve's own code
- * included.
+ * whose connect is the first call the library sees, a handler's connect
+ * when a DNS answer is due, a timer whose handler jumps out of whatever it
+ * interrupted (swerve's own code included), and a vfork() child that
+ * resets a handler before it would exec.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
