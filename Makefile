@@ -57,6 +57,7 @@ LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 INTEG_SRCS = $(wildcard tests/integration/*.c)
 CLIENT_SRCS = $(wildcard tests/clients/*.c)
+FAULT_SRCS = $(wildcard tests/faults/*.c)
 HELPER_SRCS = $(wildcard tests/helpers/*.c)
 HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
@@ -158,9 +159,9 @@ $(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
 clients: all $(BUILD)/tests/clients $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml
 
-# Fault injection (tests/faults): real processes, real signals, a real DNS
-# server frozen or silenced mid-run; linked like the client matrix.
-FAULT_SRCS = $(wildcard tests/faults/*.c)
+# Fault injection (tests/faults): real processes, real signals, real mounts
+# and a real DNS server frozen or silenced mid-run, against the library;
+# linked like the client matrix, with the integration tests' support.
 $(BUILD)/tests/faults: $(FAULT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
                        $(BUILD)/tests/obj/integration/support.o
 	@$(if $(V),,echo "  LD      $@")

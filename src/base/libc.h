@@ -27,6 +27,7 @@
  * alone (src/preload/exports.map.in): no declarations then. */
 #ifndef SWERVE_LIBC_NAMES_ONLY
 #include <netdb.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -92,7 +93,13 @@
 	   size_t buflen, struct hostent **result, int *h_errnop),            \
 	  (name, af, ret, buf, buflen, result, h_errnop),                    \
 	  RESOLVED_OR(gethostbyname2_r,                                       \
-		      (name, af, ret, buf, buflen, result, h_errnop), ENOSYS))
+		      (name, af, ret, buf, buflen, result, h_errnop), ENOSYS)) \
+	X(int, sigaction,                                                     \
+	  (int sig, const struct sigaction *act, struct sigaction *old),      \
+	  (sig, act, old),                                                    \
+	  RESOLVED_OR(sigaction, (sig, act, old), (errno = ENOSYS, -1)))      \
+	X(sighandler_t, signal, (int sig, sighandler_t handler),              \
+	  (sig, handler), RESOLVED_OR(signal, (sig, handler), SIG_ERR))
 
 #ifndef SWERVE_LIBC_NAMES_ONLY
 /*

@@ -396,12 +396,16 @@ uint64_t swerve_balancer_locality_weights(
 	const struct swerve_balancer_input *in, unsigned p, uint64_t *eff)
 {
 	const struct swerve_service *svc = in->svc;
+	/*
+	 * Small on purpose (a connect may run on an 8 KiB signal stack): the
+	 * configured weight of each locality is summed in eff[] itself, and
+	 * its endpoints' count and healthy count share one word (n is at
+	 * most SWERVE_MAX_ENDPOINTS, below 1 << 16).
+	 */
 	uint32_t dweight[SWERVE_MAX_LOCALITIES];
-	uint32_t total[SWERVE_MAX_LOCALITIES] = { 0 };
-	uint32_t good[SWERVE_MAX_LOCALITIES] = { 0 };
-	uint64_t base[SWERVE_MAX_LOCALITIES] = { 0 };
+	uint32_t count[SWERVE_MAX_LOCALITIES] = { 0 };
 	uint64_t of = in->overprov > 0 ? in->overprov : 100;
-	uint64_t sum = 0, h, w;
+	uint64_t sum = 0, h, w, total, good;
 	unsigned nloc, g, npri = clamp_npriorities(in->npriorities);
 	size_t i, n = in->n < SWERVE_MAX_ENDPOINTS ? in->n :
 		      SWERVE_MAX_ENDPOINTS;
@@ -423,20 +427,23 @@ uint64_t swerve_balancer_locality_weights(
 		    tier_of(in->prio[i], npri) != p)
 			continue;
 		/* The weight is configuration: every endpoint counts. */
-		base[g] += in->weight != NULL && in->weight[i] > 0 ?
-			   in->weight[i] : 1;
+		eff[g] += in->weight != NULL && in->weight[i] > 0 ?
+			  in->weight[i] : 1;
 		/* Health leaves out what the socket cannot reach, like the
 		 * load does. */
 		if (in->absent != NULL && in->absent[i])
 			continue;
-		total[g]++;
-		good[g] += in->healthy[i];
+		count[g] += 1u + ((uint32_t)in->healthy[i] << 16);
 	}
 	for (g = 0; g < nloc; g++) {
-		if (total[g] == 0)
+		total = count[g] & 0xffff;
+		good = count[g] >> 16;
+		if (total == 0) {
+			eff[g] = 0;
 			continue;
-		w = distribute ? dweight[g] : base[g];
-		h = of * good[g] * 100 / total[g];
+		}
+		w = distribute ? dweight[g] : eff[g];
+		h = of * good * 100 / total;
 		eff[g] = w * (h < 10000 ? h : 10000);
 		sum += eff[g];
 	}

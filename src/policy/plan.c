@@ -45,8 +45,10 @@ int swerve_plan_new(struct swerve_plan *pl, uint32_t cap)
 	if (cap == 0)
 		cap = 1;
 	n = cap;
-	size = 3 * n * sizeof(*pl->cum) + n * sizeof(*pl->locs) +
-	       3 * n * sizeof(*pl->idx) + n * sizeof(*pl->tier);
+	size = 3 * n * sizeof(*pl->cum) +
+	       SWERVE_MAX_LOCALITIES * sizeof(*pl->eff) +
+	       n * sizeof(*pl->locs) + 3 * n * sizeof(*pl->idx) +
+	       n * sizeof(*pl->tier);
 	if (size >= PLAN_MAP_MIN) {
 		block = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -60,7 +62,9 @@ int swerve_plan_new(struct swerve_plan *pl, uint32_t cap)
 	}
 	pl->cap = cap;
 	pl->cum = (uint64_t *)(void *)block;
-	pl->locs = (struct swerve_plan_loc *)(void *)(pl->cum + 3 * n);
+	pl->eff = pl->cum + 3 * n;
+	pl->locs = (struct swerve_plan_loc *)(void *)(pl->eff +
+						      SWERVE_MAX_LOCALITIES);
 	pl->idx = (uint16_t *)(void *)(pl->locs + n);
 	pl->tier = (uint8_t *)(pl->idx + 3 * n);
 	return 0;
@@ -175,7 +179,7 @@ static void build_localities(struct swerve_plan *pl,
 			     const struct swerve_balancer_input *in,
 			     unsigned p, uint32_t *pos, uint32_t *nlocs)
 {
-	uint64_t eff[SWERVE_MAX_LOCALITIES], sum, cum = 0;
+	uint64_t *eff = pl->eff, sum, cum = 0;
 	unsigned g, nloc;
 	size_t i;
 

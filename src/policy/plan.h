@@ -60,6 +60,9 @@ struct swerve_plan {
 	uint64_t *cum;           /* 3 * cap: cumulative weight in its list */
 	uint8_t *tier;           /* cap: compacted tier, UNROUTED when out */
 	struct swerve_plan_loc *locs; /* cap */
+	uint64_t *eff;           /* SWERVE_MAX_LOCALITIES: a build's scratch,
+				  * off the stack (a connect may run on an
+				  * 8 KiB signal stack) */
 	size_t mapped;           /* bytes of the block when mmap()ed, or 0 */
 
 	/* Content, written by swerve_plan_build(). */

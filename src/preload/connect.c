@@ -173,10 +173,10 @@ static int connect_unguarded(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	int rc, err;
 
-	swerve_guard--;
+	swerve_runtime_unguard();
 	rc = swerve_libc_connect(fd, sa, len);
 	err = errno;
-	swerve_guard++;
+	swerve_runtime_reguard();
 	errno = err;
 	return rc;
 }
@@ -255,27 +255,49 @@ static int pick_endpoint(unsigned s, unsigned cls, struct attempt *at,
 }
 
 /*
+ * pick_endpoint() with its reason logged. Apart, so that the reason's
+ * buffer is on the stack only when debug lines are wanted: a connect may
+ * run in a signal handler on an 8 KiB stack.
+ */
+__attribute__((noinline)) static int pick_logged(unsigned s, unsigned cls,
+						  struct attempt *at,
+						  uint16_t port)
+{
+	const struct swerve_service *svc = swerve_services[s].svc;
+	char why[160];
+	int idx;
+
+	why[0] = '\0';
+	idx = pick_endpoint(s, cls, at, why, sizeof(why));
+	if (idx >= 0)
+		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name,
+			   port, svc->endpoints[idx].text, why);
+	return idx;
+}
+
+/*
  * The application calls connect() again on a socket whose attempt swerve
  * steered (perl, ruby Net::HTTP and hiredis learn the outcome this way):
- * ask the kernel about the same endpoint, and learn the outcome too.
+ * ask the kernel about the same endpoint, and learn the outcome too. <at>
+ * is the attempt as swerve_fdtrack_snapshot() copied it, so that its
+ * service and endpoint belong together even if the slot changes meanwhile.
  */
-static int connect_again(int fd, struct fd_slot *sl)
+static int connect_again(int fd, struct fd_slot *sl, const struct fd_slot *at,
+			 uint64_t ino)
 {
 	struct sockaddr_storage target;
 	socklen_t tlen;
 	bool stale;
 	int rc, err;
 
-	tlen = endpoint_sockaddr(sl->svc, sl->ep, sl->family, false, sl->port,
+	tlen = endpoint_sockaddr(at->svc, at->ep, at->family, false, at->port,
 				 &target, &stale);
 	rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
 	err = errno;
-	if (atomic_load(&sl->state) == SLOT_PENDING) {
-		if (rc == 0 || err == EISCONN)
-			swerve_fdtrack_conclude(fd, sl, 0, true);
-		else if (swerve_fdtrack_is_failure(err))
-			swerve_fdtrack_conclude(fd, sl, err, true);
-	}
+	if (rc == 0 || err == EISCONN)
+		swerve_fdtrack_conclude(fd, sl, ino, 0, 0);
+	else if (swerve_fdtrack_is_failure(err))
+		swerve_fdtrack_conclude(fd, sl, ino, err, 0);
 	errno = err;
 	return rc;
 }
@@ -289,23 +311,23 @@ struct route {
 	unsigned cls;            /* its PLAN_CLASS_* */
 	bool v6only;
 	bool uto_set;            /* we set TCP_USER_TIMEOUT */
+	bool tracked;            /* the attempt is recorded in sl */
 	uint64_t ino;
-	struct fd_slot *sl;      /* the fd's slot, or &spare */
-	struct fd_slot spare;
+	struct fd_slot *sl;      /* the fd's slot; NULL above FD_SLOTS */
 	struct attempt at;
 };
 
 /*
- * Concludes attempt <idx> of <r> with <err> (0: connected); <last>: no
- * other attempt follows on the socket. An untracked fd has no slot, only
- * the outcome.
+ * Concludes attempt <idx> of <r> with <err> (0: connected), <how> as for
+ * swerve_fdtrack_conclude(). An attempt without a slot (an fd above
+ * FD_SLOTS, or a slot busy at the start) has only its outcome reported.
  */
-static void conclude(struct route *r, unsigned idx, int err, bool last)
+static void conclude(struct route *r, unsigned idx, int err, unsigned how)
 {
-	if (r->sl == &r->spare)
+	if (r->tracked)
+		swerve_fdtrack_conclude(r->fd, r->sl, r->ino, err, how);
+	else if (!(how & SWERVE_CONCLUDE_UNCOUNTED))
 		swerve_fdtrack_report(r->s, idx, err);
-	else
-		swerve_fdtrack_conclude(r->fd, r->sl, err, last);
 }
 
 /* True when another endpoint is left for one more attempt. */
@@ -324,14 +346,11 @@ static bool can_fail_over(const struct route *r)
  */
 static void prepare_socket(struct route *r, unsigned int uto)
 {
-	const struct swerve_service *svc = swerve_services[r->s].svc;
 	socklen_t olen;
 	int one = 0;
 
 	if (uto == 0) {
-		unsigned int want = svc->connect_timeout_ms > 0x7fffffff
-					    ? 0x7fffffff
-					    : (unsigned int)svc->connect_timeout_ms;
+		unsigned int want = swerve_fdtrack_uto(r->s);
 
 		r->uto_set = setsockopt(r->fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
 					&want, sizeof(want)) == 0;
@@ -346,35 +365,44 @@ static void prepare_socket(struct route *r, unsigned int uto)
 	}
 }
 
+/* What poll(0) right after EINPROGRESS tells about an attempt. */
+enum early {
+	EARLY_PENDING,   /* still connecting, or connected: the app goes on */
+	EARLY_FAIL_OVER, /* an endpoint failure, with somewhere else to go */
+	EARLY_ERROR,     /* an error read from SO_ERROR that is not the
+			  * endpoint's: it reaches the app from connect() */
+};
+
 /*
  * After a real connect() to <idx> failed with EINPROGRESS: on loopback the
- * kernel has already answered, and a zero timeout never blocks. Returns
- * true with the error in <*err> when it failed already and there is
- * somewhere else to go; false when it is pending or settled here.
+ * kernel has already answered, and a zero timeout never blocks. Reading
+ * SO_ERROR clears it, so an error swerve does not fail over on (EACCES
+ * from an ICMPv6 "administratively prohibited", EHOSTDOWN, ENONET) is
+ * handed to the application by connect() itself, never lost.
  */
-static bool failed_at_once(struct route *r, unsigned idx, int *err)
+static enum early failed_at_once(struct route *r, unsigned idx, int *err)
 {
 	struct pollfd pfd = { .fd = r->fd, .events = POLLOUT };
 	socklen_t elen = sizeof(int);
 	int so_err = 0;
 
 	if (poll(&pfd, 1, 0) != 1)
-		return false; /* still pending: the app waits */
+		return EARLY_PENDING; /* still pending: the app waits */
 	if (!(pfd.revents & (POLLERR | POLLHUP))) {
 		/* Connected already; the app sees POLLOUT and SO_ERROR 0. */
-		conclude(r, idx, 0, true);
-		return false;
+		conclude(r, idx, 0, 0);
+		return EARLY_PENDING;
 	}
 	/* Failed already. Read (and so consume) the error only when there
 	 * is somewhere else to go. */
 	if (!can_fail_over(r))
-		return false;
+		return EARLY_PENDING;
 	if (swerve_libc_getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &so_err,
-				   &elen) == -1 ||
-	    !swerve_fdtrack_is_failure(so_err))
-		return false;
+				   &elen) == -1 || so_err == 0)
+		return EARLY_PENDING;
 	*err = so_err;
-	return true;
+	return swerve_fdtrack_is_failure(so_err) ? EARLY_FAIL_OVER
+						 : EARLY_ERROR;
 }
 
 /* Re-arms the socket for the next attempt: after a failed or timed-out
@@ -405,32 +433,46 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 	r->at.tried[r->at.ntried++] = (uint16_t)idx;
 	/* Recorded before the call: a siglongjmp out of a blocking connect
 	 * (wget) must find the attempt at close(). */
-	if (r->sl != &r->spare)
-		swerve_fdtrack_begin(r->sl, r->s, idx, r->port, r->family,
-				     r->ino, r->uto_set);
+	r->tracked = r->sl != NULL &&
+		     swerve_fdtrack_begin(r->sl, r->s, idx, r->port, r->family,
+					  r->ino, r->uto_set);
 	*rc = connect_unguarded(r->fd, (struct sockaddr *)&target, tlen);
 	*err = errno;
 	if (*rc == 0) {
-		conclude(r, idx, 0, true);
+		conclude(r, idx, 0, 0);
 		return false;
 	}
 	if (*err == EINPROGRESS) {
-		if (!failed_at_once(r, idx, err))
+		enum early e = failed_at_once(r, idx, err);
+
+		if (e == EARLY_PENDING)
 			return false;
+		if (e == EARLY_ERROR) {
+			*rc = -1;
+			conclude(r, idx, *err, 0);
+			return false;
+		}
+	} else if (*err == ECONNABORTED) {
+		/* Nothing was dialled: an earlier attempt on this socket
+		 * failed and its error was read, which the kernel reports
+		 * first (docs/design.md 8.1); that outcome was counted when
+		 * it was read. The application learns it as it would. */
+		conclude(r, idx, *err, SWERVE_CONCLUDE_UNCOUNTED);
+		return false;
 	} else if (!swerve_fdtrack_is_failure(*err)) {
 		/* EINTR: the attempt goes on in the kernel and the slot stays
 		 * pending. Anything else (EACCES, EADDRNOTAVAIL...) is not
 		 * the endpoint's fault. */
 		if (*err != EINTR && *err != EALREADY)
-			conclude(r, idx, *err, true);
+			conclude(r, idx, *err, 0);
 		return false;
 	}
 	/* The endpoint failed inside this call. */
 	if (!can_fail_over(r)) {
-		conclude(r, idx, *err, true);
+		conclude(r, idx, *err, 0);
 		return false;
 	}
-	conclude(r, idx, *err, false);
+	conclude(r, idx, *err, SWERVE_CONCLUDE_KEEP_UTO);
 	swerve_log(SWERVE_LOG_INFO, "%s: %s failed (%s), trying the next "
 		   "endpoint", svc->name, svc->endpoints[idx].text,
 		   strerror(*err));
@@ -447,10 +489,8 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			 unsigned int uto)
 {
-	const struct swerve_service *svc = swerve_services[s].svc;
 	struct route r;
 	int rc = -1, err = ENETUNREACH, idx;
-	char why[160];
 
 	memset(&r, 0, sizeof(r));
 	r.fd = fd;
@@ -459,23 +499,19 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 	r.family = family;
 	r.at.ss = &swerve_services[s];
 	r.sl = swerve_fdtrack_current(fd, &r.ino);
-	if (r.sl != NULL && r.ino != 0 && r.sl->ino == r.ino) {
-		uint32_t st = atomic_load(&r.sl->state);
+	if (r.sl != NULL && r.ino != 0) {
+		struct fd_slot again;
 
-		if (st == SLOT_PENDING || st == SLOT_ESTABLISHED)
-			return connect_again(fd, r.sl);
+		if (swerve_fdtrack_snapshot(r.sl, r.ino, &again))
+			return connect_again(fd, r.sl, &again, r.ino);
 	}
-	if (r.sl == NULL)
-		r.sl = &r.spare; /* untracked fd: routed, observed less */
 	prepare_socket(&r, uto);
 	swerve_runtime_refresh_names(s, fd);
 	do {
 		/* The reason costs more than the pick: only for the log. */
-		why[0] = '\0';
-		idx = pick_endpoint(s, r.cls, &r.at,
-				    swerve_log_enabled(SWERVE_LOG_DEBUG) ? why
-									: NULL,
-				    sizeof(why));
+		idx = swerve_log_enabled(SWERVE_LOG_DEBUG)
+			      ? pick_logged(s, r.cls, &r.at, port)
+			      : pick_endpoint(s, r.cls, &r.at, NULL, 0);
 		if (idx < 0) {
 			/* Nothing this socket can reach is left: an IPv6-only
 			 * socket and IPv4 endpoints (or the reverse) give
@@ -484,16 +520,10 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 			rc = -1;
 			break;
 		}
-		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name,
-			   port, svc->endpoints[idx].text, why);
 	} while (attempt(&r, (unsigned)idx, &rc, &err));
 	if (r.uto_set &&
-	    (r.sl == &r.spare || atomic_load(&r.sl->state) == SLOT_FREE)) {
-		unsigned int zero = 0;
-
-		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,
-			   sizeof(zero));
-	}
+	    (!r.tracked || atomic_load(&r.sl->state) == SLOT_FREE))
+		swerve_fdtrack_restore_uto(fd, s);
 	errno = err;
 	return rc;
 }
@@ -515,16 +545,22 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (cfg == NULL || !sockaddr_v4(sa, len, &addr, &port) ||
 	    (addr & cfg->vip_mask) != cfg->vip_net) {
 		/* Not a service address: a stale record for this fd number
-		 * (closed behind our back) is settled, nothing else. */
+		 * (closed behind our back) is settled; and connect(AF_UNSPEC)
+		 * ends the socket's own attempt or connection, as close()
+		 * would, so that the next connect() is routed afresh. */
 		if (cfg != NULL && fd >= 0 && fd < FD_SLOTS &&
 		    atomic_load_explicit(&swerve_fd_slots[fd].state,
 					 memory_order_relaxed) != SLOT_FREE) {
+			struct fd_slot *sl;
 			uint64_t ino;
 
 			saved = errno;
-			swerve_guard++;
-			swerve_fdtrack_current(fd, &ino);
-			swerve_guard--;
+			if (swerve_runtime_enter()) {
+				sl = swerve_fdtrack_current(fd, &ino);
+				if (sa->sa_family == AF_UNSPEC && sl != NULL)
+					swerve_fdtrack_settle(fd, sl);
+				swerve_runtime_leave();
+			}
 			errno = saved;
 		}
 		return swerve_libc_connect(fd, sa, len);
@@ -542,10 +578,13 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return swerve_libc_connect(fd, sa, len);
 	}
 	s = (unsigned)(svc - cfg->services);
-	swerve_guard++;
+	if (!swerve_runtime_enter()) {
+		errno = saved;
+		return swerve_libc_connect(fd, sa, len);
+	}
 	rc = route_connect(fd, s, port, sa->sa_family, uto);
 	saved = errno;
-	swerve_guard--;
+	swerve_runtime_leave();
 	errno = saved;
 	return rc;
 }

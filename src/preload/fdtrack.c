@@ -119,16 +119,35 @@ static void active_leave(struct svc_state *ss, unsigned ep)
 		;
 }
 
-/* Puts TCP_USER_TIMEOUT back to the application's 0 once the handshake is
- * over: left in place it would kill an established connection that stalls
- * longer than connect_timeout (docs/design.md 4.3). */
-static void restore_uto(int fd, struct fd_slot *sl)
+unsigned int swerve_fdtrack_uto(unsigned s)
 {
-	unsigned int zero = 0;
+	uint64_t ms = swerve_services[s].svc->connect_timeout_ms;
 
-	if (sl->uto_set) {
+	return ms > 0x7fffffff ? 0x7fffffff : (unsigned int)ms;
+}
+
+/*
+ * Puts TCP_USER_TIMEOUT back to the application's 0 once the handshake is
+ * over: left in place it would kill an established connection that stalls
+ * longer than connect_timeout (docs/design.md 4.3). A value that is no
+ * longer swerve's was set by the application meanwhile, and stays.
+ */
+void swerve_fdtrack_restore_uto(int fd, unsigned s)
+{
+	unsigned int now = 0, zero = 0;
+	socklen_t len = sizeof(now);
+
+	if (swerve_libc_getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &now,
+				   &len) == 0 &&
+	    now == swerve_fdtrack_uto(s))
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,
 			   sizeof(zero));
+}
+
+static void restore_uto(int fd, struct fd_slot *sl)
+{
+	if (sl->uto_set) {
+		swerve_fdtrack_restore_uto(fd, sl->svc);
 		sl->uto_set = 0;
 	}
 }
@@ -147,22 +166,19 @@ static bool slot_take(struct fd_slot *sl, uint32_t from)
 }
 
 /*
- * Settles the attempt recorded in <sl> for a socket that is going away or
- * was replaced: the application closed it (<fd> still valid) or the fd now
- * holds another socket (<fd> -1). An attempt still in SYN_SENT for longer
- * than ABANDON_MS was given up on: a timeout, charged to the endpoint.
+ * Ends the attempt or connection of <sl>, claimed from state <st>, for a
+ * socket that is going away: the application closes or disconnects it
+ * (<vanished> false: <fd> still holds it) or the fd number now holds
+ * another socket. An attempt still in SYN_SENT for longer than ABANDON_MS
+ * was given up on: a timeout, charged to the endpoint.
  */
-void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished)
+static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
+			   bool vanished)
 {
-	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
-	struct svc_state *ss;
+	struct svc_state *ss = &swerve_services[sl->svc];
 	uint64_t now;
+	int tstate;
 
-	if (st != SLOT_PENDING && st != SLOT_ESTABLISHED)
-		return;
-	if (!slot_take(sl, st))
-		return;
-	ss = &swerve_services[sl->svc];
 	if (sl->pid != swerve_runtime_pid()) {
 		/* Inherited across fork(): the attempt is the parent's, and a
 		 * child closing its copy says nothing about the endpoint. */
@@ -172,29 +188,55 @@ void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished)
 	}
 	if (st == SLOT_ESTABLISHED) {
 		active_leave(ss, sl->ep);
-	} else {
-		int tstate = vanished ? -1 : swerve_fdtrack_tcp_state(fd);
-
-		pending_leave(ss, sl->ep);
-		now = swerve_now_ms();
-		if (tstate == TCP_ESTABLISHED || tstate == TCP_CLOSE_WAIT) {
-			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
-		} else if (now - sl->started_ms >= ABANDON_MS &&
-			   (tstate == TCP_SYN_SENT || tstate == TCP_CLOSE ||
-			    tstate == -1)) {
-			swerve_log(SWERVE_LOG_DEBUG,
-				   "attempt to %s abandoned after %llu ms",
-				   ss->svc->endpoints[sl->ep].text,
-				   (unsigned long long)(now - sl->started_ms));
-			swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_TIMEOUT);
-		}
+		atomic_store_explicit(&sl->state, SLOT_FREE,
+				      memory_order_release);
+		return;
+	}
+	tstate = vanished ? -1 : swerve_fdtrack_tcp_state(fd);
+	pending_leave(ss, sl->ep);
+	now = swerve_now_ms();
+	if (tstate == TCP_ESTABLISHED || tstate == TCP_CLOSE_WAIT) {
+		swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
+	} else if (now - sl->started_ms >= ABANDON_MS &&
+		   (tstate == TCP_SYN_SENT || tstate == TCP_CLOSE ||
+		    tstate == -1)) {
+		swerve_log(SWERVE_LOG_DEBUG, "attempt to %s abandoned after %llu ms",
+			   ss->svc->endpoints[sl->ep].text,
+			   (unsigned long long)(now - sl->started_ms));
+		swerve_fdtrack_record(sl->svc, sl->ep,
+				      SWERVE_OUTCOME_CONNECT_TIMEOUT);
 	}
 	atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
 }
 
+/* Claims <sl> when it holds an attempt or a connection; its state then. */
+static uint32_t claim_any(struct fd_slot *sl)
+{
+	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
+
+	if (st != SLOT_PENDING && st != SLOT_ESTABLISHED)
+		return SLOT_FREE;
+	return slot_take(sl, st) ? st : SLOT_FREE;
+}
+
+void swerve_fdtrack_settle(int fd, struct fd_slot *sl)
+{
+	uint32_t st = claim_any(sl);
+
+	if (st == SLOT_FREE)
+		return;
+	/* Whether the fd still holds the attempt's socket matters only for
+	 * a pending one (is it still connecting?), so the common close of
+	 * an established connection costs no fstat. */
+	settle_claimed(fd, sl, st, st == SLOT_PENDING &&
+			       sl->ino != swerve_fdtrack_inode(fd));
+}
+
 /*
  * The slot for <fd> when it describes the socket <fd> holds now; a slot
- * left by an earlier socket on the same fd number is settled first.
+ * left by an earlier socket on the same fd number is settled first (the
+ * check is made on the claimed slot: another thread may just have begun
+ * an attempt of the new socket there).
  */
 struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino)
 {
@@ -205,22 +247,42 @@ struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino)
 		return NULL;
 	sl = &swerve_fd_slots[fd];
 	*ino = swerve_fdtrack_inode(fd);
-	st = atomic_load_explicit(&sl->state, memory_order_acquire);
-	if (st == SLOT_FREE || st == SLOT_BUSY)
+	if (sl->ino == *ino)
+		return sl;
+	st = claim_any(sl);
+	if (st == SLOT_FREE)
 		return sl;
 	if (sl->ino != *ino)
-		swerve_fdtrack_settle(fd, sl, true);
+		settle_claimed(fd, sl, st, true);
+	else
+		atomic_store_explicit(&sl->state, st, memory_order_release);
 	return sl;
 }
 
+bool swerve_fdtrack_snapshot(struct fd_slot *sl, uint64_t ino,
+			     struct fd_slot *copy)
+{
+	uint32_t st = claim_any(sl);
+	bool same;
+
+	if (st == SLOT_FREE)
+		return false;
+	*copy = *sl;
+	same = sl->ino == ino;
+	atomic_store_explicit(&sl->state, st, memory_order_release);
+	atomic_store_explicit(&copy->state, st, memory_order_relaxed);
+	return same;
+}
+
 /* Marks the start of an attempt on <fd> to endpoint <ep>. */
-void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
-		       uint16_t port, int family, uint64_t ino, bool uto_set)
+bool swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
+			  uint16_t port, int family, uint64_t ino,
+			  bool uto_set)
 {
 	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
 
 	if (st == SLOT_BUSY || !slot_take(sl, st))
-		return;
+		return false;
 	if (st == SLOT_PENDING)
 		pending_leave(&swerve_services[sl->svc], sl->ep);
 	else if (st == SLOT_ESTABLISHED)
@@ -235,6 +297,7 @@ void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 	sl->started_ms = swerve_now_ms();
 	pending_enter(&swerve_services[s], ep, sl->started_ms);
 	atomic_store_explicit(&sl->state, SLOT_PENDING, memory_order_release);
+	return true;
 }
 
 /* The outcome a connect error <err> reports: success for 0, nothing for an
@@ -247,21 +310,29 @@ void swerve_fdtrack_report(unsigned s, unsigned ep, int err)
 		swerve_fdtrack_record(s, ep, swerve_fdtrack_outcome_of(err));
 }
 
-void swerve_fdtrack_conclude(int fd, struct fd_slot *sl, int err, bool last)
+bool swerve_fdtrack_conclude(int fd, struct fd_slot *sl, uint64_t ino,
+			     int err, unsigned how)
 {
 	struct svc_state *ss;
 	unsigned s, ep;
 
 	/* Claimed first, recorded from the claimed copy: of two threads that
-	 * see the same completion, one reports it. */
+	 * see the same completion, one reports it; and a slot that another
+	 * socket took over on the same fd number is not this attempt. */
 	if (!slot_take(sl, SLOT_PENDING))
-		return;
+		return false;
+	if (sl->ino != ino) {
+		atomic_store_explicit(&sl->state, SLOT_PENDING,
+				      memory_order_release);
+		return false;
+	}
 	s = sl->svc;
 	ep = sl->ep;
 	ss = &swerve_services[s];
-	swerve_fdtrack_report(s, ep, err);
+	if (!(how & SWERVE_CONCLUDE_UNCOUNTED))
+		swerve_fdtrack_report(s, ep, err);
 	pending_leave(ss, ep);
-	if (last)
+	if (!(how & SWERVE_CONCLUDE_KEEP_UTO))
 		restore_uto(fd, sl);
 	if (err == 0) {
 		atomic_fetch_add(&ss->active[ep], 1);
@@ -271,4 +342,5 @@ void swerve_fdtrack_conclude(int fd, struct fd_slot *sl, int err, bool last)
 		atomic_store_explicit(&sl->state, SLOT_FREE,
 				      memory_order_release);
 	}
+	return true;
 }

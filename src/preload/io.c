@@ -36,21 +36,21 @@ SWERVE_EXPORT int getsockopt(int fd, int level, int opt, void *val,
 	    SLOT_PENDING)
 		return rc;
 	saved = errno;
-	swerve_guard++;
+	if (!swerve_runtime_enter())
+		return rc;
 	memcpy(&so_err, val, sizeof(so_err));
 	sl = swerve_fdtrack_current(fd, &ino);
-	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
-	    sl->ino == ino) {
+	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING) {
 		if (so_err != 0) {
 			/* The application sees the error and moves on; the
 			 * endpoint is charged, and avoided by the next try. */
-			swerve_fdtrack_conclude(fd, sl, so_err, true);
+			swerve_fdtrack_conclude(fd, sl, ino, so_err, 0);
 		} else if (swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED) {
-			swerve_fdtrack_conclude(fd, sl, 0, true);
+			swerve_fdtrack_conclude(fd, sl, ino, 0, 0);
 		}
 		/* 0 while still in SYN_SENT: ruby asks before polling. */
 	}
-	swerve_guard--;
+	swerve_runtime_leave();
 	errno = saved;
 	return rc;
 }
@@ -65,18 +65,11 @@ SWERVE_EXPORT int close(int fd)
 				  memory_order_relaxed);
 	if (st != SLOT_FREE) {
 		int saved = errno;
-		struct fd_slot *sl = &swerve_fd_slots[fd];
-		bool vanished = false;
 
-		/* Whether the fd still holds the attempt's socket matters
-		 * only for a pending one (is it still connecting?); an
-		 * established one is settled the same way either way, so
-		 * the common close costs no fstat. */
-		if (st == SLOT_PENDING)
-			vanished = sl->ino != swerve_fdtrack_inode(fd);
-		swerve_guard++;
-		swerve_fdtrack_settle(fd, sl, vanished);
-		swerve_guard--;
+		if (swerve_runtime_enter()) {
+			swerve_fdtrack_settle(fd, &swerve_fd_slots[fd]);
+			swerve_runtime_leave();
+		}
 		errno = saved;
 	}
 	return swerve_libc_close(fd);
@@ -101,16 +94,18 @@ static void io_observe(int fd, ssize_t rc, int err)
 	struct fd_slot *sl;
 	uint64_t ino;
 
-	swerve_guard++;
-	sl = swerve_fdtrack_current(fd, &ino);
-	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING &&
-	    sl->ino == ino) {
-		if (rc > 0 || swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED)
-			swerve_fdtrack_conclude(fd, sl, 0, true);
-		else if (rc == -1 && swerve_fdtrack_is_failure(err))
-			swerve_fdtrack_conclude(fd, sl, err, true);
+	if (!swerve_runtime_enter()) {
+		errno = err;
+		return;
 	}
-	swerve_guard--;
+	sl = swerve_fdtrack_current(fd, &ino);
+	if (sl != NULL && atomic_load(&sl->state) == SLOT_PENDING) {
+		if (rc > 0 || swerve_fdtrack_tcp_state(fd) == TCP_ESTABLISHED)
+			swerve_fdtrack_conclude(fd, sl, ino, 0, 0);
+		else if (rc == -1 && swerve_fdtrack_is_failure(err))
+			swerve_fdtrack_conclude(fd, sl, ino, err, 0);
+	}
+	swerve_runtime_leave();
 	errno = err;
 }
 

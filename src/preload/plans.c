@@ -42,6 +42,9 @@ enum { SLOT_FREE_PLAN = 0, SLOT_BUILDING = 1, SLOT_CURRENT = 2 };
 
 struct plan_slot {
 	struct swerve_plan plan;
+	/* The health read for a build, kept here rather than on the stack:
+	 * a connect made in a signal handler may have 8 KiB in all. */
+	bool *healthy, *absent;
 	_Atomic uint32_t readers;
 	_Atomic uint32_t state;
 	uint64_t epoch;          /* the service's epoch when built */
@@ -125,18 +128,17 @@ static void build(struct plan_slot *sl, unsigned s, unsigned cls,
 		  uint64_t now)
 {
 	struct svc_state *ss = &swerve_services[s];
-	bool healthy[SWERVE_MAX_ENDPOINTS], absent[SWERVE_MAX_ENDPOINTS];
 	struct swerve_balancer_input in;
 
 	sl->epoch = swerve_shm_epoch(ss->svc_row);
 	sl->names_gen = names_gen(s);
-	sl->expires_ms = read_health(s, cls, now, healthy, absent);
+	sl->expires_ms = read_health(s, cls, now, sl->healthy, sl->absent);
 	memset(&in, 0, sizeof(in));
 	in.n = ss->svc->nendpoints;
 	in.prio = ss->prio;
 	in.npriorities = ss->nprio;
-	in.healthy = healthy;
-	in.absent = absent;
+	in.healthy = sl->healthy;
+	in.absent = sl->absent;
 	in.weight = ss->weight;
 	in.lb = ss->svc->lb;
 	in.overprov = ss->svc->overprovisioning_factor;
@@ -146,7 +148,7 @@ static void build(struct plan_slot *sl, unsigned s, unsigned cls,
 	swerve_plan_build(&sl->plan, &in);
 	/* Any class: a Java process only ever builds the dual-stack one.
 	 * The note is idempotent (the table keeps the last mask). */
-	note_panic(s, healthy, now);
+	note_panic(s, sl->healthy, now);
 }
 
 static bool is_fresh(const struct plan_slot *sl, unsigned s, uint64_t now)
@@ -232,10 +234,17 @@ int swerve_plans_new(struct svc_state *ss)
 	ss->plans = calloc(PLAN_CLASSES, sizeof(*ss->plans));
 	if (ss->plans == NULL)
 		return -ENOMEM;
-	for (c = 0; c < PLAN_CLASSES; c++)
-		for (k = 0; k < PLAN_SLOTS; k++)
-			if (swerve_plan_new(&ss->plans[c].slot[k].plan,
-					    ss->svc->nendpoints) != 0)
+	for (c = 0; c < PLAN_CLASSES; c++) {
+		for (k = 0; k < PLAN_SLOTS; k++) {
+			struct plan_slot *sl = &ss->plans[c].slot[k];
+			size_t n = ss->svc->nendpoints ? ss->svc->nendpoints : 1;
+
+			sl->healthy = calloc(n, sizeof(*sl->healthy));
+			sl->absent = calloc(n, sizeof(*sl->absent));
+			if (sl->healthy == NULL || sl->absent == NULL ||
+			    swerve_plan_new(&sl->plan, ss->svc->nendpoints) != 0)
 				return -ENOMEM;
+		}
+	}
 	return 0;
 }

@@ -96,6 +96,10 @@ extern struct swerve_dnscache *swerve_dns;
  * and hooks re-entered from a signal handler, go straight through.
  * initial-exec: no allocation on first access, safe in signal handlers. */
 extern __thread int swerve_guard __attribute__((tls_model("initial-exec")));
+/* Where the guard was raised from 0 (a frame address): signals.c holds
+ * back signals that interrupt code below it. */
+extern __thread uintptr_t swerve_guard_sp
+	__attribute__((tls_model("initial-exec")));
 
 /* fdtrack.c: one slot per fd below FD_SLOTS. */
 extern struct fd_slot swerve_fd_slots[FD_SLOTS];
@@ -107,6 +111,25 @@ const struct swerve_config *swerve_runtime_config(void);
 uint64_t swerve_runtime_random(void);
 /* getpid(), cached: refreshed in a forked child. */
 pid_t swerve_runtime_pid(void);
+/* True in a vfork() child, or before the constructor ran: pass through. */
+bool swerve_runtime_foreign(void);
+/*
+ * Every hook that changes swerve's state does so between these two: enter
+ * raises the guard and returns true, or returns false (guard untouched)
+ * when the call must pass through untouched (a vfork() child).
+ */
+bool swerve_runtime_enter(void);
+void swerve_runtime_leave(void);
+/* Lowers the guard around a call that may block or be left by siglongjmp
+ * (the real connect, a DNS lookup); signals held meanwhile are raised. */
+void swerve_runtime_unguard(void);
+void swerve_runtime_reguard(void);
+
+/* signals.c: true while this thread runs a signal handler of the
+ * application's. */
+bool swerve_signals_in_handler(void);
+/* Raises again the signals held while the guard was up, once it is down. */
+void swerve_signals_replay(void);
 /* Brings the answers of service <s>'s names up to date when due, for a
  * connect on <fd> (-1: getaddrinfo); a non-blocking fd never waits for a
  * name that has an answer. */
@@ -133,25 +156,50 @@ void swerve_fdtrack_record(unsigned s, unsigned ep,
 			   enum swerve_outcome outcome);
 /* The outcome a connect error <err> stands for. */
 enum swerve_outcome swerve_fdtrack_outcome_of(int err);
+/* The TCP_USER_TIMEOUT swerve sets for service <s>'s handshakes. */
+unsigned int swerve_fdtrack_uto(unsigned s);
+/* Puts TCP_USER_TIMEOUT of <fd> back to 0 when it is still swerve's. */
+void swerve_fdtrack_restore_uto(int fd, unsigned s);
 /* Errors that say the endpoint is unhealthy (and worth failing over). */
 bool swerve_fdtrack_is_failure(int err);
-/* Settles the attempt of a socket that is going away or was replaced. */
-void swerve_fdtrack_settle(int fd, struct fd_slot *sl, bool vanished);
-/* The slot of <fd> for the socket it holds now (NULL above FD_SLOTS). */
+/*
+ * Settles the attempt or connection in <sl> because the socket on <fd> is
+ * going away or disconnects (close, connect(AF_UNSPEC)).
+ */
+void swerve_fdtrack_settle(int fd, struct fd_slot *sl);
+/*
+ * The slot of <fd> (NULL above FD_SLOTS), with the inode of the socket it
+ * holds now in <*ino>; an attempt left there by an earlier socket on the
+ * same fd number is settled first.
+ */
 struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino);
-/* Marks the start of an attempt on <sl> to endpoint <ep> of service <s>. */
-void swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
+/*
+ * Copies <sl> into <copy> while holding it, so that service and endpoint
+ * are one attempt's, never a mix of two. True when it holds an attempt or
+ * a connection of the socket with inode <ino>.
+ */
+bool swerve_fdtrack_snapshot(struct fd_slot *sl, uint64_t ino,
+			     struct fd_slot *copy);
+/* Marks the start of an attempt on <sl> to endpoint <ep> of service <s>.
+ * False when the slot is busy: the attempt goes unrecorded. */
+bool swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 			  uint16_t port, int family, uint64_t ino,
 			  bool uto_set);
 /* Records the outcome of connect error <err> (0: connected) for endpoint
  * <ep> of service <s>; nothing for an error that is not the endpoint's. */
 void swerve_fdtrack_report(unsigned s, unsigned ep, int err);
+/* How swerve_fdtrack_conclude() ends an attempt. */
+#define SWERVE_CONCLUDE_KEEP_UTO 1u  /* another attempt follows on it */
+#define SWERVE_CONCLUDE_UNCOUNTED 2u /* <err> says nothing of the endpoint */
 /*
- * Concludes the pending attempt on <sl> with <err> (0: connected): claims
- * the slot, reports the outcome, and ends it, established (counted active)
- * or free. <last> false keeps TCP_USER_TIMEOUT for an attempt that follows
- * on the same socket. Does nothing when the slot is not pending.
+ * Concludes the pending attempt of the socket with inode <ino> on <sl>
+ * with <err> (0: connected): claims the slot, reports the outcome from the
+ * claimed copy, and ends it, established (counted active) or free; puts
+ * TCP_USER_TIMEOUT back unless <how> says KEEP_UTO. False, doing nothing,
+ * when the slot holds no pending attempt of that socket (another thread
+ * concluded it first).
  */
-void swerve_fdtrack_conclude(int fd, struct fd_slot *sl, int err, bool last);
+bool swerve_fdtrack_conclude(int fd, struct fd_slot *sl, uint64_t ino,
+			     int err, unsigned how);
 
 #endif

@@ -179,13 +179,14 @@ SWERVE_EXPORT int getaddrinfo(const char *node, const char *service,
 	if (svc == NULL)
 		return swerve_libc_getaddrinfo(node, service, hints, res);
 	saved = errno;
-	swerve_guard++;
+	if (!swerve_runtime_enter())
+		return swerve_libc_getaddrinfo(node, service, hints, res);
 	/* Resolving is what a caller of getaddrinfo expects to wait for: the
 	 * names behind the service are brought up to date here, so that the
 	 * connect() that follows rarely has to. */
 	swerve_runtime_refresh_names((unsigned)(svc - cfg->services), -1);
 	rc = service_getaddrinfo(svc, node, service, hints, res);
-	swerve_guard--;
+	swerve_runtime_leave();
 	errno = saved;
 	swerve_log(SWERVE_LOG_DEBUG, "getaddrinfo(%s) -> service %s: %s", node,
 		   svc->name, rc == 0 ? "ok" : gai_strerror(rc));

@@ -35,10 +35,18 @@ struct swerve_shm swerve_table;
 struct svc_state *swerve_services;
 struct swerve_dnscache *swerve_dns;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-/* getpid() is a system call: cached at init, refreshed in a forked child. */
+/* Set when init has run, whatever it found: swerve off needs no more. */
+static atomic_bool init_ran;
+/*
+ * This process's pid, set by the constructor and refreshed in a child of
+ * fork() (getpid() is a system call). A vfork() child shares this memory
+ * and runs no fork handler: it sees its parent's pid here, which is how
+ * swerve_runtime_foreign() tells it. 0 until the constructor ran.
+ */
 static pid_t self_pid;
 
 __thread int swerve_guard __attribute__((tls_model("initial-exec")));
+__thread uintptr_t swerve_guard_sp __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 
 uint64_t swerve_runtime_random(void)
@@ -59,14 +67,51 @@ uint64_t swerve_runtime_random(void)
 	return x;
 }
 
+/*
+ * In a child of fork(): everything per process was copied from the parent.
+ * The random state and the round-robin counters are drawn afresh, or every
+ * worker of a prefork server would pick what its siblings pick; the
+ * counts of attempts and connections start at zero, because the ones
+ * copied are the parent's (their slots are freed here without counting)
+ * and would never come down. Recent failures stay: they are still news.
+ */
 static void after_fork_child(void)
 {
+	const struct swerve_config *cfg;
+	unsigned s, i;
+
 	self_pid = getpid();
+	rng_state = 0;
+	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
+	if (cfg == NULL)
+		return;
+	for (s = 0; s < cfg->nservices; s++) {
+		struct svc_state *ss = &swerve_services[s];
+
+		atomic_store_explicit(&ss->rr, swerve_runtime_random(),
+				      memory_order_relaxed);
+		for (i = 0; i < ss->svc->nendpoints; i++) {
+			atomic_store(&ss->pending[i], 0);
+			atomic_store(&ss->pending_since[i], 0);
+			atomic_store(&ss->active[i], 0);
+		}
+	}
 }
 
 pid_t swerve_runtime_pid(void)
 {
 	return self_pid != 0 ? self_pid : getpid();
+}
+
+/*
+ * True in a vfork() child (or a child of a raw clone() that ran no fork
+ * handler): it shares or copied its parent's state without being the
+ * process that state describes, so it must pass every call through. One
+ * system call: for the paths that change state, not for every hook.
+ */
+bool swerve_runtime_foreign(void)
+{
+	return self_pid == 0 || getpid() != self_pid;
 }
 
 static bool is_go_program(void)
@@ -151,10 +196,7 @@ static void init(void)
 	int rc;
 	bool explicit_path;
 
-	swerve_guard++;
 	swerve_libc_resolve();
-	self_pid = getpid();
-	pthread_atfork(NULL, NULL, after_fork_child);
 	log_from_env();
 	path = secure_getenv("SWERVE_CONFIG");
 	explicit_path = path != NULL && path[0] != '\0';
@@ -219,15 +261,66 @@ fail:
 	 * per-service arrays are left behind (a few bytes, once). */
 	swerve_config_free(cfg);
 out:
-	swerve_guard--;
+	atomic_store_explicit(&init_ran, true, memory_order_release);
 }
 
+/*
+ * Raising the guard from 0 notes where: signals that interrupt code below
+ * that frame are held back until the guard is down again (signals.c). The
+ * frame is written first: a signal between the two must not find the
+ * guard up with another call's frame.
+ */
+static void guard_raise(void)
+{
+	if (swerve_guard == 0)
+		swerve_guard_sp = (uintptr_t)__builtin_frame_address(0);
+	atomic_signal_fence(memory_order_seq_cst);
+	swerve_guard++;
+}
+
+bool swerve_runtime_enter(void)
+{
+	if (swerve_runtime_foreign())
+		return false;
+	guard_raise();
+	return true;
+}
+
+void swerve_runtime_leave(void)
+{
+	swerve_runtime_unguard();
+}
+
+void swerve_runtime_unguard(void)
+{
+	if (--swerve_guard == 0)
+		swerve_signals_replay();
+}
+
+void swerve_runtime_reguard(void)
+{
+	swerve_guard++;
+}
+
+/*
+ * The pid and the fork handler are set here, in the process that loaded
+ * the library, so that a vfork() child can never be the one to set them.
+ */
 __attribute__((constructor)) static void swerve_constructor(void)
 {
 	swerve_libc_resolve();
+	self_pid = getpid();
+	pthread_atfork(NULL, NULL, after_fork_child);
 }
 
-/* The config when swerve is on in this process, else NULL. */
+/*
+ * The config when swerve is on in this process, else NULL. Init runs only
+ * where it safely can: after the constructor, in the process itself (not
+ * a vfork child, which would build its parent's state), and never from a
+ * signal handler (it opens files and allocates, and another thread's init
+ * in progress would make the handler wait). There swerve stays off until
+ * an ordinary call initialises it.
+ */
 const struct swerve_config *swerve_runtime_config(void)
 {
 	const struct swerve_config *cfg;
@@ -235,7 +328,19 @@ const struct swerve_config *swerve_runtime_config(void)
 	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
 	if (cfg != NULL)
 		return cfg;
+	/* Init ran and left swerve off: nothing more to ask (the config is
+	 * read again, as it may have been published in between). */
+	if (atomic_load_explicit(&init_ran, memory_order_acquire))
+		return atomic_load_explicit(&active_cfg, memory_order_acquire);
+	if (swerve_runtime_foreign() || swerve_signals_in_handler())
+		return NULL;
+	/* Raised around pthread_once, not inside init: a handler that jumped
+	 * out of init would leave the once in progress, and every thread
+	 * that then asks for the config would wait for ever. Everything
+	 * init calls passes through. */
+	guard_raise();
 	pthread_once(&init_once, init);
+	swerve_runtime_unguard();
 	return atomic_load_explicit(&active_cfg, memory_order_acquire);
 }
 
@@ -245,7 +350,8 @@ const struct swerve_config *swerve_runtime_config(void)
  * connect (an event loop) must not wait on DNS while a name has an answer
  * to go on with: its flags are read only when something is due. The guard
  * is lowered as for the real connect(): c-ares' sockets use libc directly,
- * and a siglongjmp out of the lookup must not leave swerve off.
+ * and a siglongjmp out of the lookup must not leave swerve off. Never in
+ * a signal handler: c-ares allocates; the last answer serves meanwhile.
  */
 void swerve_runtime_refresh_names(unsigned s, int fd)
 {
@@ -253,7 +359,8 @@ void swerve_runtime_refresh_names(unsigned s, int fd)
 	uint64_t now;
 	int fl;
 
-	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s))
+	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s) ||
+	    swerve_signals_in_handler())
 		return;
 	now = swerve_now_ms();
 	if (!swerve_dnscache_due(swerve_dns, s, now))
@@ -261,7 +368,7 @@ void swerve_runtime_refresh_names(unsigned s, int fd)
 	fl = fd >= 0 ? fcntl(fd, F_GETFL) : 0;
 	if (fl != -1 && (fl & O_NONBLOCK) != 0)
 		wait = SWERVE_DNSCACHE_NO_WAIT;
-	swerve_guard--;
+	swerve_runtime_unguard();
 	swerve_dnscache_refresh(swerve_dns, s, now, wait);
-	swerve_guard++;
+	swerve_runtime_reguard();
 }

@@ -7,6 +7,9 @@
  *   reset     accept, then reset the connection (SO_LINGER 0)
  *   backlog   listen(0) and never accept, after filling the one queue slot
  *             itself: later SYNs are dropped, a blackhole without iptables
+ *   hold      as backlog until SIGUSR1, then frees the slot and serves as
+ *             ok: a connect in flight then succeeds with its next SYN
+ *             retransmission (a slow endpoint)
  * It prints "ready" on stdout once listening and exits on SIGTERM/SIGINT.
  */
 #include <arpa/inet.h>
@@ -21,12 +24,18 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, release;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_release(int sig)
+{
+	(void)sig;
+	release = 1;
 }
 
 static int parse_addr(const char *host, int port, struct sockaddr_storage *ss,
@@ -90,6 +99,48 @@ static void serve(int c, const char *body, const char *mode)
 		;
 }
 
+/*
+ * backlog and hold: a zero backlog filled by a connection of our own, so
+ * the kernel drops every further SYN and connects hang in SYN_SENT. hold
+ * frees the slot on SIGUSR1 and returns 0 to serve; otherwise this waits
+ * for SIGTERM and returns -1.
+ */
+static int hold_backlog(int s, const struct sockaddr_storage *ss,
+			socklen_t len, int hold)
+{
+	struct sigaction sa;
+	sigset_t block, old;
+	int filler;
+
+	if (listen(s, 0) == -1)
+		return -1;
+	filler = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (filler == -1 ||
+	    connect(filler, (const struct sockaddr *)ss, len) == -1) {
+		perror("httpd: filling the backlog");
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_release;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop && !(hold && release))
+		sigsuspend(&old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (stop)
+		return -1;
+	/* Free the slot: the next SYN retransmission is accepted. */
+	close(accept(s, NULL, NULL));
+	close(filler);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -100,7 +151,7 @@ int main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: httpd ADDR PORT BODY "
-				"[ok|503|reset|backlog]\n");
+				"[ok|503|reset|backlog|hold]\n");
 		return 2;
 	}
 	mode = argc > 4 ? argv[4] : "ok";
@@ -127,31 +178,17 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return 1;
 	}
-	if (strcmp(mode, "backlog") == 0) {
-		int filler;
-
-		if (listen(s, 0) == -1)
-			return 1;
-		/* One connection fills a zero backlog; the kernel then drops
-		 * every further SYN, and connects hang in SYN_SENT. */
-		filler = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (filler == -1 ||
-		    connect(filler, (struct sockaddr *)&ss, len) == -1) {
-			perror("httpd: filling the backlog");
-			return 1;
-		}
-		printf("ready\n");
-		fflush(stdout);
-		while (!stop)
-			pause();
-		return 0;
-	}
-	if (listen(s, 64) == -1) {
+	if (strcmp(mode, "backlog") == 0 || strcmp(mode, "hold") == 0) {
+		if (hold_backlog(s, &ss, len, strcmp(mode, "hold") == 0) != 0)
+			return stop ? 0 : 1;
+		mode = "ok";
+	} else if (listen(s, 64) == -1) {
 		perror("httpd: listen");
 		return 1;
+	} else {
+		printf("ready\n");
+		fflush(stdout);
 	}
-	printf("ready\n");
-	fflush(stdout);
 	while (!stop) {
 		int c = accept(s, NULL, NULL);
 

@@ -292,6 +292,28 @@ void t_run(struct run *r, bool preload, const char *const *env,
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+void t_helper(struct run *r, const char *config, const char *shm,
+	      const char *const *env, const char *name,
+	      const char *const *args)
+{
+	char cv[600], sv[128], bin[512];
+	const char *envp[8] = { cv, sv };
+	const char *argv[16];
+	int i = 0, k = 2;
+
+	snprintf(bin, sizeof(bin), "%s/tests/%s", t_build(), name);
+	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
+	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
+	while (env != NULL && *env != NULL && k < 7)
+		envp[k++] = *env++;
+	envp[k] = NULL;
+	argv[i++] = bin;
+	while (*args != NULL && i < 15)
+		argv[i++] = *args++;
+	argv[i] = NULL;
+	t_run(r, true, envp, 30, argv);
+}
+
 /* The JSON object of <endpoint> in swervectl's output, or NULL. */
 static const char *find_object(const char *json, const char *endpoint,
 			       char *obj, size_t cap)

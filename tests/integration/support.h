@@ -52,6 +52,16 @@ void t_stop(pid_t pid);
 void t_run(struct run *r, bool preload, const char *const *env,
 	   double timeout_s, const char *const *argv);
 
+/*
+ * Runs helper <name> of the build (build/tests/<name>) with <args>
+ * (NULL-ended, at most 12) under the library, with SWERVE_CONFIG=<config>,
+ * SWERVE_SHM=<shm> and the extra environment <env> (may be NULL, at most
+ * 4 entries), killing it after 30 s.
+ */
+void t_helper(struct run *r, const char *config, const char *shm,
+	      const char *const *env, const char *name,
+	      const char *const *args);
+
 /* True when <prog> is on PATH. */
 bool t_have(const char *prog);
 

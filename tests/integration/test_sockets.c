@@ -33,19 +33,7 @@ static const char *config_for(const char *east, const char *west,
 static void run_probe(struct run *r, const char *config, const char *shm,
 		      const char *const *args)
 {
-	char cv[600], sv[128], bin[512];
-	const char *env[] = { cv, sv, NULL };
-	const char *argv[16];
-	int i = 0;
-
-	snprintf(bin, sizeof(bin), "%s/tests/probe", t_build());
-	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
-	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
-	argv[i++] = bin;
-	while (*args != NULL && i < 14)
-		argv[i++] = *args++;
-	argv[i] = NULL;
-	t_run(r, true, env, 30, argv);
+	t_helper(r, config, shm, NULL, "probe", args);
 }
 
 struct hygiene_case {
