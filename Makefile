@@ -186,6 +186,7 @@ FUZZ_CC ?= clang-14
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 900
 FUZZ_RUNS ?=
+FUZZ_TARGETS ?=
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
 
@@ -219,7 +220,8 @@ fuzz-smoke:
 fuzz:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) FUZZ=1 \
 		CC=$(FUZZ_CC) fuzz-programs
-	$(Q)scripts/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_RUNS)
+	$(Q)FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+		scripts/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_RUNS)
 
 demo: all $(BUILD)/tests/httpd $(BUILD)/tests/dnsd
 	$(Q)SWERVE_BUILD=$(abspath $(BUILD)) scripts/demo.sh

@@ -11,6 +11,7 @@
 #       executions, when given), keeping what it learns in
 #       BUILD/fuzz-corpus/<target> (never in the committed corpus), and
 #       its log in BUILD/fuzz-logs/<target>.log.
+# FUZZ_TARGETS="config dns" runs only those.
 #
 # Any crash, contract broken (the targets abort) or hang (an input running
 # longer than 10 s) is saved as BUILD/fuzz-artifacts/<target>-<kind>-<hash>
@@ -24,12 +25,15 @@ mode=${1:?usage: fuzz.sh smoke|run BUILD [SECONDS [RUNS]]}
 build=${2:?usage: fuzz.sh smoke|run BUILD [SECONDS [RUNS]]}
 smoke_runs=10000
 
-# The targets are the programs built from tests/fuzz/fuzz_*.c.
-targets=
-for src in tests/fuzz/fuzz_*.c; do
-	t=${src#tests/fuzz/fuzz_}
-	targets="$targets ${t%.c}"
-done
+# The targets are the programs built from tests/fuzz/fuzz_*.c, or those
+# named in FUZZ_TARGETS ("config dns").
+targets=${FUZZ_TARGETS:-}
+if [ -z "$targets" ]; then
+	for src in tests/fuzz/fuzz_*.c; do
+		t=${src#tests/fuzz/fuzz_}
+		targets="$targets ${t%.c}"
+	done
+fi
 mkdir -p "$build/fuzz-artifacts" "$build/fuzz-logs"
 
 # stat NAME LOG: a number from libFuzzer's -print_final_stats lines.
