@@ -9,11 +9,18 @@
  * stable answer keeps every address in the same slot across refreshes and
  * per-slot counters stay meaningful.
  *
- * Publication is a seqlock: the elected refresher makes seq odd, writes
- * the addresses, rows and deadlines, and makes it even again, with every
- * signal blocked (a handler that siglongjmps would otherwise leave seq odd
- * and readers spinning). Readers retry while seq is odd or moved, a bounded
- * number of times; past that they see the slot as absent, which fails open.
+ * Publication is a latch (a seqlock over two copies of the answer): the
+ * elected refresher makes seq odd and writes copy 0, makes it even and
+ * writes copy 1, with every signal blocked (a handler that siglongjmps
+ * would otherwise leave the copies apart). Readers read the copy the
+ * writer is not writing, copy[seq & 1], and retry only when seq moved
+ * meanwhile, a bounded number of times; past that they see the slot as
+ * absent, which fails open. So a reader never waits for a writer: a
+ * refresher preempted half-way (or stalled by a sanitizer) costs the
+ * readers nothing, where a plain seqlock made every reader give up and
+ * fail the connect (ENETUNREACH, or EINVAL for an empty address). The
+ * copies are read and written with relaxed atomics, word by word, and seq
+ * orders them, so ThreadSanitizer sees no race in them.
  *
  * Election: refreshing_since is 0 or the time a thread took the job with
  * compare-and-swap. A job older than twice dns_timeout was abandoned (its
@@ -45,14 +52,21 @@
 #define READ_TRIES 1000
 #define WAIT_STEP_MS 2
 
+#define ADDR_WORDS (sizeof(struct sockaddr_storage) / sizeof(uint64_t))
+
+/* One copy of a name's answer; every field is accessed atomically. */
+struct answer {
+	_Atomic unsigned n;              /* addresses present */
+	_Atomic bool stale;              /* the answer is past its TTL */
+	uint64_t addr[SWERVE_DNS_MAX_ADDRS][ADDR_WORDS]; /* __atomic, words */
+};
+
 struct name_set {
 	unsigned ep;                     /* endpoint index in the config */
 	unsigned base;                   /* its first slot */
-	_Atomic uint32_t seq;            /* even: stable; odd: being written */
-	unsigned n;                      /* addresses present */
-	struct sockaddr_storage addr[SWERVE_DNS_MAX_ADDRS];
-	bool stale;                      /* the answer is past its TTL */
-	bool ever;                       /* resolved at least once */
+	_Atomic uint32_t seq;            /* the latch: readers use copy[seq&1] */
+	struct answer copy[2];
+	_Atomic bool ever;               /* resolved at least once */
 	_Atomic uint64_t expires_ms;     /* refresh due (0: now) */
 	_Atomic uint64_t refreshing_since; /* elected refresher, 0 = none */
 	struct swerve_shm_row *status;   /* the name's status row */
@@ -227,7 +241,40 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Writes a new answer (or marks the old one stale) under the seqlock. */
+/* Writes <n> addresses (none: marks the answer stale) into copy <a>. */
+static void write_answer(struct answer *a,
+			 const struct sockaddr_storage *addrs, int n)
+{
+	uint64_t w[ADDR_WORDS];
+	unsigned k, i;
+
+	if (n == 0) {
+		atomic_store_explicit(&a->stale, true, memory_order_relaxed);
+		return;
+	}
+	for (k = 0; k < (unsigned)n; k++) {
+		memcpy(w, &addrs[k], sizeof(w));
+		for (i = 0; i < ADDR_WORDS; i++)
+			__atomic_store_n(&a->addr[k][i], w[i],
+					 __ATOMIC_RELAXED);
+	}
+	atomic_store_explicit(&a->n, (unsigned)n, memory_order_relaxed);
+	atomic_store_explicit(&a->stale, false, memory_order_relaxed);
+}
+
+/* Reads address <k> of copy <a>; the caller checks the latch after. */
+static void read_address(const struct answer *a, unsigned k,
+			 struct sockaddr_storage *out)
+{
+	uint64_t w[ADDR_WORDS];
+	unsigned i;
+
+	for (i = 0; i < ADDR_WORDS; i++)
+		w[i] = __atomic_load_n(&a->addr[k][i], __ATOMIC_RELAXED);
+	memcpy(out, w, sizeof(w));
+}
+
+/* Writes a new answer (or marks the old one stale) through the latch. */
 static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 		    struct name_set *ns, const struct sockaddr_storage *addrs,
 		    int n, uint64_t expires)
@@ -239,7 +286,7 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 	sigset_t all, old;
 	int k;
 
-	/* Rows first, outside the seqlock: lock-free, may probe a while. */
+	/* Rows first, outside the latch: lock-free, may probe a while. */
 	for (k = 0; k < n; k++)
 		rows[k] = swerve_shm_row(c->tab,
 					 swerve_shm_address_key(svc->name, ep->text,
@@ -247,25 +294,25 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 					 true);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	atomic_fetch_add_explicit(&ns->seq, 1, memory_order_acq_rel);
-	atomic_thread_fence(memory_order_release);
-	if (n > 0) {
-		for (k = 0; k < n; k++) {
-			ns->addr[k] = addrs[k];
-			__atomic_store_n(&sc->rows[ns->base + (unsigned)k],
-					 rows[k], __ATOMIC_RELAXED);
-		}
-		for (; k < SWERVE_DNS_MAX_ADDRS; k++)
-			__atomic_store_n(&sc->rows[ns->base + (unsigned)k],
-					 NULL, __ATOMIC_RELAXED);
-		ns->n = (unsigned)n;
-		ns->stale = false;
-		ns->ever = true;
-	} else if (ns->ever) {
-		ns->stale = true;
+	if (n > 0 || atomic_load_explicit(&ns->ever, memory_order_relaxed)) {
+		/* Odd: readers use copy 1 while copy 0 changes; even: the
+		 * reverse. The fences keep the copies' stores between. */
+		atomic_fetch_add_explicit(&ns->seq, 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		write_answer(&ns->copy[0], addrs, n);
+		atomic_fetch_add_explicit(&ns->seq, 1, memory_order_release);
+		atomic_thread_fence(memory_order_release);
+		write_answer(&ns->copy[1], addrs, n);
 	}
+	for (k = 0; k < n; k++)
+		__atomic_store_n(&sc->rows[ns->base + (unsigned)k], rows[k],
+				 __ATOMIC_RELAXED);
+	for (; n > 0 && k < SWERVE_DNS_MAX_ADDRS; k++)
+		__atomic_store_n(&sc->rows[ns->base + (unsigned)k], NULL,
+				 __ATOMIC_RELAXED);
+	if (n > 0)
+		atomic_store_explicit(&ns->ever, true, memory_order_release);
 	atomic_store_explicit(&ns->expires_ms, expires, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ns->seq, 1, memory_order_release);
 	/* After the answer: a reader that sees the new generation then
 	 * reads the new addresses. */
 	if (n > 0)
@@ -290,6 +337,7 @@ static void refresh_set(struct swerve_dnscache *c, unsigned s,
 	uint32_t ttl_s = 0;
 	uint64_t busy = 0, t;
 	char err[256];
+	bool ever;
 	int n;
 
 	/* One c-ares channel per process: wait for it, within our bound. */
@@ -338,9 +386,10 @@ static void refresh_set(struct swerve_dnscache *c, unsigned s,
 	publish(c, &c->svcs[s], ns, NULL, 0, now + svc->dns_min_ttl_ms);
 	if (ns->status != NULL)
 		atomic_fetch_add(&ns->status->connects_failed, 1);
-	swerve_log(ns->ever ? SWERVE_LOG_WARN : SWERVE_LOG_ERROR,
+	ever = atomic_load_explicit(&ns->ever, memory_order_relaxed);
+	swerve_log(ever ? SWERVE_LOG_WARN : SWERVE_LOG_ERROR,
 		   "%s; %s", err,
-		   ns->ever ? "using the last answer" :
+		   ever ? "using the last answer" :
 			      "its endpoints are unavailable until it resolves");
 }
 
@@ -370,7 +419,7 @@ void swerve_dnscache_refresh(struct swerve_dnscache *c, unsigned s,
 		}
 		/* Someone else refreshes it. With an answer, go on with it;
 		 * without one there is nothing to route to: wait, bounded. */
-		while (!__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE) &&
+		while (!atomic_load_explicit(&ns->ever, memory_order_acquire) &&
 		       atomic_load(&ns->refreshing_since) != 0 &&
 		       swerve_now_ms() - now_ms < svc->dns_timeout_ms)
 			sleep_ms(WAIT_STEP_MS);
@@ -384,6 +433,7 @@ bool swerve_dnscache_address(const struct swerve_dnscache *c, unsigned s,
 	const struct svc_cache *sc = &c->svcs[s];
 	const struct swerve_service *svc = swerve_dnscache_service(c, s);
 	const struct swerve_endpoint *ep;
+	const struct answer *a;
 	struct name_set *ns;
 	uint32_t s1, s2;
 	unsigned slot, tries;
@@ -403,12 +453,13 @@ bool swerve_dnscache_address(const struct swerve_dnscache *c, unsigned s,
 	slot = i - ns->base;
 	for (tries = 0; tries < READ_TRIES; tries++) {
 		s1 = atomic_load_explicit(&ns->seq, memory_order_acquire);
-		if (s1 & 1)
-			continue;
-		present = slot < ns->n;
+		a = &ns->copy[s1 & 1];
+		present = slot < atomic_load_explicit(&a->n,
+						      memory_order_relaxed);
 		if (present)
-			memcpy(out, &ns->addr[slot], sizeof(*out));
-		was_stale = ns->stale;
+			read_address(a, slot, out);
+		was_stale = atomic_load_explicit(&a->stale,
+						 memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&ns->seq, memory_order_relaxed);
 		if (s1 == s2)
