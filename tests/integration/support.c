@@ -211,19 +211,7 @@ static char **client_env(bool preload, const char *const *env,
 			continue;
 		envp[n++] = environ[i];
 	}
-	if (preload && extra != NULL && strstr(extra, "tsan") != NULL) {
-		/*
-		 * ThreadSanitizer's runtime goes after the library (ASan's
-		 * must come first): the library's libc door then reaches
-		 * TSan's interceptors, so TSan sees swerve's own blocking
-		 * calls, and a signal that arrives in one (wget's SIGALRM in
-		 * connect) is handled at once, not deferred by TSan to
-		 * whatever call swerve makes next.
-		 */
-		snprintf(preload_var, varlen, "LD_PRELOAD=%s/libswerve.so %s",
-			 t_build(), extra);
-		envp[n++] = preload_var;
-	} else if (preload) {
+	if (preload) {
 		snprintf(preload_var, varlen,
 			 "LD_PRELOAD=%s%s%s/libswerve.so",
 			 extra != NULL ? extra : "",

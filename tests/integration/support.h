@@ -47,7 +47,7 @@ void t_stop(pid_t pid);
 /*
  * Runs argv[0] (searched in PATH) with extra environment <env> (NULL-ended
  * "K=V" list, may be NULL), killing it after <timeout_s>. With <preload>
- * the library goes into LD_PRELOAD (after ASan's runtime, before TSan's).
+ * the library goes into LD_PRELOAD (after the sanitizer runtime, if any).
  */
 void t_run(struct run *r, bool preload, const char *const *env,
 	   double timeout_s, const char *const *argv);
