@@ -63,7 +63,7 @@ Test(threads, threads_route_while_the_answer_changes, .timeout = 120)
 			  "web.threads.test 0 A 127.10.100.3\n";
 	char bin[512], cv[600], sv[128], text[600], *zone;
 	const char *env[] = { cv, sv, NULL };
-	const char *argv[] = { bin, "mydb.com", "80", "16", "40", NULL };
+	const char *argv[] = { bin, "mydb.com", "80", "16", "80", NULL };
 	pid_t d, s2, s3, flipper;
 	struct run r;
 
@@ -90,7 +90,7 @@ Test(threads, threads_route_while_the_answer_changes, .timeout = 120)
 	waitpid(flipper, NULL, 0);
 	cr_assert_eq(r.status, 0, "stress failed (%d): %s %s", r.status,
 		     r.out, r.err);
-	cr_assert_str_eq(r.out, "ok 640 failed 0\n", "%s", r.err);
+	cr_assert_str_eq(r.out, "ok 1280 failed 0\n", "%s", r.err);
 	t_stop(s2);
 	t_stop(s3);
 	t_stop(d);
