@@ -20,6 +20,18 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=all
 CFLAGS := -O1 -g
 endif
+# TSAN=1 (make tsan, in build-tsan): ThreadSanitizer, library and tests.
+ifneq ($(TSAN),)
+SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
+CFLAGS := -O1 -g
+endif
+# FUZZ=1 (make fuzz, in build-fuzz, with clang): the core is built with
+# libFuzzer's coverage and ASan + UBSan; the targets add libFuzzer's main.
+ifneq ($(FUZZ),)
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS := -O1 -g
+endif
 
 # Dependencies come from pkg-config. These are recursive (=) variables on
 # purpose: they are expanded when a recipe runs, after scripts/deps.sh has
@@ -34,7 +46,7 @@ STATIC_LIBS = $(PKG_LIBDIR)/libinih.a
 
 SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -fstack-protector-strong -MMD -MP -Isrc $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
-ifeq ($(SAN),)
+ifeq ($(SAN)$(FUZZ)$(TSAN),)
 SW_CFLAGS += -D_FORTIFY_SOURCE=2
 endif
 SO_LDFLAGS = -shared -Wl,--version-script=$(BUILD)/exports.map -Wl,--exclude-libs,ALL \
@@ -70,7 +82,7 @@ all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh
 	$(Q)mkdir -p $(BUILD)
-	$(Q)scripts/deps.sh
+	$(Q)scripts/deps.sh $(if $(FUZZ),--fuzz)
 	$(Q)touch $@
 
 $(BUILD)/obj/%.o: src/%.c | $(DEPS_STAMP)
@@ -130,11 +142,16 @@ $(BUILD)/tests/integration: $(INTEG_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) $(COR
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) -lcriterion $(LDLIBS)
 
 # Helper programs (servers, probes) are plain programs: never linked with
-# the library, never sanitized (they are preloaded like any client).
+# the library, never sanitized (they are preloaded like any client), but
+# under TSAN, where they carry ThreadSanitizer's runtime for the library.
 $(BUILD)/tests/%: tests/helpers/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o $@ $< -lpthread
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra \
+		$(if $(TSAN),$(SANFLAGS)) -o $@ $< -lpthread
+
+.PHONY: helpers
+helpers: $(HELPERS)
 
 # The library is preloaded into real clients; under SAN the ASan runtime
 # must come first in LD_PRELOAD (google/sanitizers#786).
@@ -176,12 +193,73 @@ check-size:
 	$(Q)scripts/check-size.sh
 	$(Q)scripts/check-layers.sh
 
-test: all check-size check-door-selftest unit integration clients faults
+test: all check-size check-door-selftest unit fuzz-smoke integration clients faults
 
 # The client matrix skips itself under sanitizers (real clients do not
 # start under a preloaded ASan runtime), so asan runs unit and integration.
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all unit integration
+
+# make fuzz: each libFuzzer target of tests/fuzz (config loader, table
+# attach, DNS answers) runs FUZZ_SECONDS, one after the other, from the
+# committed corpus, in a build of its own (build-fuzz, clang, ASan and
+# UBSan). fuzz-smoke, part of `make test`, replays the corpus and a few
+# thousand fixed-seed mutations of it. scripts/fuzz.sh says more.
+FUZZ_CC ?= clang-14
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 900
+FUZZ_RUNS ?=
+FUZZ_TARGETS ?=
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/obj/fuzz/fuzz_%.o $(CORE_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ \
+		$(STATIC_LIBS) $(LDLIBS)
+
+# Kept: make would otherwise delete them as intermediates and rebuild.
+.SECONDARY: $(FUZZ_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o)
+
+# The seed writer (tests/fuzz/make_seeds.c) is a plain program on the core.
+$(BUILD)/fuzz/make_seeds: $(BUILD)/tests/obj/fuzz/make_seeds.o $(CORE_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
+
+.PHONY: fuzz fuzz-smoke fuzz-programs fuzz-seeds
+fuzz-programs: $(FUZZERS)
+
+# Rewrites the committed seeds (tests/fuzz/corpus) from the real thing.
+fuzz-seeds: $(BUILD)/fuzz/make_seeds $(BUILD)/tests/dnsd
+	$(Q)scripts/fuzz-seeds.sh $(BUILD)
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) FUZZ=1 \
+		CC=$(FUZZ_CC) fuzz-programs
+	$(Q)scripts/fuzz.sh smoke $(FUZZ_BUILD)
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) FUZZ=1 \
+		CC=$(FUZZ_CC) fuzz-programs
+	$(Q)FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+		scripts/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_RUNS)
+
+# make tsan: ThreadSanitizer over the library, swervectl, the wrapper and
+# the helpers (build-tsan, TSAN=1), driven by the integration suite; the
+# TSan runtime goes first in LD_PRELOAD of every client, as ASan's does.
+# Criterion cannot run under TSan (Criterion #274: its arena wants address
+# space that TSan reserves, and when it gets some it crashes inside TSan),
+# so the test runners are plain programs (build-tsan/plain), and the unit
+# suite, whose concurrency is between processes, which TSan does not see,
+# is left to make test and make asan. scripts/tsan.sh runs it and fails on
+# any report of any process.
+tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-tsan TSAN=1 all helpers
+	$(Q)$(MAKE) --no-print-directory BUILD=build-tsan/plain \
+		build-tsan/plain/tests/integration
+	$(Q)scripts/tsan.sh build-tsan build-tsan/plain/tests/integration
 
 demo: all $(BUILD)/tests/httpd $(BUILD)/tests/dnsd
 	$(Q)SWERVE_BUILD=$(abspath $(BUILD)) scripts/demo.sh
@@ -216,7 +294,7 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/bin/swerve $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-tsan
 
 help:
 	@echo "targets: all (default) test unit integration clients faults asan demo bench install uninstall clean"

@@ -3,7 +3,10 @@
 # root, installs what is missing with apt-get, else prints the exact command
 # and fails. Called by make (once per build directory) and by .ci/run.
 #   scripts/deps.sh          build + test dependencies
-#   scripts/deps.sh --ci     also the clients the integration tests drive
+#   scripts/deps.sh --ci     also the clients the integration tests drive,
+#                            and the fuzzing toolchain
+#   scripts/deps.sh --fuzz   build + test dependencies and clang's libFuzzer
+#                            (make fuzz, and the fuzz smoke of make test)
 set -eu
 
 pkgs=""
@@ -19,6 +22,16 @@ need libinih-dev  pkg-config --exists inih
 need libcriterion-dev pkg-config --exists criterion
 need curl         command -v curl
 need python3      command -v python3
+case "${1:-}" in
+--ci|--fuzz)
+	# libFuzzer and the sanitizer runtimes of clang live in
+	# libclang-rt-14-dev, which clang-14 only recommends (and apt-get
+	# below installs no recommendations).
+	need clang-14           command -v clang-14
+	# shellcheck disable=SC2016 # expanded by that sh
+	need libclang-rt-14-dev sh -c 'ls "$(clang-14 -print-runtime-dir)"/libclang_rt.fuzzer-*.a'
+	;;
+esac
 if [ "${1:-}" = "--ci" ]; then
 	need iptables command -v iptables
 	need procps   command -v ps

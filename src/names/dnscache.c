@@ -9,11 +9,20 @@
  * stable answer keeps every address in the same slot across refreshes and
  * per-slot counters stay meaningful.
  *
- * Publication is a seqlock: the elected refresher makes seq odd, writes
- * the addresses, rows and deadlines, and makes it even again, with every
- * signal blocked (a handler that siglongjmps would otherwise leave seq odd
- * and readers spinning). Readers retry while seq is odd or moved, a bounded
- * number of times; past that they see the slot as absent, which fails open.
+ * Publication is a latch (a seqlock over two copies of the answer): the
+ * elected refresher makes seq odd and writes copy 0, makes it even and
+ * writes copy 1, with every signal blocked (a handler that siglongjmps
+ * would otherwise leave the copies apart). One writer at a time: a
+ * refresher that comes back from a pause while its successor writes leaves
+ * the answer to it. Readers read the copy the
+ * writer is not writing, copy[seq & 1], and retry only when seq moved
+ * meanwhile, a bounded number of times; past that they see the slot as
+ * absent, which fails open. So a reader never waits for a writer: a
+ * refresher preempted half-way (or stalled by a sanitizer) costs the
+ * readers nothing, where a plain seqlock made every reader give up and
+ * fail the connect (ENETUNREACH, or EINVAL for an empty address). The
+ * copies are read and written with relaxed atomics, word by word, and seq
+ * orders them, so ThreadSanitizer sees no race in them.
  *
  * Election: refreshing_since is 0 or the claim of the thread that took the
  * job with compare-and-swap (see "Claims" below). A job older than twice
@@ -54,14 +63,22 @@
 #define READ_TRIES 1000
 #define WAIT_STEP_MS 2
 
+#define ADDR_WORDS (sizeof(struct sockaddr_storage) / sizeof(uint64_t))
+
+/* One copy of a name's answer; every field is accessed atomically. */
+struct answer {
+	_Atomic unsigned n;              /* addresses present */
+	_Atomic bool stale;              /* the answer is past its TTL */
+	uint64_t addr[SWERVE_DNS_MAX_ADDRS][ADDR_WORDS]; /* __atomic, words */
+};
+
 struct name_set {
 	unsigned ep;                     /* endpoint index in the config */
 	unsigned base;                   /* its first slot */
-	_Atomic uint32_t seq;            /* even: stable; odd: being written */
-	unsigned n;                      /* addresses present */
-	struct sockaddr_storage addr[SWERVE_DNS_MAX_ADDRS];
-	bool stale;                      /* the answer is past its TTL */
-	bool ever;                       /* resolved at least once */
+	_Atomic uint32_t seq;            /* the latch: readers use copy[seq&1] */
+	_Atomic uint32_t writing;        /* a refresher is publishing */
+	struct answer copy[2];
+	_Atomic bool ever;               /* resolved at least once */
 	_Atomic uint64_t expires_ms;     /* refresh due (0: now) */
 	_Atomic uint64_t refreshing_since; /* elected refresher's token */
 	struct swerve_shm_row *status;   /* the name's status row */
@@ -237,7 +254,40 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Writes a new answer (or marks the old one stale) under the seqlock. */
+/* Writes <n> addresses (none: marks the answer stale) into copy <a>. */
+static void write_answer(struct answer *a,
+			 const struct sockaddr_storage *addrs, int n)
+{
+	uint64_t w[ADDR_WORDS];
+	unsigned k, i;
+
+	if (n == 0) {
+		atomic_store_explicit(&a->stale, true, memory_order_relaxed);
+		return;
+	}
+	for (k = 0; k < (unsigned)n; k++) {
+		memcpy(w, &addrs[k], sizeof(w));
+		for (i = 0; i < ADDR_WORDS; i++)
+			__atomic_store_n(&a->addr[k][i], w[i],
+					 __ATOMIC_RELAXED);
+	}
+	atomic_store_explicit(&a->n, (unsigned)n, memory_order_relaxed);
+	atomic_store_explicit(&a->stale, false, memory_order_relaxed);
+}
+
+/* Reads address <k> of copy <a>; the caller checks the latch after. */
+static void read_address(const struct answer *a, unsigned k,
+			 struct sockaddr_storage *out)
+{
+	uint64_t w[ADDR_WORDS];
+	unsigned i;
+
+	for (i = 0; i < ADDR_WORDS; i++)
+		w[i] = __atomic_load_n(&a->addr[k][i], __ATOMIC_RELAXED);
+	memcpy(out, w, sizeof(w));
+}
+
+/* Writes a new answer (or marks the old one stale) through the latch. */
 static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 		    struct name_set *ns, const struct sockaddr_storage *addrs,
 		    int n, uint64_t expires)
@@ -247,10 +297,9 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 	const struct swerve_endpoint *ep = &svc->endpoints[ns->ep];
 	struct swerve_shm_row *rows[SWERVE_DNS_MAX_ADDRS];
 	sigset_t all, old;
-	uint32_t seq;
 	int k;
 
-	/* Rows first, outside the seqlock: lock-free, may probe a while. */
+	/* Rows first, outside the latch: lock-free, may probe a while. */
 	for (k = 0; k < n; k++)
 		rows[k] = swerve_shm_row(c->tab,
 					 swerve_shm_address_key(svc->name, ep->text,
@@ -260,34 +309,34 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	/* One writer at a time, even when a paused refresher comes back
 	 * while its successor writes: the second one leaves it. */
-	seq = atomic_load(&ns->seq);
-	if ((seq & 1) != 0 ||
-	    !atomic_compare_exchange_strong(&ns->seq, &seq, seq + 1)) {
+	if (atomic_exchange(&ns->writing, 1) != 0) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return;
 	}
-	atomic_thread_fence(memory_order_release);
-	if (n > 0) {
-		for (k = 0; k < n; k++) {
-			ns->addr[k] = addrs[k];
-			__atomic_store_n(&sc->rows[ns->base + (unsigned)k],
-					 rows[k], __ATOMIC_RELAXED);
-		}
-		for (; k < SWERVE_DNS_MAX_ADDRS; k++)
-			__atomic_store_n(&sc->rows[ns->base + (unsigned)k],
-					 NULL, __ATOMIC_RELAXED);
-		ns->n = (unsigned)n;
-		ns->stale = false;
-		ns->ever = true;
-	} else if (ns->ever) {
-		ns->stale = true;
+	if (n > 0 || atomic_load_explicit(&ns->ever, memory_order_relaxed)) {
+		/* Odd: readers use copy 1 while copy 0 changes; even: the
+		 * reverse. The fences keep the copies' stores between. */
+		atomic_fetch_add_explicit(&ns->seq, 1, memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		write_answer(&ns->copy[0], addrs, n);
+		atomic_fetch_add_explicit(&ns->seq, 1, memory_order_release);
+		atomic_thread_fence(memory_order_release);
+		write_answer(&ns->copy[1], addrs, n);
 	}
+	for (k = 0; k < n; k++)
+		__atomic_store_n(&sc->rows[ns->base + (unsigned)k], rows[k],
+				 __ATOMIC_RELAXED);
+	for (; n > 0 && k < SWERVE_DNS_MAX_ADDRS; k++)
+		__atomic_store_n(&sc->rows[ns->base + (unsigned)k], NULL,
+				 __ATOMIC_RELAXED);
+	if (n > 0)
+		atomic_store_explicit(&ns->ever, true, memory_order_release);
 	atomic_store_explicit(&ns->expires_ms, expires, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ns->seq, 1, memory_order_release);
 	/* After the answer: a reader that sees the new generation then
 	 * reads the new addresses. */
 	if (n > 0)
 		atomic_fetch_add_explicit(&sc->gen, 1, memory_order_release);
+	atomic_store(&ns->writing, 0);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -358,7 +407,9 @@ enum name_state { NAME_NEW = 0, NAME_OK, NAME_FAILING, NAME_STALE };
 static void tell(const struct swerve_service *svc, struct name_set *ns,
 		 const struct swerve_resolver_query *q)
 {
-	int want = q->rc > 0 ? NAME_OK : ns->ever ? NAME_STALE : NAME_FAILING;
+	int want = q->rc > 0 ? NAME_OK :
+		   atomic_load_explicit(&ns->ever, memory_order_relaxed) ?
+		   NAME_STALE : NAME_FAILING;
 	int was = atomic_exchange(&ns->state, want);
 
 	if (q->rc > 0) {
@@ -526,7 +577,7 @@ static void wait_for_new_names(struct svc_cache *sc, uint64_t deadline)
 	for (i = 0; i < sc->nsets; i++) {
 		struct name_set *ns = &sc->sets[i];
 
-		while (!__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE) &&
+		while (!atomic_load_explicit(&ns->ever, memory_order_acquire) &&
 		       atomic_load(&ns->refreshing_since) != 0 &&
 		       swerve_now_ms() < deadline)
 			sleep_ms(WAIT_STEP_MS);
@@ -540,7 +591,7 @@ static bool wanted(struct name_set *ns, uint64_t now_ms,
 	return now_ms >= atomic_load_explicit(&ns->expires_ms,
 					      memory_order_relaxed) &&
 	       (wait == SWERVE_DNSCACHE_WAIT ||
-		!__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE));
+		!atomic_load_explicit(&ns->ever, memory_order_acquire));
 }
 
 void swerve_dnscache_refresh(struct swerve_dnscache *c, unsigned s,
@@ -569,7 +620,7 @@ void swerve_dnscache_refresh(struct swerve_dnscache *c, unsigned s,
 		if (j->token[j->n] == 0)
 			continue;
 		j->any_new = j->any_new ||
-			     !__atomic_load_n(&ns->ever, __ATOMIC_ACQUIRE);
+			     !atomic_load_explicit(&ns->ever, memory_order_acquire);
 		j->ns[j->n++] = ns;
 	}
 	if (j != NULL && j->n > 0)
@@ -585,6 +636,7 @@ bool swerve_dnscache_address(const struct swerve_dnscache *c, unsigned s,
 	const struct svc_cache *sc = &c->svcs[s];
 	const struct swerve_service *svc = swerve_dnscache_service(c, s);
 	const struct swerve_endpoint *ep;
+	const struct answer *a;
 	struct name_set *ns;
 	uint32_t s1, s2;
 	unsigned slot, tries;
@@ -604,12 +656,13 @@ bool swerve_dnscache_address(const struct swerve_dnscache *c, unsigned s,
 	slot = i - ns->base;
 	for (tries = 0; tries < READ_TRIES; tries++) {
 		s1 = atomic_load_explicit(&ns->seq, memory_order_acquire);
-		if (s1 & 1)
-			continue;
-		present = slot < ns->n;
+		a = &ns->copy[s1 & 1];
+		present = slot < atomic_load_explicit(&a->n,
+						      memory_order_relaxed);
 		if (present)
-			memcpy(out, &ns->addr[slot], sizeof(*out));
-		was_stale = ns->stale;
+			read_address(a, slot, out);
+		was_stale = atomic_load_explicit(&a->stale,
+						 memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(&ns->seq, memory_order_relaxed);
 		if (s1 == s2)

@@ -674,9 +674,11 @@ enum swerve_outlier_event swerve_shm_report(
 	bool may_eject;
 	size_t i;
 
-	if (rows == NULL || idx >= n || rows[idx] == NULL)
+	/* A names cache's <rows> change with its answers: atomic loads. */
+	row = rows != NULL && idx < n ? __atomic_load_n(&rows[idx],
+							__ATOMIC_RELAXED) : NULL;
+	if (row == NULL)
 		return SWERVE_OUTLIER_NONE;
-	row = rows[idx];
 	if (outcome == SWERVE_OUTCOME_CONNECT_OK)
 		atomic_fetch_add_explicit(&row->connects_ok, 1,
 					  memory_order_relaxed);
@@ -689,11 +691,15 @@ enum swerve_outlier_event swerve_shm_report(
 
 	/* The cap counts the others; this row's ejection is decided below.
 	 * A success cannot eject: skip the scan (it is O(endpoints)). */
-	for (i = 0; outcome != SWERVE_OUTCOME_CONNECT_OK && i < n; i++)
-		if (i != idx && rows[i] != NULL &&
-		    atomic_load_explicit(&rows[i]->ejected_until_ms,
+	for (i = 0; outcome != SWERVE_OUTCOME_CONNECT_OK && i < n; i++) {
+		const struct swerve_shm_row *other =
+			__atomic_load_n(&rows[i], __ATOMIC_RELAXED);
+
+		if (i != idx && other != NULL &&
+		    atomic_load_explicit(&other->ejected_until_ms,
 					 memory_order_acquire) > now_ms)
 			nejected++;
+	}
 	cap = swerve_outlier_max_ejected(cfg, n > UINT32_MAX ? UINT32_MAX :
 					 (uint32_t)n);
 	/*
