@@ -27,6 +27,15 @@ static void r(struct swerve_httptrack *t, const char *s, uint64_t now,
 	ht_feed(t, 'R', s, strlen(s), 0, now, out, HT_TEXT);
 }
 
+/* A fresh tracker that has just been sent <req> at <now>. */
+static void begin(struct swerve_httptrack *t, char *out, const char *req,
+		  uint64_t now)
+{
+	swerve_httptrack_init(t);
+	out[0] = '\0';
+	w(t, req, now, out);
+}
+
 Test(httptrack, zeroed_struct_is_a_fresh_tracker)
 {
 	struct swerve_httptrack a, b;
@@ -44,8 +53,7 @@ Test(httptrack, abandoned_after_the_timeout_without_a_response)
 	struct swerve_httptrack t;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, GET, 5000, out);
+	begin(&t, out, GET, 5000);
 	cr_assert(!swerve_httptrack_abandoned(&t, 5999, 1000));
 	cr_assert(swerve_httptrack_abandoned(&t, 6000, 1000));
 	cr_assert(!swerve_httptrack_abandoned(&t, 6000, 0), "0 is no timeout");
@@ -59,8 +67,7 @@ Test(httptrack, a_response_header_block_ends_the_wait)
 	struct swerve_httptrack t;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, GET, 0, out);
+	begin(&t, out, GET, 0);
 	r(&t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nslow", 10, out);
 	cr_assert(!swerve_httptrack_abandoned(&t, 100000, 1000),
 		  "a slow body is not a response timeout");
@@ -72,8 +79,7 @@ Test(httptrack, any_byte_read_restarts_the_wait)
 	struct swerve_httptrack t;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, GET, 0, out);
+	begin(&t, out, GET, 0);
 	r(&t, "HTTP/1.1 100 Continue\r\n\r\n", 1500, out);
 	cr_assert(!swerve_httptrack_abandoned(&t, 2499, 1000));
 	cr_assert(swerve_httptrack_abandoned(&t, 2500, 1000));
@@ -88,8 +94,7 @@ Test(httptrack, the_wait_starts_when_the_request_is_complete)
 	struct swerve_httptrack t;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nab", 0, out);
+	begin(&t, out, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nab", 0);
 	cr_assert(!swerve_httptrack_abandoned(&t, 100000, 1000),
 		  "a request still being written is not waiting");
 	w(&t, "cd", 200000, out);
@@ -102,8 +107,7 @@ Test(httptrack, a_pipelined_request_waits_from_the_previous_response)
 	struct swerve_httptrack t;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, GET GET, 0, out);
+	begin(&t, out, GET GET, 0);
 	r(&t, OK0, 5000, out);
 	cr_assert(!swerve_httptrack_abandoned(&t, 5999, 1000));
 	cr_assert(swerve_httptrack_abandoned(&t, 6000, 1000));
@@ -118,8 +122,7 @@ Test(httptrack, a_response_before_the_request_is_complete)
 	struct swerve_httptrack t;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nab", 0, out);
+	begin(&t, out, "POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nab", 0);
 	r(&t, "HTTP/1.1 413 x\r\nContent-Length: 0\r\n\r\n", 10, out);
 	w(&t, "cd", 20, out);
 	cr_assert(!swerve_httptrack_abandoned(&t, 100000, 1000),
@@ -134,22 +137,19 @@ Test(httptrack, stopped_trackers_are_never_abandoned)
 	struct swerve_httptrack t;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, GET, 0, out);
+	begin(&t, out, GET, 0);
 	cr_assert_eq(swerve_httptrack_eof(&t, NULL, NULL), 1);
 	cr_assert(!swerve_httptrack_abandoned(&t, 100000, 1000),
 		  "the reset was counted already");
 
-	swerve_httptrack_init(&t);
-	w(&t, GET, 0, out);
+	begin(&t, out, GET, 0);
 	r(&t, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", 1, out);
 	w(&t, GET, 2, out);
 	cr_assert(!swerve_httptrack_active(&t));
 	cr_assert(!swerve_httptrack_abandoned(&t, 100000, 1000),
 		  "a request after a closing response is never answered");
 
-	swerve_httptrack_init(&t);
-	w(&t, GET, 0, out);
+	begin(&t, out, GET, 0);
 	cr_assert_eq(swerve_httptrack_give_up(
 			     &t, SWERVE_HTTPTRACK_WHY_UNSEEN, NULL, NULL), 1);
 	cr_assert(!swerve_httptrack_abandoned(&t, 100000, 1000));
@@ -232,7 +232,7 @@ Test(httptrack, queue_slots_are_reused_with_their_methods)
 	static const char rsp[] = "HTTP/1.1 200 OK\r\n"
 				  "Content-Length: 3\r\n\r\n";
 	struct swerve_httptrack t;
-	char out[HT_TEXT];
+	char out[HT_TEXT] = "";
 	int round, k, n;
 
 	swerve_httptrack_init(&t);
@@ -295,8 +295,7 @@ Test(httptrack, a_tracker_that_gave_up_costs_nothing)
 	struct swerve_httptrack t, before;
 	char out[HT_TEXT] = "";
 
-	swerve_httptrack_init(&t);
-	w(&t, "\x16\x03\x01\x02", 0, out);
+	begin(&t, out, "\x16\x03\x01\x02", 0);
 	cr_assert_str_eq(out, "gave-up:garbage");
 	cr_assert(!swerve_httptrack_active(&t));
 	before = t;
