@@ -84,19 +84,25 @@ static void feed(struct swerve_httptrack *t, struct record *r, bool rd,
 	struct swerve_httptrack before = *t;
 	bool was_active = swerve_httptrack_active(t);
 	size_t i, step = bytewise ? 1 : len;
-	uint8_t *copy;
+	uint8_t one[1], *copy = one;
 
-	for (i = 0; i < len; i += step) {
-		/* An exact-size copy, so that ASan sees any overread. */
-		copy = malloc(step);
+	/*
+	 * Exact-size copies, so that ASan sees any read outside them: one
+	 * byte on the stack, or the whole operation on the heap.
+	 */
+	if (!bytewise) {
+		copy = malloc(len > 0 ? len : 1);
 		check(copy != NULL);
+	}
+	for (i = 0; i < len; i += step) {
 		memcpy(copy, p + i, step);
 		if (rd)
 			swerve_httptrack_read(t, copy, step, now, on_event, r);
 		else
 			swerve_httptrack_write(t, copy, step, now, on_event, r);
-		free(copy);
 	}
+	if (copy != one)
+		free(copy);
 	if (!was_active)
 		check(memcmp(&before, t, sizeof(*t)) == 0);
 }
