@@ -1,0 +1,887 @@
+/*
+ * httptrack.c: the HTTP/1.x exchange of one connection, followed byte by
+ * byte (see httptrack.h for the events and what they mean).
+ *
+ * Each direction has the same message parser (struct swerve_httptrack_msg):
+ * a start line, header lines, then a body framed by Content-Length or by
+ * chunked encoding. Lines are never buffered: the few things that matter
+ * are recognised as the bytes go by (the method, the status, the names
+ * Content-Length, Transfer-Encoding and Connection and the tokens in their
+ * values), so a line costs a counter whatever its length, and body bytes
+ * are skipped in bulk. The two directions meet in a queue of the requests
+ * written and not yet answered: a request joins it when its method has been
+ * written, so that the response knows whether it answers a HEAD, and
+ * leaves it when the header block of its final response has been read.
+ * The queue is sequence numbers and a bit per slot (HEAD or not).
+ *
+ * Choices where the framing is ambiguous, after RFC 9112, Envoy and nginx:
+ * - Bare LF ends a line as CRLF does (curl and nginx accept it); a CR
+ *   that is not followed by LF is garbage. Empty lines before a start line
+ *   are skipped (RFC 9112 2.2: some clients send CRLF after a POST body).
+ * - Folded header lines (obs-fold), a space before the colon, a line
+ *   without a colon, a NUL and a line over SWERVE_HTTPTRACK_MAX_LINE give
+ *   up, as Envoy rejects them; nothing is guessed.
+ * - Content-Length: repeated (as headers or as a list) with equal values
+ *   is that value; different values, an empty element or anything but
+ *   digits give up (RFC 9112 6.3 item 5).
+ * - Transfer-Encoding wins over Content-Length (6.3 item 3). A request
+ *   whose last coding is not chunked gives up (servers answer 400 or 501).
+ *   A response whose last coding is not chunked runs to EOF, as RFC 9112
+ *   says and clients do; Envoy and nginx refuse such a response, but the
+ *   application reads it, and its status is real, so it is reported and
+ *   the connection is left there. An empty Transfer-Encoding gives up.
+ * - No body after a response to HEAD, a 1xx, 204 or 304, whatever its
+ *   headers say. 1xx other than 101 are interim: the request still waits
+ *   for its final response. 101 is reported (Envoy hands it to outlier
+ *   detection as a final status) and then the tracker gives up.
+ * - A response that ends the connection (Connection: close, HTTP/1.0
+ *   without keep-alive, a body to EOF) is reported and stops tracking.
+ * - CONNECT gives up when it is written; a request line that is not
+ *   "method SP target SP HTTP/1.x" gives up (HTTP/2's preface gives up as
+ *   a version); a response with no request pending gives up (a server that
+ *   speaks first is not HTTP).
+ *
+ * Thread-safety: none needed; every call works on the tracker it is given.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "policy/httptrack.h"
+
+enum mode { M_TRACK = 0, M_DONE = 1, M_GAVE_UP = 2 };
+
+/* Where a direction's parser is. S_BODY and S_CHUNK_DATA skip in bulk. */
+enum state {
+	S_START = 0,    /* before a start line */
+	S_FIRST,        /* in the start line (phase says where) */
+	S_NAME,         /* at or in a header name */
+	S_VALUE,        /* in a header value */
+	S_BODY,         /* Content-Length bytes */
+	S_CHUNK_SIZE,   /* the hex size of a chunk */
+	S_CHUNK_EXT,    /* chunk extensions, up to the end of the line */
+	S_CHUNK_DATA,   /* chunk bytes */
+	S_CHUNK_END,    /* the line end after chunk data */
+	S_TRAILER,      /* at the start of a trailer line */
+	S_TRAILER_LINE, /* in a trailer line */
+};
+
+/* Phases of a start line (requests, then responses). */
+enum { P_METHOD = 0, P_TARGET = 1, P_VERSION = 2 };
+enum { P_RVERSION = 0, P_STATUS = 1, P_REASON = 2 };
+
+/* Phases of a list value: before, in and after an element. */
+enum { V_PRE = 0, V_IN = 1, V_POST = 2 };
+
+/* What a header block said (msg.flags). */
+#define F_CLEN 0x01      /* a Content-Length */
+#define F_TE 0x02        /* a Transfer-Encoding */
+#define F_CHUNKED 0x04   /* ... whose last coding is chunked */
+#define F_CLOSE 0x08     /* Connection: close */
+#define F_KEEPALIVE 0x10 /* Connection: keep-alive */
+#define F_HTTP10 0x20    /* an HTTP/1.0 start line */
+
+/* The current line (msg.lflags). */
+#define L_CR 0x01    /* a CR that must be followed by LF */
+#define L_TOKEN 0x02 /* a list value had an element */
+
+/* Longer than any method in use; a longer first word is not HTTP. */
+#define MAX_METHOD 32
+
+/*
+ * The words recognised on the fly: header names and tokens compare
+ * lowercased, methods exactly (they are case-sensitive). A mask has one bit
+ * per word still matching what has been seen of the current name or token.
+ */
+enum word {
+	W_NONE = 0,
+	W_CLEN,
+	W_TE,
+	W_CONN,
+	W_CHUNKED,
+	W_CLOSE,
+	W_KEEPALIVE,
+	W_HEAD,
+	W_CONNECT,
+	W_COUNT,
+};
+
+static const char *const words[W_COUNT] = {
+	[W_CLEN] = "content-length",
+	[W_TE] = "transfer-encoding",
+	[W_CONN] = "connection",
+	[W_CHUNKED] = "chunked",
+	[W_CLOSE] = "close",
+	[W_KEEPALIVE] = "keep-alive",
+	[W_HEAD] = "HEAD",
+	[W_CONNECT] = "CONNECT",
+};
+
+#define BIT(w) ((uint16_t)(1u << (w)))
+#define HEADER_WORDS (BIT(W_CLEN) | BIT(W_TE) | BIT(W_CONN))
+#define METHOD_WORDS (BIT(W_HEAD) | BIT(W_CONNECT))
+
+/* One call's context: the tracker, the direction, the clock, the sink. */
+struct feed {
+	struct swerve_httptrack *t;
+	struct swerve_httptrack_msg *m;
+	bool rsp;
+	uint64_t now;
+	swerve_httptrack_emit_fn *emit;
+	void *arg;
+	int events;
+};
+
+static uint16_t narrow(uint16_t mask, unsigned pos, uint8_t c)
+{
+	unsigned w;
+
+	for (w = 1; w < W_COUNT && mask != 0; w++)
+		if ((mask & BIT(w)) &&
+		    (pos >= strlen(words[w]) || (uint8_t)words[w][pos] != c))
+			mask &= (uint16_t)~BIT(w);
+	return mask;
+}
+
+/* The word of <mask> that is exactly <pos> bytes long, or W_NONE. */
+static enum word matched(uint16_t mask, unsigned pos)
+{
+	unsigned w;
+
+	for (w = 1; w < W_COUNT; w++)
+		if ((mask & BIT(w)) && strlen(words[w]) == pos)
+			return (enum word)w;
+	return W_NONE;
+}
+
+/* RFC 9110 5.6.2 tchar. */
+static bool is_tchar(uint8_t c)
+{
+	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z'))
+		return true;
+	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+static int hex_value(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static void count_up(uint8_t *pos)
+{
+	if (*pos < UINT8_MAX)
+		(*pos)++;
+}
+
+static void emit(struct feed *f, enum swerve_httptrack_kind kind, int status,
+		 enum swerve_httptrack_why why)
+{
+	struct swerve_httptrack_event ev;
+
+	ev.kind = kind;
+	ev.status = status;
+	ev.why = why;
+	ev.request = f->t->rsp_seq;
+	if (f->emit != NULL)
+		f->emit(f->arg, &ev);
+	f->events++;
+}
+
+static void give_up(struct feed *f, enum swerve_httptrack_why why)
+{
+	f->t->mode = M_GAVE_UP;
+	emit(f, SWERVE_HTTPTRACK_GAVE_UP, 0, why);
+}
+
+static void header_line_start(struct swerve_httptrack_msg *m)
+{
+	m->state = S_NAME;
+	m->phase = 0;
+	m->pos = 0;
+	m->mask = HEADER_WORDS;
+	m->hdr = W_NONE;
+	m->num = 0;
+}
+
+/*
+ * A request was completely written. If it is the oldest one waiting, its
+ * response time starts now (Envoy's timer starts at the end of the request).
+ */
+static void request_done(struct feed *f)
+{
+	struct swerve_httptrack *t = f->t;
+
+	if (t->req_done == t->rsp_seq)
+		t->wait_from_ms = f->now;
+	t->req_done++;
+}
+
+static void message_done(struct feed *f)
+{
+	if (!f->rsp)
+		request_done(f);
+	memset(f->m, 0, sizeof(*f->m));
+}
+
+static void body_chunked(struct swerve_httptrack_msg *m)
+{
+	m->state = S_CHUNK_SIZE;
+	m->num = 0;
+	m->pos = 0;
+}
+
+/* The first byte of a start line. */
+static void message_start(struct feed *f)
+{
+	struct swerve_httptrack *t = f->t;
+	struct swerve_httptrack_msg *m = f->m;
+
+	if (f->rsp && t->req_seq == t->rsp_seq) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_UNSOLICITED);
+		return;
+	}
+	m->state = S_FIRST;
+	m->phase = 0;
+	m->pos = 0;
+	m->mask = f->rsp ? 0 : METHOD_WORDS;
+}
+
+/* The method is written: the request joins the queue. */
+static void method_done(struct feed *f)
+{
+	struct swerve_httptrack *t = f->t;
+	struct swerve_httptrack_msg *m = f->m;
+	enum word w = matched(m->mask, m->pos);
+	uint16_t slot;
+
+	if (w == W_CONNECT) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_CONNECT);
+		return;
+	}
+	if (t->req_seq - t->rsp_seq >= SWERVE_HTTPTRACK_QUEUE) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_PIPELINE);
+		return;
+	}
+	slot = BIT(t->req_seq % SWERVE_HTTPTRACK_QUEUE);
+	if (w == W_HEAD)
+		t->head_mask |= slot;
+	else
+		t->head_mask &= (uint16_t)~slot;
+	t->req_seq++;
+	m->phase = P_TARGET;
+	m->pos = 0;
+}
+
+/*
+ * "HTTP/1.x", one byte at a time, in both directions. A mismatch after
+ * "HTTP/" is another version (HTTP/2.0, HTTP/2), before it garbage.
+ */
+static void version_byte(struct feed *f, uint8_t c)
+{
+	static const char prefix[] = "HTTP/1.";
+	struct swerve_httptrack_msg *m = f->m;
+
+	if (m->pos < sizeof(prefix) - 1) {
+		if (c != (uint8_t)prefix[m->pos]) {
+			give_up(f, m->pos >= 5 ? SWERVE_HTTPTRACK_WHY_VERSION
+					       : SWERVE_HTTPTRACK_WHY_GARBAGE);
+			return;
+		}
+	} else if (m->pos == sizeof(prefix) - 1 && c >= '0' && c <= '9') {
+		if (c == '0')
+			m->flags |= F_HTTP10;
+	} else {
+		give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+		return;
+	}
+	m->pos++;
+}
+
+/* "method SP target SP HTTP/1.x", the line end excepted. */
+static void request_line_byte(struct feed *f, uint8_t c)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	switch (m->phase) {
+	case P_METHOD:
+		if (c == ' ' && m->pos > 0) {
+			method_done(f);
+		} else if (!is_tchar(c) || m->pos >= MAX_METHOD) {
+			give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+		} else {
+			m->mask = narrow(m->mask, m->pos, c);
+			m->pos++;
+		}
+		return;
+	case P_TARGET:
+		if (c == ' ' && m->pos > 0) {
+			m->phase = P_VERSION;
+			m->pos = 0;
+		} else if (c <= ' ' || c == 0x7f) {
+			give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+		} else {
+			m->pos = 1;
+		}
+		return;
+	default:
+		version_byte(f, c);
+		return;
+	}
+}
+
+/* "HTTP/1.x SP 3DIGIT [SP reason]", the line end excepted. */
+static void status_line_byte(struct feed *f, uint8_t c)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	switch (m->phase) {
+	case P_RVERSION:
+		if (m->pos == 8 && c == ' ') {
+			m->phase = P_STATUS;
+			m->pos = 0;
+			m->status = 0;
+		} else {
+			version_byte(f, c);
+		}
+		return;
+	case P_STATUS:
+		if (m->pos == 3 && c == ' ')
+			m->phase = P_REASON;
+		else if (m->pos == 3 || c < '0' || c > '9' ||
+			 (m->pos == 0 && c == '0'))
+			give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+		else {
+			m->status = (uint16_t)(m->status * 10 + (c - '0'));
+			m->pos++;
+		}
+		return;
+	default:
+		return; /* the reason phrase means nothing */
+	}
+}
+
+static void start_line_end(struct feed *f)
+{
+	struct swerve_httptrack_msg *m = f->m;
+	bool ok;
+
+	if (f->rsp) {
+		ok = (m->phase == P_STATUS && m->pos == 3) ||
+		     m->phase == P_REASON;
+	} else if (m->phase == P_TARGET) {
+		/* "GET /": HTTP/0.9, whose response has no status line. */
+		give_up(f, SWERVE_HTTPTRACK_WHY_VERSION);
+		return;
+	} else {
+		ok = m->phase == P_VERSION && m->pos == 8;
+	}
+	if (!ok) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+		return;
+	}
+	header_line_start(m);
+}
+
+static void name_byte(struct feed *f, uint8_t c)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	if (c == ':' && m->pos > 0) {
+		m->hdr = (uint8_t)matched(m->mask, m->pos);
+		m->state = S_VALUE;
+		m->phase = V_PRE;
+		m->pos = 0;
+		m->num = 0;
+		return;
+	}
+	if (m->pos == 0 && (c == ' ' || c == '\t')) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_OBS_FOLD);
+		return;
+	}
+	if (!is_tchar(c)) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+		return;
+	}
+	m->mask = narrow(m->mask, m->pos, lower(c));
+	count_up(&m->pos);
+}
+
+/* One element of a Content-Length list is complete in m->num. */
+static void length_element(struct feed *f)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	if ((m->flags & F_CLEN) && m->clen != m->num) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_LENGTH);
+		return;
+	}
+	m->clen = m->num;
+	m->flags |= F_CLEN;
+	m->num = 0;
+}
+
+static void length_byte(struct feed *f, uint8_t c)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	if (c == ' ' || c == '\t') {
+		if (m->phase == V_IN)
+			m->phase = V_POST;
+	} else if (c == ',' && m->phase != V_PRE) {
+		length_element(f);
+		m->phase = V_PRE;
+	} else if (c >= '0' && c <= '9' && m->phase != V_POST &&
+		   m->num <= (UINT64_MAX - 9) / 10) {
+		m->num = m->num * 10 + (uint64_t)(c - '0');
+		m->phase = V_IN;
+	} else {
+		give_up(f, SWERVE_HTTPTRACK_WHY_LENGTH);
+	}
+}
+
+/* A token of Transfer-Encoding or Connection ends. */
+static void token_end(struct swerve_httptrack_msg *m)
+{
+	enum word w = matched(m->mask, m->pos);
+
+	if (m->hdr == W_TE) {
+		/* Only the last coding of the last line counts. */
+		m->flags |= F_TE;
+		if (w == W_CHUNKED)
+			m->flags |= F_CHUNKED;
+		else
+			m->flags &= (uint8_t)~F_CHUNKED;
+	} else if (w == W_CLOSE) {
+		m->flags |= F_CLOSE;
+	} else if (w == W_KEEPALIVE) {
+		m->flags |= F_KEEPALIVE;
+	}
+}
+
+/*
+ * A comma-separated list of tokens; what follows a token up to the next
+ * comma (parameters, junk) is skipped, and a token that starts with a
+ * non-token byte matches nothing.
+ */
+static void token_byte(struct swerve_httptrack_msg *m, uint8_t c)
+{
+	if (c == ',') {
+		if (m->phase == V_IN)
+			token_end(m);
+		m->phase = V_PRE;
+		return;
+	}
+	if (m->phase == V_POST)
+		return;
+	if (m->phase == V_PRE) {
+		if (c == ' ' || c == '\t')
+			return;
+		m->phase = V_IN;
+		m->pos = 0;
+		m->lflags |= L_TOKEN;
+		m->mask = m->hdr == W_TE ? BIT(W_CHUNKED)
+					 : (BIT(W_CLOSE) | BIT(W_KEEPALIVE));
+	}
+	if (!is_tchar(c)) {
+		token_end(m);
+		m->phase = V_POST;
+		return;
+	}
+	m->mask = narrow(m->mask, m->pos, lower(c));
+	count_up(&m->pos);
+}
+
+static void value_byte(struct feed *f, uint8_t c)
+{
+	switch (f->m->hdr) {
+	case W_CLEN:
+		length_byte(f, c);
+		break;
+	case W_TE:
+	case W_CONN:
+		token_byte(f->m, c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void value_end(struct feed *f)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	switch (m->hdr) {
+	case W_CLEN:
+		if (m->phase == V_PRE)
+			give_up(f, SWERVE_HTTPTRACK_WHY_LENGTH);
+		else
+			length_element(f);
+		break;
+	case W_TE:
+		if (m->phase == V_IN)
+			token_end(m);
+		if (!(m->lflags & L_TOKEN))
+			give_up(f, SWERVE_HTTPTRACK_WHY_CODING);
+		break;
+	case W_CONN:
+		if (m->phase == V_IN)
+			token_end(m);
+		break;
+	default:
+		break;
+	}
+	header_line_start(m);
+}
+
+static void request_head_end(struct feed *f)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	if (m->flags & F_TE) {
+		if (m->flags & F_CHUNKED)
+			body_chunked(m);
+		else
+			give_up(f, SWERVE_HTTPTRACK_WHY_CODING);
+	} else if ((m->flags & F_CLEN) && m->clen > 0) {
+		m->state = S_BODY;
+		m->remain = m->clen;
+	} else {
+		message_done(f);
+	}
+}
+
+/*
+ * The header block of a response is complete: an interim 1xx leaves its
+ * request waiting; a final one answers the oldest request, is reported,
+ * and frames its body (RFC 9112 6.3).
+ */
+static void response_head_end(struct feed *f)
+{
+	struct swerve_httptrack *t = f->t;
+	struct swerve_httptrack_msg *m = f->m;
+	unsigned status = m->status;
+	bool head, close, chunked = false;
+
+	if (status < 200 && status != 101) {
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	head = t->head_mask & BIT(t->rsp_seq % SWERVE_HTTPTRACK_QUEUE);
+	emit(f, SWERVE_HTTPTRACK_STATUS, (int)status,
+	     SWERVE_HTTPTRACK_WHY_NONE);
+	t->rsp_seq++;
+	if (status == 101) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_UPGRADE);
+		return;
+	}
+	/* The next request, if written already, waits from now on. */
+	if ((int32_t)(t->req_done - t->rsp_seq) > 0)
+		t->wait_from_ms = f->now;
+	close = (m->flags & F_CLOSE) ||
+		((m->flags & F_HTTP10) && !(m->flags & F_KEEPALIVE));
+	if (head || status == 204 || status == 304) {
+		m->clen = 0;
+	} else if (m->flags & F_TE) {
+		chunked = m->flags & F_CHUNKED;
+		close = close || !chunked; /* another coding: to EOF */
+	} else if (!(m->flags & F_CLEN)) {
+		close = true; /* no length: to EOF */
+	}
+	if (close) {
+		t->mode = M_DONE;
+	} else if (chunked) {
+		body_chunked(m);
+	} else if (m->clen > 0) {
+		m->state = S_BODY;
+		m->remain = m->clen;
+	} else {
+		message_done(f);
+	}
+}
+
+static void chunk_size_byte(struct feed *f, uint8_t c)
+{
+	struct swerve_httptrack_msg *m = f->m;
+	int d = hex_value(c);
+
+	if (d >= 0 && m->num <= (UINT64_MAX >> 4)) {
+		m->num = m->num << 4 | (uint64_t)d;
+		m->pos = 1;
+	} else if (d < 0 && m->pos > 0 && (c == ';' || c == ' ' || c == '\t')) {
+		m->state = S_CHUNK_EXT;
+	} else {
+		give_up(f, SWERVE_HTTPTRACK_WHY_CHUNK);
+	}
+}
+
+static void chunk_size_end(struct swerve_httptrack_msg *m)
+{
+	if (m->num == 0) {
+		m->state = S_TRAILER;
+	} else {
+		m->state = S_CHUNK_DATA;
+		m->remain = m->num;
+		m->num = 0;
+	}
+}
+
+/* A byte of a line that is neither CR, LF nor NUL. */
+static void line_byte(struct feed *f, uint8_t c)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	if (m->state == S_START) {
+		message_start(f);
+		if (f->t->mode != M_TRACK)
+			return;
+	}
+	switch (m->state) {
+	case S_FIRST:
+		if (f->rsp)
+			status_line_byte(f, c);
+		else
+			request_line_byte(f, c);
+		break;
+	case S_NAME:
+		name_byte(f, c);
+		break;
+	case S_VALUE:
+		value_byte(f, c);
+		break;
+	case S_CHUNK_SIZE:
+		chunk_size_byte(f, c);
+		break;
+	case S_CHUNK_END:
+		give_up(f, SWERVE_HTTPTRACK_WHY_CHUNK);
+		break;
+	case S_TRAILER:
+		m->state = S_TRAILER_LINE;
+		break;
+	default:
+		break; /* chunk extensions and trailers mean nothing */
+	}
+}
+
+static void line_end(struct feed *f)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	switch (m->state) {
+	case S_FIRST:
+		start_line_end(f);
+		break;
+	case S_NAME:
+		if (m->pos > 0)
+			give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE); /* no colon */
+		else if (f->rsp)
+			response_head_end(f);
+		else
+			request_head_end(f);
+		break;
+	case S_VALUE:
+		value_end(f);
+		break;
+	case S_CHUNK_SIZE:
+		if (m->pos == 0)
+			give_up(f, SWERVE_HTTPTRACK_WHY_CHUNK);
+		else
+			chunk_size_end(m);
+		break;
+	case S_CHUNK_EXT:
+		chunk_size_end(m);
+		break;
+	case S_CHUNK_END:
+		body_chunked(m);
+		break;
+	case S_TRAILER:
+		message_done(f);
+		break;
+	case S_TRAILER_LINE:
+		m->state = S_TRAILER;
+		break;
+	default:
+		break; /* S_START: empty lines before a message are skipped */
+	}
+}
+
+/* One byte of a line-oriented state: line ends first, then the rest. */
+static void text_byte(struct feed *f, uint8_t c)
+{
+	struct swerve_httptrack_msg *m = f->m;
+
+	if (m->lflags & L_CR) {
+		if (c != '\n') {
+			give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+			return;
+		}
+	} else if (c == '\r') {
+		m->lflags |= L_CR;
+		return;
+	}
+	if (c == '\n') {
+		m->line = 0;
+		line_end(f);
+		m->lflags = 0;
+		return;
+	}
+	if (c == 0) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_GARBAGE);
+		return;
+	}
+	if (++m->line > SWERVE_HTTPTRACK_MAX_LINE) {
+		give_up(f, SWERVE_HTTPTRACK_WHY_LONG_LINE);
+		return;
+	}
+	line_byte(f, c);
+}
+
+static void feed_bytes(struct feed *f, const uint8_t *p, size_t n)
+{
+	struct swerve_httptrack_msg *m = f->m;
+	size_t k;
+
+	while (n > 0 && f->t->mode == M_TRACK) {
+		if (m->state != S_BODY && m->state != S_CHUNK_DATA) {
+			text_byte(f, *p);
+			p++;
+			n--;
+			continue;
+		}
+		k = m->remain < n ? (size_t)m->remain : n;
+		m->remain -= k;
+		p += k;
+		n -= k;
+		if (m->remain > 0)
+			continue;
+		if (m->state == S_BODY)
+			message_done(f);
+		else
+			m->state = S_CHUNK_END;
+	}
+}
+
+static void feed_init(struct feed *f, struct swerve_httptrack *t, bool rsp,
+		      uint64_t now_ms, swerve_httptrack_emit_fn *fn, void *arg)
+{
+	f->t = t;
+	f->m = rsp ? &t->rsp : &t->req;
+	f->rsp = rsp;
+	f->now = now_ms;
+	f->emit = fn;
+	f->arg = arg;
+	f->events = 0;
+}
+
+void swerve_httptrack_init(struct swerve_httptrack *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+int swerve_httptrack_write(struct swerve_httptrack *t, const void *buf,
+			   size_t len, uint64_t now_ms,
+			   swerve_httptrack_emit_fn *emit_fn, void *arg)
+{
+	struct feed f;
+
+	if (t->mode != M_TRACK || len == 0)
+		return 0;
+	feed_init(&f, t, false, now_ms, emit_fn, arg);
+	feed_bytes(&f, buf, len);
+	return f.events;
+}
+
+int swerve_httptrack_read(struct swerve_httptrack *t, const void *buf,
+			  size_t len, uint64_t now_ms,
+			  swerve_httptrack_emit_fn *emit_fn, void *arg)
+{
+	struct feed f;
+
+	if (t->mode != M_TRACK || len == 0)
+		return 0;
+	t->last_rx_ms = now_ms;
+	feed_init(&f, t, true, now_ms, emit_fn, arg);
+	feed_bytes(&f, buf, len);
+	return f.events;
+}
+
+int swerve_httptrack_eof(struct swerve_httptrack *t,
+			 swerve_httptrack_emit_fn *emit_fn, void *arg)
+{
+	struct feed f;
+
+	if (t->mode != M_TRACK)
+		return 0;
+	t->mode = M_DONE;
+	if (t->req_seq == t->rsp_seq)
+		return 0;
+	feed_init(&f, t, true, 0, emit_fn, arg);
+	emit(&f, SWERVE_HTTPTRACK_RESET, 0, SWERVE_HTTPTRACK_WHY_NONE);
+	return f.events;
+}
+
+bool swerve_httptrack_abandoned(const struct swerve_httptrack *t,
+				uint64_t now_ms, uint64_t timeout_ms)
+{
+	uint64_t since;
+
+	if (t->mode != M_TRACK || timeout_ms == 0)
+		return false;
+	/* The oldest request waiting must have been written completely. */
+	if ((int32_t)(t->req_done - t->rsp_seq) <= 0)
+		return false;
+	since = t->wait_from_ms > t->last_rx_ms ? t->wait_from_ms
+						: t->last_rx_ms;
+	return now_ms >= since && now_ms - since >= timeout_ms;
+}
+
+int swerve_httptrack_give_up(struct swerve_httptrack *t,
+			     enum swerve_httptrack_why why,
+			     swerve_httptrack_emit_fn *emit_fn, void *arg)
+{
+	struct feed f;
+
+	if (t->mode != M_TRACK)
+		return 0;
+	feed_init(&f, t, false, 0, emit_fn, arg);
+	give_up(&f, why);
+	return f.events;
+}
+
+bool swerve_httptrack_active(const struct swerve_httptrack *t)
+{
+	return t->mode == M_TRACK;
+}
+
+const char *swerve_httptrack_why_name(enum swerve_httptrack_why why)
+{
+	static const char *const names[] = {
+		[SWERVE_HTTPTRACK_WHY_NONE] = "none",
+		[SWERVE_HTTPTRACK_WHY_GARBAGE] = "garbage",
+		[SWERVE_HTTPTRACK_WHY_VERSION] = "version",
+		[SWERVE_HTTPTRACK_WHY_UPGRADE] = "upgrade",
+		[SWERVE_HTTPTRACK_WHY_CONNECT] = "connect",
+		[SWERVE_HTTPTRACK_WHY_LONG_LINE] = "long-line",
+		[SWERVE_HTTPTRACK_WHY_OBS_FOLD] = "obs-fold",
+		[SWERVE_HTTPTRACK_WHY_LENGTH] = "content-length",
+		[SWERVE_HTTPTRACK_WHY_CODING] = "transfer-encoding",
+		[SWERVE_HTTPTRACK_WHY_CHUNK] = "chunk",
+		[SWERVE_HTTPTRACK_WHY_PIPELINE] = "pipeline",
+		[SWERVE_HTTPTRACK_WHY_UNSOLICITED] = "unsolicited",
+		[SWERVE_HTTPTRACK_WHY_UNSEEN] = "unseen",
+	};
+
+	if ((unsigned)why >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[why];
+}
