@@ -366,7 +366,7 @@ static void refresh_after_max_ttl(struct swerve_dnscache *c, uint64_t t1,
 	pthread_mutex_lock(&input_lock);
 	silent = true;
 	pthread_mutex_unlock(&input_lock);
-	swerve_dnscache_refresh(c, 0, t1 + MAX_TTL_MS);
+	swerve_dnscache_refresh(c, 0, t1 + MAX_TTL_MS, SWERVE_DNSCACHE_WAIT);
 	if (lookups() != 2)
 		broken("an answer kept for more than dns_max_ttl");
 	if (check_slots(c, true, kept) != n)
@@ -425,12 +425,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (swerve_dnscache_new(cfg, &tab, &c, NULL, 0) != 0)
 		broken("no cache");
 	t0 = swerve_now_ms();
-	swerve_dnscache_refresh(c, 0, t0);
+	swerve_dnscache_refresh(c, 0, t0, SWERVE_DNSCACHE_WAIT);
 	t1 = swerve_now_ms();
 	n = check_slots(c, false, first);
 	if (lookups() != 1)
 		broken("the first refresh did not look up once");
-	swerve_dnscache_refresh(c, 0, t0 + MIN_TTL_MS - 1);
+	swerve_dnscache_refresh(c, 0, t0 + MIN_TTL_MS - 1,
+				SWERVE_DNSCACHE_WAIT);
 	if (lookups() != 1)
 		broken("an answer kept for less than dns_min_ttl");
 	if (n > 0)
