@@ -16,7 +16,15 @@
 #include "base/log.h"
 #include "names/cares.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* gcc says so with __SANITIZE_*__, clang (the fuzz build) with
+ * __has_feature. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SWERVE_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+	defined(SWERVE_SANITIZED)
 #define CARES_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL)
 #else
 #define CARES_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
