@@ -207,7 +207,7 @@ asan:
 # thousand fixed-seed mutations of it. scripts/fuzz.sh says more.
 FUZZ_CC ?= clang-14
 FUZZ_BUILD ?= build-fuzz
-FUZZ_SECONDS ?= 900
+FUZZ_SECONDS ?= 600
 FUZZ_RUNS ?=
 FUZZ_TARGETS ?=
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
@@ -298,6 +298,9 @@ clean:
 
 help:
 	@echo "targets: all (default) test unit integration clients faults asan demo bench install uninstall clean"
+	@echo "         fuzz (libFuzzer targets, FUZZ_SECONDS each; make test replays their corpus)"
+	@echo "         tsan (the integration suite over a ThreadSanitizer build)"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
+	@echo "         FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS= FUZZ_TARGETS= (config table dns http)"
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/obj/*/*.d)

@@ -49,7 +49,9 @@ for t in $targets; do
 	nseeds=$(find "$seeds" -type f | wc -l)
 	log=$build/fuzz-logs/$t.log
 	if [ "$mode" = smoke ]; then
+		# Apart from a long run's corpus and log, which may be going.
 		work=$build/fuzz-smoke/$t
+		log=$build/fuzz-smoke/$t.log
 		rm -rf "$work"
 		set -- -runs=$((smoke_runs + nseeds)) -seed=1
 	else

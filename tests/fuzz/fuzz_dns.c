@@ -35,7 +35,6 @@
  * thread reads the current input under a mutex.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -53,7 +52,6 @@
 
 #define broken(what) fuzz_broken("fuzz_dns", what, NULL)
 
-#define NAME "fuzz.test"
 #define ENDPOINT "fuzz.test:80"
 #define MIN_TTL_MS 1000u
 #define MAX_TTL_MS 60000u

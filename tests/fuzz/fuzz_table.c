@@ -18,11 +18,10 @@
  * skipped.
  *
  * The segment's name is unique to the process and unlinked as soon as
- * attach has opened it, so a crash leaves nothing in /dev/shm.
+ * attach returns, so only a crash inside attach leaves it in /dev/shm.
  *
  * Thread-safety: libFuzzer calls the target from one thread.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
