@@ -236,15 +236,22 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 		(size_t)(sc - c->svcs)];
 	const struct swerve_endpoint *ep = &svc->endpoints[ns->ep];
 	struct swerve_shm_row *rows[SWERVE_DNS_MAX_ADDRS];
+	/* A failed lookup goes on serving the last answer, so its rows are
+	 * named again: no process may take them over meanwhile. */
+	const struct sockaddr_storage *named = n > 0 ? addrs : ns->addr;
+	int nnamed = n > 0 ? n : (int)ns->n;
+	uint64_t horizon = svc->dns_max_ttl_ms + svc->outlier.max_ejection_ms;
 	sigset_t all, old;
 	int k;
 
-	/* Rows first, outside the seqlock: lock-free, may probe a while. */
-	for (k = 0; k < n; k++)
-		rows[k] = swerve_shm_row(c->tab,
-					 swerve_shm_address_key(svc->name, ep->text,
-							&addrs[k]),
-					 true);
+	if (horizon < svc->dns_max_ttl_ms)
+		horizon = UINT64_MAX;
+	/* Rows first, outside the seqlock: they may probe a while. */
+	for (k = 0; k < nnamed; k++)
+		rows[k] = swerve_shm_row_named(
+			c->tab, swerve_shm_address_key(svc->name, ep->text,
+						       &named[k]),
+			horizon, swerve_now_ms());
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	atomic_fetch_add_explicit(&ns->seq, 1, memory_order_acq_rel);
@@ -263,6 +270,9 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 		ns->ever = true;
 	} else if (ns->ever) {
 		ns->stale = true;
+		for (k = 0; k < nnamed; k++)
+			__atomic_store_n(&sc->rows[ns->base + (unsigned)k],
+					 rows[k], __ATOMIC_RELAXED);
 	}
 	atomic_store_explicit(&ns->expires_ms, expires, memory_order_relaxed);
 	atomic_fetch_add_explicit(&ns->seq, 1, memory_order_release);
