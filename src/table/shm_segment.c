@@ -58,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -179,18 +180,57 @@ void swerve_shm_fill(struct swerve_shm *out, void *map, size_t size,
 }
 
 /*
+ * Makes a new segment for the name whose file is <fd> (on device <dev>),
+ * fills it, and writes the complete record into the file, last. Returns
+ * 0 with <out> attached, or -errno with nothing left behind.
+ */
+static int make_segment(int fd, const char *name, uint64_t dev,
+			struct swerve_shm *out, char *err, size_t errlen)
+{
+	size_t size = swerve_shm_bytes(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS);
+	struct shm_link link = { 0 };
+	void *map = (void *)-1;
+	int id;
+
+	link.creator_pid = (uint32_t)getpid();
+	link.created_ms = swerve_now_ms();
+	link.nonce = new_nonce();
+	link.size = size;
+	link.version = SWERVE_SHM_VERSION;
+	id = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | 0600);
+	if (id == -1 || (map = shmat(id, NULL, 0)) == (void *)-1)
+		goto fail;
+	swerve_shm_init(map, SWERVE_SHM_ROWS, link.nonce, dev, name);
+	link.shmid = id;
+	link.magic = LINK_MAGIC;
+	link.sum = link_sum(&link);
+	if (pwrite(fd, &link, sizeof(link), 0) != (ssize_t)sizeof(link)) {
+		errno = errno != 0 ? errno : EIO;
+		goto fail;
+	}
+	swerve_shm_fill(out, map, size, SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS,
+			true, name);
+	return 0;
+fail:
+	swerve_log_reason(err, errlen, "cannot create table %s: %s", name,
+			  strerror(errno));
+	if (map != (void *)-1)
+		shmdt(map);
+	if (id != -1)
+		shmctl(id, IPC_RMID, NULL);
+	return -errno;
+}
+
+/*
  * Creator's half of attach: <fd> is the name we just made with O_EXCL.
- * On failure the name (and the segment) is removed again, since nobody
- * else can use it.
+ * On failure the name is removed again, since nobody else can use it.
  */
 static int create_table(int fd, const char *name, struct swerve_shm *out,
 			char *err, size_t errlen)
 {
-	size_t size = swerve_shm_bytes(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS);
 	struct shm_link link = { 0 };
 	struct stat sb;
-	void *map = (void *)-1;
-	int rc, id = -1;
+	int rc;
 
 	/* The umask may have taken bits away (even ours): restate 0600. */
 	if (fchmod(fd, 0600) == -1 || fstat(fd, &sb) == -1) {
@@ -205,38 +245,18 @@ static int create_table(int fd, const char *name, struct swerve_shm *out,
 				  "%s in " SHM_DIR ": %s", name, strerror(-rc));
 		goto fail;
 	}
+	/* Attachers show who is creating it while we work. */
 	link.creator_pid = (uint32_t)getpid();
 	link.created_ms = swerve_now_ms();
-	link.nonce = new_nonce();
-	link.size = size;
-	link.version = SWERVE_SHM_VERSION;
-	/* Attachers show who is creating it while we work. */
-	if (pwrite(fd, &link, sizeof(link), 0) != (ssize_t)sizeof(link) ||
-	    (id = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | 0600)) == -1 ||
-	    (map = shmat(id, NULL, 0)) == (void *)-1) {
-		rc = errno != 0 ? -errno : -EIO;
-		swerve_log_reason(err, errlen, "cannot create table %s: %s",
-				  name, strerror(-rc));
-		goto fail;
-	}
-	swerve_shm_init(map, SWERVE_SHM_ROWS, link.nonce, (uint64_t)sb.st_dev,
-			name);
-	link.shmid = id;
-	link.magic = LINK_MAGIC;
-	link.sum = link_sum(&link);
 	if (pwrite(fd, &link, sizeof(link), 0) != (ssize_t)sizeof(link)) {
 		rc = -EIO;
 		swerve_log_reason(err, errlen, "cannot write table %s", name);
 		goto fail;
 	}
-	swerve_shm_fill(out, map, size, SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS,
-			true, name);
-	return 0;
+	rc = make_segment(fd, name, (uint64_t)sb.st_dev, out, err, errlen);
+	if (rc == 0)
+		return 0;
 fail:
-	if (map != (void *)-1)
-		shmdt(map);
-	if (id != -1)
-		shmctl(id, IPC_RMID, NULL);
 	shm_unlink(name);
 	return rc;
 }
@@ -362,7 +382,8 @@ static size_t check_segment(const struct shm_link *link, const char *name,
 	struct shmid_ds ds;
 
 	if (shmctl(link->shmid, IPC_STAT, &ds) == -1) {
-		*rc = errno == EACCES ? -EACCES : -EPROTO;
+		/* -EIDRM: gone, a new one may take its place (renew). */
+		*rc = errno == EACCES ? -EACCES : -EIDRM;
 		swerve_log_reason(err, errlen, "table %s names segment %d, which "
 				  "%s; remove it with swervectl reset", name,
 				  link->shmid, errno == EACCES ?
@@ -456,33 +477,23 @@ static uint32_t first_bad_row(const struct swerve_shm_row *rows,
 	return i;
 }
 
-/*
- * Attacher's half: <fd> is a name somebody else made. Waits for its
- * creator if needed, validates, and maps the segment it names.
- */
-static int attach_table(int fd, const char *name, struct swerve_shm *out,
-			char *err, size_t errlen)
+/* Maps the segment <link> names (<size> bytes) and validates it. */
+static int map_table(const struct shm_link *link, size_t size,
+		     const char *name, struct swerve_shm *out, char *err,
+		     size_t errlen)
 {
-	struct shm_link link;
 	struct swerve_shm_header *hdr;
 	uint32_t nrows, nevents = 0, bad;
-	size_t size;
 	int rc;
 
-	rc = wait_link(fd, name, &link, err, errlen);
-	if (rc != 0)
-		return rc;
-	size = check_segment(&link, name, &rc, err, errlen);
-	if (size == 0)
-		return rc;
-	hdr = shmat(link.shmid, NULL, 0);
+	hdr = shmat(link->shmid, NULL, 0);
 	if (hdr == (void *)-1) {
 		rc = -errno;
 		swerve_log_reason(err, errlen, "cannot map table %s: %s", name,
 				  strerror(-rc));
 		return rc;
 	}
-	nrows = check_header(hdr, size, link.nonce, name, &nevents, err,
+	nrows = check_header(hdr, size, link->nonce, name, &nevents, err,
 			     errlen);
 	bad = nrows != 0 ? first_bad_row((struct swerve_shm_row *)(hdr + 1),
 					 nrows) : 0;
@@ -496,6 +507,59 @@ static int attach_table(int fd, const char *name, struct swerve_shm *out,
 	}
 	swerve_shm_fill(out, hdr, size, nrows, nevents, true, name);
 	return 0;
+}
+
+/*
+ * The segment the record of <fd> names is gone (removed by hand, or by
+ * kernel.shm_rmid_forced once nobody had it mapped), though the name is
+ * still there. The process that gets the file's flock makes a new segment
+ * and rewrites the record; the others wait for it. Returns 0 with <out>
+ * attached, 1 when another process renews it (look again), or -errno.
+ */
+static int renew(int fd, const char *name, const struct shm_link *gone,
+		 struct swerve_shm *out, char *err, size_t errlen)
+{
+	struct shm_link now;
+	struct stat sb;
+	int rc = 1;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1)
+		return 1;
+	/* Renewed while we looked? Then attach that. */
+	if (read_link(fd, name, &now, NULL, 0) == 0 &&
+	    now.shmid == gone->shmid && fstat(fd, &sb) == 0)
+		rc = make_segment(fd, name, (uint64_t)sb.st_dev, out, err,
+				  errlen);
+	flock(fd, LOCK_UN);
+	return rc;
+}
+
+/*
+ * Attacher's half: <fd> is a name somebody else made. Waits for its
+ * creator if needed, validates, and maps the segment it names; with
+ * <create>, renews a segment that is gone.
+ */
+static int attach_table(int fd, const char *name, bool create,
+			struct swerve_shm *out, char *err, size_t errlen)
+{
+	uint64_t deadline = swerve_now_ms() + SHM_WAIT_MS;
+	struct shm_link link;
+	size_t size;
+	int rc;
+
+	for (;;) {
+		rc = wait_link(fd, name, &link, err, errlen);
+		if (rc != 0)
+			return rc;
+		size = check_segment(&link, name, &rc, err, errlen);
+		if (size != 0)
+			return map_table(&link, size, name, out, err, errlen);
+		if (rc != -EIDRM || !create)
+			return rc == -EIDRM ? -EPROTO : rc;
+		rc = renew(fd, name, &link, out, err, errlen);
+		if (rc <= 0 || !wait_step(deadline))
+			return rc <= 0 ? rc : -EAGAIN;
+	}
 }
 
 static void sweep_orphans(void);
@@ -535,9 +599,11 @@ int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 			if (errno != EEXIST)
 				break;
 		}
-		fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+		/* Read-write only to renew a segment that is gone. */
+		fd = shm_open(name, (create ? O_RDWR : O_RDONLY) | O_CLOEXEC,
+			      0);
 		if (fd != -1) {
-			rc = attach_table(fd, name, out, err, errlen);
+			rc = attach_table(fd, name, create, out, err, errlen);
 			swerve_libc_close(fd);
 			return rc;
 		}

@@ -15,6 +15,7 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "table/shm.h"
@@ -134,9 +135,6 @@ Test(shm_attach, records_that_do_not_match_their_segment_are_refused,
      .fini = unlink_names)
 {
 	struct test_link l;
-	struct swerve_shm t;
-	const char *name;
-	char err[256];
 
 	l = good_link();
 	l.version = SWERVE_SHM_VERSION + 1;
@@ -151,16 +149,35 @@ Test(shm_attach, records_that_do_not_match_their_segment_are_refused,
 	l = good_link();
 	refuse_link(l, false, "checksum");
 
-	/* a record naming a segment that is gone */
-	name = new_name();
+}
+
+Test(shm_attach, a_segment_gone_behind_its_name_is_renewed,
+     .fini = unlink_names)
+{
+	const char *name = new_name();
+	struct swerve_shm t, u;
+	char err[256];
+	int old;
+
 	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0,
 		     "%s", err);
 	swerve_shm_detach(&t);
-	cr_assert_eq(shmctl(read_link(name).shmid, IPC_RMID, NULL), 0);
-	expect_eproto(name, "segment gone");
+	/* ipcrm, or kernel.shm_rmid_forced once nobody had it mapped */
+	old = read_link(name).shmid;
+	cr_assert_eq(shmctl(old, IPC_RMID, NULL), 0);
+	/* a viewer says so... */
 	cr_assert_eq(swerve_shm_attach(name, false, &t, err, sizeof(err)),
 		     -EPROTO);
 	cr_assert_not_null(strstr(err, "no longer exists"), "%s", err);
+	/* ...a user makes a new one under the same name, and others find it */
+	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_neq(read_link(name).shmid, old);
+	cr_assert_eq(swerve_shm_attach(name, false, &u, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(u.nonce, t.nonce);
+	swerve_shm_detach(&u);
+	swerve_shm_detach(&t);
 }
 
 Test(shm_attach, a_row_written_over_is_refused_on_attach,
@@ -375,4 +392,57 @@ Test(shm_attach, segments_no_name_leads_to_are_swept, .fini = unlink_names)
 	cr_assert_eq(swerve_shm_unlink(b), 0);
 	cr_assert_not(segment_exists(idb));
 	cr_assert_not(segment_exists(idc), "swept by the unlink");
+}
+
+#define RENEWERS 8
+
+Test(shm_attach, racing_renewers_all_end_on_one_table, .fini = unlink_names,
+     .timeout = 20)
+{
+	const char *name = new_name();
+	struct shared {
+		_Atomic int go;
+		_Atomic uint64_t nonce[RENEWERS];
+	} *sh;
+	struct swerve_shm t;
+	pid_t pids[RENEWERS];
+	char err[256];
+	int i, status;
+
+	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0,
+		     "%s", err);
+	swerve_shm_detach(&t);
+	cr_assert_eq(shmctl(read_link(name).shmid, IPC_RMID, NULL), 0);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(sh, MAP_FAILED);
+	for (i = 0; i < RENEWERS; i++) {
+		pids[i] = fork();
+		cr_assert_neq(pids[i], -1);
+		if (pids[i] != 0)
+			continue;
+		while (atomic_load(&sh->go) == 0)
+			;
+		if (swerve_shm_attach(name, true, &t, NULL, 0) != 0)
+			_exit(1);
+		atomic_store(&sh->nonce[i], t.nonce);
+		/* stay attached until everyone has looked */
+		while (atomic_load(&sh->go) != 2)
+			usleep(1000);
+		_exit(0);
+	}
+	atomic_store(&sh->go, 1);
+	for (i = 0; i < RENEWERS; i++)
+		while (atomic_load(&sh->nonce[i]) == 0 &&
+		       waitpid(pids[i], &status, WNOHANG) == 0)
+			usleep(1000);
+	atomic_store(&sh->go, 2);
+	for (i = 0; i < RENEWERS; i++) {
+		waitpid(pids[i], &status, 0);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "renewer %d: status %#x", i, status);
+		cr_assert_eq(atomic_load(&sh->nonce[i]),
+			     atomic_load(&sh->nonce[0]), "renewer %d", i);
+	}
+	munmap(sh, sizeof(*sh));
 }
