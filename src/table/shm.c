@@ -277,7 +277,9 @@ static struct swerve_shm_row *take_over(struct swerve_shm *tab, uint64_t key,
 		row = &tab->rows[(home + i) % nrows];
 		if (!reclaimable(row, now_ms))
 			continue;
-		if (swerve_shm_lock(&row->lock, &h) != 0)
+		/* A row somebody holds is passed over: waiting for each of
+		 * many rows would add up to more than a few milliseconds. */
+		if (swerve_shm_trylock(&row->lock, &h) != 0)
 			continue;
 		/* Under its lock nobody changes it: look again. */
 		if (reclaimable(row, now_ms) && swerve_shm_holds(&row->lock, &h)) {

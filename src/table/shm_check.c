@@ -82,7 +82,7 @@ int swerve_shm_check(struct swerve_shm *tab, uint64_t now_ms, char *err,
 		}
 		if (atomic_load(&r->key) == 0)
 			continue;
-		if (swerve_shm_lock(&r->lock, &h) != 0)
+		if (swerve_shm_trylock(&r->lock, &h) != 0)
 			continue; /* a live holder is changing it */
 		if (h.broken)
 			(void)swerve_shm_row_repair(r, now_ms);

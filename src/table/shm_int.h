@@ -39,6 +39,10 @@ struct swerve_shm_hold {
  */
 int swerve_shm_lock(_Atomic uint64_t *word, struct swerve_shm_hold *h);
 
+/* swerve_shm_lock() without the wait: -ETIMEDOUT at once when a live
+ * holder has it (for loops over many rows, whose waits would add up). */
+int swerve_shm_trylock(_Atomic uint64_t *word, struct swerve_shm_hold *h);
+
 /* True while <h> still holds <word>: nobody took it over meanwhile. */
 bool swerve_shm_holds(_Atomic uint64_t *word, const struct swerve_shm_hold *h);
 

@@ -102,7 +102,9 @@ static inline void relax(void)
 #endif
 }
 
-int swerve_shm_lock(_Atomic uint64_t *word, struct swerve_shm_hold *h)
+/* Takes <word>, waiting at most <budget_ns> for a live holder. */
+static int lock_within(_Atomic uint64_t *word, struct swerve_shm_hold *h,
+		       uint64_t budget_ns)
 {
 	uint64_t start = now_ns(), t = start, cur, mine;
 	unsigned spins = 0;
@@ -127,18 +129,30 @@ int swerve_shm_lock(_Atomic uint64_t *word, struct swerve_shm_hold *h)
 			}
 			continue;
 		}
+		if (budget_ns == 0)
+			break;
 		if (++spins < LOCK_SPINS) {
 			relax();
 			continue;
 		}
 		spins = 0;
 		t = now_ns();
-		if (t - start > (uint64_t)LOCK_WAIT_NS)
+		if (t - start > budget_ns)
 			break;
 		sched_yield();
 	}
 	pthread_sigmask(SIG_SETMASK, &h->old, NULL);
 	return -ETIMEDOUT;
+}
+
+int swerve_shm_lock(_Atomic uint64_t *word, struct swerve_shm_hold *h)
+{
+	return lock_within(word, h, LOCK_WAIT_NS);
+}
+
+int swerve_shm_trylock(_Atomic uint64_t *word, struct swerve_shm_hold *h)
+{
+	return lock_within(word, h, 0);
 }
 
 bool swerve_shm_holds(_Atomic uint64_t *word, const struct swerve_shm_hold *h)

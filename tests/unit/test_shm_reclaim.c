@@ -147,6 +147,28 @@ Test(shm_reclaim, a_row_whose_lock_is_held_is_passed_over)
 	swerve_shm_detach(&t);
 }
 
+Test(shm_reclaim, rows_held_by_others_cost_no_wait_each)
+{
+	uint64_t fresh = (uint64_t)7u << 32 | (uint32_t)swerve_now_ms();
+	struct swerve_shm_row *row, *last;
+	struct swerve_shm t;
+	uint64_t t0;
+	size_t i;
+
+	cr_assert_eq(swerve_shm_private(&t), 0);
+	fill_named(&t);
+	/* every row held by a live holder, but one */
+	for (i = 0; i < t.nrows; i++)
+		atomic_store(&t.rows[i].lock, fresh);
+	last = swerve_shm_row(&t, old_key(t.nrows / 2), false);
+	atomic_store(&last->lock, 0);
+	t0 = swerve_now_ms();
+	row = swerve_shm_row_named(&t, new_key(0), HORIZON, NOW + HORIZON + 1);
+	cr_assert_lt(swerve_now_ms() - t0, 100, "waited for each held row");
+	cr_assert_eq(row, last);
+	swerve_shm_detach(&t);
+}
+
 Test(shm_reclaim, a_still_full_table_is_said_once_on_stderr)
 {
 	struct swerve_shm t;
