@@ -96,6 +96,16 @@ static pid_t holder(const char *name, uint64_t key, bool stop)
 	return pid;
 }
 
+/* Creates table <name> into <t> and returns the row of key 5. */
+static struct swerve_shm_row *row_of(const char *name, struct swerve_shm *t)
+{
+	char err[256];
+
+	cr_assert_eq(swerve_shm_attach(name, true, t, err, sizeof(err)), 0,
+		     "%s", err);
+	return swerve_shm_row(t, 5, true);
+}
+
 Test(shm_lock, a_stopped_holder_delays_reports_by_milliseconds_only,
      .fini = unlink_names, .timeout = 20)
 {
@@ -103,16 +113,12 @@ Test(shm_lock, a_stopped_holder_delays_reports_by_milliseconds_only,
 	struct swerve_outlier_cfg c = test_cfg();
 	enum swerve_outlier_event ev;
 	struct swerve_outlier_state st;
-	struct swerve_shm_row *row;
 	struct swerve_shm t;
+	struct swerve_shm_row *row = row_of(name, &t);
 	char err[256];
 	int status, i;
-	pid_t pid;
+	pid_t pid = holder(name, 5, true);
 
-	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0,
-		     "%s", err);
-	row = swerve_shm_row(&t, 5, true);
-	pid = holder(name, 5, true);
 	/* While it is stopped: every report returns at once, failing open */
 	for (i = 0; i < 20; i++) {
 		cr_assert_lt(timed_fail(&t, row, &ev), BOUND_MS);
@@ -145,16 +151,12 @@ Test(shm_lock, a_holder_killed_holding_the_lock_costs_nothing_after_its_lease,
 	struct swerve_outlier_cfg c = test_cfg();
 	enum swerve_outlier_event ev;
 	struct swerve_outlier_state st;
-	struct swerve_shm_row *row;
 	struct swerve_shm t;
+	struct swerve_shm_row *row = row_of(name, &t);
+	pid_t pid = holder(name, 5, false);
 	char err[256];
 	int status;
-	pid_t pid;
 
-	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0,
-		     "%s", err);
-	row = swerve_shm_row(&t, 5, true);
-	pid = holder(name, 5, false);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	cr_assert_lt(timed_fail(&t, row, &ev), BOUND_MS);
