@@ -282,7 +282,8 @@ static struct swerve_shm_row *take_over(struct swerve_shm *tab, uint64_t key,
 		if (swerve_shm_trylock(&row->lock, &h) != 0)
 			continue;
 		/* Under its lock nobody changes it: look again. */
-		if (reclaimable(row, now_ms) && swerve_shm_holds(&row->lock, &h)) {
+		if (reclaimable(row, now_ms) &&
+		    swerve_shm_holds(&row->lock, &h)) {
 			hand_over(row, key, horizon_ms, now_ms);
 			got = row;
 		}

@@ -54,7 +54,7 @@
 /* One endpoint's health. 256 bytes, cache-line aligned. */
 struct swerve_shm_row {
 	_Atomic uint64_t key;              /* 0 = free */
-	_Atomic uint64_t ejected_until_ms; /* 0 = not ejected; lock-free reads */
+	_Atomic uint64_t ejected_until_ms; /* 0: not ejected; lock-free reads */
 	_Atomic uint32_t tag;              /* SWERVE_SHM_ROW_TAG, always */
 	_Atomic uint32_t quiet;            /* 1: st has no streak, backoff or
 					    * ejection, so a success changes

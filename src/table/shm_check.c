@@ -71,7 +71,8 @@ int swerve_shm_check(struct swerve_shm *tab, uint64_t now_ms, char *err,
 	    tab->hdr->nrows != tab->nrows ||
 	    tab->hdr->nevents != tab->nevents ||
 	    tab->hdr->nonce != tab->nonce) {
-		swerve_log_reason(err, errlen, "the header changed since attach");
+		swerve_log_reason(err, errlen,
+				  "the header changed since attach");
 		return 1;
 	}
 	for (i = 0; i < tab->nrows; i++) {

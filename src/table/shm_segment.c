@@ -241,7 +241,8 @@ static int create_table(int fd, const char *name, struct swerve_shm *out,
 	}
 	rc = -posix_fallocate(fd, 0, LINK_BYTES);
 	if (rc != 0) {
-		swerve_log_reason(err, errlen, "cannot reserve a page for table "
+		swerve_log_reason(err, errlen,
+				  "cannot reserve a page for table "
 				  "%s in " SHM_DIR ": %s", name, strerror(-rc));
 		goto fail;
 	}
@@ -300,7 +301,8 @@ static int refuse_unready(const struct shm_link *link, const char *name,
 				  "by pid %u; remove it with swervectl reset",
 				  name, pid);
 	else
-		swerve_log_reason(err, errlen, "table %s is still being created "
+		swerve_log_reason(err, errlen,
+				  "table %s is still being created "
 				  "by pid %u; try again", name, pid);
 	return -EAGAIN;
 }
@@ -318,7 +320,8 @@ static int read_link(int fd, const char *name, struct shm_link *link,
 		return -errno;
 	}
 	if (sb.st_uid != geteuid()) {
-		swerve_log_reason(err, errlen, "table %s belongs to uid %u, not "
+		swerve_log_reason(err, errlen,
+				  "table %s belongs to uid %u, not "
 				  "to us (uid %u)", name, (unsigned)sb.st_uid,
 				  (unsigned)geteuid());
 		return -EACCES;
@@ -365,7 +368,8 @@ static int wait_link(int fd, const char *name, struct shm_link *link,
 				      name, err, errlen);
 	}
 	if (rc == 0 && link->version != SWERVE_SHM_VERSION) {
-		swerve_log_reason(err, errlen, "table %s has layout version %u, "
+		swerve_log_reason(err, errlen,
+				  "table %s has layout version %u, "
 				  "this swerve uses %u; remove it with "
 				  "swervectl reset once no program uses it",
 				  name, link->version, SWERVE_SHM_VERSION);
@@ -384,7 +388,8 @@ static size_t check_segment(const struct shm_link *link, const char *name,
 	if (shmctl(link->shmid, IPC_STAT, &ds) == -1) {
 		/* -EIDRM: gone, a new one may take its place (renew). */
 		*rc = errno == EACCES ? -EACCES : -EIDRM;
-		swerve_log_reason(err, errlen, "table %s names segment %d, which "
+		swerve_log_reason(err, errlen,
+				  "table %s names segment %d, which "
 				  "%s; remove it with swervectl reset", name,
 				  link->shmid, errno == EACCES ?
 				  "is not ours" : "no longer exists");
@@ -393,7 +398,8 @@ static size_t check_segment(const struct shm_link *link, const char *name,
 	*rc = -EACCES;
 	if (ds.shm_perm.uid != geteuid() || ds.shm_perm.cuid != geteuid() ||
 	    (ds.shm_perm.mode & 0777) != 0600) {
-		swerve_log_reason(err, errlen, "table %s names a segment of uid "
+		swerve_log_reason(err, errlen,
+				  "table %s names a segment of uid "
 				  "%u, mode %o, not ours", name,
 				  (unsigned)ds.shm_perm.uid,
 				  (unsigned)(ds.shm_perm.mode & 0777));
@@ -435,9 +441,11 @@ static uint32_t check_header(const struct swerve_shm_header *hdr,
 	}
 	if (hsize != sizeof(struct swerve_shm_header) ||
 	    rsize != sizeof(struct swerve_shm_row)) {
-		swerve_log_reason(err, errlen, "table %s has %u-byte header and "
+		swerve_log_reason(err, errlen,
+				  "table %s has %u-byte header and "
 				  "%u-byte rows, expected %zu and %zu", name,
-				  hsize, rsize, sizeof(struct swerve_shm_header),
+				  hsize, rsize,
+				  sizeof(struct swerve_shm_header),
 				  sizeof(struct swerve_shm_row));
 		return 0;
 	}
@@ -454,7 +462,8 @@ static uint32_t check_header(const struct swerve_shm_header *hdr,
 		return 0;
 	}
 	if (size < swerve_shm_bytes(nrows, nev)) {
-		swerve_log_reason(err, errlen, "table %s is %zu bytes, too small "
+		swerve_log_reason(err, errlen,
+				  "table %s is %zu bytes, too small "
 				  "for its %u rows and %u events (%zu bytes)",
 				  name, size, nrows, nev,
 				  swerve_shm_bytes(nrows, nev));
@@ -614,7 +623,8 @@ int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 	if (rc == -ENOENT)
 		swerve_log_reason(err, errlen, "table %s does not exist", name);
 	else if (rc == -EACCES)
-		swerve_log_reason(err, errlen, "table %s belongs to another user "
+		swerve_log_reason(err, errlen,
+				  "table %s belongs to another user "
 				  "and is not accessible", name);
 	else
 		swerve_log_reason(err, errlen, "cannot open table %s: %s", name,

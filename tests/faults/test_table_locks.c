@@ -49,7 +49,8 @@ static pid_t stopped_holder(const char *shm, const char *prefix)
 		if (swerve_shm_attach(shm, true, &t, NULL, 0) != 0)
 			_exit(2);
 		for (i = 0; i < 2; i++) {
-			rows[i] = swerve_shm_row(&t, f_key(prefix, 2 + i), true);
+			rows[i] = swerve_shm_row(&t, f_key(prefix, 2 + i),
+						 true);
 			swerve_shm_report(&t, NULL, &rows[i], 1, 0, &c,
 					  SWERVE_OUTCOME_CONNECT_FAILED, 0,
 					  swerve_now_ms());
@@ -187,7 +188,8 @@ Test(table_faults, kill_9_storms_leave_a_consistent_table_that_adds_up,
 		started += atomic_load(&cnt[i].started);
 		ok += atomic_load(&cnt[i].ok);
 	}
-	ok_rows = atomic_load(&dead->connects_ok) + atomic_load(&live->connects_ok);
+	ok_rows = atomic_load(&dead->connects_ok) +
+		  atomic_load(&live->connects_ok);
 	failed_rows = atomic_load(&dead->connects_failed) +
 		      atomic_load(&live->connects_failed);
 	/* A connect that returned 0 was counted once, before it returned;
