@@ -190,7 +190,7 @@ static int make_segment(int fd, const char *name, uint64_t dev,
 	size_t size = swerve_shm_bytes(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS);
 	struct shm_link link = { 0 };
 	void *map = (void *)-1;
-	int id;
+	int id, rc;
 
 	link.creator_pid = (uint32_t)getpid();
 	link.created_ms = swerve_now_ms();
@@ -212,13 +212,14 @@ static int make_segment(int fd, const char *name, uint64_t dev,
 			true, name);
 	return 0;
 fail:
+	rc = errno;
 	swerve_log_reason(err, errlen, "cannot create table %s: %s", name,
-			  strerror(errno));
+			  strerror(rc));
 	if (map != (void *)-1)
 		shmdt(map);
 	if (id != -1)
 		shmctl(id, IPC_RMID, NULL);
-	return -errno;
+	return -rc;
 }
 
 /*
@@ -536,7 +537,8 @@ static int renew(int fd, const char *name, const struct shm_link *gone,
 		return 1;
 	/* Renewed while we looked? Then attach that. */
 	if (read_link(fd, name, &now, NULL, 0) == 0 &&
-	    now.shmid == gone->shmid && fstat(fd, &sb) == 0)
+	    now.shmid == gone->shmid && now.nonce == gone->nonce &&
+	    fstat(fd, &sb) == 0)
 		rc = make_segment(fd, name, (uint64_t)sb.st_dev, out, err,
 				  errlen);
 	flock(fd, LOCK_UN);
