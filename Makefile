@@ -176,13 +176,15 @@ $(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
 clients: all $(BUILD)/tests/clients $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml
 
-# Fault injection (tests/faults): real processes, real signals, real mounts
-# and a real DNS server frozen or silenced mid-run, against the library;
-# linked like the client matrix, with the integration tests' support.
+# The fault-injection suite (tests/faults): real clients under the library
+# while other processes stop, kill, truncate, scribble on or starve what
+# it relies on (the table, the DNS server, signals). Every case file in tests/faults/ joins it; cases reach the
+# core modules (a lock taken the library's way, the table's own check).
+# Fixed loopback addresses, like integration: run it under the same flock.
 $(BUILD)/tests/faults: $(FAULT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
-                       $(BUILD)/tests/obj/integration/support.o
+                       $(BUILD)/tests/obj/integration/support.o $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) -lcriterion $(LDLIBS)
 
 faults: all $(BUILD)/tests/faults $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/faults --jobs 1 --xml=$(BUILD)/faults.xml

@@ -296,15 +296,32 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 		(size_t)(sc - c->svcs)];
 	const struct swerve_endpoint *ep = &svc->endpoints[ns->ep];
 	struct swerve_shm_row *rows[SWERVE_DNS_MAX_ADDRS];
+	const struct answer *last =
+		&ns->copy[atomic_load_explicit(&ns->seq, memory_order_acquire) & 1];
+	uint64_t horizon = svc->dns_max_ttl_ms + svc->outlier.max_ejection_ms;
 	sigset_t all, old;
-	int k;
+	int k, nnamed;
 
-	/* Rows first, outside the latch: lock-free, may probe a while. */
-	for (k = 0; k < n; k++)
-		rows[k] = swerve_shm_row(c->tab,
-					 swerve_shm_address_key(svc->name, ep->text,
-							&addrs[k]),
-					 true);
+	if (horizon < svc->dns_max_ttl_ms)
+		horizon = UINT64_MAX;
+	/* Rows first, outside the latch: they may probe a while. A failed
+	 * lookup goes on serving the last answer, so its rows are named
+	 * again: no process may take them over meanwhile. */
+	nnamed = n > 0 ? n : (int)atomic_load_explicit(&last->n,
+						       memory_order_relaxed);
+	if (nnamed > SWERVE_DNS_MAX_ADDRS)
+		nnamed = SWERVE_DNS_MAX_ADDRS;
+	for (k = 0; k < nnamed; k++) {
+		struct sockaddr_storage one;
+
+		if (n > 0)
+			one = addrs[k];
+		else
+			read_address(last, (unsigned)k, &one);
+		rows[k] = swerve_shm_row_named(
+			c->tab, swerve_shm_address_key(svc->name, ep->text, &one),
+			horizon, swerve_now_ms());
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	/* One writer at a time, even when a paused refresher comes back
@@ -323,7 +340,7 @@ static void publish(struct swerve_dnscache *c, struct svc_cache *sc,
 		atomic_thread_fence(memory_order_release);
 		write_answer(&ns->copy[1], addrs, n);
 	}
-	for (k = 0; k < n; k++)
+	for (k = 0; k < nnamed; k++)
 		__atomic_store_n(&sc->rows[ns->base + (unsigned)k], rows[k],
 				 __ATOMIC_RELAXED);
 	for (; n > 0 && k < SWERVE_DNS_MAX_ADDRS; k++)

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -228,8 +229,10 @@ static void init_config(struct swerve_config *cfg, const char *path)
 	const char *why;
 
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s",
-		 SWERVE_DEFAULT_SHM);
+	/* Per user: a table belongs to the user that made it (mode 0600),
+	 * so one shared name would leave every other user on its own. */
+	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s.%u",
+		 SWERVE_DEFAULT_SHM, (unsigned)geteuid());
 	cfg->log_level = SWERVE_LOG_WARN;
 	(void)config_parse_cidr(SWERVE_DEFAULT_VIP_CIDR, &cfg->vip_net,
 				&cfg->vip_mask, &cfg->vip_prefix, &why);

@@ -21,7 +21,7 @@
 #include "base/swerve.h"
 
 #define SWERVE_DEFAULT_CONFIG "/etc/swerve/swerve.ini"
-#define SWERVE_DEFAULT_SHM "/swerve"
+#define SWERVE_DEFAULT_SHM "/swerve" /* then ".<euid>": one table per user */
 #define SWERVE_DEFAULT_VIP_CIDR "127.77.0.0/16"
 
 /* Bounds of the locality rules; a config beyond them is rejected. */

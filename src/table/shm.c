@@ -1,34 +1,36 @@
 /*
- * shm.c: the host-wide health table.
+ * shm.c: the rows of the host-wide health table: finding and claiming
+ * them, handing a forgotten address's row to a new one, and every change
+ * of a row's health (outcomes, operator edits, panic, the epoch). Where
+ * the table lives and how it is validated is shm_segment.c; the locks are
+ * shm_lock.c.
  *
- * Creation races. Any process may be the first to run with swerve, so every
- * one tries shm_open(O_CREAT | O_EXCL) and exactly one wins. The winner
- * sizes the segment, fills the header, initialises every row's mutex, then
- * publishes with two release stores: ready = 1, and the magic last of all.
- * The losers open the existing name and wait, at most about 50 ms, for the
- * magic to appear; with acquire loads, seeing the magic means seeing the
- * whole initialisation. A creator that died half-way leaves a segment that
- * never gets its magic: nobody can tell a slow creator from a dead one
- * without racing it, so such a table is refused (-EAGAIN, with the creator's
- * pid and "swervectl reset" in the reason) and never re-initialised in
- * place. The process then falls back to a private table: fail open.
+ * Trust. The segment is writable by every process of the user. Its shape
+ * is validated on attach, and afterwards only our own copy of the sizes
+ * bounds row indices, so a header rewritten later cannot send us outside
+ * the mapping. Before each change the header and the row's tag are looked
+ * at again (swerve_shm_trust): a table written over is replaced by a
+ * private copy and health stays in this process. Row contents are never
+ * pointers or addresses, and every state read under a lock is repaired to
+ * one outlier.c can produce before use: the worst a scribbler can do is
+ * eject or un-eject endpoints.
  *
- * Trust. The segment is writable by every process of the user, and a
- * foreign program may have created a segment of the same name. Everything
- * about its shape is validated once, on attach (magic, version, header and
- * row sizes, row count, file size), and afterwards only our own copy of the
- * size is used to bound row indices, so a header rewritten later cannot
- * send us outside the mapping. Row contents are never pointers or
- * addresses: the worst a scribbler can do is eject or un-eject endpoints.
+ * Locks. Each row's outlier state is a handful of fields that must change
+ * together (streaks, backoff, ejection), so it is changed under the row's
+ * lock word (shm_lock.c), held for a few hundred instructions with every
+ * signal blocked, never across a system call that can block, and with
+ * nothing logged under it. The state is copied out, changed, and written
+ * back only while the lock is still ours. A waiter gives up after a couple
+ * of milliseconds and fails open: the outcome is counted but changes no
+ * shared state. A lock taken over from a holder that was gone comes with
+ * a repair of what it may have left half-written.
  *
- * Robust locks. Each row's outlier state is a handful of fields that must
- * change together (streaks, backoff, ejection), so it is updated under a
- * process-shared mutex. A process can be killed at any instruction,
- * including while holding it, so the mutex is robust: the next locker gets
- * EOWNERDEAD, clamps whatever the dead process may have left half-written,
- * marks the mutex consistent and carries on. The lock is held for a few
- * hundred instructions, never across a system call that can block, and
- * nothing is logged under it.
+ * Quiet rows. Most outcomes are successes on healthy endpoints, and a
+ * success on a state with no streak, no backoff and no ejection changes
+ * nothing. Each row therefore publishes a quiet flag, and a success on a
+ * quiet row only bumps its counters, without the lock. A change that may
+ * end quietness clears the flag before it writes the state back, so a
+ * success that still saw the flag set counts as having come first.
  *
  * Why readers take no lock. The connect path only asks "is this endpoint
  * ejected now?". Every update publishes the answer as a single 64-bit
@@ -37,17 +39,28 @@
  * safe in a signal handler. An ejection whose deadline passed reads as
  * healthy at once, even before anyone refreshes the row's state.
  *
- * The epoch. The connect path will cache each service's routing plan
- * (tiers, priority load, panic) instead of recomputing it per connect, and
- * needs to know when the plan is stale without reading every row. The
- * service's row therefore keeps a counter that moves after each change of
- * an ejection (by detection, expiry noticed, or an operator) and each new
+ * The epoch. The connect path caches each service's routing plan (tiers,
+ * priority load, panic) instead of recomputing it per connect, and needs
+ * to know when the plan is stale without reading every row. The service's
+ * row therefore keeps a counter that moves after each change of an
+ * ejection (by detection, expiry noticed, or an operator) and each new
  * panic mask, and never on an outcome that changes no ejection, so a busy
  * healthy service keeps its plan. The change is published first and the
  * counter moved after, with release order, so a reader that loads the new
  * value with acquire order sees the change. Each change is decided under
  * the row lock (or by the panic mask's compare-and-swap), so however many
  * processes see it, it moves the epoch once.
+ *
+ * Row takeover. Rows are claimed for good, except those of addresses
+ * behind names: with IP churn those would fill the 4,096 rows and leave
+ * new endpoints without outlier detection. A row that no answer has named
+ * and no outcome has touched for its horizon (dns_max_ttl plus the longest
+ * ejection of its service) may be given to a new key once the table is
+ * full. By then every process that still routes to the old address has
+ * let its answer expire and refreshes it before the next connect, naming
+ * its rows again (a stale answer is named again too), so nobody reports
+ * into the row any more but, at worst, one outcome of a thread that
+ * stalled for the whole horizon.
  *
  * The event ring after the rows is written and read by shm_events.c; this
  * file decides which events a change of a row makes.
@@ -57,25 +70,20 @@
  * different endpoints of one service at the same instant can therefore
  * both pass the check and exceed the cap by one, briefly; one ejection per
  * streak and per endpoint is exact, because it is decided under the lock.
+ *
+ * Thread- and process-safety: everything here may run in any thread of any
+ * process at once; lookups are lock-free, changes happen under the row
+ * locks as described, and nothing waits longer than shm_lock.c allows.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "base/libc.h"
 #include "base/log.h"
-#include "table/shm.h"
 #include "base/swerve.h"
+#include "table/shm.h"
+#include "table/shm_int.h"
 
 _Static_assert(sizeof(struct swerve_shm_row) == 256,
 	       "a row is 256 bytes: the layout is shared across processes");
@@ -86,33 +94,13 @@ _Static_assert(sizeof(((struct swerve_shm_row *)0)->pad) > 0,
 _Static_assert(sizeof(struct swerve_shm_event) == 64,
 	       "an event is 64 bytes: the layout is shared too");
 
-/* How long an attacher waits for a creator that is half-way. */
-#define SHM_WAIT_MS 50
-#define SHM_WAIT_STEP_NS 1000000L
-/* A creator needs about a millisecond; a table this old is abandoned. */
-#define SHM_STALE_MS 5000u
-/*
- * Upper bound on the row count we accept from a header written by another
- * build (64 MiB of rows): anything larger is not ours.
- */
-#define SHM_MAX_ROWS (SWERVE_SHM_ROWS * 64u)
-/* Upper bound on the ring size we accept from another build's header. */
-#define SHM_MAX_EVENTS (SWERVE_SHM_EVENTS * 64u)
-/* No real ejection lasts this long; longer values are damage. */
-#define SHM_MAX_EJECTION_MS (100ull * 24 * 3600 * 1000)
-
-/* Header, rows, then the event ring. */
-static size_t table_bytes(uint32_t nrows, uint32_t nevents)
-{
-	return sizeof(struct swerve_shm_header) +
-	       (size_t)nrows * sizeof(struct swerve_shm_row) +
-	       (size_t)nevents * sizeof(struct swerve_shm_event);
-}
+/* Said once per process: a full table costs new endpoints their health. */
+static atomic_bool said_full;
 
 /* Rows covered by our own mapping; the shared header is not consulted. */
 static size_t table_nrows(const struct swerve_shm *tab)
 {
-	if (tab->hdr == NULL || tab->rows == NULL)
+	if (tab == NULL || tab->hdr == NULL || tab->rows == NULL)
 		return 0;
 	return tab->nrows;
 }
@@ -132,398 +120,38 @@ static uint64_t mix_key(uint64_t k)
 	return k;
 }
 
-static int init_row_locks(struct swerve_shm_row *rows, uint32_t nrows)
+static uint64_t add_sat(uint64_t a, uint64_t b)
 {
-	pthread_mutexattr_t attr;
-	uint32_t i;
-	int rc;
-
-	rc = pthread_mutexattr_init(&attr);
-	if (rc != 0)
-		return -rc;
-	rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	if (rc == 0)
-		rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	for (i = 0; rc == 0 && i < nrows; i++)
-		rc = pthread_mutex_init(&rows[i].lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	return -rc;
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/*
- * Fills the header and the rows of a zeroed mapping of <nrows> rows, then
- * publishes it: ready first, the magic last, both with release order, so
- * that whoever sees the magic sees everything before it.
- */
-static int init_table(struct swerve_shm_header *hdr, uint32_t nrows)
+/* Remembers that this process was given <row> for <key>. */
+static struct swerve_shm_row *handed(struct swerve_shm *tab,
+				     struct swerve_shm_row *row, uint64_t key)
 {
-	struct swerve_shm_row *rows = (struct swerve_shm_row *)(hdr + 1);
-	int rc;
-
-	hdr->version = SWERVE_SHM_VERSION;
-	hdr->header_size = (uint32_t)sizeof(struct swerve_shm_header);
-	hdr->row_size = (uint32_t)sizeof(struct swerve_shm_row);
-	hdr->nrows = nrows;
-	hdr->nevents = SWERVE_SHM_EVENTS;
-	hdr->event_size = (uint32_t)sizeof(struct swerve_shm_event);
-	/* Attachers read these two while we work, to diagnose a dead us. */
-	__atomic_store_n(&hdr->creator_pid, (uint32_t)getpid(),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&hdr->created_ms, swerve_now_ms(), __ATOMIC_RELAXED);
-	rc = init_row_locks(rows, nrows);
-	if (rc != 0)
-		return rc;
-	atomic_store_explicit(&hdr->ready, 1, memory_order_release);
-	__atomic_store_n(&hdr->magic, SWERVE_SHM_MAGIC, __ATOMIC_RELEASE);
-	return 0;
+	if (row != NULL && tab->mine != NULL)
+		__atomic_store_n(&tab->mine[row - tab->rows], key,
+				 __ATOMIC_RELAXED);
+	return row;
 }
 
-static void fill_table(struct swerve_shm *out, void *map, size_t size,
-		       uint32_t nrows, uint32_t nevents, bool shared,
-		       const char *name)
+static void say_full(const struct swerve_shm *tab)
 {
-	out->hdr = map;
-	out->rows = (struct swerve_shm_row *)(out->hdr + 1);
-	out->nrows = nrows;
-	out->events = (struct swerve_shm_event *)(out->rows + nrows);
-	out->nevents = nevents;
-	out->size = size;
-	out->shared = shared;
-	snprintf(out->name, sizeof(out->name), "%s", name);
+	if (!atomic_exchange(&said_full, true))
+		swerve_log(SWERVE_LOG_WARN,
+			   "table %s is full (%zu rows): endpoints without a "
+			   "row get no outlier detection", tab->name,
+			   tab->nrows);
 }
 
-/*
- * Creator's half of attach: <fd> is a segment we just made with O_EXCL.
- * On failure the name is removed again, since nobody else can use it.
- */
-static int create_table(int fd, const char *name, struct swerve_shm *out,
-			char *err, size_t errlen)
-{
-	size_t size = table_bytes(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS);
-	void *map;
-	int rc;
-
-	/* The umask may have taken bits away (even ours): restate 0600. */
-	if (fchmod(fd, 0600) == -1 || ftruncate(fd, (off_t)size) == -1) {
-		rc = -errno;
-		swerve_log_reason(err, errlen, "cannot size table %s: %s", name,
-			   strerror(-rc));
-		goto fail;
-	}
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		rc = -errno;
-		swerve_log_reason(err, errlen, "cannot map table %s: %s", name,
-			   strerror(-rc));
-		goto fail;
-	}
-	rc = init_table(map, SWERVE_SHM_ROWS);
-	if (rc != 0) {
-		munmap(map, size);
-		swerve_log_reason(err, errlen, "cannot set up the locks of table %s: "
-			   "%s", name, strerror(-rc));
-		goto fail;
-	}
-	fill_table(out, map, size, SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS, true,
-		   name);
-	return 0;
-fail:
-	shm_unlink(name);
-	return rc;
-}
-
-static bool pid_is_dead(uint32_t pid)
-{
-	if (pid == 0 || pid > (uint32_t)INT32_MAX)
-		return true;
-	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
-}
-
-/* Sleeps one step of the creation wait; false once the wait is over. */
-static bool wait_step(uint64_t deadline_ms)
-{
-	struct timespec ts = { 0, SHM_WAIT_STEP_NS };
-
-	if (swerve_now_ms() >= deadline_ms)
-		return false;
-	nanosleep(&ts, NULL); /* EINTR just shortens the step */
-	return true;
-}
-
-/*
- * Explains a segment that never finished creation, from what its creator
- * managed to write into <hdr> (which may be NULL: not even sized).
- */
-static int refuse_unready(const struct swerve_shm_header *hdr,
-			  const char *name, char *err, size_t errlen)
-{
-	uint32_t pid = 0;
-	uint64_t created = 0, now = swerve_now_ms();
-
-	if (hdr != NULL) {
-		pid = __atomic_load_n(&hdr->creator_pid, __ATOMIC_RELAXED);
-		created = __atomic_load_n(&hdr->created_ms, __ATOMIC_RELAXED);
-	}
-	if (pid == 0)
-		swerve_log_reason(err, errlen, "table %s was left half-created by an "
-			   "unknown process; remove it with swervectl reset",
-			   name);
-	else if (pid_is_dead(pid) || created == 0 || created > now ||
-		 now - created > SHM_STALE_MS)
-		swerve_log_reason(err, errlen, "table %s was left half-created by "
-			   "pid %u; remove it with swervectl reset", name,
-			   pid);
-	else
-		swerve_log_reason(err, errlen, "table %s is still being created by "
-			   "pid %u; try again", name, pid);
-	return -EAGAIN;
-}
-
-/*
- * Checks the shape of a published header against the <size> of the
- * segment. Returns the row count and sets <*nevents>, or returns 0 with a
- * reason in <err>.
- */
-static uint32_t check_header(const struct swerve_shm_header *hdr,
-			     size_t size, const char *name, uint32_t *nevents,
-			     char *err, size_t errlen)
-{
-	uint32_t version = hdr->version, hsize = hdr->header_size;
-	uint32_t rsize = hdr->row_size, nrows = hdr->nrows;
-	uint32_t esize = hdr->event_size, nev = hdr->nevents;
-
-	if (version != SWERVE_SHM_VERSION) {
-		swerve_log_reason(err, errlen, "table %s has layout version %u, this "
-			   "swerve uses %u; remove it with swervectl reset "
-			   "once no program uses it", name, version,
-			   SWERVE_SHM_VERSION);
-		return 0;
-	}
-	if (hsize != sizeof(struct swerve_shm_header) ||
-	    rsize != sizeof(struct swerve_shm_row)) {
-		swerve_log_reason(err, errlen, "table %s has %u-byte header and "
-			   "%u-byte rows, expected %zu and %zu", name, hsize,
-			   rsize, sizeof(struct swerve_shm_header),
-			   sizeof(struct swerve_shm_row));
-		return 0;
-	}
-	if (nrows == 0 || nrows > SHM_MAX_ROWS) {
-		swerve_log_reason(err, errlen, "table %s claims %u rows", name,
-			   nrows);
-		return 0;
-	}
-	if (esize != sizeof(struct swerve_shm_event) || nev == 0 ||
-	    nev > SHM_MAX_EVENTS) {
-		swerve_log_reason(err, errlen, "table %s has %u events of %u bytes, "
-			   "expected events of %zu", name, nev, esize,
-			   sizeof(struct swerve_shm_event));
-		return 0;
-	}
-	if (size < table_bytes(nrows, nev)) {
-		swerve_log_reason(err, errlen, "table %s is %zu bytes, too small for "
-			   "its %u rows and %u events (%zu bytes)", name, size,
-			   nrows, nev, table_bytes(nrows, nev));
-		return 0;
-	}
-	*nevents = nev;
-	return nrows;
-}
-
-/*
- * Attacher's half: <fd> is a segment somebody else made. Waits for its
- * creator if needed, validates, and maps exactly the validated size.
- */
-static int attach_table(int fd, const char *name, struct swerve_shm *out,
-			char *err, size_t errlen)
-{
-	uint64_t deadline = swerve_now_ms() + SHM_WAIT_MS;
-	struct swerve_shm_header *hdr = NULL;
-	struct stat sb;
-	size_t size, want;
-	uint64_t magic;
-	uint32_t nrows, nevents = 0;
-	void *map;
-	int rc;
-
-	for (;;) {
-		if (fstat(fd, &sb) == -1) {
-			rc = -errno;
-			swerve_log_reason(err, errlen, "cannot stat table %s: %s",
-				   name, strerror(-rc));
-			return rc;
-		}
-		if (sb.st_uid != geteuid()) {
-			swerve_log_reason(err, errlen, "table %s belongs to uid %u, "
-				   "not to us (uid %u)", name,
-				   (unsigned)sb.st_uid, (unsigned)geteuid());
-			return -EACCES;
-		}
-		if (sb.st_size != 0)
-			break;
-		/* Created but not yet sized. */
-		if (!wait_step(deadline))
-			return refuse_unready(NULL, name, err, errlen);
-	}
-	if (sb.st_size < (off_t)sizeof(*hdr) ||
-	    (uint64_t)sb.st_size > table_bytes(SHM_MAX_ROWS, SHM_MAX_EVENTS)) {
-		swerve_log_reason(err, errlen, "table %s has a size of %lld bytes: "
-			   "not a swerve table", name, (long long)sb.st_size);
-		return -EPROTO;
-	}
-	size = (size_t)sb.st_size;
-
-	/* The header alone first: the rest is mapped once validated. */
-	hdr = mmap(NULL, sizeof(*hdr), PROT_READ, MAP_SHARED, fd, 0);
-	if (hdr == MAP_FAILED) {
-		rc = -errno;
-		swerve_log_reason(err, errlen, "cannot map table %s: %s", name,
-			   strerror(-rc));
-		return rc;
-	}
-	while ((magic = __atomic_load_n(&hdr->magic, __ATOMIC_ACQUIRE)) == 0) {
-		if (!wait_step(deadline)) {
-			rc = refuse_unready(hdr, name, err, errlen);
-			goto out;
-		}
-	}
-	rc = -EPROTO;
-	if (magic != SWERVE_SHM_MAGIC) {
-		swerve_log_reason(err, errlen, "table %s is not a swerve table (magic "
-			   "%#llx)", name, (unsigned long long)magic);
-		goto out;
-	}
-	if (atomic_load_explicit(&hdr->ready, memory_order_acquire) != 1) {
-		swerve_log_reason(err, errlen, "table %s has its magic but is not "
-			   "marked ready: damaged", name);
-		goto out;
-	}
-	nrows = check_header(hdr, size, name, &nevents, err, errlen);
-	if (nrows == 0)
-		goto out;
-	want = table_bytes(nrows, nevents);
-	map = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		rc = -errno;
-		swerve_log_reason(err, errlen, "cannot map table %s: %s", name,
-			   strerror(-rc));
-		goto out;
-	}
-	fill_table(out, map, want, nrows, nevents, true, name);
-	rc = 0;
-out:
-	munmap(hdr, sizeof(*hdr));
-	return rc;
-}
-
-int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
-		      char *err, size_t errlen)
-{
-	struct swerve_shm zero = { 0 };
-	int tries, fd, rc;
-
-	if (out == NULL)
-		return -EINVAL;
-	*out = zero;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if (name == NULL || name[0] == '\0' ||
-	    strlen(name) >= sizeof(out->name)) {
-		swerve_log_reason(err, errlen, "bad table name '%s'",
-			   name != NULL ? name : "");
-		return -EINVAL;
-	}
-	/*
-	 * Create-or-open, retried because the name can vanish between our
-	 * O_EXCL failure and our open (swervectl reset in between).
-	 */
-	for (tries = 0; tries < 3; tries++) {
-		if (create) {
-			fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL |
-				      O_CLOEXEC, 0600);
-			if (fd != -1) {
-				rc = create_table(fd, name, out, err, errlen);
-				swerve_libc_close(fd);
-				return rc;
-			}
-			if (errno != EEXIST)
-				break;
-		}
-		fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
-		if (fd != -1) {
-			rc = attach_table(fd, name, out, err, errlen);
-			swerve_libc_close(fd);
-			return rc;
-		}
-		if (errno != ENOENT || !create)
-			break;
-	}
-	rc = -errno;
-	if (rc == -ENOENT)
-		swerve_log_reason(err, errlen, "table %s does not exist", name);
-	else if (rc == -EACCES)
-		swerve_log_reason(err, errlen, "table %s belongs to another user and "
-			   "is not accessible", name);
-	else
-		swerve_log_reason(err, errlen, "cannot open table %s: %s", name,
-			   strerror(-rc));
-	return rc;
-}
-
-int swerve_shm_private(struct swerve_shm *out)
-{
-	struct swerve_shm zero = { 0 };
-	size_t size = table_bytes(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS);
-	void *map;
-	int rc;
-
-	if (out == NULL)
-		return -EINVAL;
-	*out = zero;
-	/* MAP_SHARED: a forked child keeps sharing health with us. */
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED)
-		return -errno;
-	rc = init_table(map, SWERVE_SHM_ROWS);
-	if (rc != 0) {
-		munmap(map, size);
-		return rc;
-	}
-	fill_table(out, map, size, SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS, false,
-		   "(private)");
-	return 0;
-}
-
-void swerve_shm_detach(struct swerve_shm *tab)
-{
-	struct swerve_shm zero = { 0 };
-
-	if (tab == NULL)
-		return;
-	if (tab->hdr != NULL && tab->size > 0)
-		munmap(tab->hdr, tab->size);
-	*tab = zero;
-}
-
-int swerve_shm_unlink(const char *name)
-{
-	if (name == NULL || name[0] == '\0')
-		return -EINVAL;
-	if (shm_unlink(name) == -1)
-		return -errno;
-	return 0;
-}
-
-struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
-				      bool insert)
+/* Linear probing from <key>'s home row; claims a free row if <insert>. */
+static struct swerve_shm_row *probe(struct swerve_shm *tab, uint64_t key,
+				    bool insert)
 {
 	struct swerve_shm_row *row;
-	size_t nrows, home, i;
+	size_t nrows = table_nrows(tab), home, i;
 	uint64_t cur;
 
-	if (tab == NULL || key == 0)
-		return NULL;
-	nrows = table_nrows(tab);
 	if (nrows == 0)
 		return NULL;
 	home = (size_t)(mix_key(key) % nrows);
@@ -548,47 +176,215 @@ struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
 	return NULL;
 }
 
-/*
- * Takes <row>'s lock, repairing the row if its last holder died with it.
- * <now_ms> bounds the repair (0: skip the time checks). Returns 0 or
- * -errno; on error the lock is not held and the caller fails open.
- */
-static int lock_row(struct swerve_shm_row *row, uint64_t now_ms)
-{
-	int rc;
+static struct swerve_shm_row *take_over(struct swerve_shm *tab, uint64_t key,
+					uint64_t horizon_ms, uint64_t now_ms);
 
-	rc = pthread_mutex_lock(&row->lock);
-	if (rc == 0)
-		return 0;
-	if (rc != EOWNERDEAD)
-		return -rc;
-	/* What the dead holder left half-written is made sane again. */
-	swerve_outlier_repair(&row->st, SHM_MAX_EJECTION_MS, now_ms);
-	rc = pthread_mutex_consistent(&row->lock);
-	if (rc != 0) {
-		pthread_mutex_unlock(&row->lock);
-		return -rc;
+/*
+ * The row of <key>: found, claimed when <insert>, and with a <horizon_ms>
+ * taken over from a forgotten address once the table is full.
+ */
+static struct swerve_shm_row *lookup(struct swerve_shm *tab, uint64_t key,
+				     bool insert, uint64_t horizon_ms,
+				     uint64_t now_ms)
+{
+	struct swerve_shm_row *row;
+
+	if (tab == NULL || key == 0 || table_nrows(tab) == 0)
+		return NULL;
+	(void)swerve_shm_trust(tab, NULL);
+	row = probe(tab, key, insert);
+	if (row == NULL && horizon_ms != 0)
+		row = take_over(tab, key, horizon_ms, now_ms);
+	if (row == NULL && insert)
+		say_full(tab);
+	return handed(tab, row, key);
+}
+
+struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
+				      bool insert)
+{
+	return lookup(tab, key, insert, 0, 0);
+}
+
+/* When <row> may be given to another key; UINT64_MAX: never. */
+static uint64_t reclaim_at(const struct swerve_shm_row *row)
+{
+	uint64_t horizon, last, touched;
+
+	horizon = atomic_load_explicit(&row->horizon_ms, memory_order_relaxed);
+	if (horizon == 0)
+		return UINT64_MAX;
+	last = atomic_load_explicit(&row->named_ms, memory_order_relaxed);
+	touched = atomic_load_explicit(&row->updated_ms, memory_order_relaxed);
+	if (touched > last)
+		last = touched;
+	return add_sat(last, horizon);
+}
+
+static bool reclaimable(const struct swerve_shm_row *row, uint64_t now_ms)
+{
+	return atomic_load_explicit(&row->key, memory_order_relaxed) != 0 &&
+	       now_ms > reclaim_at(row) &&
+	       !swerve_shm_is_ejected(row, now_ms);
+}
+
+/* Raises <field> to <v> unless it is higher already. */
+static void raise_to(_Atomic uint64_t *field, uint64_t v)
+{
+	uint64_t cur = atomic_load_explicit(field, memory_order_relaxed);
+
+	while (cur < v && !atomic_compare_exchange_weak_explicit(
+				  field, &cur, v, memory_order_relaxed,
+				  memory_order_relaxed))
+		;
+}
+
+/* Gives <row>, whose lock the caller holds, to <key> as a fresh row. */
+static void hand_over(struct swerve_shm_row *row, uint64_t key,
+		      uint64_t horizon_ms, uint64_t now_ms)
+{
+	atomic_store_explicit(&row->quiet, 0, memory_order_seq_cst);
+	swerve_outlier_reset(&row->st);
+	atomic_store_explicit(&row->ejected_until_ms, 0, memory_order_relaxed);
+	atomic_store_explicit(&row->connects_ok, 0, memory_order_relaxed);
+	atomic_store_explicit(&row->connects_failed, 0, memory_order_relaxed);
+	atomic_store_explicit(&row->stale_uses, 0, memory_order_relaxed);
+	atomic_store_explicit(&row->panic_mask, 0, memory_order_relaxed);
+	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
+	atomic_store_explicit(&row->named_ms, now_ms, memory_order_relaxed);
+	atomic_store_explicit(&row->horizon_ms, horizon_ms,
+			      memory_order_relaxed);
+	atomic_fetch_add_explicit(&row->epoch, 1, memory_order_relaxed);
+	atomic_store_explicit(&row->quiet, 1, memory_order_relaxed);
+	/* Last, with release: whoever finds the key finds the fresh row. */
+	atomic_store_explicit(&row->key, key, memory_order_release);
+}
+
+/* Takes over one reclaimable row for <key>, starting at its home row. */
+static struct swerve_shm_row *take_over(struct swerve_shm *tab, uint64_t key,
+					uint64_t horizon_ms, uint64_t now_ms)
+{
+	size_t nrows = table_nrows(tab), home, i;
+	struct swerve_shm_hold rh, h;
+	struct swerve_shm_row *row, *got = NULL;
+
+	if (swerve_shm_lock(&tab->hdr->reclaim_lock, &rh) != 0)
+		return NULL;
+	/* Another process may have given <key> a row while we waited. */
+	got = probe(tab, key, false);
+	home = (size_t)(mix_key(key) % nrows);
+	for (i = 0; got == NULL && i < nrows; i++) {
+		row = &tab->rows[(home + i) % nrows];
+		if (!reclaimable(row, now_ms))
+			continue;
+		/* A row somebody holds is passed over: waiting for each of
+		 * many rows would add up to more than a few milliseconds. */
+		if (swerve_shm_trylock(&row->lock, &h) != 0)
+			continue;
+		/* Under its lock nobody changes it: look again. */
+		if (reclaimable(row, now_ms) &&
+		    swerve_shm_holds(&row->lock, &h)) {
+			hand_over(row, key, horizon_ms, now_ms);
+			got = row;
+		}
+		swerve_shm_unlock(&row->lock, &h);
 	}
+	swerve_shm_unlock(&tab->hdr->reclaim_lock, &rh);
+	return got;
+}
+
+struct swerve_shm_row *swerve_shm_row_named(struct swerve_shm *tab,
+					    uint64_t key, uint64_t horizon_ms,
+					    uint64_t now_ms)
+{
+	struct swerve_shm_row *row;
+
+	row = lookup(tab, key, true, horizon_ms, now_ms);
+	if (row != NULL) {
+		raise_to(&row->named_ms, now_ms);
+		raise_to(&row->horizon_ms, horizon_ms);
+	}
+	return row;
+}
+
+bool swerve_shm_pristine(const struct swerve_outlier_state *st)
+{
+	return st->ejected == 0 && st->backoff == 0 && st->c5xx == 0 &&
+	       st->gateway == 0 && st->local_origin == 0;
+}
+
+/* Publishes the lock-free view of <st>, the state just written back. */
+static void publish(struct swerve_shm_row *row,
+		    const struct swerve_outlier_state *st, uint64_t now_ms)
+{
+	atomic_store_explicit(&row->ejected_until_ms,
+			      swerve_outlier_ejected_until(st, NULL),
+			      memory_order_release);
+	if (now_ms != 0)
+		atomic_store_explicit(&row->updated_ms, now_ms,
+				      memory_order_relaxed);
+	atomic_store_explicit(&row->quiet, swerve_shm_pristine(st),
+			      memory_order_release);
+}
+
+bool swerve_shm_row_repair(struct swerve_shm_row *row, uint64_t now_ms)
+{
+	struct swerve_outlier_state st = row->st;
+	bool changed;
+
+	swerve_outlier_repair(&st, SWERVE_SHM_MAX_EJECTION_MS, now_ms);
+	changed = memcmp(&st, &row->st, sizeof(st)) != 0 ||
+		  atomic_load(&row->ejected_until_ms) !=
+			  swerve_outlier_ejected_until(&st, NULL) ||
+		  atomic_load(&row->quiet) != swerve_shm_pristine(&st);
+	if (changed) {
+		atomic_store_explicit(&row->quiet, 0, memory_order_seq_cst);
+		row->st = st;
+		publish(row, &st, 0);
+	}
+	return changed;
+}
+
+/*
+ * Takes <row>'s lock for a change, after making sure the table and the
+ * row can be trusted, and repairs the row when its last holder was gone.
+ * Returns 0 with <st> holding a repaired copy of the state, or -errno
+ * (the lock is not held: fail open).
+ */
+static int lock_row(struct swerve_shm *tab, struct swerve_shm_row *row,
+		    uint64_t now_ms, struct swerve_shm_hold *h,
+		    struct swerve_outlier_state *st)
+{
+	if (!swerve_shm_trust(tab, row))
+		return -EIO;
+	if (swerve_shm_lock(&row->lock, h) != 0)
+		return -ETIMEDOUT;
+	if (h->broken)
+		(void)swerve_shm_row_repair(row, now_ms);
+	*st = row->st;
+	/* What the table holds is input, like a file: made sane first. */
+	swerve_outlier_repair(st, SWERVE_SHM_MAX_EJECTION_MS, now_ms);
 	return 0;
 }
 
-static void unlock_row(struct swerve_shm_row *row)
-{
-	pthread_mutex_unlock(&row->lock);
-}
-
 /*
- * Publishes the lock-free answer for the row's state as it now stands
- * (<cfg> may be NULL); the caller holds the row lock.
+ * Writes <st> back and publishes it, if the lock is still ours; then
+ * unlocks. False when somebody took the lock over meanwhile: our change
+ * is dropped, theirs stands.
  */
-static void publish_locked(struct swerve_shm_row *row,
-			   const struct swerve_outlier_cfg *cfg,
-			   uint64_t now_ms)
+static bool commit_row(struct swerve_shm_row *row, struct swerve_shm_hold *h,
+		       const struct swerve_outlier_state *st, uint64_t now_ms)
 {
-	atomic_store_explicit(&row->ejected_until_ms,
-			      swerve_outlier_ejected_until(&row->st, cfg),
-			      memory_order_release);
-	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
+	bool ours = swerve_shm_holds(&row->lock, h);
+
+	if (ours) {
+		/* Before the state: a success that saw "quiet" came first. */
+		atomic_store_explicit(&row->quiet, 0, memory_order_seq_cst);
+		row->st = *st;
+		publish(row, st, now_ms);
+	}
+	swerve_shm_unlock(&row->lock, h);
+	return ours;
 }
 
 uint64_t swerve_shm_epoch(const struct swerve_shm_row *svc_row)
@@ -661,24 +457,12 @@ static void add_row_event(struct swerve_shm *tab,
 	(void)swerve_shm_event_add(tab, &ev);
 }
 
-enum swerve_outlier_event swerve_shm_report(
-	struct swerve_shm *tab, struct swerve_shm_row *svc_row,
-	struct swerve_shm_row *const *rows, size_t n, size_t idx,
-	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
-	int http_status, uint64_t now_ms)
+/* Counts <outcome> in <row>; true when that is all it takes (a success
+ * on a quiet row, or no outlier config). */
+static bool count_only(struct swerve_shm_row *row,
+		       const struct swerve_outlier_cfg *cfg,
+		       enum swerve_outcome outcome, uint64_t now_ms)
 {
-	enum swerve_outlier_event ev_refresh, ev_note;
-	struct swerve_outlier_state st, st_unejected;
-	struct swerve_shm_row *row;
-	uint32_t nejected = 0, cap;
-	bool may_eject;
-	size_t i;
-
-	/* A names cache's <rows> change with its answers: atomic loads. */
-	row = rows != NULL && idx < n ? __atomic_load_n(&rows[idx],
-							__ATOMIC_RELAXED) : NULL;
-	if (row == NULL)
-		return SWERVE_OUTLIER_NONE;
 	if (outcome == SWERVE_OUTCOME_CONNECT_OK)
 		atomic_fetch_add_explicit(&row->connects_ok, 1,
 					  memory_order_relaxed);
@@ -687,11 +471,28 @@ enum swerve_outlier_event swerve_shm_report(
 		atomic_fetch_add_explicit(&row->connects_failed, 1,
 					  memory_order_relaxed);
 	if (cfg == NULL)
-		return SWERVE_OUTLIER_NONE;
+		return true;
+	/* Exactly 1: any other value is damage, for the locked path. */
+	if (outcome != SWERVE_OUTCOME_CONNECT_OK ||
+	    atomic_load_explicit(&row->quiet, memory_order_seq_cst) != 1)
+		return false;
+	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
+	return true;
+}
 
-	/* The cap counts the others; this row's ejection is decided below.
-	 * A success cannot eject: skip the scan (it is O(endpoints)). */
+/* May one more endpoint of the service be ejected? (the cap) */
+static bool cap_allows(struct swerve_shm_row *const *rows, size_t n,
+		       size_t idx, const struct swerve_outlier_cfg *cfg,
+		       enum swerve_outcome outcome, uint64_t now_ms)
+{
+	uint32_t nejected = 0, cap;
+	size_t i;
+
+	/* The cap counts the others; this row's ejection is decided under
+	 * the lock. A success cannot eject: skip the O(endpoints) scan. */
 	for (i = 0; outcome != SWERVE_OUTCOME_CONNECT_OK && i < n; i++) {
+		/* A names cache's <rows> change with its answers: atomic
+		 * loads. */
 		const struct swerve_shm_row *other =
 			__atomic_load_n(&rows[i], __ATOMIC_RELAXED);
 
@@ -706,17 +507,41 @@ enum swerve_outlier_event swerve_shm_report(
 	 * Without outlier detection configured the streaks are still kept
 	 * (swervectl shows them) but nothing is ever ejected.
 	 */
-	may_eject = cfg->enabled && nejected < cap;
+	return cfg->enabled && nejected < cap;
+}
 
-	if (lock_row(row, now_ms) != 0)
+enum swerve_outlier_event swerve_shm_report(
+	struct swerve_shm *tab, struct swerve_shm_row *svc_row,
+	struct swerve_shm_row *const *rows, size_t n, size_t idx,
+	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
+	int http_status, uint64_t now_ms)
+{
+	enum swerve_outlier_event ev_refresh, ev_note;
+	struct swerve_outlier_state st, st_unejected;
+	struct swerve_shm_row *row;
+	struct swerve_shm_hold h;
+	bool may_eject;
+
+	/* A names cache's <rows> change with its answers: atomic loads. */
+	row = rows != NULL && idx < n ? __atomic_load_n(&rows[idx],
+							__ATOMIC_RELAXED) : NULL;
+	if (row == NULL)
 		return SWERVE_OUTLIER_NONE;
-	ev_refresh = swerve_outlier_refresh(&row->st, cfg, now_ms);
-	st_unejected = row->st; /* before note() changes it again */
-	ev_note = swerve_outlier_note(&row->st, cfg, outcome, http_status,
+	/* Even a success looks at the table first: most outcomes are
+	 * successes, and damage must not go unnoticed for want of a
+	 * failure. The check is a handful of loads. */
+	if (!swerve_shm_trust(tab, row) ||
+	    count_only(row, cfg, outcome, now_ms))
+		return SWERVE_OUTLIER_NONE;
+	may_eject = cap_allows(rows, n, idx, cfg, outcome, now_ms);
+	if (lock_row(tab, row, now_ms, &h, &st) != 0)
+		return SWERVE_OUTLIER_NONE;
+	ev_refresh = swerve_outlier_refresh(&st, cfg, now_ms);
+	st_unejected = st; /* before note() changes it again */
+	ev_note = swerve_outlier_note(&st, cfg, outcome, http_status,
 				      may_eject, now_ms);
-	publish_locked(row, cfg, now_ms);
-	st = row->st;
-	unlock_row(row);
+	if (!commit_row(row, &h, &st, now_ms))
+		return SWERVE_OUTLIER_NONE;
 
 	/* Published above, so whoever sees the new epoch sees the change. */
 	if (ev_refresh == SWERVE_OUTLIER_UNEJECT ||
@@ -760,21 +585,22 @@ int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 			struct swerve_outlier_state *out)
 {
 	enum swerve_outlier_event ev = SWERVE_OUTLIER_NONE;
+	struct swerve_outlier_state st;
+	struct swerve_shm_hold h;
 	int rc;
 
 	if (row == NULL || out == NULL)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	rc = lock_row(row, now_ms);
+	rc = lock_row(tab, row, now_ms, &h, &st);
 	if (rc != 0)
 		return rc;
 	/* Written back: an expired ejection is over for everyone. */
-	if (cfg != NULL) {
-		ev = swerve_outlier_refresh(&row->st, cfg, now_ms);
-		publish_locked(row, cfg, now_ms);
-	}
-	*out = row->st;
-	unlock_row(row);
+	if (cfg != NULL)
+		ev = swerve_outlier_refresh(&st, cfg, now_ms);
+	if (!commit_row(row, &h, &st, cfg != NULL ? now_ms : 0))
+		ev = SWERVE_OUTLIER_NONE;
+	*out = st;
 	if (ev == SWERVE_OUTLIER_UNEJECT) {
 		swerve_shm_epoch_bump(svc_row);
 		add_row_event(tab, row, out, SWERVE_EVENT_UNEJECT,
@@ -788,18 +614,18 @@ int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 		     uint64_t now_ms)
 {
 	struct swerve_outlier_state st;
+	struct swerve_shm_hold h;
 	int rc;
 
 	if (row == NULL || duration_ms == 0 ||
-	    duration_ms > SHM_MAX_EJECTION_MS)
+	    duration_ms > SWERVE_SHM_MAX_EJECTION_MS)
 		return -EINVAL;
-	rc = lock_row(row, now_ms);
+	rc = lock_row(tab, row, now_ms, &h, &st);
 	if (rc != 0)
 		return rc;
-	swerve_outlier_operator_eject(&row->st, duration_ms, now_ms);
-	publish_locked(row, NULL, now_ms);
-	st = row->st;
-	unlock_row(row);
+	swerve_outlier_operator_eject(&st, duration_ms, now_ms);
+	if (!commit_row(row, &h, &st, now_ms))
+		return -ETIMEDOUT;
 	swerve_shm_epoch_bump(svc_row);
 	add_row_event(tab, row, &st, SWERVE_EVENT_EJECT,
 		      SWERVE_REASON_OPERATOR, now_ms);
@@ -811,17 +637,17 @@ int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 {
 	struct swerve_outlier_state st;
 	enum swerve_outlier_event ev;
+	struct swerve_shm_hold h;
 	int rc;
 
 	if (row == NULL)
 		return -EINVAL;
-	rc = lock_row(row, now_ms);
+	rc = lock_row(tab, row, now_ms, &h, &st);
 	if (rc != 0)
 		return rc;
-	ev = swerve_outlier_operator_uneject(&row->st, now_ms);
-	publish_locked(row, NULL, now_ms);
-	st = row->st;
-	unlock_row(row);
+	ev = swerve_outlier_operator_uneject(&st, now_ms);
+	if (!commit_row(row, &h, &st, now_ms))
+		return -ETIMEDOUT;
 	swerve_shm_epoch_bump(svc_row);
 	if (ev == SWERVE_OUTLIER_UNEJECT)
 		add_row_event(tab, row, &st, SWERVE_EVENT_UNEJECT,
@@ -832,18 +658,20 @@ int swerve_shm_uneject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 int swerve_shm_reset_row(struct swerve_shm_row *svc_row,
 			 struct swerve_shm_row *row)
 {
+	struct swerve_outlier_state st;
+	struct swerve_shm_hold h;
 	int rc;
 
 	if (row == NULL)
 		return -EINVAL;
-	rc = lock_row(row, 0);
+	rc = lock_row(NULL, row, 0, &h, &st);
 	if (rc != 0)
 		return rc;
-	swerve_outlier_reset(&row->st);
-	publish_locked(row, NULL, 0);
+	swerve_outlier_reset(&st);
+	if (!commit_row(row, &h, &st, 0))
+		return -ETIMEDOUT;
 	atomic_store_explicit(&row->connects_ok, 0, memory_order_relaxed);
 	atomic_store_explicit(&row->connects_failed, 0, memory_order_relaxed);
-	unlock_row(row);
 	swerve_shm_epoch_bump(svc_row);
 	return 0;
 }

@@ -1,25 +1,29 @@
 /*
- * shm: the host-wide health table in POSIX shared memory. It owns the
- * segment's layout (header with magic, version and sizes; fixed-size rows
- * keyed by a 64-bit hash of "service\0endpoint"), creation (mode 0600),
- * attachment with validation, and every update of a row: it locks the
- * row, lets outlier.c change the outlier state (detection and operator
- * edits alike), publishes the result and adds the events.
+ * shm: the host-wide health table. It owns the table's layout (a header
+ * with magic, version and sizes; fixed-size rows keyed by a 64-bit hash of
+ * "service\0endpoint"; the event ring), where it lives (shm_segment.c: a
+ * SysV shared memory segment that nobody can shrink, found through a
+ * one-page POSIX shared memory file of mode 0600 that names it), attachment
+ * with validation, and every update of a row: it locks the row, lets
+ * outlier.c change the outlier state (detection and operator edits alike),
+ * publishes the result and adds the events.
  *
  * It holds health state only: streaks, ejection times, counters, and a
  * bounded ring of ejection events (eject, un-eject, overflow, panic enter
  * and exit) that names endpoints by row key, never by address. No
  * addresses, no pointers, so a process that scribbles on it can degrade
- * routing but never redirect traffic. shm.c implements the table and
+ * routing but never redirect traffic. shm.c implements the rows,
+ * shm_lock.c the row locks, shm_segment.c the segment and what happens
+ * when it turns out damaged, shm_check.c the consistency check, and
  * shm_events.c the ring.
  *
  * Thread- and process-safety: rows are claimed with compare-and-swap on the
- * key; each row's outlier state is updated under a robust, process-shared
- * mutex (a process that dies holding it costs nothing: the next locker gets
- * EOWNERDEAD and has outlier.c repair the state). The lock is held only
- * for a few hundred instructions and never across a system call that can
- * block. Readers on the connect path read the published `ejected_until_ms`
- * with one atomic load and take no lock.
+ * key; each row's outlier state is updated under a lock word of its own
+ * (shm_lock.c) that a waiter gives up on after two milliseconds (the
+ * outcome then stays in this process only) and breaks when its holder is
+ * gone or stopped for longer than its lease: nothing in the table can make
+ * a process wait longer than that. Readers on the connect path read the
+ * published `ejected_until_ms` with one atomic load and take no lock.
  *
  * Each service's row (key swerve_shm_service_key()) also keeps an epoch
  * that moves whenever the health of the service changes: an endpoint
@@ -41,17 +45,24 @@
 #include "policy/outlier.h"
 
 #define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
-#define SWERVE_SHM_VERSION 4u
+#define SWERVE_SHM_VERSION 5u
 #define SWERVE_SHM_ROWS 4096u  /* endpoints per host; 4096 * 256 B = 1 MiB */
 #define SWERVE_SHM_EVENTS 1024u /* the event ring: 1024 * 64 B = 64 KiB */
+/* Every row carries it: random bytes written over a row show. */
+#define SWERVE_SHM_ROW_TAG 0x4f525753u /* "SWRO" */
 
 /* One endpoint's health. 256 bytes, cache-line aligned. */
 struct swerve_shm_row {
 	_Atomic uint64_t key;              /* 0 = free */
-	_Atomic uint64_t ejected_until_ms; /* 0 = not ejected; lock-free reads */
+	_Atomic uint64_t ejected_until_ms; /* 0: not ejected; lock-free reads */
+	_Atomic uint32_t tag;              /* SWERVE_SHM_ROW_TAG, always */
+	_Atomic uint32_t quiet;            /* 1: st has no streak, backoff or
+					    * ejection, so a success changes
+					    * nothing and takes no lock */
+	_Atomic uint64_t lock;             /* shm_lock.c; 0 = free */
 	_Atomic uint64_t connects_ok;
 	_Atomic uint64_t connects_failed;
-	_Atomic uint64_t updated_ms;
+	_Atomic uint64_t updated_ms;       /* last outcome or edit */
 	/* Service rows only (key swerve_shm_service_key()): the panic mask
 	 * last noted, so one process reports each change, and the epoch of
 	 * the service's health (swerve_shm_epoch()). */
@@ -62,10 +73,14 @@ struct swerve_shm_row {
 	 * connects_ok and connects_failed count lookups, and updated_ms is
 	 * the time of the last good answer. */
 	_Atomic uint64_t stale_uses;
-	pthread_mutex_t lock;              /* robust, process-shared */
+	/* Rows of addresses behind a name (swerve_shm_row_named()): when an
+	 * answer last named the address, and how long after that and after
+	 * the last outcome the row may be given to another key when the
+	 * table is full. horizon_ms 0: never. */
+	_Atomic uint64_t named_ms;
+	_Atomic uint64_t horizon_ms;
 	struct swerve_outlier_state st;    /* under lock */
-	uint8_t pad[256 - 8 * 8 - sizeof(pthread_mutex_t) -
-		    sizeof(struct swerve_outlier_state)];
+	uint8_t pad[256 - 12 * 8 - sizeof(struct swerve_outlier_state)];
 };
 
 enum swerve_shm_event_type {
@@ -117,7 +132,11 @@ struct swerve_shm_header {
 	uint32_t nevents;        /* ring slots, after the rows */
 	uint32_t event_size;
 	_Atomic uint64_t event_next; /* ring positions handed out so far */
-	uint8_t pad[256 - 56];
+	uint64_t nonce;          /* also in the file that names the segment */
+	uint64_t link_dev;       /* st_dev of that file's file system */
+	_Atomic uint64_t reclaim_lock; /* one row takeover at a time */
+	char name[128];          /* the table's name, for the orphan sweep */
+	uint8_t pad[256 - 80 - 128];
 };
 
 struct swerve_shm {
@@ -127,19 +146,31 @@ struct swerve_shm {
 	struct swerve_shm_event *events;
 	size_t nevents;
 	size_t size;
-	bool shared;             /* false: process-private fallback table */
+	bool shared;             /* false: process-private (from the start,
+				  * or since the shared one was found
+				  * damaged) */
+	uint64_t nonce;          /* the header's, as validated on attach */
+	_Atomic int damaged;     /* 1 once a damaged shared table has been
+				  * replaced by a private copy */
+	uint64_t *mine;          /* per row: the key this process was given
+				  * it for (0: none); keeps them when a
+				  * damaged table is replaced */
 	char name[128];
 };
 
 /*
- * Maps the table <name> (a POSIX shm name, "/swerve"), creating it with
- * mode 0600 when <create> is true and it does not exist. A table made by
- * another process is used only once its header validates (magic, version,
- * sizes); a foreign or corrupt segment is refused, never repaired in place.
- * Never blocks for more than about 50 ms waiting for another process to
- * finish creating it. The file descriptor is closed before returning.
- * Returns 0, or -errno (-EPROTO for a bad layout, -ENOENT when absent and
- * not created) with a human reason in <err> (may be NULL).
+ * Maps the table <name> (a POSIX shm name, "/swerve.0"), creating it when
+ * <create> is true and it does not exist: a one-page file of mode 0600
+ * under that name, its page reserved with posix_fallocate, names a SysV
+ * segment of mode 0600 that holds the table (shm_segment.c says why). A
+ * table made by another process is used only once the file, the segment's
+ * owner and size and the header all validate (magic, version, sizes, the
+ * nonce they share, every row's tag); a foreign or corrupt one is refused,
+ * never repaired in place. Never blocks for more than about 50 ms waiting
+ * for another process to finish creating it. No file descriptor stays
+ * open. Returns 0, or -errno (-EPROTO for a bad layout, -ENOENT when
+ * absent and not created, -ENOSPC when /dev/shm has no page left for the
+ * file) with a human reason in <err> (may be NULL).
  */
 int swerve_shm_attach(const char *name, bool create, struct swerve_shm *out,
 		      char *err, size_t errlen);
@@ -154,17 +185,54 @@ int swerve_shm_private(struct swerve_shm *out);
 /* Unmaps <tab>; accepts a zeroed struct. Does not unlink. */
 void swerve_shm_detach(struct swerve_shm *tab);
 
-/* Removes the segment <name> (swervectl reset, tests). 0 or -errno. */
+/*
+ * Removes the table <name> (swervectl reset, tests): the file that names
+ * it, and the segment, which lives on in the processes that have it
+ * mapped until they exit. Also removes segments of this user that no name
+ * leads to any more (left behind by a creator that died, or by a name
+ * removed with shm_unlink alone). 0 or -errno of the name's removal.
+ */
 int swerve_shm_unlink(const char *name);
 
 /*
  * The row for <key> (non-zero), claiming a free one when <insert> is true.
- * Open addressing with linear probing; rows are never freed, so a pointer
- * stays valid for the life of the mapping. Returns NULL when absent (and not
- * inserted) or the table is full. Lock-free.
+ * Open addressing with linear probing; rows are never freed, and only a
+ * row of an address that no answer has named for its horizon is ever
+ * given to another key (swerve_shm_row_named()), so a pointer stays valid
+ * for the life of the mapping. Returns NULL when absent (and not inserted)
+ * or the table is full; a full table is said once per process on stderr.
+ * Lock-free.
  */
 struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
 				      bool insert);
+
+/*
+ * The row for <key>, an address behind a name that an answer names at
+ * <now_ms>: found or claimed as swerve_shm_row() does, and stamped as
+ * named now, reclaimable <horizon_ms> (dns_max_ttl plus the longest
+ * ejection of its service) after its last naming or outcome. When the
+ * table is full, a row of another address whose horizon has passed and
+ * that is not ejected is taken over: under the table's reclaim lock and
+ * the row's lock, so that concurrent takers never give one key two rows
+ * nor one row two keys, and with the row's state and counters cleared.
+ * Returns NULL when no row is free or reclaimable (said once per process
+ * on stderr). Waits for no lock longer than shm_lock.c allows.
+ */
+struct swerve_shm_row *swerve_shm_row_named(struct swerve_shm *tab,
+					    uint64_t key, uint64_t horizon_ms,
+					    uint64_t now_ms);
+
+/*
+ * Checks <tab> as a whole, the way the fault tests and operators want to
+ * know it is sound: the header as validated on attach, and every claimed
+ * row: its tag, a lock that is free or whose holder is gone (then taken
+ * and repaired, as the next locker would), an outlier state outlier.c can
+ * produce, a published deadline that matches it, and a quiet flag that
+ * tells the truth. Rows locked by a live holder are skipped. Returns the
+ * number of problems found, with the first in <err> (may be NULL).
+ */
+int swerve_shm_check(struct swerve_shm *tab, uint64_t now_ms, char *err,
+		     size_t errlen);
 
 /*
  * Records <outcome> (and <http_status>) for endpoint <idx> of a service whose
@@ -176,8 +244,11 @@ struct swerve_shm_row *swerve_shm_row(struct swerve_shm *tab, uint64_t key,
  * be NULL: no events). When the endpoint is ejected, or an ejection found
  * over is ended, the epoch of <svc_row>, the service's row (may be NULL),
  * moves; an outcome that changes no ejection leaves it alone. Returns the
- * event caused, and never blocks on a lock held by this same thread (a
- * re-entered signal handler is refused by the caller's guard, see hooks.c).
+ * event caused. It waits for the row's lock at most a few milliseconds
+ * (shm_lock.c) and otherwise fails open: the outcome is then counted but
+ * changes no shared state. A success on a quiet row takes no lock at all.
+ * A damaged shared table is replaced by a private copy first (<tab> may
+ * be NULL: no check).
  */
 enum swerve_outlier_event swerve_shm_report(
 	struct swerve_shm *tab, struct swerve_shm_row *svc_row,
@@ -191,8 +262,8 @@ bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms);
 /*
  * Copies the row's state under its lock, refreshed to <now_ms> (an expired
  * ejection shows as un-ejected, its UNEJECT goes to <tab>'s ring and the
- * epoch of <svc_row> moves; <tab> and <svc_row> may be NULL). Returns 0 or
- * -EINVAL for a NULL row.
+ * epoch of <svc_row> moves; <tab> and <svc_row> may be NULL). Returns 0,
+ * -EINVAL for a NULL row or -ETIMEDOUT when the lock stayed busy.
  */
 int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 			struct swerve_shm_row *row,
@@ -205,7 +276,8 @@ int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
  * (streaks, backoff, counters). Each moves the epoch of <svc_row>, the row
  * of the service <row> belongs to (may be NULL). Ejections and
  * un-ejections go to <tab>'s ring with reason SWERVE_REASON_OPERATOR
- * (<tab> may be NULL). 0 or -EINVAL.
+ * (<tab> may be NULL). 0, -EINVAL, or -ETIMEDOUT when the lock stayed
+ * busy.
  */
 int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 		     struct swerve_shm_row *row, uint64_t duration_ms,

@@ -151,6 +151,13 @@ void t_stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+bool t_sanitized(void)
+{
+	const char *extra = getenv("SWERVE_PRELOAD_EXTRA");
+
+	return extra != NULL && extra[0] != '\0';
+}
+
 bool t_have(const char *prog)
 {
 	const char *path = getenv("PATH");
@@ -251,6 +258,43 @@ static void collect(struct run *r, pid_t pid, int ofd, int efd,
 		if (p[1].revents)
 			eopen = drain(efd, r->err, sizeof(r->err), &elen);
 	}
+}
+
+pid_t t_spawn(bool preload, const char *const *env, const char *out_path,
+	      const char *const *argv)
+{
+	char preload_var[2048];
+	posix_spawn_file_actions_t fa;
+	char **envp;
+	pid_t pid;
+	int rc;
+
+	envp = client_env(preload, env, preload_var, sizeof(preload_var));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out_path,
+					 O_WRONLY | O_CREAT | O_APPEND, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	return rc == 0 ? pid : -1;
+}
+
+int t_reap(pid_t pid, double timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	int st;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_s() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(2000);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 void t_run(struct run *r, bool preload, const char *const *env,

@@ -62,6 +62,24 @@ void t_helper(struct run *r, const char *config, const char *shm,
 	      const char *const *env, const char *name,
 	      const char *const *args);
 
+/*
+ * Starts argv[0] (searched in PATH) as t_run() would, without waiting:
+ * stdin from /dev/null, stdout and stderr appended to <out_path>.
+ * Returns its pid, or -1.
+ */
+pid_t t_spawn(bool preload, const char *const *env, const char *out_path,
+	      const char *const *argv);
+
+/*
+ * Waits for <pid> at most <timeout_s>, then kills it. Returns its exit
+ * code, 128 + signal, or -1 when it had to be killed.
+ */
+int t_reap(pid_t pid, double timeout_s);
+
+/* True when a sanitizer runtime is preloaded with the library (make
+ * asan): some real clients (curl) do not start under it. */
+bool t_sanitized(void);
+
 /* True when <prog> is on PATH. */
 bool t_have(const char *prog);
 

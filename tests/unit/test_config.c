@@ -250,7 +250,9 @@ Test(config, uses_builtin_values_for_an_empty_swerve_section)
 		     0);
 	cr_assert_str_eq(cfg->locality.region, "");
 	cr_assert_str_eq(cfg->locality_text, "");
-	cr_assert_str_eq(cfg->shm_name, SWERVE_DEFAULT_SHM);
+	snprintf(path, sizeof(path), "%s.%u", SWERVE_DEFAULT_SHM,
+		 (unsigned)geteuid());
+	cr_assert_str_eq(cfg->shm_name, path);
 	cr_assert_eq(cfg->log_level, SWERVE_LOG_WARN);
 	cr_assert_eq(cfg->vip_net, parse_ipv4("127.77.0.0"));
 	cr_assert_eq(cfg->vip_prefix, 16);

@@ -1,7 +1,7 @@
 /*
- * Unit tests of the table itself (shm.c): creation, attachment and its
- * validation, and rows. Criterion runs every test in its own process
- * (maybe in parallel), so each test names its segments
+ * Unit tests of the table itself (shm.c, shm_segment.c): creation,
+ * attachment and its validation, and rows. Criterion runs every test in
+ * its own process (maybe in parallel), so each test names its tables
  * "/swerve-test-<pid>-<n>" and removes them in its .fini. Tests that need
  * several processes fork children that only ever leave through _exit().
  */
@@ -11,68 +11,15 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "table/shm.h"
 #include "test_shm_support.h"
-
-/* Writes a segment by hand, the way a foreign or broken program would. */
-static void make_segment(const char *name, size_t size,
-			 const struct swerve_shm_header *hdr)
-{
-	void *map;
-	int fd;
-
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-	cr_assert_neq(fd, -1, "shm_open: %s", strerror(errno));
-	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
-	if (hdr != NULL && size > 0) {
-		map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-			   0);
-		cr_assert_neq(map, MAP_FAILED);
-		memcpy(map, hdr, size < sizeof(*hdr) ? size : sizeof(*hdr));
-		munmap(map, size);
-	}
-	close(fd);
-}
-
-static struct swerve_shm_header good_header(void)
-{
-	struct swerve_shm_header h;
-
-	memset(&h, 0, sizeof(h));
-	h.magic = SWERVE_SHM_MAGIC;
-	h.version = SWERVE_SHM_VERSION;
-	h.header_size = sizeof(struct swerve_shm_header);
-	h.row_size = sizeof(struct swerve_shm_row);
-	h.nrows = SWERVE_SHM_ROWS;
-	h.nevents = SWERVE_SHM_EVENTS;
-	h.event_size = sizeof(struct swerve_shm_event);
-	atomic_store(&h.ready, 1);
-	h.creator_pid = (uint32_t)getpid();
-	return h;
-}
-
-static size_t full_size(void)
-{
-	return sizeof(struct swerve_shm_header) +
-	       SWERVE_SHM_ROWS * sizeof(struct swerve_shm_row) +
-	       SWERVE_SHM_EVENTS * sizeof(struct swerve_shm_event);
-}
-
-static pid_t dead_pid(void)
-{
-	pid_t pid = fork();
-
-	cr_assert_neq(pid, -1);
-	if (pid == 0)
-		_exit(0);
-	waitpid(pid, NULL, 0);
-	return pid;
-}
 
 /* The row of <key> in an empty table, found by inserting and undoing it. */
 static size_t home_of(struct swerve_shm *tab, uint64_t key)
@@ -187,6 +134,7 @@ Test(shm, created_segment_has_mode_0600_whatever_the_umask,
 	static const mode_t masks[] = { 0, 022, 0777 };
 	char path[128], err[256];
 	struct swerve_shm t;
+	struct shmid_ds ds;
 	struct stat sb;
 	mode_t old;
 	unsigned i;
@@ -202,6 +150,12 @@ Test(shm, created_segment_has_mode_0600_whatever_the_umask,
 		cr_assert_eq(stat(path, &sb), 0);
 		cr_assert_eq(sb.st_mode & 07777, 0600, "umask %o: mode %o",
 			     masks[i], sb.st_mode & 07777);
+		/* the file's page is reserved, not just a size */
+		cr_assert_geq(sb.st_blocks * 512, 4096);
+		cr_assert_eq(shmctl(read_link(name).shmid, IPC_STAT, &ds), 0);
+		cr_assert_eq(ds.shm_perm.mode & 0777, 0600, "umask %o: "
+			     "segment mode %o", masks[i],
+			     ds.shm_perm.mode & 0777);
 		swerve_shm_detach(&t);
 	}
 }
@@ -317,188 +271,4 @@ Test(shm, zero_key_null_and_zeroed_tables_are_harmless)
 	cr_assert_eq(swerve_shm_uneject(NULL, NULL, NULL, NOW), -EINVAL);
 	cr_assert_eq(swerve_shm_reset_row(NULL, NULL), -EINVAL);
 	swerve_shm_detach(&t);
-}
-
-static void expect_eproto(const char *name, const char *what)
-{
-	struct swerve_shm t;
-	char err[256] = "";
-	int rc;
-
-	rc = swerve_shm_attach(name, false, &t, err, sizeof(err));
-	cr_assert_eq(rc, -EPROTO, "%s: rc %d (%s)", what, rc, err);
-	cr_assert_neq(err[0], '\0', "%s: no reason", what);
-	cr_assert_null(t.hdr);
-	/* create=true must not repair it either */
-	rc = swerve_shm_attach(name, true, &t, err, sizeof(err));
-	cr_assert_eq(rc, -EPROTO, "%s (create): rc %d (%s)", what, rc, err);
-}
-
-/* A segment whose header is <h> and size <size> is refused (<what>). */
-static void refuse_segment(const struct swerve_shm_header *h, size_t size,
-			   const char *what)
-{
-	const char *name = new_name();
-
-	make_segment(name, size, h);
-	expect_eproto(name, what);
-	shm_unlink(name);
-}
-
-Test(shm, foreign_magic_is_refused_and_left_alone, .fini = unlink_names)
-{
-	struct swerve_shm_header h;
-	const char *name;
-	uint64_t magic = 0;
-	void *map;
-	int fd;
-
-	h = good_header();
-	h.magic = 0x1122334455667788ull;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	expect_eproto(name, "magic");
-	/* refused, not rewritten */
-	fd = shm_open(name, O_RDONLY, 0);
-	cr_assert_neq(fd, -1);
-	map = mmap(NULL, sizeof(h), PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	cr_assert_neq(map, MAP_FAILED);
-	memcpy(&magic, map, sizeof(magic));
-	munmap(map, sizeof(h));
-	cr_assert_eq(magic, 0x1122334455667788ull);
-	shm_unlink(name);
-}
-
-Test(shm, corrupt_segments_are_refused, .fini = unlink_names)
-{
-	struct swerve_shm_header h;
-
-	h = good_header();
-	h.version = SWERVE_SHM_VERSION + 1;
-	refuse_segment(&h, full_size(), "version");
-	h = good_header();
-	h.row_size = 128;
-	refuse_segment(&h, full_size(), "row_size");
-	h = good_header();
-	h.header_size = 512;
-	refuse_segment(&h, full_size(), "header_size");
-	h = good_header();
-	h.nrows = 0;
-	refuse_segment(&h, full_size(), "nrows 0");
-	h = good_header();
-	h.nrows = UINT32_MAX;
-	refuse_segment(&h, full_size(), "nrows huge");
-	h = good_header();
-	refuse_segment(&h, sizeof(h) + 10 * sizeof(struct swerve_shm_row),
-		       "truncated");
-	h = good_header();
-	refuse_segment(&h, 100, "shorter than a header");
-	h = good_header();
-	h.event_size = 32;
-	refuse_segment(&h, full_size(), "event_size");
-	h = good_header();
-	h.nevents = UINT32_MAX;
-	refuse_segment(&h, full_size(), "nevents huge");
-	/* rows fit, the ring does not */
-	h = good_header();
-	refuse_segment(&h, full_size() - sizeof(struct swerve_shm_event),
-		       "ring truncated");
-}
-
-Test(shm, smaller_table_of_another_build_is_used_within_its_bounds,
-     .fini = unlink_names)
-{
-	struct swerve_shm_header h = good_header();
-	const char *name = new_name();
-	struct swerve_shm t;
-	struct swerve_shm_row *row;
-	char err[256];
-	uint64_t k;
-	unsigned n = 0;
-
-	h.nrows = 8;
-	/* ... in a segment larger than the header says */
-	make_segment(name, full_size(), &h);
-	cr_assert_eq(swerve_shm_attach(name, false, &t, err, sizeof(err)), 0,
-		     "%s", err);
-	cr_assert_eq(t.size, sizeof(h) + 8 * sizeof(struct swerve_shm_row) +
-		     SWERVE_SHM_EVENTS * sizeof(struct swerve_shm_event));
-	cr_assert_eq(t.nrows, 8);
-	cr_assert_eq((void *)t.events, (void *)(t.rows + 8),
-		     "the ring follows the rows the header declares");
-	for (k = 1; k < 100; k++) {
-		row = swerve_shm_row(&t, k, true);
-		if (row == NULL)
-			continue;
-		cr_assert_lt(row - t.rows, 8);
-		n++;
-	}
-	cr_assert_eq(n, 8);
-	swerve_shm_detach(&t);
-}
-
-Test(shm, half_created_table_is_refused_with_its_creator,
-     .fini = unlink_names)
-{
-	struct swerve_shm_header h;
-	const char *name;
-	struct swerve_shm t;
-	char err[256] = "", want[64];
-	uint64_t t0;
-	pid_t dead = dead_pid();
-
-	memset(&h, 0, sizeof(h));
-	h.creator_pid = (uint32_t)dead;
-	h.created_ms = swerve_now_ms();
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	t0 = swerve_now_ms();
-	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)),
-		     -EAGAIN);
-	cr_assert_lt(swerve_now_ms() - t0, 1000);
-	snprintf(want, sizeof(want), "pid %d", (int)dead);
-	cr_assert_not_null(strstr(err, "half-created"), "%s", err);
-	cr_assert_not_null(strstr(err, want), "%s", err);
-	cr_assert_not_null(strstr(err, "swervectl reset"), "%s", err);
-	shm_unlink(name);
-
-	/* creator alive, but long ago */
-	h.creator_pid = (uint32_t)getpid();
-	h.created_ms = 1;
-	name = new_name();
-	make_segment(name, full_size(), &h);
-	cr_assert_eq(swerve_shm_attach(name, false, &t, err, sizeof(err)),
-		     -EAGAIN);
-	cr_assert_not_null(strstr(err, "half-created"), "%s", err);
-	shm_unlink(name);
-
-	/* never even sized */
-	name = new_name();
-	make_segment(name, 0, NULL);
-	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)),
-		     -EAGAIN);
-	cr_assert_not_null(strstr(err, "half-created"), "%s", err);
-	cr_assert_null(t.hdr);
-	shm_unlink(name);
-}
-
-Test(shm, segment_of_another_user_is_refused, .fini = unlink_names)
-{
-	const char *name = new_name();
-	struct swerve_shm t;
-	char err[256] = "";
-	int fd;
-
-	if (geteuid() != 0)
-		cr_skip_test("needs root to give a segment away");
-	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0);
-	swerve_shm_detach(&t);
-	fd = shm_open(name, O_RDWR, 0);
-	cr_assert_neq(fd, -1);
-	cr_assert_eq(fchown(fd, 65534, 65534), 0);
-	close(fd);
-	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)),
-		     -EACCES);
-	cr_assert_not_null(strstr(err, "uid 65534"), "%s", err);
 }

@@ -1,13 +1,12 @@
 /*
  * Unit tests of the health a row keeps (shm.c): reports and ejection,
  * snapshots, the ejection cap, operator edits, and several processes on
- * one row, including one that dies holding its lock. Each test runs in its
- * own process with its own segments (test_shm_support.c); children leave
- * only through _exit().
+ * one row (test_shm_lock.c has those that stop or die holding its
+ * lock). Each test runs in its own process with its own tables
+ * (test_shm_support.c); children leave only through _exit().
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,54 +263,6 @@ Test(shm, two_processes_failing_at_once_eject_once_per_streak,
 	}
 	free(evs);
 	munmap(sh, sizeof(*sh));
-	swerve_shm_detach(&t);
-}
-
-Test(shm, lock_holder_dying_does_not_hang_the_next_report,
-     .fini = unlink_names, .timeout = 10)
-{
-	const char *name = new_name();
-	struct swerve_outlier_cfg c = test_cfg();
-	struct swerve_outlier_state st;
-	struct swerve_shm t;
-	struct swerve_shm_row *row;
-	char err[256];
-	pid_t pid;
-	int status;
-
-	cr_assert_eq(swerve_shm_attach(name, true, &t, err, sizeof(err)), 0,
-		     "%s", err);
-	row = swerve_shm_row(&t, 5, true);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		struct swerve_shm ct;
-		struct swerve_shm_row *cr;
-
-		if (swerve_shm_attach(name, false, &ct, NULL, 0) != 0)
-			_exit(2);
-		cr = swerve_shm_row(&ct, 5, false);
-		if (cr == NULL || pthread_mutex_lock(&cr->lock) != 0)
-			_exit(3);
-		/* half an update, then death */
-		cr->st.ejected = 7;
-		cr->st.ejection_ms = UINT64_MAX;
-		cr->st.ejected_at_ms = UINT64_MAX;
-		_exit(0);
-	}
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-
-	cr_assert_eq(fail_once(row, &c, NOW), SWERVE_OUTLIER_NONE);
-	cr_assert_not(swerve_shm_is_ejected(row, NOW));
-	cr_assert_eq(swerve_shm_snapshot(NULL, NULL, row, &c, NOW, &st), 0);
-	cr_assert_eq(st.ejected, 0);
-	cr_assert_eq(st.ejection_ms, 0);
-	cr_assert_leq(st.ejected_at_ms, NOW);
-	/* the mutex is consistent again: plain locking works */
-	cr_assert_eq(pthread_mutex_trylock(&row->lock), 0);
-	pthread_mutex_unlock(&row->lock);
-	cr_assert_eq(fail_once(row, &c, NOW), SWERVE_OUTLIER_NONE);
 	swerve_shm_detach(&t);
 }
 
