@@ -105,6 +105,11 @@ static void note_stderr(void)
 	errno = saved;
 }
 
+void swerve_log_use_stderr(void)
+{
+	note_stderr();
+}
+
 __attribute__((constructor)) static void swerve_log_constructor(void)
 {
 	note_stderr();

@@ -51,6 +51,13 @@ void swerve_log_reason(char *err, size_t errlen, const char *fmt, ...)
  */
 void swerve_log_set_file(const char *path);
 
+/*
+ * Takes what fd 2 is now as the process's own stderr: for a program that
+ * sets its stderr up deliberately after start (a test capturing it), not
+ * for the library, which only trusts the fd 2 the process started with.
+ */
+void swerve_log_use_stderr(void);
+
 /* Parses "error", "warn", "info", "debug". Returns 0 or -EINVAL. */
 int swerve_log_parse_level(const char *s, enum swerve_log_level *out);
 

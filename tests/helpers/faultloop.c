@@ -63,14 +63,14 @@ static void map_counters(const char *path, int slot)
 
 	fd = open(path, O_RDWR);
 	if (fd == -1 || slot < 0) {
-		perror("connloop: counters");
+		perror("faultloop: counters");
 		exit(2);
 	}
 	map = mmap(NULL, 64 * (size_t)(slot + 1), PROT_READ | PROT_WRITE,
 		   MAP_SHARED, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED) {
-		perror("connloop: mmap");
+		perror("faultloop: mmap");
 		exit(2);
 	}
 	cnt = (struct counters *)map + slot;
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	double max = 0;
 
 	if (argc != 4 && argc != 6) {
-		fprintf(stderr, "usage: connloop HOST PORT ROUNDS "
+		fprintf(stderr, "usage: faultloop HOST PORT ROUNDS "
 				"[COUNTERS SLOT]\n");
 		return 2;
 	}

@@ -22,6 +22,7 @@
 
 #include "base/swerve.h"
 
+#include "base/log.h"
 #include "test_shm_support.h"
 
 static char names[8][64];
@@ -91,6 +92,8 @@ int capture_stderr(int *saved)
 	unlink(path);
 	*saved = dup(2);
 	dup2(fd, 2);
+	/* The log writes only to the stderr it was given: this one now. */
+	swerve_log_use_stderr();
 	return fd;
 }
 
@@ -99,6 +102,7 @@ void captured(int fd, int saved, char *buf, size_t len)
 	ssize_t n;
 
 	dup2(saved, 2);
+	swerve_log_use_stderr();
 	close(saved);
 	n = pread(fd, buf, len - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
