@@ -169,9 +169,9 @@ integration: all $(BUILD)/tests/integration $(HELPERS)
 # The client matrix (tests/clients, scripts/client-matrix.sh): real
 # clients against real servers; absent clients are skipped with a reason.
 $(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
-                        $(BUILD)/tests/obj/integration/support.o
+                        $(BUILD)/tests/obj/integration/support.o $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) -lcriterion $(LDLIBS)
 
 clients: all $(BUILD)/tests/clients $(HELPERS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "table/shm.h"
 
 extern char **environ;
 
@@ -48,7 +49,7 @@ const char *t_shm(void)
 	snprintf(name, sizeof(name), "/swerve-it-%d-%d", (int)getpid(), nshm);
 	if (nshm < 16)
 		snprintf(shm_names[nshm++], sizeof(shm_names[0]), "%s", name);
-	shm_unlink(name);
+	swerve_shm_unlink(name);
 	return name;
 }
 
@@ -435,8 +436,9 @@ void t_cleanup(void)
 	char cmd[300];
 	int i;
 
+	/* The name and the segment it names (shm_segment.c). */
 	for (i = 0; i < nshm; i++)
-		shm_unlink(shm_names[i]);
+		swerve_shm_unlink(shm_names[i]);
 	nshm = 0;
 	if (dir[0] != '\0' && strncmp(dir, "/tmp/swerve-it-", 15) == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
