@@ -375,23 +375,15 @@ static void refresh_after_max_ttl(struct swerve_dnscache *c, uint64_t t1,
 }
 
 /*
- * Empties the rows <c> used, so the next input starts from an empty table
- * (a table full of past inputs' addresses would change what it does).
+ * A fresh private table for the next input: a table full of past inputs'
+ * addresses would change what it does, and only the table itself knows
+ * how to empty its rows (their layout, tags and locks are its own).
  */
-static void empty_rows(struct swerve_dnscache *c)
+static void fresh_table(void)
 {
-	const struct swerve_service *svc = swerve_dnscache_service(c, 0);
-	struct swerve_shm_row *const *rows = swerve_dnscache_rows(c, 0);
-	struct swerve_shm_row *status = swerve_shm_row(
-		&tab, swerve_shm_status_key("fuzz", ENDPOINT), false);
-	size_t clear = offsetof(struct swerve_shm_row, lock);
-	unsigned i;
-
-	for (i = 0; i < svc->nendpoints; i++)
-		if (rows[i] != NULL)
-			memset(rows[i], 0, clear);
-	if (status != NULL)
-		memset(status, 0, clear);
+	swerve_shm_detach(&tab);
+	if (swerve_shm_private(&tab) != 0)
+		die("fuzz_dns: table");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -434,7 +426,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broken("an answer kept for less than dns_min_ttl");
 	if (n > 0)
 		refresh_after_max_ttl(c, t1, first, n);
-	empty_rows(c);
 	swerve_dnscache_free(c);
+	fresh_table();
 	return 0;
 }
