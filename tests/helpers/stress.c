@@ -102,6 +102,7 @@ int main(int argc, char **argv)
 		pthread_create(&t[i], NULL, worker, (void *)(long)i);
 	for (i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
+	free(t);
 	printf("ok %d failed %d\n", atomic_load(&ok), atomic_load(&failed));
 	return atomic_load(&failed) == 0 ? 0 : 1;
 }

@@ -37,9 +37,9 @@ static pid_t start_client(const char *config, const char *shm)
 {
 	char bin[512], pre[600], cv[600], sv[128], host[] = "mydb.com";
 	char port[] = "80", threads[] = "1", rounds[] = "400", pause[] = "5";
-	char path[] = "PATH=/usr/bin:/bin";
+	char path[] = "PATH=/usr/bin:/bin", asan[256];
 	char *argv[] = { bin, host, port, threads, rounds, pause, NULL };
-	char *envp[] = { pre, cv, sv, path, NULL };
+	char *envp[] = { pre, cv, sv, path, asan, NULL };
 	const char *extra = getenv("SWERVE_PRELOAD_EXTRA");
 	pid_t pid;
 
@@ -49,6 +49,9 @@ static pid_t start_client(const char *config, const char *shm)
 		 extra != NULL && extra[0] != '\0' ? " " : "", t_build());
 	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", config);
 	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", shm);
+	/* make asan's settings (no leak report) reach the client too. */
+	snprintf(asan, sizeof(asan), "ASAN_OPTIONS=%s",
+		 getenv("ASAN_OPTIONS") != NULL ? getenv("ASAN_OPTIONS") : "");
 	cr_assert_eq(posix_spawn(&pid, bin, NULL, NULL, argv, envp), 0);
 	return pid;
 }
