@@ -23,6 +23,8 @@ set -eu
 cd "$(dirname "$0")/.."
 mode=${1:?usage: fuzz.sh smoke|run BUILD [SECONDS [RUNS]]}
 build=${2:?usage: fuzz.sh smoke|run BUILD [SECONDS [RUNS]]}
+seconds=${3:-}
+runs=${4:-}
 smoke_runs=10000
 
 # The targets are the programs built from tests/fuzz/fuzz_*.c, or those
@@ -56,8 +58,8 @@ for t in $targets; do
 		set -- -runs=$((smoke_runs + nseeds)) -seed=1
 	else
 		work=$build/fuzz-corpus/$t
-		set -- -max_total_time="${3:?SECONDS}"
-		[ -n "${4:-}" ] && set -- "$@" -runs="$4"
+		set -- -max_total_time="${seconds:?SECONDS}"
+		[ -n "$runs" ] && set -- "$@" -runs="$runs"
 	fi
 	mkdir -p "$work"
 	start=$(date +%s)
@@ -67,16 +69,16 @@ for t in $targets; do
 		-artifact_prefix="$build/fuzz-artifacts/$t-" \
 		"$work" "$seeds" > "$log" 2>&1 || rc=$?
 	secs=$(($(date +%s) - start))
-	runs=$(stat number_of_executed_units "$log")
+	executed=$(stat number_of_executed_units "$log")
 	rate=$(stat average_exec_per_sec "$log")
 	if [ "$rc" = 0 ]; then
 		[ "$mode" = smoke ] && rate= || rate=" (${rate:-?} per second)"
-		echo "fuzz: $t: ${runs:-?} executions in ${secs}s$rate," \
+		echo "fuzz: $t: ${executed:-?} executions in ${secs}s$rate," \
 		     "0 crashes, 0 hangs"
 		continue
 	fi
 	failed=1
-	echo "fuzz: $t FAILED after ${runs:-?} executions (exit $rc):" >&2
+	echo "fuzz: $t FAILED after ${executed:-?} executions (exit $rc):" >&2
 	grep -E 'ERROR: libFuzzer|SUMMARY|contract broken|Test unit written' \
 		"$log" >&2 || tail -n 20 "$log" >&2
 done
