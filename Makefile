@@ -21,9 +21,16 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 CFLAGS := -O1 -g
 endif
 # TSAN=1 (make tsan, in build-tsan): ThreadSanitizer, library and tests.
+# The sigaction hook and the libc door are left uninstrumented: TSan's own
+# start-up installs its handlers through the next sigaction in line, which
+# is swerve's, before TSan can record a single call; instrumented, that
+# call crashes every process. TSan still sees every handler the
+# trampoline calls, and everything else swerve does.
 ifneq ($(TSAN),)
 SANFLAGS = -fsanitize=thread -fno-omit-frame-pointer
 CFLAGS := -O1 -g
+$(BUILD)/obj/preload/signals.o $(BUILD)/obj/base/libc.o: \
+	SANFLAGS = -fno-omit-frame-pointer
 endif
 # FUZZ=1 (make fuzz, in build-fuzz, with clang): the core is built with
 # libFuzzer's coverage and ASan + UBSan; the targets add libFuzzer's main.

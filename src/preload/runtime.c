@@ -108,8 +108,10 @@ pid_t swerve_runtime_pid(void)
  * handler): it shares or copied its parent's state without being the
  * process that state describes, so it must pass every call through. One
  * system call: for the paths that change state, not for every hook.
+ * Not instrumented by ThreadSanitizer: the sigaction hook asks it while
+ * TSan is still starting (the Makefile's TSAN part says why).
  */
-bool swerve_runtime_foreign(void)
+__attribute__((no_sanitize_thread)) bool swerve_runtime_foreign(void)
 {
 	return self_pid == 0 || getpid() != self_pid;
 }
