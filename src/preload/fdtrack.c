@@ -247,7 +247,9 @@ struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino)
 		return NULL;
 	sl = &swerve_fd_slots[fd];
 	*ino = swerve_fdtrack_inode(fd);
-	if (sl->ino == *ino)
+	/* Read unclaimed, so atomically: the common case, the same socket
+	 * as before, then takes no claim. */
+	if (__atomic_load_n(&sl->ino, __ATOMIC_RELAXED) == *ino)
 		return sl;
 	st = claim_any(sl);
 	if (st == SLOT_FREE)
@@ -267,10 +269,19 @@ bool swerve_fdtrack_snapshot(struct fd_slot *sl, uint64_t ino,
 
 	if (st == SLOT_FREE)
 		return false;
-	*copy = *sl;
+	/* Field by field: the state word is only ever touched atomically,
+	 * as other threads try to claim it while we hold it. */
+	atomic_store_explicit(&copy->state, st, memory_order_relaxed);
+	copy->svc = sl->svc;
+	copy->ep = sl->ep;
+	copy->port = sl->port;
+	copy->family = sl->family;
+	copy->uto_set = sl->uto_set;
+	copy->pid = sl->pid;
+	copy->ino = sl->ino;
+	copy->started_ms = sl->started_ms;
 	same = sl->ino == ino;
 	atomic_store_explicit(&sl->state, st, memory_order_release);
-	atomic_store_explicit(&copy->state, st, memory_order_relaxed);
 	return same;
 }
 
@@ -292,7 +303,7 @@ bool swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 	sl->port = port;
 	sl->family = (uint8_t)family;
 	sl->uto_set = uto_set;
-	sl->ino = ino;
+	__atomic_store_n(&sl->ino, ino, __ATOMIC_RELAXED); /* see _current */
 	sl->pid = swerve_runtime_pid();
 	sl->started_ms = swerve_now_ms();
 	pending_enter(&swerve_services[s], ep, sl->started_ms);

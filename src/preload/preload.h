@@ -54,7 +54,8 @@ struct fd_slot {
 	uint8_t family;       /* socket family: AF_INET or AF_INET6 */
 	uint8_t uto_set;      /* we set TCP_USER_TIMEOUT: reset it to 0 */
 	pid_t pid;            /* process that made the attempt */
-	uint64_t ino;         /* socket inode when the attempt started */
+	uint64_t ino;         /* socket inode when the attempt started; read
+	                       * unclaimed with __atomic loads (fdtrack.c) */
 	uint64_t started_ms;
 };
 
