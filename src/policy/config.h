@@ -167,6 +167,12 @@ struct swerve_outlier_cfg {
 	uint32_t min_health_percent;     /* panic threshold; default 0 */
 };
 
+/* What a service's connections carry (Istio's port protocol). */
+enum swerve_protocol {
+	SWERVE_PROTOCOL_TCP = 0,  /* opaque bytes: connect outcomes only */
+	SWERVE_PROTOCOL_HTTP = 1, /* HTTP/1.x: responses observed too */
+};
+
 struct swerve_service {
 	char name[64];                   /* from [service NAME] */
 	int line;                        /* of the section header */
@@ -186,6 +192,10 @@ struct swerve_service {
 	uint64_t dns_min_ttl_ms;         /* TTL clamp; default 5s */
 	uint64_t dns_max_ttl_ms;         /* default 300s */
 	uint64_t dns_timeout_ms;         /* one lookup's bound; default 2s */
+	enum swerve_protocol protocol;   /* default tcp */
+	uint64_t response_timeout_ms;    /* http: a request abandoned after
+					  * this long unanswered counts as a
+					  * timeout; 0 (default): never */
 	/* Service addresses, IPv4 in host byte order, inside vip_cidr. */
 	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 	/* Distinct endpoint localities, in order of first appearance. */

@@ -49,6 +49,7 @@ enum value_kind {
 	VALUE_LB = 3,
 	VALUE_RESOLUTION = 4,
 	VALUE_TEXT = 5,
+	VALUE_PROTOCOL = 6,
 };
 
 /* Where a key may be given. */
@@ -82,6 +83,8 @@ enum key_id {
 	TK_DNS_MIN_TTL,
 	TK_DNS_MAX_TTL,
 	TK_DNS_TIMEOUT,
+	TK_PROTOCOL,
+	TK_RESPONSE_TIMEOUT,
 	TK_COUNT,
 	/* PLACE_SWERVE */
 	SK_LOCALITY = TK_COUNT,

@@ -71,6 +71,13 @@ static const struct key_spec keys[KEY_COUNT] = {
 		DURATION, .def = 300000 },
 	[TK_DNS_TIMEOUT] = { "dns_timeout", TUNING,
 		DURATION, .def = 2000 },
+	/* Istio's port protocol, and its route timeout: 0s (the default,
+	 * as in Istio) counts no response timeout. */
+	[TK_PROTOCOL] = { "protocol", TUNING,
+		.kind = VALUE_PROTOCOL, .max = 1, .def = SWERVE_PROTOCOL_TCP },
+	[TK_RESPONSE_TIMEOUT] = { "response_timeout", TUNING,
+		.kind = VALUE_DURATION, .min = 0,
+		.max = SWERVE_MAX_DURATION_MS, .def = 0 },
 	/* config.c sets the defaults of the [swerve] keys. */
 	[SK_LOCALITY] = { "locality", SWERVE(config_set_locality),
 		.env = "SWERVE_LOCALITY" },
@@ -276,4 +283,6 @@ void config_apply_tuning(struct swerve_service *svc, const struct tuning *t)
 	svc->dns_min_ttl_ms = t->value[TK_DNS_MIN_TTL];
 	svc->dns_max_ttl_ms = t->value[TK_DNS_MAX_TTL];
 	svc->dns_timeout_ms = t->value[TK_DNS_TIMEOUT];
+	svc->protocol = (enum swerve_protocol)t->value[TK_PROTOCOL];
+	svc->response_timeout_ms = t->value[TK_RESPONSE_TIMEOUT];
 }

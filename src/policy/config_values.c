@@ -189,6 +189,15 @@ int config_parse_value(struct parse *p, const struct key_spec *key,
 		config_error(p, "%s must be static or dns, not '%s'",
 			     key->name, value);
 		return -EINVAL;
+	case VALUE_PROTOCOL:
+		if (strcmp(value, "http") == 0 || strcmp(value, "tcp") == 0) {
+			*out = strcmp(value, "http") == 0 ? SWERVE_PROTOCOL_HTTP
+							  : SWERVE_PROTOCOL_TCP;
+			return 0;
+		}
+		config_error(p, "%s must be tcp or http, not '%s'",
+			     key->name, value);
+		return -EINVAL;
 	case VALUE_LB:
 		return parse_lb(p, value, out);
 	case VALUE_TEXT:

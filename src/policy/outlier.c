@@ -192,12 +192,24 @@ static void count_outcome(struct swerve_outlier_state *st,
 		else
 			put_http_code(st, 200);
 		break;
+	case SWERVE_OUTCOME_HTTP_CONNECT_OK:
+		/* Envoy maps no code to it: the responses will tell. */
+		if (split)
+			st->local_origin = 0;
+		break;
 	case SWERVE_OUTCOME_CONNECT_FAILED:
 	case SWERVE_OUTCOME_CONNECT_TIMEOUT:
+	case SWERVE_OUTCOME_HTTP_RESET:
 		if (split)
 			bump(&st->local_origin);
 		else
 			put_http_code(st, 503);
+		break;
+	case SWERVE_OUTCOME_HTTP_TIMEOUT:
+		if (split)
+			bump(&st->local_origin);
+		else
+			put_http_code(st, 504);
 		break;
 	case SWERVE_OUTCOME_HTTP_STATUS:
 		put_http_code(st, http_status);

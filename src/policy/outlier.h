@@ -27,6 +27,19 @@ enum swerve_outcome {
 	 * connect outcomes above until it observes HTTP (protocol = http).
 	 */
 	SWERVE_OUTCOME_HTTP_STATUS = 3,
+	/*
+	 * protocol = http (the HTTP tracker reports these). Envoy's
+	 * LocalOriginConnectSuccess: a connection of a two-layer protocol
+	 * was established; in non-split mode it touches no streak (the
+	 * responses will tell), in split mode it resets local_origin.
+	 */
+	SWERVE_OUTCOME_HTTP_CONNECT_OK = 4,
+	/* Reset or EOF before a response's header block: Envoy's
+	 * LocalOriginConnectFailed (a 503 in non-split mode). */
+	SWERVE_OUTCOME_HTTP_RESET = 5,
+	/* A request abandoned unanswered after response_timeout: Envoy's
+	 * LocalOriginTimeout (a 504 in non-split mode). */
+	SWERVE_OUTCOME_HTTP_TIMEOUT = 6,
 };
 
 enum swerve_outlier_event {
