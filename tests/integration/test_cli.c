@@ -323,6 +323,22 @@ Test(cli, eject_for_a_minute_shows_ejected_then_uneject_returns_it)
 	cr_assert_eq(json_field(row, "ejected_remaining_ms"), 0);
 }
 
+/* Every duration swerve takes, in the file or here, is at most a day. */
+Test(cli, eject_for_more_than_a_day_is_refused)
+{
+	struct run_result r;
+	const char *eject[] = { "eject", "mydb", "127.0.0.2:18080", "--for",
+				"25h", NULL };
+	const char *json[] = { "endpoints", "--json", NULL };
+
+	run_capture(&r, eject);
+	cr_assert_eq(r.status, 2, "status %d, stderr: %s", r.status, r.err);
+	cr_assert_not_null(strstr(r.err, "at most 24h"), "%s", r.err);
+	run_capture(&r, json);
+	cr_assert(json_has(find_json_row(r.out, "127.0.0.2:18080"),
+			   "\"status\": \"healthy\""), "%s", r.out);
+}
+
 Test(cli, eject_without_for_uses_base_ejection_time)
 {
 	struct run_result r;

@@ -186,6 +186,13 @@ int cmd_edit(const struct cli_args *a, enum edit_op op)
 	     duration_ms == 0))
 		return fail_usage("bad duration '%s' (like 250ms, 15s, 1m, 2h)",
 				  a->for_arg);
+	/* The bound of every duration in the config, for the same reason:
+	 * beyond it a number is a typo, not a plan. */
+	if (duration_ms > SWERVE_MAX_DURATION_MS)
+		return fail_usage("--for must be at most %lluh (a day), not '%s'",
+				  (unsigned long long)(SWERVE_MAX_DURATION_MS /
+						       3600000),
+				  a->for_arg);
 	if (load_config(resolve_config_path(a), &cfg) != 0)
 		return CLI_EXIT_FAIL;
 	if (op == EDIT_RESET && a->npos == 0) {
