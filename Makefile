@@ -252,7 +252,7 @@ fuzz-smoke:
 fuzz:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) FUZZ=1 \
 		CC=$(FUZZ_CC) fuzz-programs
-	$(Q)FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+	$(Q)FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_FLAGS="$(FUZZ_FLAGS)" \
 		scripts/fuzz.sh run $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_RUNS)
 
 # make tsan: ThreadSanitizer over the library, swervectl, the wrapper and

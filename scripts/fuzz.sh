@@ -11,7 +11,8 @@
 #       executions, when given), keeping what it learns in
 #       BUILD/fuzz-corpus/<target> (never in the committed corpus), and
 #       its log in BUILD/fuzz-logs/<target>.log.
-# FUZZ_TARGETS="config dns" runs only those.
+# FUZZ_TARGETS="config dns" runs only those; FUZZ_FLAGS="-max_len=1024"
+# adds libFuzzer flags to a long run.
 #
 # Any crash, contract broken (the targets abort) or hang (an input running
 # longer than 10 s) is saved as BUILD/fuzz-artifacts/<target>-<kind>-<hash>
@@ -60,6 +61,9 @@ for t in $targets; do
 		work=$build/fuzz-corpus/$t
 		set -- -max_total_time="${seconds:?SECONDS}"
 		[ -n "$runs" ] && set -- "$@" -runs="$runs"
+		# More libFuzzer flags for a long run, e.g. -max_len=1024.
+		# shellcheck disable=SC2086
+		set -- "$@" ${FUZZ_FLAGS:-}
 	fi
 	mkdir -p "$work"
 	start=$(date +%s)
