@@ -120,6 +120,18 @@ consecutive_5xx_errors = 1
 interval = 1s
 base_ejection_time = 1s
 connect_timeout = 2s
+
+# The same, observed as HTTP: what protocol = http costs.
+[service webh]
+hosts = webh.bench
+ports = $BE_PORT
+endpoint = $PRIMARY:$BE_PORT locality=bench-a
+endpoint = $BACKUP:$BE_PORT locality=bench-b
+protocol = http
+consecutive_5xx_errors = 1
+interval = 1s
+base_ejection_time = 1s
+connect_timeout = 2s
 EOF
 "$CTL" -c "$T/web.ini" check >/dev/null || die "bad web config"
 
@@ -152,6 +164,7 @@ url_of() {
 	case $1 in
 	direct) echo "http://$PRIMARY:$BE_PORT/" ;;
 	swerve) echo "http://web.bench:$BE_PORT/" ;;
+	swervehttp) echo "http://webh.bench:$BE_PORT/" ;;
 	haproxy) echo "http://$FRONT:$HAP_PORT/" ;;
 	nginx) echo "http://$FRONT:$NGX_PORT/" ;;
 	esac
@@ -176,8 +189,8 @@ wrk_run() {
 	local setup=$1 mode=$2 hdr=() pre=() out line
 
 	[ "$mode" = close ] && hdr=(-H "Connection: close")
-	[ "$setup" = swerve ] && pre=(env LD_PRELOAD="$LIB" \
-		SWERVE_CONFIG="$T/web.ini" SWERVE_SHM="$SHM")
+	case $setup in swerve*) pre=(env LD_PRELOAD="$LIB" \
+		SWERVE_CONFIG="$T/web.ini" SWERVE_SHM="$SHM") ;; esac
 	out=$("${pre[@]}" taskset -c 0 wrk -t1 -c16 -d"${WRK_S}s" \
 		"${hdr[@]}" -s "$T/report.lua" "$(url_of "$setup")" 2>&1) ||
 		die "wrk $setup $mode: $out"
@@ -213,8 +226,8 @@ VIA=$(SWERVE_SHM=$SHM "$CTL" -c "$T/web.ini" endpoints --json |
 for r in $(seq "$MACRO_ROUNDS"); do
 	printf '  round %s/%s\n' "$r" "$MACRO_ROUNDS" >&2
 	# odd rounds in one order, even rounds in the other: drift cancels
-	order="direct swerve haproxy nginx"
-	[ $((r % 2)) = 0 ] && order="nginx haproxy swerve direct"
+	order="direct swerve swervehttp haproxy nginx"
+	[ $((r % 2)) = 0 ] && order="nginx haproxy swervehttp swerve direct"
 	for mode in keepalive close; do
 		for setup in $order; do
 			wrk_run "$setup" "$mode"

@@ -59,6 +59,17 @@ wmed() {
 	med "$T/w/r.$1.$2"
 }
 CLOSE=$(wmed swerve close)
+# What observing HTTP costs: the protocol = http service over the same
+# service as tcp, per round, per mode.
+hratio() {
+	ratios "$T/w/swervehttp_$1" "$T/w/swerve_$1" "$T/w/r.http.$1"
+	stats "$T/w/r.http.$1" | awk '{ printf "%.3f (%.3f..%.3f)", $1, $2, $3 }'
+}
+hratio keepalive >/dev/null
+hratio close >/dev/null
+HTTP_KA=$(med "$T/w/r.http.keepalive")
+HTTP_CL=$(med "$T/w/r.http.close")
+HTTP_MIN=$(awk -v a="$HTTP_KA" -v b="$HTTP_CL" 'BEGIN { print (a < b) ? a : b }')
 
 # percentile medians per setup and mode for the plot
 pctmed() { # pctmed SETUP MODE COLUMN
@@ -162,6 +173,7 @@ $(if [ -n "$CALLGRIND" ]; then
 fi)
 | glibc getaddrinfo from a hosts file / hooked getaddrinfo (speed-up) | $(fmt_ratio gai_hosts gai_swerve) | >= 10 | $(verdict ge "$GAI" 10) |
 | Connection: close throughput, swerve / direct | $(wratio swerve close) | >= 0.95 | $(verdict ge "$CLOSE" 0.95) |
+| observing HTTP: throughput through a \`protocol = http\` service / the same service as \`tcp\`, keep-alive; Connection: close | $(hratio keepalive); $(hratio close) | >= 0.97 both | $(verdict ge "$HTTP_MIN" 0.97) |
 | requests lost in failover: swerve / HAProxy / nginx (median) | $(fo_lost swerve) / $(fo_lost haproxy) / $(fo_lost nginx) | swerve 0, proxies > 0 | $(awk -v s="$(fo_lost swerve)" -v h="$(fo_lost haproxy)" -v n="$(fo_lost nginx)" 'BEGIN { print (s == 0 && h > 0 && n > 0) ? "met" : ((s == 0) ? "swerve lost none; **the proxies lost none either**" : "**missed** (see Failover)") }') |
 
 ## Micro: in-process, one call at a time
@@ -238,6 +250,9 @@ nginx (one process, \`return 200\`) on $PRIMARY:$BE_PORT, loaded by
 (wrk opens a new connection for every request). Set-ups:
 
 - direct: wrk dials $PRIMARY:$BE_PORT.
+- swervehttp: the same as swerve, through \`webh.bench\`, a service with
+  \`protocol = http\`: every response is read by swerve's HTTP tracker and
+  reported to the shared table.
 - swerve: wrk runs with LD_PRELOAD and dials \`web.bench:$BE_PORT\`: wrk is
   dynamically linked, resolves the name once with getaddrinfo (a service
   address) and calls connect() for every connection, which swerve steers to
@@ -257,7 +272,7 @@ same round):
 | set-up | keep-alive | Connection: close | median req/s keep-alive | median req/s close |
 | --- | --- | --- | --- | --- |
 EOF
-for setup in direct swerve haproxy nginx; do
+for setup in direct swerve swervehttp haproxy nginx; do
 	printf '| %s | %s | %s | %.0f | %.0f |\n' "$setup" \
 		"$(wratio "$setup" keepalive)" "$(wratio "$setup" close)" \
 		"$(med "$T/w/${setup}_keepalive")" "$(med "$T/w/${setup}_close")"
