@@ -12,15 +12,17 @@
 #include "policy/config.h"
 #include "test_config_support.h"
 
+/* The header, name and endpoint of service <n> (a letter) at <addr>. */
+#define SERVICE(n, addr) \
+	"[service " n "]\nhosts = " n ".example\nendpoint = " addr "\n"
+
 Test(config_http, defaults_are_tcp_without_response_timeout)
 {
 	struct swerve_config *cfg = NULL;
 	struct reports r;
 	char path[PATH_MAX];
 
-	cr_assert_eq(load_text("[service a]\n"
-			       "hosts = a.example\n"
-			       "endpoint = 127.0.0.2:80\n",
+	cr_assert_eq(load_text(SERVICE("a", "127.0.0.2:80"),
 			       path, sizeof(path), &cfg, &r),
 		     0);
 	cr_assert_eq(cfg->services[0].protocol, SWERVE_PROTOCOL_TCP);
@@ -35,19 +37,13 @@ Test(config_http, reads_protocol_and_response_timeout)
 	struct reports r;
 	char path[PATH_MAX];
 
-	cr_assert_eq(load_text("[service a]\n"
-			       "hosts = a.example\n"
-			       "endpoint = 127.0.0.2:80\n"
+	cr_assert_eq(load_text(SERVICE("a", "127.0.0.2:80")
 			       "protocol = http\n"
 			       "response_timeout = 1s\n"
-			       "[service b]\n"
-			       "hosts = b.example\n"
-			       "endpoint = 127.0.0.3:80\n"
+			       SERVICE("b", "127.0.0.3:80")
 			       "protocol = tcp\n"
 			       "response_timeout = 0s\n"
-			       "[service c]\n"
-			       "hosts = c.example\n"
-			       "endpoint = 127.0.0.4:80\n"
+			       SERVICE("c", "127.0.0.4:80")
 			       "protocol = http\n"
 			       "response_timeout = 24h\n",
 			       path, sizeof(path), &cfg, &r),
@@ -69,9 +65,7 @@ Test(config_http, reports_bad_values_with_file_and_line)
 	struct reports r;
 	char path[PATH_MAX];
 
-	cr_assert_eq(load_text("[service a]\n"
-			       "hosts = a.example\n"
-			       "endpoint = 127.0.0.2:80\n"
+	cr_assert_eq(load_text(SERVICE("a", "127.0.0.2:80")
 			       "protocol = HTTP\n"
 			       "protocol = grpc\n"
 			       "response_timeout = 25h\n"
@@ -103,16 +97,10 @@ Test(config_http, services_inherit_both_keys_from_defaults)
 	cr_assert_eq(load_text("[defaults]\n"
 			       "protocol = http\n"
 			       "response_timeout = 1500ms\n"
-			       "[service a]\n"
-			       "hosts = a.example\n"
-			       "endpoint = 127.0.0.2:80\n"
-			       "[service b]\n"
-			       "hosts = b.example\n"
-			       "endpoint = 127.0.0.3:80\n"
+			       SERVICE("a", "127.0.0.2:80")
+			       SERVICE("b", "127.0.0.3:80")
 			       "protocol = tcp\n"
-			       "[service c]\n"
-			       "hosts = c.example\n"
-			       "endpoint = 127.0.0.4:80\n"
+			       SERVICE("c", "127.0.0.4:80")
 			       "response_timeout = 0s\n",
 			       path, sizeof(path), &cfg, &r),
 		     0);
@@ -135,12 +123,8 @@ Test(config_http, a_bad_default_is_reported_once_where_it_is)
 
 	cr_assert_eq(load_text("[defaults]\n"
 			       "protocol = udp\n"
-			       "[service a]\n"
-			       "hosts = a.example\n"
-			       "endpoint = 127.0.0.2:80\n"
-			       "[service b]\n"
-			       "hosts = b.example\n"
-			       "endpoint = 127.0.0.3:80\n",
+			       SERVICE("a", "127.0.0.2:80")
+			       SERVICE("b", "127.0.0.3:80"),
 			       path, sizeof(path), &cfg, &r),
 		     -EINVAL);
 	cr_assert_eq(r.nerrors, 1);

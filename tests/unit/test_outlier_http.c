@@ -11,25 +11,19 @@
 
 #include "policy/outlier.h"
 
-/* Envoy's defaults with gateway off (as under Istio); thresholds set by
- * each test. */
+/* Envoy's interval and ejection times, every endpoint ejectable, and the
+ * thresholds and mode of each test. */
 static struct swerve_outlier_cfg cfg_with(uint32_t c5xx, uint32_t gateway,
 					  bool split, uint32_t local_origin)
 {
-	struct swerve_outlier_cfg cfg;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.enabled = true;
-	cfg.consecutive_5xx = c5xx;
-	cfg.consecutive_gateway = gateway;
-	cfg.consecutive_local_origin = local_origin;
-	cfg.split_external_local_origin = split;
-	cfg.interval_ms = 10000;
-	cfg.base_ejection_ms = 30000;
-	cfg.max_ejection_ms = 300000;
-	cfg.max_ejection_percent = 100;
-	cfg.min_ejectable_hosts = 1;
-	return cfg;
+	return (struct swerve_outlier_cfg){
+		.enabled = true, .consecutive_5xx = c5xx,
+		.consecutive_gateway = gateway,
+		.consecutive_local_origin = local_origin,
+		.split_external_local_origin = split, .interval_ms = 10000,
+		.base_ejection_ms = 30000, .max_ejection_ms = 300000,
+		.max_ejection_percent = 100, .min_ejectable_hosts = 1,
+	};
 }
 
 static enum swerve_outlier_event put(struct swerve_outlier_state *st,
@@ -46,6 +40,19 @@ static enum swerve_outlier_event status(struct swerve_outlier_state *st,
 	return put(st, cfg, SWERVE_OUTCOME_HTTP_STATUS, code);
 }
 
+/* <outcome> ejects, by the streak of <why>, with cause <cause>. */
+static void ejects(struct swerve_outlier_state *st,
+		   const struct swerve_outlier_cfg *cfg,
+		   enum swerve_outcome outcome, int code,
+		   enum swerve_outlier_reason why,
+		   enum swerve_outlier_cause cause)
+{
+	cr_assert_eq(put(st, cfg, outcome, code), SWERVE_OUTLIER_EJECT,
+		     "outcome %d %d", (int)outcome, code);
+	cr_assert_eq(st->reason, why);
+	cr_assert_eq(st->cause, cause);
+}
+
 /* Envoy's router ignores LocalOriginConnectSuccess without split mode:
  * only responses make or break the 5xx streak. */
 Test(outlier_http, connect_ok_of_http_touches_no_streak_without_split)
@@ -59,9 +66,8 @@ Test(outlier_http, connect_ok_of_http_touches_no_streak_without_split)
 	cr_assert_eq(put(&st, &cfg, SWERVE_OUTCOME_HTTP_CONNECT_OK, 0),
 		     SWERVE_OUTLIER_NONE);
 	cr_assert_eq(st.c5xx, 1, "one connection per request keeps it");
-	cr_assert_eq(status(&st, &cfg, 503), SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_5XX);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_5XX);
+	ejects(&st, &cfg, SWERVE_OUTCOME_HTTP_STATUS, 503,
+	       SWERVE_REASON_5XX, SWERVE_CAUSE_5XX);
 	cr_assert_eq(st.streak, 2);
 
 	/* A tcp connect success in between is tcp_proxy's 200: it resets. */
@@ -86,10 +92,8 @@ Test(outlier_http, reset_before_headers_counts_as_503)
 	cr_assert_eq(st.gateway, 1, "503 is a gateway error");
 	cr_assert_eq(st.local_origin, 0, "local origin is split mode only");
 	put(&st, &cfg, SWERVE_OUTCOME_HTTP_CONNECT_OK, 0);
-	cr_assert_eq(put(&st, &cfg, SWERVE_OUTCOME_HTTP_RESET, 0),
-		     SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_5XX);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_LOCAL_ORIGIN);
+	ejects(&st, &cfg, SWERVE_OUTCOME_HTTP_RESET, 0,
+	       SWERVE_REASON_5XX, SWERVE_CAUSE_LOCAL_ORIGIN);
 }
 
 /* LocalOriginTimeout: a 504, so a gateway error and a 5xx. */
@@ -99,17 +103,13 @@ Test(outlier_http, response_timeout_counts_as_504)
 	struct swerve_outlier_cfg only_gw = cfg_with(0, 1, false, 5);
 	struct swerve_outlier_state st = { 0 };
 
-	cr_assert_eq(put(&st, &only_5xx, SWERVE_OUTCOME_HTTP_TIMEOUT, 0),
-		     SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_5XX);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_TIMEOUT);
+	ejects(&st, &only_5xx, SWERVE_OUTCOME_HTTP_TIMEOUT, 0,
+	       SWERVE_REASON_5XX, SWERVE_CAUSE_TIMEOUT);
 	cr_assert_eq(st.gateway, 1, "counted for the gateway streak too");
 
 	memset(&st, 0, sizeof(st));
-	cr_assert_eq(put(&st, &only_gw, SWERVE_OUTCOME_HTTP_TIMEOUT, 0),
-		     SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_GATEWAY);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_TIMEOUT);
+	ejects(&st, &only_gw, SWERVE_OUTCOME_HTTP_TIMEOUT, 0,
+	       SWERVE_REASON_GATEWAY, SWERVE_CAUSE_TIMEOUT);
 
 	/* A 500 breaks the gateway streak; a timeout after it starts one. */
 	memset(&st, 0, sizeof(st));
@@ -136,33 +136,27 @@ Test(outlier_http, split_mode_counts_local_origin_and_statuses_apart)
 	cr_assert_eq(st.local_origin, 1);
 	cr_assert_eq(st.c5xx, 0, "a reset is no 503 in split mode");
 	cr_assert_eq(st.gateway, 0);
-	cr_assert_eq(put(&st, &cfg, SWERVE_OUTCOME_HTTP_TIMEOUT, 0),
-		     SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_LOCAL_ORIGIN);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_TIMEOUT);
+	ejects(&st, &cfg, SWERVE_OUTCOME_HTTP_TIMEOUT, 0,
+	       SWERVE_REASON_LOCAL_ORIGIN, SWERVE_CAUSE_TIMEOUT);
 	cr_assert_eq(st.c5xx, 0);
 
 	memset(&st, 0, sizeof(st));
 	put(&st, &cfg, SWERVE_OUTCOME_HTTP_RESET, 0);
-	cr_assert_eq(put(&st, &cfg, SWERVE_OUTCOME_HTTP_RESET, 0),
-		     SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_LOCAL_ORIGIN);
+	ejects(&st, &cfg, SWERVE_OUTCOME_HTTP_RESET, 0,
+	       SWERVE_REASON_LOCAL_ORIGIN, SWERVE_CAUSE_LOCAL_ORIGIN);
 
 	/* Connect failures of split mode are local-origin failures too. */
 	memset(&st, 0, sizeof(st));
 	put(&st, &cfg, SWERVE_OUTCOME_CONNECT_FAILED, 0);
-	cr_assert_eq(put(&st, &cfg, SWERVE_OUTCOME_CONNECT_TIMEOUT, 0),
-		     SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_LOCAL_ORIGIN);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_LOCAL_ORIGIN);
+	ejects(&st, &cfg, SWERVE_OUTCOME_CONNECT_TIMEOUT, 0,
+	       SWERVE_REASON_LOCAL_ORIGIN, SWERVE_CAUSE_LOCAL_ORIGIN);
 
 	/* Statuses: the 5xx streak, never the local-origin one. */
 	memset(&st, 0, sizeof(st));
 	status(&st, &cfg, 503);
 	cr_assert_eq(st.local_origin, 0);
-	cr_assert_eq(status(&st, &cfg, 503), SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_5XX);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_5XX);
+	ejects(&st, &cfg, SWERVE_OUTCOME_HTTP_STATUS, 503,
+	       SWERVE_REASON_5XX, SWERVE_CAUSE_5XX);
 }
 
 /*
@@ -224,22 +218,18 @@ Test(outlier_http, one_status_tripping_both_streaks_is_a_gateway_cause)
 	struct swerve_outlier_cfg cfg = cfg_with(1, 1, false, 5);
 	struct swerve_outlier_state st = { 0 };
 
-	cr_assert_eq(status(&st, &cfg, 502), SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_GATEWAY);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_GATEWAY);
+	ejects(&st, &cfg, SWERVE_OUTCOME_HTTP_STATUS, 502,
+	       SWERVE_REASON_GATEWAY, SWERVE_CAUSE_GATEWAY);
 
 	memset(&st, 0, sizeof(st));
-	cr_assert_eq(status(&st, &cfg, 500), SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_5XX);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_5XX);
+	ejects(&st, &cfg, SWERVE_OUTCOME_HTTP_STATUS, 500,
+	       SWERVE_REASON_5XX, SWERVE_CAUSE_5XX);
 
 	/* A connect failure through the gateway streak stays one. */
 	memset(&st, 0, sizeof(st));
 	cfg.consecutive_5xx = 0;
-	cr_assert_eq(put(&st, &cfg, SWERVE_OUTCOME_CONNECT_FAILED, 0),
-		     SWERVE_OUTLIER_EJECT);
-	cr_assert_eq(st.reason, SWERVE_REASON_GATEWAY);
-	cr_assert_eq(st.cause, SWERVE_CAUSE_CONNECT_FAILURE);
+	ejects(&st, &cfg, SWERVE_OUTCOME_CONNECT_FAILED, 0,
+	       SWERVE_REASON_GATEWAY, SWERVE_CAUSE_CONNECT_FAILURE);
 }
 
 Test(outlier_http, overflow_records_the_cause_and_operators_clear_it)
