@@ -167,7 +167,8 @@ TEST_ENV = SWERVE_BUILD=$(abspath $(BUILD)) SWERVE_SRC=$(CURDIR) \
            SWERVE_PRELOAD_EXTRA="$(SAN_PRELOAD)" \
            ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=0
 
-unit: $(BUILD)/tests/unit
+# test_swervectl_http.c runs the built swervectl on a table it fills.
+unit: $(BUILD)/tests/unit $(BUILD)/swervectl
 	$(Q)$(TEST_ENV) $(BUILD)/tests/unit --jobs 2 --xml=$(BUILD)/unit.xml
 
 integration: all $(BUILD)/tests/integration $(HELPERS)

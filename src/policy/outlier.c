@@ -3,7 +3,7 @@
  *
  * The state machine has two states, in service and ejected, and three
  * streaks: c5xx (every 5xx), gateway (502/503/504 only) and local_origin
- * (connect failures, split mode only). Each outcome updates the streaks the
+ * (connect failures, resets and response timeouts, split mode only). Each outcome updates the streaks the
  * way Envoy's putResult/putHttpResponseCode do (docs/semantics.md
  * 5.1). When a streak reaches its threshold and the endpoint is in service,
  * the endpoint is ejected, or, when the service's ejection cap says no, the
@@ -21,8 +21,23 @@
  * LocalOriginConnectSuccessFinal (200). Otherwise, as no response ever
  * ends a streak for such programs, any five refusals, however far apart,
  * would eject a healthy endpoint. In split mode connect outcomes feed only
- * local_origin, and a non-5xx response also ends the local-origin streak,
- * since a response proves the connection worked.
+ * local_origin.
+ *
+ * A service with protocol = http is observed the way Envoy's HTTP router
+ * sees it. Its connects report SWERVE_OUTCOME_HTTP_CONNECT_OK, Envoy's
+ * LocalOriginConnectSuccess, which no streak but local_origin (split mode)
+ * notices: the responses tell. A reset or EOF before a response's header
+ * block is LocalOriginConnectFailed (a 503 without split mode), a request
+ * abandoned unanswered after response_timeout is LocalOriginTimeout (a
+ * 504: a gateway error and a 5xx). Envoy's router reports a connect
+ * success for every request, when the request gets its connection and so
+ * before its response; swerve reports one per connection, so in split
+ * mode every response, 5xx or not, stands for that report too and ends
+ * the local-origin streak.
+ *
+ * Each ejection (and overflow) records the streak that fired (reason) and
+ * what the failure that fired it was (cause: a 5xx or gateway status, a
+ * timeout, a connect failure, a local-origin failure), for the event log.
  *
  * Ejection length follows Envoy's backoff: each ejection first raises
  * ejectTimeBackoff (while backoff * base < max + base) and then lasts
@@ -148,6 +163,30 @@ static void uneject(struct swerve_outlier_state *st, uint64_t at_ms)
  * Fires the threshold of one streak. Only the streak that fired is reset,
  * as in Envoy's onConsecutiveErrorWorker; the others keep counting.
  */
+/* What the failure <outcome> that fired the streak of <why> was. */
+static enum swerve_outlier_cause cause_of(enum swerve_outcome outcome,
+					  enum swerve_outlier_reason why,
+					  bool split)
+{
+	switch (outcome) {
+	case SWERVE_OUTCOME_HTTP_STATUS:
+		return why == SWERVE_REASON_GATEWAY ? SWERVE_CAUSE_GATEWAY
+						    : SWERVE_CAUSE_5XX;
+	case SWERVE_OUTCOME_HTTP_TIMEOUT:
+		return SWERVE_CAUSE_TIMEOUT;
+	case SWERVE_OUTCOME_HTTP_RESET:
+		return SWERVE_CAUSE_LOCAL_ORIGIN;
+	case SWERVE_OUTCOME_CONNECT_FAILED:
+	case SWERVE_OUTCOME_CONNECT_TIMEOUT:
+		return split ? SWERVE_CAUSE_LOCAL_ORIGIN
+			     : SWERVE_CAUSE_CONNECT_FAILURE;
+	case SWERVE_OUTCOME_CONNECT_OK:
+	case SWERVE_OUTCOME_HTTP_CONNECT_OK:
+		break;
+	}
+	return SWERVE_CAUSE_NONE; /* a success fires nothing */
+}
+
 static enum swerve_outlier_event fire_threshold(
 	struct swerve_outlier_state *st, const struct swerve_outlier_cfg *cfg,
 	uint32_t *streak, uint32_t threshold, enum swerve_outlier_reason why,
@@ -213,7 +252,8 @@ static void count_outcome(struct swerve_outlier_state *st,
 		break;
 	case SWERVE_OUTCOME_HTTP_STATUS:
 		put_http_code(st, http_status);
-		if (split && !(http_status >= 500 && http_status <= 599))
+		/* The request had its connection (see the top). */
+		if (split)
 			st->local_origin = 0;
 		break;
 	}
@@ -284,7 +324,11 @@ enum swerve_outlier_event swerve_outlier_note(
 				       cfg->consecutive_local_origin,
 				       SWERVE_REASON_LOCAL_ORIGIN, may_eject,
 				       now_ms);
-	return fired != SWERVE_OUTLIER_NONE ? fired : ev;
+	if (fired == SWERVE_OUTLIER_NONE)
+		return ev;
+	st->cause = cause_of(outcome, (enum swerve_outlier_reason)st->reason,
+			     cfg->split_external_local_origin);
+	return fired;
 }
 
 uint64_t swerve_outlier_ejected_until(const struct swerve_outlier_state *st,
@@ -306,6 +350,7 @@ void swerve_outlier_operator_eject(struct swerve_outlier_state *st,
 	start_ejection(st, duration_ms, now_ms);
 	st->reason = SWERVE_REASON_OPERATOR;
 	st->streak = 0;
+	st->cause = SWERVE_CAUSE_NONE;
 }
 
 enum swerve_outlier_event swerve_outlier_operator_uneject(
@@ -336,6 +381,9 @@ void swerve_outlier_repair(struct swerve_outlier_state *st,
 {
 	if (st->ejected > 1)
 		st->ejected = 1;
+	if (st->cause > SWERVE_CAUSE_LOCAL_ORIGIN)
+		st->cause = SWERVE_CAUSE_NONE;
+	st->unused = 0;
 	if (st->ejection_ms > max_ejection_ms) {
 		st->ejection_ms = 0;
 		st->ejected = 0;
@@ -386,6 +434,25 @@ const char *swerve_outlier_reason_name(enum swerve_outlier_reason reason)
 	case SWERVE_REASON_HEALTH:
 		return "healthy_below_threshold";
 	case SWERVE_REASON_NONE:
+		break;
+	}
+	return "none";
+}
+
+const char *swerve_outlier_cause_name(enum swerve_outlier_cause cause)
+{
+	switch (cause) {
+	case SWERVE_CAUSE_5XX:
+		return "5xx";
+	case SWERVE_CAUSE_GATEWAY:
+		return "gateway";
+	case SWERVE_CAUSE_TIMEOUT:
+		return "timeout";
+	case SWERVE_CAUSE_CONNECT_FAILURE:
+		return "connect-failure";
+	case SWERVE_CAUSE_LOCAL_ORIGIN:
+		return "local-origin";
+	case SWERVE_CAUSE_NONE:
 		break;
 	}
 	return "none";

@@ -21,10 +21,11 @@ enum swerve_outcome {
 	SWERVE_OUTCOME_CONNECT_FAILED = 1,  /* refused, unreachable, reset */
 	SWERVE_OUTCOME_CONNECT_TIMEOUT = 2, /* deadline passed or abandoned */
 	/*
-	 * An HTTP response status. The state machine follows Envoy's
-	 * putResult for HTTP codes too (5xx and gateway streaks, the split
-	 * mode), with its unit tests; the library itself reports only the
-	 * connect outcomes above until it observes HTTP (protocol = http).
+	 * An HTTP response status (protocol = http), counted as Envoy's
+	 * putHttpResponseCode counts it: 5xx and gateway streaks. In split
+	 * mode any status also ends the local-origin streak: a response
+	 * means its request had a connection, which Envoy reports for every
+	 * request (LocalOriginConnectSuccess) before its response comes.
 	 */
 	SWERVE_OUTCOME_HTTP_STATUS = 3,
 	/*
@@ -60,6 +61,23 @@ enum swerve_outlier_reason {
 	SWERVE_REASON_HEALTH = 6,       /* panic: too few healthy endpoints */
 };
 
+/*
+ * What the failure that tripped a streak was (the reason says which
+ * streak): the event log and swervectl show it, as `5xx`, `gateway`,
+ * `timeout`, `connect-failure` or `local-origin`.
+ */
+enum swerve_outlier_cause {
+	SWERVE_CAUSE_NONE = 0,            /* operator edits, or not known */
+	SWERVE_CAUSE_5XX = 1,             /* an HTTP 5xx, by the 5xx streak */
+	SWERVE_CAUSE_GATEWAY = 2,         /* an HTTP 502/503/504, by the
+					   * gateway streak */
+	SWERVE_CAUSE_TIMEOUT = 3,         /* a response timeout */
+	SWERVE_CAUSE_CONNECT_FAILURE = 4, /* a connect refused, unreachable
+					   * or timed out (non-split) */
+	SWERVE_CAUSE_LOCAL_ORIGIN = 5,    /* a reset before the response, or
+					   * in split mode a connect failure */
+};
+
 /* Per endpoint; lives inside a shared-table row. Plain data, no pointers. */
 struct swerve_outlier_state {
 	uint32_t c5xx;           /* consecutive 5xx (connect failures: 503) */
@@ -78,6 +96,9 @@ struct swerve_outlier_state {
 	uint32_t reason;         /* enum swerve_outlier_reason of the last
 				  * ejection or overflow */
 	uint32_t streak;         /* the streak that caused it, as it stood */
+	uint32_t cause;          /* enum swerve_outlier_cause of the same */
+	uint32_t unused;         /* 0: the struct has no implicit padding,
+				  * which copies and memcmp would see */
 };
 
 /*
@@ -156,5 +177,9 @@ uint32_t swerve_outlier_threshold(const struct swerve_outlier_cfg *cfg,
 
 /* "consecutive_5xx", "operator", ...: a stable name for logs and JSON. */
 const char *swerve_outlier_reason_name(enum swerve_outlier_reason reason);
+
+/* "5xx", "gateway", "timeout", "connect-failure", "local-origin"; "none"
+ * for SWERVE_CAUSE_NONE and values out of range. */
+const char *swerve_outlier_cause_name(enum swerve_outlier_cause cause);
 
 #endif

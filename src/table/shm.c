@@ -25,10 +25,11 @@
  * shared state. A lock taken over from a holder that was gone comes with
  * a repair of what it may have left half-written.
  *
- * Quiet rows. Most outcomes are successes on healthy endpoints, and a
- * success on a state with no streak, no backoff and no ejection changes
- * nothing. Each row therefore publishes a quiet flag, and a success on a
- * quiet row only bumps its counters, without the lock. A change that may
+ * Quiet rows. Most outcomes are successes on healthy endpoints (connects,
+ * and for an http service every response below 500), and a success on a
+ * state with no streak, no backoff and no ejection changes nothing. Each
+ * row therefore publishes a quiet flag, and a success on a quiet row only
+ * bumps its counters, without the lock. A change that may
  * end quietness clears the flag before it writes the state back, so a
  * success that still saw the flag set counts as having come first.
  *
@@ -239,6 +240,21 @@ static void raise_to(_Atomic uint64_t *field, uint64_t v)
 		;
 }
 
+/* Zeroes the outcome counters of <row> (a fresh row, swervectl reset). */
+static void clear_counters(struct swerve_shm_row *row)
+{
+	_Atomic uint64_t *const counters[] = {
+		&row->connects_ok, &row->connects_failed,
+		&row->responses_2xx, &row->responses_3xx,
+		&row->responses_4xx, &row->responses_5xx,
+		&row->timeouts, &row->resets,
+	};
+	size_t i;
+
+	for (i = 0; i < SWERVE_ARRAY_LEN(counters); i++)
+		atomic_store_explicit(counters[i], 0, memory_order_relaxed);
+}
+
 /* Gives <row>, whose lock the caller holds, to <key> as a fresh row. */
 static void hand_over(struct swerve_shm_row *row, uint64_t key,
 		      uint64_t horizon_ms, uint64_t now_ms)
@@ -246,8 +262,7 @@ static void hand_over(struct swerve_shm_row *row, uint64_t key,
 	atomic_store_explicit(&row->quiet, 0, memory_order_seq_cst);
 	swerve_outlier_reset(&row->st);
 	atomic_store_explicit(&row->ejected_until_ms, 0, memory_order_relaxed);
-	atomic_store_explicit(&row->connects_ok, 0, memory_order_relaxed);
-	atomic_store_explicit(&row->connects_failed, 0, memory_order_relaxed);
+	clear_counters(row);
 	atomic_store_explicit(&row->stale_uses, 0, memory_order_relaxed);
 	atomic_store_explicit(&row->panic_mask, 0, memory_order_relaxed);
 	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
@@ -452,45 +467,106 @@ static void add_row_event(struct swerve_shm *tab,
 	ev.key = atomic_load_explicit(&row->key, memory_order_relaxed);
 	ev.duration_ms = st->ejection_ms;
 	ev.value = st->ejections;
-	if (type == SWERVE_EVENT_EJECT || type == SWERVE_EVENT_OVERFLOW)
+	if (type == SWERVE_EVENT_EJECT || type == SWERVE_EVENT_OVERFLOW) {
 		ev.streak = st->streak;
+		ev.cause = (enum swerve_outlier_cause)st->cause;
+	}
 	(void)swerve_shm_event_add(tab, &ev);
+}
+
+/*
+ * A success: an outcome that can only end streaks, never start one: a
+ * connect (a tcp connect is Envoy's 200, an http one touches nothing but
+ * the local-origin streak), or a status that is no 5xx (it ends the 5xx
+ * and gateway streaks, and the local-origin one in split mode). On a
+ * pristine state it changes nothing, and it can eject nothing.
+ */
+static bool is_success(enum swerve_outcome outcome, int http_status)
+{
+	switch (outcome) {
+	case SWERVE_OUTCOME_CONNECT_OK:
+	case SWERVE_OUTCOME_HTTP_CONNECT_OK:
+		return true;
+	case SWERVE_OUTCOME_HTTP_STATUS:
+		return http_status < 500 || http_status > 599;
+	case SWERVE_OUTCOME_CONNECT_FAILED:
+	case SWERVE_OUTCOME_CONNECT_TIMEOUT:
+	case SWERVE_OUTCOME_HTTP_RESET:
+	case SWERVE_OUTCOME_HTTP_TIMEOUT:
+		break;
+	}
+	return false;
+}
+
+/* The counter of <row> that <outcome> bumps, or NULL. */
+static _Atomic uint64_t *counter_of(struct swerve_shm_row *row,
+				    enum swerve_outcome outcome,
+				    int http_status)
+{
+	switch (outcome) {
+	case SWERVE_OUTCOME_CONNECT_OK:
+	case SWERVE_OUTCOME_HTTP_CONNECT_OK:
+		return &row->connects_ok;
+	case SWERVE_OUTCOME_CONNECT_FAILED:
+	case SWERVE_OUTCOME_CONNECT_TIMEOUT:
+		return &row->connects_failed;
+	case SWERVE_OUTCOME_HTTP_RESET:
+		return &row->resets;
+	case SWERVE_OUTCOME_HTTP_TIMEOUT:
+		return &row->timeouts;
+	case SWERVE_OUTCOME_HTTP_STATUS:
+		break;
+	}
+	switch (http_status / 100) {
+	case 2:
+		return &row->responses_2xx;
+	case 3:
+		return &row->responses_3xx;
+	case 4:
+		return &row->responses_4xx;
+	case 5:
+		return &row->responses_5xx;
+	}
+	return NULL;
 }
 
 /* Counts <outcome> in <row>; true when that is all it takes (a success
  * on a quiet row, or no outlier config). */
 static bool count_only(struct swerve_shm_row *row,
 		       const struct swerve_outlier_cfg *cfg,
-		       enum swerve_outcome outcome, uint64_t now_ms)
+		       enum swerve_outcome outcome, int http_status,
+		       uint64_t now_ms)
 {
-	if (outcome == SWERVE_OUTCOME_CONNECT_OK)
-		atomic_fetch_add_explicit(&row->connects_ok, 1,
-					  memory_order_relaxed);
-	else if (outcome == SWERVE_OUTCOME_CONNECT_FAILED ||
-		 outcome == SWERVE_OUTCOME_CONNECT_TIMEOUT)
-		atomic_fetch_add_explicit(&row->connects_failed, 1,
-					  memory_order_relaxed);
+	_Atomic uint64_t *counter = counter_of(row, outcome, http_status);
+
+	if (counter != NULL)
+		atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
 	if (cfg == NULL)
 		return true;
 	/* Exactly 1: any other value is damage, for the locked path. */
-	if (outcome != SWERVE_OUTCOME_CONNECT_OK ||
+	if (!is_success(outcome, http_status) ||
 	    atomic_load_explicit(&row->quiet, memory_order_seq_cst) != 1)
 		return false;
-	atomic_store_explicit(&row->updated_ms, now_ms, memory_order_relaxed);
+	/* Every response of a busy keep-alive connection comes here: a
+	 * store only when the millisecond changed keeps the line shared. */
+	if (atomic_load_explicit(&row->updated_ms, memory_order_relaxed) !=
+	    now_ms)
+		atomic_store_explicit(&row->updated_ms, now_ms,
+				      memory_order_relaxed);
 	return true;
 }
 
 /* May one more endpoint of the service be ejected? (the cap) */
 static bool cap_allows(struct swerve_shm_row *const *rows, size_t n,
 		       size_t idx, const struct swerve_outlier_cfg *cfg,
-		       enum swerve_outcome outcome, uint64_t now_ms)
+		       bool success, uint64_t now_ms)
 {
 	uint32_t nejected = 0, cap;
 	size_t i;
 
 	/* The cap counts the others; this row's ejection is decided under
 	 * the lock. A success cannot eject: skip the O(endpoints) scan. */
-	for (i = 0; outcome != SWERVE_OUTCOME_CONNECT_OK && i < n; i++) {
+	for (i = 0; !success && i < n; i++) {
 		/* A names cache's <rows> change with its answers: atomic
 		 * loads. */
 		const struct swerve_shm_row *other =
@@ -531,9 +607,10 @@ enum swerve_outlier_event swerve_shm_report(
 	 * successes, and damage must not go unnoticed for want of a
 	 * failure. The check is a handful of loads. */
 	if (!swerve_shm_trust(tab, row) ||
-	    count_only(row, cfg, outcome, now_ms))
+	    count_only(row, cfg, outcome, http_status, now_ms))
 		return SWERVE_OUTLIER_NONE;
-	may_eject = cap_allows(rows, n, idx, cfg, outcome, now_ms);
+	may_eject = cap_allows(rows, n, idx, cfg,
+			       is_success(outcome, http_status), now_ms);
 	if (lock_row(tab, row, now_ms, &h, &st) != 0)
 		return SWERVE_OUTLIER_NONE;
 	ev_refresh = swerve_outlier_refresh(&st, cfg, now_ms);
@@ -670,8 +747,7 @@ int swerve_shm_reset_row(struct swerve_shm_row *svc_row,
 	swerve_outlier_reset(&st);
 	if (!commit_row(row, &h, &st, 0))
 		return -ETIMEDOUT;
-	atomic_store_explicit(&row->connects_ok, 0, memory_order_relaxed);
-	atomic_store_explicit(&row->connects_failed, 0, memory_order_relaxed);
+	clear_counters(row);
 	swerve_shm_epoch_bump(svc_row);
 	return 0;
 }

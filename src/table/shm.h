@@ -45,7 +45,7 @@
 #include "policy/outlier.h"
 
 #define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
-#define SWERVE_SHM_VERSION 5u
+#define SWERVE_SHM_VERSION 6u
 #define SWERVE_SHM_ROWS 4096u  /* endpoints per host; 4096 * 256 B = 1 MiB */
 #define SWERVE_SHM_EVENTS 1024u /* the event ring: 1024 * 64 B = 64 KiB */
 /* Every row carries it: random bytes written over a row show. */
@@ -79,8 +79,19 @@ struct swerve_shm_row {
 	 * table is full. horizon_ms 0: never. */
 	_Atomic uint64_t named_ms;
 	_Atomic uint64_t horizon_ms;
+	/* Endpoints of protocol = http services: final responses by status
+	 * class (1xx and 600 and above are in none), requests abandoned
+	 * unanswered after response_timeout, and connections reset or
+	 * closed before a response's header block. Their connects count in
+	 * connects_ok and connects_failed as any connect does. */
+	_Atomic uint64_t responses_2xx;
+	_Atomic uint64_t responses_3xx;
+	_Atomic uint64_t responses_4xx;
+	_Atomic uint64_t responses_5xx;
+	_Atomic uint64_t timeouts;
+	_Atomic uint64_t resets;
 	struct swerve_outlier_state st;    /* under lock */
-	uint8_t pad[256 - 12 * 8 - sizeof(struct swerve_outlier_state)];
+	uint8_t pad[256 - 18 * 8 - sizeof(struct swerve_outlier_state)];
 };
 
 enum swerve_shm_event_type {
@@ -104,7 +115,8 @@ struct swerve_shm_event {
 	uint32_t streak;         /* failures in a row that caused it */
 	uint32_t value;          /* eject: ejections so far; panic: mask */
 	uint32_t pid;            /* the process that wrote it */
-	uint8_t pad[64 - 4 * 8 - 5 * 4];
+	uint32_t cause;          /* enum swerve_outlier_cause */
+	uint8_t pad[64 - 4 * 8 - 6 * 4];
 };
 
 /* An event as swerve_shm_event_add() takes and swerve_shm_events() gives. */
@@ -115,6 +127,7 @@ struct swerve_shm_event_info {
 	uint64_t duration_ms;
 	enum swerve_shm_event_type type;
 	enum swerve_outlier_reason reason;
+	enum swerve_outlier_cause cause; /* eject, overflow: what tripped it */
 	uint32_t streak;
 	uint32_t value;
 	uint32_t pid;            /* set by _add */
@@ -239,16 +252,18 @@ int swerve_shm_check(struct swerve_shm *tab, uint64_t now_ms, char *err,
  * rows are <rows>[0..n-1] (NULL entries allowed) inside <tab>, with <cfg>
  * its outlier config, at <now_ms>: counts the service's currently ejected
  * rows for the cap, updates streaks under the row lock, publishes
- * ejected_until_ms, bumps the connect counters and adds EJECT, UNEJECT and
+ * ejected_until_ms, bumps the row's counter of the outcome (connects,
+ * response classes, timeouts, resets) and adds EJECT, UNEJECT and
  * OVERFLOW (the first of a streak only) to <tab>'s event ring (<tab> may
  * be NULL: no events). When the endpoint is ejected, or an ejection found
  * over is ended, the epoch of <svc_row>, the service's row (may be NULL),
  * moves; an outcome that changes no ejection leaves it alone. Returns the
  * event caused. It waits for the row's lock at most a few milliseconds
  * (shm_lock.c) and otherwise fails open: the outcome is then counted but
- * changes no shared state. A success on a quiet row takes no lock at all.
- * A damaged shared table is replaced by a private copy first (<tab> may
- * be NULL: no check).
+ * changes no shared state. A success (a connect, or a status below 500
+ * or above 599) on a quiet row takes no lock at all. A damaged shared
+ * table is replaced by a private copy first (<tab> may be NULL: no
+ * check).
  */
 enum swerve_outlier_event swerve_shm_report(
 	struct swerve_shm *tab, struct swerve_shm_row *svc_row,

@@ -7,7 +7,7 @@
  * why?" (istio#18973: Envoy's stats cannot say). After the rows sits a
  * ring of SWERVE_SHM_EVENTS fixed 64-byte slots: eject, un-eject, the
  * first overflow of a streak, panic enter and exit, each with its time,
- * row key (never an address), reason and streak. A writer takes a position
+ * row key (never an address), reason, cause and streak. A writer takes a position
  * with one fetch-and-add on the header and publishes the slot as a
  * seqlock: seq 0, the fields, then seq = position + 1 with release order;
  * a reader that sees seq change while copying drops the copy. No lock, no
@@ -61,6 +61,7 @@ int swerve_shm_event_add(struct swerve_shm *tab,
 	EV_STORE(slot->streak, ev->streak);
 	EV_STORE(slot->value, ev->value);
 	EV_STORE(slot->pid, (uint32_t)getpid());
+	EV_STORE(slot->cause, (uint32_t)ev->cause);
 	atomic_store_explicit(&slot->seq, pos + 1, memory_order_release);
 	return 0;
 }
@@ -70,7 +71,7 @@ static bool read_event(struct swerve_shm_event *slot,
 		       struct swerve_shm_event_info *out)
 {
 	uint64_t s1, s2;
-	uint32_t type, reason;
+	uint32_t type, reason, cause;
 
 	s1 = atomic_load_explicit(&slot->seq, memory_order_acquire);
 	if (s1 == 0)
@@ -83,16 +84,19 @@ static bool read_event(struct swerve_shm_event *slot,
 	out->streak = EV_LOAD(slot->streak);
 	out->value = EV_LOAD(slot->value);
 	out->pid = EV_LOAD(slot->pid);
+	cause = EV_LOAD(slot->cause);
 	atomic_thread_fence(memory_order_acquire);
 	s2 = atomic_load_explicit(&slot->seq, memory_order_relaxed);
 	if (s1 != s2)
 		return false;
 	if (type < SWERVE_EVENT_EJECT || type > SWERVE_EVENT_PANIC_EXIT ||
-	    reason > SWERVE_REASON_HEALTH)
+	    reason > SWERVE_REASON_HEALTH ||
+	    cause > SWERVE_CAUSE_LOCAL_ORIGIN)
 		return false;
 	out->seq = s1;
 	out->type = (enum swerve_shm_event_type)type;
 	out->reason = (enum swerve_outlier_reason)reason;
+	out->cause = (enum swerve_outlier_cause)cause;
 	return true;
 }
 

@@ -471,11 +471,15 @@ Test(outlier, split_mode_counts_connect_failures_as_local_origin)
 			    1000);
 	cr_assert_eq(st.local_origin, 0);
 
-	/* HTTP 5xx feeds only the HTTP streaks. */
+	/* HTTP 5xx feeds only the HTTP streaks; its request had a
+	 * connection, so the local-origin streak ends (Envoy reports a
+	 * connect success for every request before its response). */
 	fail(&st, &cfg, 1000);
-	http(&st, &cfg, 503, 1000);
 	cr_assert_eq(st.local_origin, 1);
+	http(&st, &cfg, 503, 1000);
+	cr_assert_eq(st.local_origin, 0);
 	cr_assert_eq(st.c5xx, 1);
+	fail(&st, &cfg, 1000);
 	/* A non-5xx response proves the connection: both streaks end. */
 	http(&st, &cfg, 200, 1000);
 	cr_assert_eq(st.local_origin, 0);

@@ -51,6 +51,18 @@ static void explain_service(const struct swerve_config *cfg,
 	       "");
 	printf("outlier detection:  %s\n", svc->outlier.enabled ?
 	       "on" : "off (every endpoint is in priority 0, as in Istio)");
+	if (svc->protocol != SWERVE_PROTOCOL_HTTP) {
+		puts("protocol:           tcp (connect outcomes only)");
+		return;
+	}
+	fputs("protocol:           http (response statuses count too), ",
+	      stdout);
+	if (svc->response_timeout_ms == 0) {
+		puts("no response timeout");
+		return;
+	}
+	format_duration(svc->response_timeout_ms, buf, sizeof(buf));
+	printf("response timeout %s\n", buf);
 }
 
 /* The locality rules of the service and which of them act for this host. */
@@ -160,6 +172,8 @@ static void explain_endpoint(const struct ep_view *e)
 	} else if (e->ejected) {
 		format_duration(e->remaining_ms, buf, sizeof(buf));
 		printf(" ejected for %s", buf);
+		if (ejection_why(e) != NULL)
+			printf(" (%s)", ejection_why(e));
 	} else {
 		fputs(" healthy", stdout);
 	}

@@ -15,7 +15,7 @@
 static const char *const table_head[NCOLS] = {
 	"SERVICE", "ENDPOINT", "LOCALITY", "PRIORITY", "STATUS",
 	"OUTLIER CHECK", "EJECTED FOR", "FAILURES", "EJECTIONS",
-	"CONNECTS OK", "CONNECTS FAILED", "DNS",
+	"CONNECTS OK", "CONNECTS FAILED", "RESPONSES", "DNS",
 };
 
 /*
@@ -90,8 +90,47 @@ void format_dns(const struct ep_view *v, char *buf, size_t len)
 		snprintf(buf, len, "%.180s %s", v->ep->name, v->dns);
 }
 
+const char *ejection_why(const struct ep_view *v)
+{
+	if (!v->ejected)
+		return NULL;
+	if (v->cause != SWERVE_CAUSE_NONE)
+		return swerve_outlier_cause_name(v->cause);
+	if (v->reason != SWERVE_REASON_NONE)
+		return swerve_outlier_reason_name(v->reason);
+	return NULL;
+}
+
+void format_responses(const struct ep_view *v, char *buf, size_t len)
+{
+	const struct {
+		const char *name;
+		uint64_t n;
+	} c[] = {
+		{ "2xx", v->responses_2xx }, { "3xx", v->responses_3xx },
+		{ "4xx", v->responses_4xx }, { "5xx", v->responses_5xx },
+		{ "timeouts", v->timeouts }, { "resets", v->resets },
+	};
+	size_t i, off = 0;
+	int w;
+
+	snprintf(buf, len, v->svc->protocol == SWERVE_PROTOCOL_HTTP ?
+		 "none" : "-");
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (c[i].n == 0)
+			continue;
+		w = snprintf(buf + off, len - off, "%s%s:%" PRIu64,
+			     off > 0 ? " " : "", c[i].name, c[i].n);
+		if (w < 0 || (size_t)w >= len - off)
+			return;
+		off += (size_t)w;
+	}
+}
+
 static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 {
+	const char *why = ejection_why(v);
+
 	snprintf(cells[0], CELL_MAX, "%s", v->svc->name);
 	snprintf(cells[1], CELL_MAX, "%s", v->text);
 	snprintf(cells[2], CELL_MAX, "%s",
@@ -101,7 +140,10 @@ static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 	else
 		snprintf(cells[3], CELL_MAX, "%u", v->priority);
 	snprintf(cells[4], CELL_MAX, "%s", v->ejected ? "EJECTED" : "HEALTHY");
-	snprintf(cells[5], CELL_MAX, "%s", v->ejected ? "FAILED" : "OK");
+	if (why != NULL)
+		snprintf(cells[5], CELL_MAX, "FAILED (%s)", why);
+	else
+		snprintf(cells[5], CELL_MAX, "%s", v->ejected ? "FAILED" : "OK");
 	if (v->ejected)
 		format_duration(v->remaining_ms, cells[6], CELL_MAX);
 	else
@@ -110,7 +152,8 @@ static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 	snprintf(cells[8], CELL_MAX, "%" PRIu32, v->ejections);
 	snprintf(cells[9], CELL_MAX, "%" PRIu64, v->connects_ok);
 	snprintf(cells[10], CELL_MAX, "%" PRIu64, v->connects_failed);
-	format_dns(v, cells[11], CELL_MAX);
+	format_responses(v, cells[11], CELL_MAX);
+	format_dns(v, cells[12], CELL_MAX);
 }
 
 /* Columns are separated by three spaces; the last one is not padded. */
@@ -185,6 +228,33 @@ void print_json_string(const char *s)
 	putchar('"');
 }
 
+/* A name for JSON, or null. */
+static void print_json_name(const char *name)
+{
+	if (name != NULL)
+		print_json_string(name);
+	else
+		fputs("null", stdout);
+}
+
+/* The fields of <v> that an http service fills: its protocol, response
+ * counters, and why it is ejected. */
+static void print_json_http(const struct ep_view *v)
+{
+	printf(", \"protocol\": \"%s\", \"responses_2xx\": %" PRIu64
+	       ", \"responses_3xx\": %" PRIu64 ", \"responses_4xx\": %" PRIu64
+	       ", \"responses_5xx\": %" PRIu64 ", \"timeouts\": %" PRIu64
+	       ", \"resets\": %" PRIu64 ", \"reason\": ",
+	       v->svc->protocol == SWERVE_PROTOCOL_HTTP ? "http" : "tcp",
+	       v->responses_2xx, v->responses_3xx, v->responses_4xx,
+	       v->responses_5xx, v->timeouts, v->resets);
+	print_json_name(v->reason != SWERVE_REASON_NONE ?
+			swerve_outlier_reason_name(v->reason) : NULL);
+	fputs(", \"cause\": ", stdout);
+	print_json_name(v->cause != SWERVE_CAUSE_NONE ?
+			swerve_outlier_cause_name(v->cause) : NULL);
+}
+
 void print_json(const struct ep_view *views, size_t n)
 {
 	size_t i;
@@ -218,11 +288,12 @@ void print_json(const struct ep_view *views, size_t n)
 		       "\"ejections\": %" PRIu32 ", "
 		       "\"connects_ok\": %" PRIu64 ", "
 		       "\"connects_failed\": %" PRIu64 ", "
-		       "\"ejected_remaining_ms\": %" PRIu64 "}%s\n",
+		       "\"ejected_remaining_ms\": %" PRIu64,
 		       v->ejected ? "ejected" : "healthy",
 		       v->failures, v->ejections, v->connects_ok,
-		       v->connects_failed, v->remaining_ms,
-		       i + 1 < n ? "," : "");
+		       v->connects_failed, v->remaining_ms);
+		print_json_http(v);
+		printf("}%s\n", i + 1 < n ? "," : "");
 	}
 	puts("]");
 }
@@ -358,6 +429,9 @@ void print_events_json(const struct view *v,
 		       swerve_outlier_reason_name(ev->reason), ev->streak,
 		       ev->duration_ms, ev->value, ev->pid);
 		print_json_string(detail);
+		fputs(", \"cause\": ", stdout);
+		print_json_name(ev->cause != SWERVE_CAUSE_NONE ?
+				swerve_outlier_cause_name(ev->cause) : NULL);
 		putchar('}');
 	}
 	puts(n > 0 ? "\n]}" : "]}");
@@ -377,8 +451,9 @@ void print_events_table(const struct view *v,
 		puts("no events");
 		return;
 	}
-	printf("%-24s %-8s %-11s %-36s %-24s %-6s %s\n", "TIME", "AGO",
-	       "EVENT", "SERVICE/ENDPOINT", "REASON", "STREAK", "DETAIL");
+	printf("%-24s %-8s %-11s %-36s %-24s %-15s %-6s %s\n", "TIME",
+	       "AGO", "EVENT", "SERVICE/ENDPOINT", "REASON", "CAUSE",
+	       "STREAK", "DETAIL");
 	for (i = 0; i < n; i++) {
 		const struct swerve_shm_event_info *ev = &evs[i];
 
@@ -395,9 +470,11 @@ void print_events_table(const struct view *v,
 			snprintf(who, sizeof(who), "(row %016" PRIx64
 				 ", not in this config)", ev->key);
 		format_detail(ev, detail, sizeof(detail));
-		printf("%-24s %-8s %-11s %-36s %-24s %-6" PRIu32 " %s\n",
-		       wall, ago, event_name(ev->type), who,
-		       swerve_outlier_reason_name(ev->reason), ev->streak,
-		       detail);
+		printf("%-24s %-8s %-11s %-36s %-24s %-15s %-6" PRIu32
+		       " %s\n", wall, ago, event_name(ev->type), who,
+		       swerve_outlier_reason_name(ev->reason),
+		       ev->cause != SWERVE_CAUSE_NONE ?
+		       swerve_outlier_cause_name(ev->cause) : "-",
+		       ev->streak, detail);
 	}
 }

@@ -16,7 +16,7 @@
 #include "tools/swervectl/view.h"
 
 #define CELL_MAX 256
-#define NCOLS 12
+#define NCOLS 13
 
 /*
  * "850ms", "58s", "1m12s", "2h0m5s". Seconds round up so that an ejection
@@ -35,6 +35,14 @@ void format_address(const struct sockaddr_storage *addr, char *buf,
 /* What the DNS column shows: "-" for a literal, else the name and its
  * state ("db.internal ok (3 stale uses)"). */
 void format_dns(const struct ep_view *v, char *buf, size_t len);
+
+/* Why <v> is ejected, for people: the cause ("5xx", "timeout", ...), else
+ * the reason ("operator"); NULL when healthy or not known. */
+const char *ejection_why(const struct ep_view *v);
+
+/* What the RESPONSES column shows: "-" for a tcp service, else the
+ * non-zero counters ("2xx:120 5xx:3 timeouts:1") or "none". */
+void format_responses(const struct ep_view *v, char *buf, size_t len);
 
 /* RFC 8259 string: quotes, backslashes and control characters escaped. */
 void print_json_string(const char *s);

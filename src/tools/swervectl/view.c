@@ -126,6 +126,11 @@ static void read_row(struct swerve_shm *tab, const struct swerve_service *svc,
 	if (e->ejected) {
 		until = swerve_outlier_ejected_until(&st, &svc->outlier);
 		e->remaining_ms = until > now ? until - now : 0;
+		/* Shown by name: out of range reads as none. */
+		e->reason = st.reason <= SWERVE_REASON_HEALTH ?
+			    (enum swerve_outlier_reason)st.reason :
+			    SWERVE_REASON_NONE;
+		e->cause = (enum swerve_outlier_cause)st.cause;
 	}
 	/* In split mode connect failures feed the local-origin streak. */
 	e->failures = svc->outlier.split_external_local_origin ?
@@ -133,6 +138,12 @@ static void read_row(struct swerve_shm *tab, const struct swerve_service *svc,
 	e->ejections = st.ejections;
 	e->connects_ok = atomic_load(&row->connects_ok);
 	e->connects_failed = atomic_load(&row->connects_failed);
+	e->responses_2xx = atomic_load(&row->responses_2xx);
+	e->responses_3xx = atomic_load(&row->responses_3xx);
+	e->responses_4xx = atomic_load(&row->responses_4xx);
+	e->responses_5xx = atomic_load(&row->responses_5xx);
+	e->timeouts = atomic_load(&row->timeouts);
+	e->resets = atomic_load(&row->resets);
 }
 
 /*

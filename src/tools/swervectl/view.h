@@ -21,6 +21,7 @@
 #include "names/dnscache.h"
 #include "policy/balancer.h"
 #include "policy/config.h"
+#include "policy/outlier.h"
 #include "table/shm.h"
 
 /* One endpoint as the table shows it, computed once per run. */
@@ -45,6 +46,18 @@ struct ep_view {
 	uint32_t ejections;
 	uint64_t connects_ok;
 	uint64_t connects_failed;
+	/* protocol = http: final responses by status class, requests
+	 * abandoned after response_timeout, resets before a response. */
+	uint64_t responses_2xx;
+	uint64_t responses_3xx;
+	uint64_t responses_4xx;
+	uint64_t responses_5xx;
+	uint64_t timeouts;
+	uint64_t resets;
+	/* While ejected: the streak that did it and the failure that
+	 * tripped it; NONE when healthy. */
+	enum swerve_outlier_reason reason;
+	enum swerve_outlier_cause cause;
 };
 
 /* What the balancer makes of one service for this host (view_route()). */
