@@ -1,24 +1,38 @@
 /*
- * fuzz_table: libFuzzer target for attaching to the shared table. Each
- * input makes a POSIX shared-memory segment whose bytes and size it
- * chooses, the way a foreign program, an older swerve or a scribbler could
- * leave one; swerve_shm_attach() must refuse it or accept it, and whatever
- * it accepts the library must then use without reading or writing outside
- * the mapping: rows looked up, claimed, reported on and read back, a panic
- * noted, the event ring read.
+ * fuzz_table: libFuzzer target for attaching to the shared table and using
+ * what attach accepts. The table is a SysV segment found through a name
+ * file in /dev/shm whose record names it (src/table/shm_segment.c); each
+ * input makes both, the way a foreign program, an older swerve or a
+ * scribbler could leave them:
+ *   - the segment's bytes (header, rows, event ring) and its size, behind
+ *     a name file whose record is valid and names it: the main case;
+ *   - or, when the input's flags say so (table_input.h), the record itself
+ *     from the input, in a name file of a size the input picks.
+ * swerve_shm_attach() must refuse the table with a reason or accept one
+ * whose sizes fit the mapping; whatever it accepts is then used as the
+ * library and swervectl use it, without reading or writing outside the
+ * mapping: every row looked up, the service's row claimed, then the
+ * input's operations (outcomes of every kind, HTTP statuses 100..599
+ * included; snapshots; operator ejections, un-ejections and resets; rows
+ * claimed for names; panic notes; time passing and the consistency
+ * check), and finally the epoch and the event ring read. Lock words are
+ * used as the input left them: the bounded row lock copes with any word.
  *
- * Input: 4 bytes (little endian) for the segment's size, then its first
- * bytes (the rest of the segment reads as zeroes; bytes beyond the size
- * are cut). The seeds (tests/fuzz/corpus/table) are tables made by
- * swerve_shm_attach() itself and used by the library's own calls.
- *
- * A segment whose size is 0 or whose magic is 0 looks half-created: attach
- * then waits about 50 ms for its creator, a timed path of the unit tests
- * (test_shm.c) that would only slow the fuzzer down, so such inputs are
- * skipped.
- *
- * The segment's name is unique to the process and unlinked as soon as
- * attach returns, so only a crash inside attach leaves it in /dev/shm.
+ * Each input's segment is made IPC_PRIVATE, mode 0600, and marked removed
+ * (IPC_RMID) as soon as the harness has it mapped, before swerve attaches:
+ * Linux still lets the library attach it, and it is gone once both detach,
+ * so not even a crash inside the library leaves it behind. The name file
+ * is removed as soon as attach returns. A record whose magic is 0 is a
+ * table still being created: attach would wait for its creator about
+ * 50 ms (a timed path of the unit tests, test_shm.c), so such inputs are
+ * skipped; for the same reason the harness always writes the record's
+ * checksum itself (a wrong one reads as a torn record and waits too), and
+ * a record naming any segment but the input's own is only ever one that
+ * cannot exist (a negative id): another id could be a live table of this
+ * host, which the fuzzer must never write to. Attach never creates: a
+ * record naming a segment that is gone would then make a whole new table
+ * of swerve's own (the unit tests' case), costing more than the rest of
+ * an input without fuzzing anything an input holds.
  *
  * Thread-safety: libFuzzer calls the target from one thread.
  */
@@ -28,18 +42,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
+#include "base/swerve.h"
 #include "table/shm.h"
 #include "fuzz.h"
+#include "table_input.h"
 
 #define broken(what) fuzz_broken("fuzz_table", what, NULL)
 
-#define ROWS_TRIED 32  /* rows of the segment used, at most */
-#define ROWS_SCANNED 64 /* an input of a few KiB holds fewer */
+#define ROWS_TRIED 32   /* rows of the table used, at most */
 #define EVENTS_READ 16
 #define NOW_MS 1000000000ull
+#define LINK_PAGE 4096
+
+_Static_assert(sizeof(struct fuzz_table_link) == 56,
+	       "table_input.h's record is shm_segment.c's");
 
 static const struct swerve_outlier_cfg outlier_cfg = {
 	.enabled = true,
@@ -53,37 +74,134 @@ static const struct swerve_outlier_cfg outlier_cfg = {
 	.min_ejectable_hosts = 1,
 };
 
-/* Makes the segment <name> from the input; false to skip the input. */
-static bool make_segment(const char *name, const uint8_t *data, size_t size)
-{
-	uint32_t seg_size;
-	uint64_t magic = 0;
-	size_t body;
-	int fd;
+/* The input, read front to back; what it lacks reads as zeroes. */
+struct reader {
+	const uint8_t *p;
+	size_t left;
+};
 
-	if (size < 4)
-		return false;
-	seg_size = (uint32_t)data[0] | (uint32_t)data[1] << 8 |
-		   (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
-	data += 4;
-	size -= 4;
-	body = size < seg_size ? size : seg_size;
-	memcpy(&magic, data, body < sizeof(magic) ? body : sizeof(magic));
-	if (seg_size == 0 || magic == 0)
-		return false;
-	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		perror("fuzz_table: shm_open");
+static void take(struct reader *r, void *out, size_t n)
+{
+	size_t k = r->left < n ? r->left : n;
+
+	memset(out, 0, n);
+	memcpy(out, r->p, k);
+	r->p += k;
+	r->left -= k;
+}
+
+/* One input's table: its segment (mapped by us too) and name file. */
+struct input {
+	uint8_t flags;
+	size_t seg_size;
+	uint8_t ops[FUZZ_TABLE_OPS][FUZZ_TABLE_OP_BYTES];
+	size_t nops;
+	struct fuzz_table_link link;
+	int shmid;
+	void *map;
+};
+
+static uint64_t link_sum(const struct fuzz_table_link *l)
+{
+	return swerve_hash64(l, offsetof(struct fuzz_table_link, sum),
+			     SWERVE_HASH_SEED);
+}
+
+static bool link_mode(const struct input *in)
+{
+	return (in->flags & FUZZ_TABLE_LINK_MODE) == FUZZ_TABLE_LINK_MODE;
+}
+
+/* Reads the input's fields; false to skip it. */
+static bool parse(struct input *in, struct reader *r)
+{
+	uint8_t le[4], nops;
+
+	take(r, &in->flags, 1);
+	take(r, le, sizeof(le));
+	in->seg_size = 1 + ((uint32_t)le[0] | (uint32_t)le[1] << 8 |
+			    (uint32_t)le[2] << 16 | (uint32_t)le[3] << 24) %
+				   FUZZ_TABLE_MAX;
+	take(r, &nops, 1);
+	in->nops = nops % (FUZZ_TABLE_OPS + 1);
+	take(r, in->ops, in->nops * FUZZ_TABLE_OP_BYTES);
+	if (!link_mode(in))
+		return true;
+	take(r, &in->link, sizeof(in->link));
+	/* Magic 0: a creator half-way, whom attach would wait for. */
+	return in->link.magic != 0;
+}
+
+/* Makes the segment from the rest of the input, already marked removed. */
+static void make_segment(struct input *in, struct reader *r)
+{
+	size_t body = r->left < in->seg_size ? r->left : in->seg_size;
+
+	in->shmid = shmget(IPC_PRIVATE, in->seg_size,
+			   IPC_CREAT | IPC_EXCL | 0600);
+	if (in->shmid == -1) {
+		perror("fuzz_table: shmget");
 		exit(1);
 	}
-	if (ftruncate(fd, (off_t)seg_size) == -1 ||
-	    (body > 0 && pwrite(fd, data, body, 0) != (ssize_t)body)) {
-		perror("fuzz_table: writing the segment");
+	in->map = shmat(in->shmid, NULL, 0);
+	if (in->map == (void *)-1) {
+		perror("fuzz_table: shmat");
+		shmctl(in->shmid, IPC_RMID, NULL);
+		exit(1);
+	}
+	shmctl(in->shmid, IPC_RMID, NULL);
+	memcpy(in->map, r->p, body);
+}
+
+/* The record the name file holds, and the file's size. */
+static size_t make_link(struct input *in)
+{
+	struct fuzz_table_link *l = &in->link;
+
+	if (!link_mode(in)) {
+		memset(l, 0, sizeof(*l));
+		l->magic = FUZZ_TABLE_LINK_MAGIC;
+		l->version = SWERVE_SHM_VERSION;
+		l->creator_pid = (uint32_t)getpid();
+		l->created_ms = swerve_now_ms();
+		if (in->seg_size >= offsetof(struct swerve_shm_header, nonce) +
+					    sizeof(l->nonce))
+			memcpy(&l->nonce, (uint8_t *)in->map +
+			       offsetof(struct swerve_shm_header, nonce),
+			       sizeof(l->nonce));
+		l->size = in->seg_size;
+	}
+	if (l->shmid >= 0 || !link_mode(in))
+		l->shmid = in->shmid;
+	l->sum = link_sum(l);
+	if (!link_mode(in))
+		return LINK_PAGE;
+	switch ((in->flags >> FUZZ_TABLE_FILE_SHIFT) & 3) {
+	case FUZZ_FILE_RECORD:
+		return sizeof(*l);
+	case FUZZ_FILE_SHORT:
+		return sizeof(*l) - 1;
+	case FUZZ_FILE_LARGE:
+		return LINK_PAGE + 1;
+	default:
+		return LINK_PAGE;
+	}
+}
+
+static void write_name(const char *name, const struct input *in,
+		       size_t file_size)
+{
+	size_t n = file_size < sizeof(in->link) ? file_size : sizeof(in->link);
+	int fd;
+
+	fd = shm_open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || pwrite(fd, &in->link, n, 0) != (ssize_t)n ||
+	    ftruncate(fd, (off_t)file_size) == -1) {
+		perror("fuzz_table: writing the name file");
 		shm_unlink(name);
 		exit(1);
 	}
 	close(fd);
-	return true;
 }
 
 static bool in_table(const struct swerve_shm *tab,
@@ -92,69 +210,95 @@ static bool in_table(const struct swerve_shm *tab,
 	return row >= tab->rows && row < tab->rows + tab->nrows;
 }
 
-/*
- * A lock word that an input leaves "held" by some thread blocks
- * pthread_mutex_lock() for ever: the hang of issue 10 item 1 (a corrupted
- * lock word hangs every host that reports on the row), which this target
- * found within seconds (tests/fuzz/corpus/table/regress-lock-held). The
- * fix, a bounded row lock, is the table's own change; until it is in, the
- * rows this target locks get fresh lock words so that the fuzzer explores
- * everything else. Once swerve_shm's row lock is bounded, remove this to
- * fuzz the lock words too.
- */
-static void repair_locks(struct swerve_shm_row **rows, size_t n)
+static void check_claim(const struct swerve_shm *tab,
+			const struct swerve_shm_row *row, uint64_t key)
 {
-	pthread_mutexattr_t attr;
-	size_t i;
-
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	for (i = 0; i < n; i++)
-		pthread_mutex_init(&rows[i]->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
+	if (row != NULL && (!in_table(tab, row) ||
+			    atomic_load(&row->key) != key))
+		broken("a lookup returned a row that is not the key's");
 }
 
-/* Lookups, outcomes and snapshots on the rows the segment holds. */
-static void use_rows(struct swerve_shm *tab, const uint8_t *data,
-		     size_t size)
+/* The rows the table holds, each looked up by its key as a reader would. */
+static size_t find_rows(struct swerve_shm *tab, struct swerve_shm_row **found)
 {
-	struct swerve_shm_row *found[ROWS_TRIED], *row, *svc;
-	struct swerve_outlier_state st;
+	struct swerve_shm_row *row;
 	size_t i, n = 0;
 	uint64_t key;
 
-	svc = swerve_shm_row(tab, swerve_shm_service_key("fuzz"), true);
-	if (svc != NULL && !in_table(tab, svc))
-		broken("service row outside the table");
-	for (i = 0; i < tab->nrows && i < ROWS_SCANNED && n < ROWS_TRIED;
-	     i++) {
+	for (i = 0; i < tab->nrows && n < ROWS_TRIED; i++) {
 		key = atomic_load(&tab->rows[i].key);
 		if (key == 0)
 			continue;
 		row = swerve_shm_row(tab, key, false);
-		if (row == NULL)
-			continue;
-		if (!in_table(tab, row) || atomic_load(&row->key) != key)
-			broken("a lookup returned a wrong row");
-		found[n++] = row;
+		check_claim(tab, row, key);
+		if (row != NULL)
+			found[n++] = row;
 	}
-	repair_locks(found, n);
-	for (i = 0; i < n; i++) {
-		uint8_t b = i < size ? data[i] : 0;
+	return n;
+}
 
-		(void)swerve_shm_is_ejected(found[i], NOW_MS);
-		(void)swerve_shm_report(tab, svc, found, n, i, &outlier_cfg,
-					(enum swerve_outcome)(b % 4),
-					500 + b % 5, NOW_MS + i * 1000);
-		(void)swerve_shm_snapshot(tab, svc, found[i], &outlier_cfg,
-					  NOW_MS + i * 1000, &st);
+/* A row claimed for an address behind a name, as resolve.c claims them. */
+static void claim_named(struct swerve_shm *tab, struct swerve_shm_row **rows,
+			size_t *n, const uint8_t *op, uint64_t now)
+{
+	struct swerve_shm_row *row;
+	char text[32];
+	uint64_t key;
+
+	snprintf(text, sizeof(text), "127.0.%u.%u:80", op[1], op[2]);
+	key = swerve_shm_endpoint_key("fuzz", text);
+	row = swerve_shm_row_named(tab, key, (uint64_t)op[2] * 1000, now);
+	check_claim(tab, row, key);
+	if (row != NULL && *n < ROWS_TRIED)
+		rows[(*n)++] = row;
+}
+
+/* One operation of the input on the table, at *now. */
+static void run_op(struct swerve_shm *tab, struct swerve_shm_row *svc,
+		   struct swerve_shm_row **rows, size_t *n, const uint8_t *op,
+		   uint64_t *now)
+{
+	struct swerve_outlier_state st;
+	size_t idx = *n > 0 ? (size_t)(op[0] >> 3) % *n : 0;
+	struct swerve_shm_row *row = *n > 0 ? rows[idx] : NULL;
+	unsigned wide = (unsigned)op[1] << 8 | op[2];
+	int status = 100 + (int)(((unsigned)(op[1] / 7) << 8 | op[2]) % 500);
+	char err[128];
+
+	switch ((enum fuzz_table_op)(op[0] & 7)) {
+	case FUZZ_OP_REPORT:
+		if (*n > 0)
+			(void)swerve_shm_report(tab, svc, rows, *n, idx,
+						&outlier_cfg,
+						(enum swerve_outcome)(op[1] % 7),
+						status, *now);
+		break;
+	case FUZZ_OP_SNAPSHOT:
+		(void)swerve_shm_is_ejected(row, *now);
+		(void)swerve_shm_snapshot(tab, svc, row, &outlier_cfg, *now,
+					  &st);
+		break;
+	case FUZZ_OP_EJECT:
+		(void)swerve_shm_eject(tab, svc, row, wide * 1000ull, *now);
+		break;
+	case FUZZ_OP_UNEJECT:
+		(void)swerve_shm_uneject(tab, svc, row, *now);
+		break;
+	case FUZZ_OP_RESET:
+		(void)swerve_shm_reset_row(svc, row);
+		break;
+	case FUZZ_OP_NAMED:
+		claim_named(tab, rows, n, op, *now);
+		break;
+	case FUZZ_OP_PANIC:
+		(void)swerve_shm_panic_note(tab, "fuzz", op[1], *now);
+		break;
+	case FUZZ_OP_LATER:
+		*now += wide * 100ull;
+		if (swerve_shm_check(tab, *now, err, sizeof(err)) < 0)
+			broken("the check failed rather than counting");
+		break;
 	}
-	key = swerve_shm_endpoint_key("fuzz", "127.0.0.2:80");
-	row = swerve_shm_row(tab, key, true);
-	if (row != NULL && (!in_table(tab, row) ||
-			    atomic_load(&row->key) != key))
-		broken("a claimed row is not ours");
 }
 
 static void read_events(struct swerve_shm *tab)
@@ -175,32 +319,61 @@ static void read_events(struct swerve_shm *tab)
 	}
 }
 
+/* Everything the library and swervectl do with an attached table. */
+static void use_table(struct swerve_shm *tab, const struct input *in)
+{
+	struct swerve_shm_row *rows[ROWS_TRIED], *svc;
+	uint64_t key = swerve_shm_service_key("fuzz"), now = NOW_MS;
+	size_t n, i;
+
+	n = find_rows(tab, rows);
+	svc = swerve_shm_row(tab, key, true);
+	check_claim(tab, svc, key);
+	(void)swerve_shm_epoch(svc);
+	for (i = 0; i < in->nops; i++)
+		run_op(tab, svc, rows, &n, in->ops[i], &now);
+	key = swerve_shm_endpoint_key("fuzz", "127.0.0.2:80");
+	check_claim(tab, swerve_shm_row(tab, key, true), key);
+	(void)swerve_shm_epoch(svc);
+	read_events(tab);
+}
+
+static void check_accepted(const struct swerve_shm *tab,
+			   const struct input *in)
+{
+	if (tab->nrows == 0 || tab->hdr == NULL || tab->rows == NULL ||
+	    tab->size < sizeof(*tab->hdr) + tab->nrows * sizeof(*tab->rows) +
+				tab->nevents * sizeof(*tab->events))
+		broken("attached a table larger than its mapping");
+	if (tab->size != in->seg_size)
+		broken("attached a segment of another size");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char name[64];
+	struct reader r = { data, size };
 	struct swerve_shm tab;
+	struct input in;
 	char err[256];
 	int rc;
 
 	if (name[0] == '\0')
 		snprintf(name, sizeof(name), "/swerve-fuzz-%d", (int)getpid());
-	if (!make_segment(name, data, size))
+	if (!parse(&in, &r))
 		return 0;
+	make_segment(&in, &r);
+	write_name(name, &in, make_link(&in));
 	rc = swerve_shm_attach(name, false, &tab, err, sizeof(err));
 	shm_unlink(name);
+	shmdt(in.map);
 	if (rc != 0) {
 		if (err[0] == '\0')
 			broken("refused without a reason");
 		return 0;
 	}
-	if (tab.nrows == 0 || tab.hdr == NULL || tab.rows == NULL ||
-	    tab.size < sizeof(*tab.hdr) + tab.nrows * sizeof(*tab.rows) +
-				tab.nevents * sizeof(*tab.events))
-		broken("attached a table larger than its mapping");
-	use_rows(&tab, data + 4, size - 4);
-	(void)swerve_shm_panic_note(&tab, "fuzz", size > 4 ? data[4] : 1,
-				    NOW_MS);
-	read_events(&tab);
+	check_accepted(&tab, &in);
+	use_table(&tab, &in);
 	swerve_shm_detach(&tab);
 	return 0;
 }

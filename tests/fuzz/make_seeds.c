@@ -7,11 +7,21 @@
  *                             127.0.0.1:PORT for fuzz.test, to the
  *                             queries c-ares sends
  *
- * Table seeds: "fresh" is the first 4 KiB of a table just created by
- * swerve_shm_attach(), with its real size; "used" is a table after real
- * reports, an operator ejection and a panic note, compacted to the rows
- * in use and a few events (its header's row and event counts say so), the
- * only way a table's rows fit an input of a few KiB.
+ * Table seeds follow fuzz_table.c's input format (table_input.h): a
+ * table made by swerve_shm_attach() and used by swerve's own calls,
+ * compacted to the rows in use and a few events (its header's row and
+ * event counts say so; the only way a table's rows fit an input of a few
+ * KiB), each with operations of every kind for after attach:
+ *   fresh         the first 4 KiB of a table just created, its real size
+ *   used          the used table, its own size
+ *   used-large    the same bytes in a segment of the real size
+ *   link-*        the same behind the name file's real record (link
+ *                 mode): as it is, of an older layout version, naming a
+ *                 segment that is gone, and in name files of each size
+ *                 the format offers
+ *   regress-lock-held  the used table with every row's lock word held by
+ *                 a holder long gone (what hung hosts before the bounded
+ *                 lock), reported on
  *
  * DNS seeds follow fuzz_dns.c's input format: two bytes (big endian) for
  * the length of the answer to the A query, that answer, then the answer to
@@ -22,19 +32,59 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "table/shm.h"
+#include "table_input.h"
 
 #define SEED_BYTES 4096
 #define USED_ROWS 8
 #define USED_EVENTS 4
+#define USED_BYTES                                                     \
+	(sizeof(struct swerve_shm_header) +                            \
+	 USED_ROWS * sizeof(struct swerve_shm_row) +                   \
+	 USED_EVENTS * sizeof(struct swerve_shm_event))
+
+/* A held lock word of a holder long gone: token, then a stamp (ms). */
+#define LOCK_HELD_LONG_AGO 0x5eed5eed00000001ull
+
+/*
+ * The operations every table seed carries (table_input.h): kind | row << 3,
+ * then two arguments. Outcomes of all seven kinds (HTTP statuses 503 and
+ * 200: 100 + ((a / 7) << 8 | b) % 500), a snapshot, an operator ejection,
+ * un-ejection and reset, a row claimed for a name, panic entered and left,
+ * and time passing (60 s, 300 s) with the check.
+ */
+static const uint8_t seed_ops[][FUZZ_TABLE_OP_BYTES] = {
+	{ 0 << 3 | FUZZ_OP_REPORT, SWERVE_OUTCOME_CONNECT_FAILED, 0 },
+	{ 1 << 3 | FUZZ_OP_REPORT, SWERVE_OUTCOME_CONNECT_OK, 0 },
+	{ 2 << 3 | FUZZ_OP_REPORT, SWERVE_OUTCOME_CONNECT_TIMEOUT, 0 },
+	{ 2 << 3 | FUZZ_OP_REPORT, 7 + SWERVE_OUTCOME_HTTP_STATUS, 147 },
+	{ 2 << 3 | FUZZ_OP_REPORT, 7 + SWERVE_OUTCOME_HTTP_STATUS, 147 },
+	{ 3 << 3 | FUZZ_OP_REPORT, SWERVE_OUTCOME_HTTP_CONNECT_OK, 0 },
+	{ 4 << 3 | FUZZ_OP_REPORT, SWERVE_OUTCOME_HTTP_RESET, 0 },
+	{ 4 << 3 | FUZZ_OP_REPORT, SWERVE_OUTCOME_HTTP_TIMEOUT, 0 },
+	{ 5 << 3 | FUZZ_OP_REPORT, SWERVE_OUTCOME_HTTP_STATUS, 100 },
+	{ 1 << 3 | FUZZ_OP_SNAPSHOT, 0, 0 },
+	{ 5 << 3 | FUZZ_OP_EJECT, 0, 30 },
+	{ 5 << 3 | FUZZ_OP_UNEJECT, 0, 0 },
+	{ 6 << 3 | FUZZ_OP_RESET, 0, 0 },
+	{ FUZZ_OP_NAMED, 0, 9 },
+	{ FUZZ_OP_PANIC, 1, 0 },
+	{ FUZZ_OP_LATER, 0x02, 0x58 },
+	{ 2 << 3 | FUZZ_OP_SNAPSHOT, 0, 0 },
+	{ FUZZ_OP_PANIC, 0, 0 },
+	{ FUZZ_OP_LATER, 0x0b, 0xb8 },
+};
 
 static void die(const char *what)
 {
@@ -58,13 +108,28 @@ static void save(const char *dir, const char *name, const void *a,
 		die(path);
 }
 
-static void save_table(const char *dir, const char *name, uint32_t size,
+/* Writes a table input: <link> NULL for the segment case. */
+static void save_input(const char *dir, const char *name, uint8_t flags,
+		       size_t seg_size, const struct fuzz_table_link *link,
 		       const void *bytes, size_t len)
 {
-	uint8_t le[4] = { (uint8_t)size, (uint8_t)(size >> 8),
-			  (uint8_t)(size >> 16), (uint8_t)(size >> 24) };
+	uint8_t head[6 + sizeof(seed_ops) + sizeof(*link)];
+	uint32_t v = (uint32_t)(seg_size - 1); /* size = 1 + v % max */
+	size_t n = 0;
 
-	save(dir, name, le, sizeof(le), bytes, len);
+	head[n++] = flags;
+	head[n++] = (uint8_t)v;
+	head[n++] = (uint8_t)(v >> 8);
+	head[n++] = (uint8_t)(v >> 16);
+	head[n++] = (uint8_t)(v >> 24);
+	head[n++] = (uint8_t)(sizeof(seed_ops) / sizeof(seed_ops[0]));
+	memcpy(head + n, seed_ops, sizeof(seed_ops));
+	n += sizeof(seed_ops);
+	if (link != NULL) {
+		memcpy(head + n, link, sizeof(*link));
+		n += sizeof(*link);
+	}
+	save(dir, name, head, n, bytes, len);
 }
 
 /* Outcomes, an ejection and a panic, as the library and swervectl make. */
@@ -94,19 +159,80 @@ static void use_table(struct swerve_shm *tab, struct swerve_shm_row **rows,
 			  SWERVE_OUTCOME_CONNECT_OK, 0, now);
 	swerve_shm_report(tab, svc, rows, n, 2, &cfg,
 			  SWERVE_OUTCOME_HTTP_STATUS, 503, now);
+	swerve_shm_report(tab, svc, rows, n, 4, &cfg,
+			  SWERVE_OUTCOME_HTTP_RESET, 0, now);
+	swerve_shm_report(tab, svc, rows, n, 5, &cfg,
+			  SWERVE_OUTCOME_HTTP_TIMEOUT, 0, now);
 	swerve_shm_eject(tab, svc, rows[3], 30000, now);
 	swerve_shm_panic_note(tab, "mydb", 1, now);
 	rows[n] = svc;
 }
 
+/* The record in the file behind the name <name>. */
+static void read_record(const char *name, struct fuzz_table_link *link)
+{
+	int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+
+	if (fd == -1 || pread(fd, link, sizeof(*link), 0) !=
+			(ssize_t)sizeof(*link))
+		die("make_seeds: the table's record");
+	close(fd);
+}
+
+/* The used table behind its record, in each form link mode offers. */
+static void link_seeds(const char *dir, const struct fuzz_table_link *real,
+		       const uint8_t *used)
+{
+	static const struct {
+		const char *name;
+		uint8_t flags;
+	} files[] = {
+		{ "link-used", FUZZ_FILE_PAGE },
+		{ "link-file-record", FUZZ_FILE_RECORD },
+		{ "link-file-short", FUZZ_FILE_SHORT },
+		{ "link-file-large", FUZZ_FILE_LARGE },
+	};
+	struct fuzz_table_link l = *real;
+	size_t i;
+
+	l.size = USED_BYTES;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		save_input(dir, files[i].name,
+			   FUZZ_TABLE_LINK_MODE |
+				   files[i].flags << FUZZ_TABLE_FILE_SHIFT,
+			   USED_BYTES, &l, used, USED_BYTES);
+	l.version = SWERVE_SHM_VERSION - 1;
+	save_input(dir, "link-old-version", FUZZ_TABLE_LINK_MODE, USED_BYTES,
+		   &l, used, USED_BYTES);
+	l.version = SWERVE_SHM_VERSION;
+	l.shmid = -1;
+	save_input(dir, "link-gone", FUZZ_TABLE_LINK_MODE, USED_BYTES, &l,
+		   used, USED_BYTES);
+}
+
+/* The used table compacted to its rows in use and a few events. */
+static void compact(const struct swerve_shm *tab,
+		    struct swerve_shm_row *const *rows, uint8_t *used)
+{
+	struct swerve_shm_header *hdr = (void *)used;
+	size_t i;
+
+	memcpy(used, tab->hdr, sizeof(*hdr));
+	hdr->nrows = USED_ROWS;
+	hdr->nevents = USED_EVENTS;
+	for (i = 0; i < USED_ROWS; i++)
+		memcpy(used + sizeof(*hdr) + i * sizeof(*rows[i]), rows[i],
+		       sizeof(*rows[i]));
+	memcpy(used + sizeof(*hdr) + USED_ROWS * sizeof(*rows[0]), tab->events,
+	       USED_EVENTS * sizeof(struct swerve_shm_event));
+}
+
 static void table_seeds(const char *dir)
 {
 	struct swerve_shm tab;
-	struct swerve_shm_row *rows[USED_ROWS];
-	uint8_t used[sizeof(struct swerve_shm_header) +
-		     USED_ROWS * sizeof(struct swerve_shm_row) +
-		     USED_EVENTS * sizeof(struct swerve_shm_event)];
-	struct swerve_shm_header *hdr = (void *)used;
+	struct swerve_shm_row *rows[USED_ROWS], *held;
+	struct fuzz_table_link link;
+	uint8_t used[USED_BYTES];
 	char name[64], err[256];
 	size_t i;
 
@@ -115,20 +241,22 @@ static void table_seeds(const char *dir)
 		fprintf(stderr, "make_seeds: %s\n", err);
 		exit(1);
 	}
+	read_record(name, &link);
 	swerve_shm_unlink(name);
-	save_table(dir, "fresh", (uint32_t)tab.size, tab.hdr, SEED_BYTES);
+	save_input(dir, "fresh", 0, tab.size, NULL, tab.hdr, SEED_BYTES);
 	use_table(&tab, rows, USED_ROWS - 1);
-	memcpy(used, tab.hdr, sizeof(*hdr));
-	hdr->nrows = USED_ROWS;
-	hdr->nevents = USED_EVENTS;
-	for (i = 0; i < USED_ROWS; i++)
-		memcpy(used + sizeof(*hdr) + i * sizeof(*rows[i]), rows[i],
-		       sizeof(*rows[i]));
-	memcpy(used + sizeof(*hdr) + USED_ROWS * sizeof(*rows[0]), tab.events,
-	       USED_EVENTS * sizeof(struct swerve_shm_event));
-	save_table(dir, "used", (uint32_t)sizeof(used), used, sizeof(used));
-	/* The same rows in a table of the real size: lookups probe. */
-	save_table(dir, "used-large", (uint32_t)tab.size, used, sizeof(used));
+	compact(&tab, rows, used);
+	save_input(dir, "used", 0, sizeof(used), NULL, used, sizeof(used));
+	/* The same rows in a segment of the real size. */
+	save_input(dir, "used-large", 0, tab.size, NULL, used, sizeof(used));
+	link_seeds(dir, &link, used);
+	for (i = 0; i < USED_ROWS; i++) {
+		held = (void *)(used + sizeof(struct swerve_shm_header) +
+				i * sizeof(*held));
+		atomic_store(&held->lock, LOCK_HELD_LONG_AGO);
+	}
+	save_input(dir, "regress-lock-held", 0, sizeof(used), NULL, used,
+		   sizeof(used));
 	swerve_shm_detach(&tab);
 }
 
