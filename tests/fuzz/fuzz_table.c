@@ -59,8 +59,8 @@
 #define NOW_MS 1000000000ull
 #define LINK_PAGE 4096
 
-_Static_assert(sizeof(struct fuzz_table_link) == 56,
-	       "table_input.h's record is shm_segment.c's");
+_Static_assert(sizeof(struct test_link) == 56,
+	       "the unit tests' record is shm_segment.c's");
 
 static const struct swerve_outlier_cfg outlier_cfg = {
 	.enabled = true,
@@ -96,14 +96,14 @@ struct input {
 	size_t seg_size;
 	uint8_t ops[FUZZ_TABLE_OPS][FUZZ_TABLE_OP_BYTES];
 	size_t nops;
-	struct fuzz_table_link link;
+	struct test_link link;
 	int shmid;
 	void *map;
 };
 
-static uint64_t link_sum(const struct fuzz_table_link *l)
+static uint64_t record_sum(const struct test_link *l)
 {
-	return swerve_hash64(l, offsetof(struct fuzz_table_link, sum),
+	return swerve_hash64(l, offsetof(struct test_link, sum),
 			     SWERVE_HASH_SEED);
 }
 
@@ -156,11 +156,11 @@ static void make_segment(struct input *in, struct reader *r)
 /* The record the name file holds, and the file's size. */
 static size_t make_link(struct input *in)
 {
-	struct fuzz_table_link *l = &in->link;
+	struct test_link *l = &in->link;
 
 	if (!link_mode(in)) {
 		memset(l, 0, sizeof(*l));
-		l->magic = FUZZ_TABLE_LINK_MAGIC;
+		l->magic = TEST_LINK_MAGIC;
 		l->version = SWERVE_SHM_VERSION;
 		l->creator_pid = (uint32_t)getpid();
 		l->created_ms = swerve_now_ms();
@@ -173,7 +173,7 @@ static size_t make_link(struct input *in)
 	}
 	if (l->shmid >= 0 || !link_mode(in))
 		l->shmid = in->shmid;
-	l->sum = link_sum(l);
+	l->sum = record_sum(l);
 	if (!link_mode(in))
 		return LINK_PAGE;
 	switch ((in->flags >> FUZZ_TABLE_FILE_SHIFT) & 3) {

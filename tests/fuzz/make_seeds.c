@@ -49,10 +49,7 @@
 #define SEED_BYTES 4096
 #define USED_ROWS 8
 #define USED_EVENTS 4
-#define USED_BYTES                                                     \
-	(sizeof(struct swerve_shm_header) +                            \
-	 USED_ROWS * sizeof(struct swerve_shm_row) +                   \
-	 USED_EVENTS * sizeof(struct swerve_shm_event))
+#define USED_BYTES FUZZ_TABLE_BYTES(USED_ROWS, USED_EVENTS)
 
 /* A held lock word of a holder long gone: token, then a stamp (ms). */
 #define LOCK_HELD_LONG_AGO 0x5eed5eed00000001ull
@@ -110,7 +107,7 @@ static void save(const char *dir, const char *name, const void *a,
 
 /* Writes a table input: <link> NULL for the segment case. */
 static void save_input(const char *dir, const char *name, uint8_t flags,
-		       size_t seg_size, const struct fuzz_table_link *link,
+		       size_t seg_size, const struct test_link *link,
 		       const void *bytes, size_t len)
 {
 	uint8_t head[6 + sizeof(seed_ops) + sizeof(*link)];
@@ -169,7 +166,7 @@ static void use_table(struct swerve_shm *tab, struct swerve_shm_row **rows,
 }
 
 /* The record in the file behind the name <name>. */
-static void read_record(const char *name, struct fuzz_table_link *link)
+static void read_record(const char *name, struct test_link *link)
 {
 	int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
 
@@ -180,7 +177,7 @@ static void read_record(const char *name, struct fuzz_table_link *link)
 }
 
 /* The used table behind its record, in each form link mode offers. */
-static void link_seeds(const char *dir, const struct fuzz_table_link *real,
+static void link_seeds(const char *dir, const struct test_link *real,
 		       const uint8_t *used)
 {
 	static const struct {
@@ -192,7 +189,7 @@ static void link_seeds(const char *dir, const struct fuzz_table_link *real,
 		{ "link-file-short", FUZZ_FILE_SHORT },
 		{ "link-file-large", FUZZ_FILE_LARGE },
 	};
-	struct fuzz_table_link l = *real;
+	struct test_link l = *real;
 	size_t i;
 
 	l.size = USED_BYTES;
@@ -231,7 +228,7 @@ static void table_seeds(const char *dir)
 {
 	struct swerve_shm tab;
 	struct swerve_shm_row *rows[USED_ROWS], *held;
-	struct fuzz_table_link link;
+	struct test_link link;
 	uint8_t used[USED_BYTES];
 	char name[64], err[256];
 	size_t i;

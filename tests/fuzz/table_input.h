@@ -9,7 +9,8 @@
  *   bytes 1-4  the segment's size, little endian: 1 + value % FUZZ_TABLE_MAX
  *   byte 5     the number of operations (% (FUZZ_TABLE_OPS + 1)), each
  *              FUZZ_TABLE_OP_BYTES bytes, that follow
- *   link mode: the record (struct fuzz_table_link), then
+ *   link mode: the record (struct test_link of the unit tests' support,
+ *              which spells out shm_segment.c's file format), then
  *   the segment's first bytes; the rest of it reads as zeroes.
  *
  * An operation is kind (op[0] & 7) on row op[0] >> 3 of those the table
@@ -23,16 +24,19 @@
 #include <stdint.h>
 
 #include "table/shm.h"
+#include "../unit/test_shm_support.h"
 
 #define FUZZ_TABLE_LINK_MODE 3u
 #define FUZZ_TABLE_FILE_SHIFT 2 /* 2 bits: enum fuzz_table_file */
 #define FUZZ_TABLE_OPS 32
 #define FUZZ_TABLE_OP_BYTES 3
-/* A real table's size: bigger ones only cost page faults. */
-#define FUZZ_TABLE_MAX                                                  \
+/* Bytes of a table of <rows> rows and <events> events. */
+#define FUZZ_TABLE_BYTES(rows, events)                                  \
 	(sizeof(struct swerve_shm_header) +                            \
-	 SWERVE_SHM_ROWS * sizeof(struct swerve_shm_row) +             \
-	 SWERVE_SHM_EVENTS * sizeof(struct swerve_shm_event))
+	 (rows) * sizeof(struct swerve_shm_row) +                      \
+	 (events) * sizeof(struct swerve_shm_event))
+/* A real table's size: bigger ones only cost page faults. */
+#define FUZZ_TABLE_MAX FUZZ_TABLE_BYTES(SWERVE_SHM_ROWS, SWERVE_SHM_EVENTS)
 
 enum fuzz_table_file {
 	FUZZ_FILE_PAGE = 0,   /* one page, as swerve makes it */
@@ -51,23 +55,5 @@ enum fuzz_table_op {
 	FUZZ_OP_PANIC = 6,
 	FUZZ_OP_LATER = 7, /* time passes; the table is checked */
 };
-
-/*
- * The record in the file behind a table's name, as shm_segment.c reads it
- * (a copy of its private struct shm_link: keep them the same).
- */
-struct fuzz_table_link {
-	uint64_t magic;
-	uint32_t version;
-	uint32_t creator_pid;
-	uint64_t created_ms;
-	uint64_t nonce;
-	uint64_t size;
-	int32_t shmid;
-	uint32_t pad;
-	uint64_t sum;
-};
-
-#define FUZZ_TABLE_LINK_MAGIC 0x314b4e4c56525753ull /* "SWRVLNK1" */
 
 #endif
