@@ -33,8 +33,9 @@
  * connect timeout; younger ones were cancelled, not timed out. */
 #define ABANDON_MS 100
 /* The longest a claimer waits for a slot another thread holds: holders
- * keep one for microseconds, unless the scheduler or a stop intervenes. */
-#define CLAIM_WAIT_NS 200000
+ * keep one for microseconds, unless the scheduler preempts them (the
+ * table's row locks are waited for as long). */
+#define CLAIM_WAIT_NS 2000000
 /* Pauses between two looks at the clock while waiting. */
 #define WAIT_SPINS 64
 

@@ -31,10 +31,15 @@
  * the bounded wait of swerve_fdtrack_claim() notes that it missed bytes,
  * and the tracker gives up. Reports go to the table once the slot is
  * released. A response can be read in one thread before the thread that
- * wrote its request has fed that request (both calls had returned): a
- * reader therefore waits, a bounded time, for writers that have written
- * and not fed yet. A slot inherited across fork() is the parent's: it is
- * dropped, never reported. vfork() children pass through.
+ * wrote its request has fed that request: the kernel wakes the server as
+ * the request goes out, and the writer is often preempted right there. A
+ * write on a followed connection therefore stamps the connection before
+ * it calls the kernel and clears the stamp once it has fed its bytes; a
+ * reader that finds a fresh stamp waits for it (a bounded time, yielding
+ * the CPU). A stamp never cleared (a handler jumped out of the write) or
+ * a write blocked for long is stale after WRITE_STALE_MS and waited for
+ * no more. A slot inherited across fork() is the parent's: it is dropped,
+ * never reported. vfork() children pass through.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -55,8 +60,10 @@
 #include "policy/httptrack.h"
 #include "preload/preload.h"
 
-/* A reader waits at most this long for writers to feed their requests. */
-#define WRITERS_WAIT_NS 1000000
+/* A reader waits at most this long for a writer to feed its request... */
+#define WRITER_WAIT_NS 2000000
+/* ... and not at all for a write that began longer ago than this. */
+#define WRITE_STALE_MS 20
 /* Events of one call: a read completes at most QUEUE responses, then
  * maybe gives up; a write or an end gives one. */
 #define MAX_EVENTS (SWERVE_HTTPTRACK_QUEUE + 2)
@@ -64,7 +71,8 @@
 struct http_conn {
 	struct swerve_httptrack t;
 	uint64_t rx;               /* bytes the application was seen reading */
-	_Atomic uint32_t feeding;  /* writers that wrote and have not fed */
+	_Atomic uint32_t writing;  /* a write in flight since this time (ms,
+				    * low 32 bits, never 0), else 0 */
 	_Atomic uint32_t missed;   /* a thread could not feed: give up */
 };
 
@@ -117,7 +125,7 @@ void swerve_http_start(int fd)
 	swerve_httptrack_init(&c->t);
 	c->rx = 0;
 	atomic_store_explicit(&c->missed, 0, memory_order_relaxed);
-	atomic_store_explicit(&c->feeding, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->writing, 0, memory_order_relaxed);
 }
 
 /* True when <fd> still holds the socket with inode <ino>. */
@@ -165,24 +173,29 @@ void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished)
 	swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_HTTP_TIMEOUT, 0);
 }
 
-/* Waits, a bounded time, for writers that wrote and have not fed yet. */
-static void wait_for_writers(struct http_conn *c)
+void swerve_http_writing(int fd, bool begins)
 {
-	struct swerve_fdtrack_waiter w = { 0, 0 };
+	uint32_t now = (uint32_t)swerve_now_ms() | 1u;
 
-	while (atomic_load_explicit(&c->feeding, memory_order_acquire) != 0)
-		if (!swerve_fdtrack_wait(&w, WRITERS_WAIT_NS))
-			return;
+	atomic_store_explicit(&conns[fd].writing, begins ? now : 0,
+			      memory_order_release);
 }
 
-/* One fewer writer feeding; never below zero (a tracker made fresh
- * meanwhile zeroed the count). */
-static void writer_done(struct http_conn *c)
+/* Waits, a bounded time, for a write in flight to feed its bytes. */
+static void wait_for_writer(struct http_conn *c)
 {
-	uint32_t v = atomic_load(&c->feeding);
+	struct swerve_fdtrack_waiter w = { 0, 0 };
+	uint32_t since = atomic_load_explicit(&c->writing,
+					      memory_order_acquire);
 
-	while (v > 0 && !atomic_compare_exchange_weak(&c->feeding, &v, v - 1))
-		;
+	/* Signed: the stamp's low bit, forced to 1, may be ahead of now. */
+	if (since == 0 ||
+	    (int32_t)((uint32_t)swerve_now_ms() - since) > WRITE_STALE_MS)
+		return;
+	while (atomic_load_explicit(&c->writing, memory_order_acquire) ==
+	       since)
+		if (!swerve_fdtrack_wait(&w, WRITER_WAIT_NS))
+			return;
 }
 
 /* The first <rc> bytes of <io>'s buffers, in order, to the tracker. */
@@ -321,10 +334,8 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	if (conns == NULL || !worth_feeding(io, rc, err))
 		return;
 	c = &conns[fd];
-	if (!io->in)
-		atomic_fetch_add(&c->feeding, 1);
-	else
-		wait_for_writers(c);
+	if (io->in)
+		wait_for_writer(c);
 	b.n = 0;
 	st = swerve_fdtrack_claim(sl, 1u << SLOT_HTTP);
 	if (st == SLOT_BUSY)
@@ -355,8 +366,6 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		swerve_fdtrack_current(fd, &ino);
 	}
 out:
-	if (!io->in)
-		writer_done(c);
 	report(s, ep, &b);
 }
 

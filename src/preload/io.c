@@ -150,18 +150,27 @@ static void io_observe(int fd, uint32_t st, ssize_t rc, int err,
 	errno = err;
 }
 
-/* Calls the real function (<call>), then observes it when the slot asks
- * for it; <iov> and <cnt> describe the application's buffers. */
+/*
+ * Calls the real function (<call>), then observes it when the slot asks
+ * for it; <iov> and <cnt> describe the application's buffers. A write on
+ * an http connection is announced before the call (http.c says why).
+ */
 #define IO_HOOK(fd, in, flags, iov, cnt, call)                             \
 	do {                                                               \
 		uint32_t st_ = io_state(fd);                               \
-		ssize_t rc_ = (call);                                      \
+		bool wr_ = !(in) && st_ == SLOT_HTTP;                      \
+		ssize_t rc_;                                               \
 									   \
+		if (__builtin_expect(wr_, 0))                              \
+			swerve_http_writing((fd), true);                   \
+		rc_ = (call);                                              \
 		if (__builtin_expect(io_watched(st_), 0)) {                \
 			struct swerve_http_io io_ = { (in), (flags), (iov), \
 						      (cnt) };             \
 									   \
 			io_observe((fd), st_, rc_, errno, &io_);           \
+			if (wr_)                                           \
+				swerve_http_writing((fd), false);          \
 		}                                                          \
 		return rc_;                                                \
 	} while (0)

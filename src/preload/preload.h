@@ -174,8 +174,8 @@ void swerve_fdtrack_restore_uto(int fd, unsigned s);
 bool swerve_fdtrack_is_failure(int err);
 /*
  * Claims <sl> for exclusive use when it is in one of the states of <mask>
- * (bits 1u << SLOT_*), waiting a bounded time (well under a millisecond)
- * for another thread that holds it. Returns the state it was claimed from,
+ * (bits 1u << SLOT_*), waiting a bounded time (2 ms at most, yielding
+ * the CPU) for another thread that holds it. Returns the state it was claimed from,
  * which the caller must store back or replace; SLOT_FREE when it is in
  * none of those states; SLOT_BUSY when it stayed held.
  */
@@ -253,6 +253,13 @@ void swerve_http_start(int fd);
  * says that a request was abandoned unanswered.
  */
 void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished);
+/*
+ * A write on <fd> (slot SLOT_HTTP) <begins> (before the real call) or has
+ * been fed (after swerve_http_io): readers of the connection wait for its
+ * request before they feed a response. Async-signal-safe, and safe in a
+ * vfork() child (a store to the connection's stamp).
+ */
+void swerve_http_writing(int fd, bool begins);
 /* Feeds what a read or write call on <fd> (slot SLOT_HTTP) moved: <rc>
  * and <err> are the call's result and errno. */
 void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
