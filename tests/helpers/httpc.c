@@ -30,6 +30,7 @@
  *     -b        non-blocking socket: reads that would block are retried
  *               every 20 ms (no poll)
  *     -F        writes each request with sendfile() from a file
+ *     -R N      makes the requests N times over, on the one connection
  *     -f        forks once connected: the child makes the first request
  *               on the inherited socket and closes it, then the parent
  *               makes the others
@@ -413,7 +414,7 @@ static int echo(int fd)
 static struct {
 	const char *host, *port;
 	char **reqs;
-	int fd, again;
+	int nreqs, fd, again;
 	bool pipelined, threads, each, forks, no_http;
 } g;
 
@@ -479,11 +480,26 @@ static int requests(char **reqs, int n)
 	return 0;
 }
 
+/* The request arguments <argv> (<argc> of them), <repeat> times over,
+ * into g.reqs and g.nreqs; false when that is no list. */
+static bool request_list(char **argv, int argc, int repeat)
+{
+	int i;
+
+	if (repeat < 1 || repeat > 100)
+		return false;
+	g.nreqs = argc * repeat;
+	g.reqs = calloc((size_t)g.nreqs, sizeof(*g.reqs));
+	for (i = 0; g.reqs != NULL && i < g.nreqs; i++)
+		g.reqs[i] = argv[i % argc];
+	return g.reqs != NULL;
+}
+
 int main(int argc, char **argv)
 {
-	int opt, rc;
+	int opt, rc, repeat = 1;
 
-	while ((opt = getopt(argc, argv, "a:s:ptnkw:feruFb")) != -1) {
+	while ((opt = getopt(argc, argv, "a:s:ptnkw:feruFbR:")) != -1) {
 		switch (opt) {
 		case 'a': calls = optarg; break;
 		case 's': chunk = strtoul(optarg, NULL, 10); break;
@@ -498,12 +514,16 @@ int main(int argc, char **argv)
 		case 'u': g.again = 'u'; break;
 		case 'b': nonblocking = true; break;
 		case 'F': with_sendfile = true; break;
+		case 'R': repeat = atoi(optarg); break;
 		default: return 2;
 		}
 	}
-	if (argc - optind < 2 + (g.no_http ? 0 : 1)) {
-		fprintf(stderr, "usage: httpc [-a CALLS] [-s N] [-ptnkfruFbe] "
-				"[-w MS] HOST PORT REQUEST...\n");
+	if (argc - optind < 2 + (g.no_http ? 0 : 1) ||
+	    (!g.no_http &&
+	     !request_list(argv + optind + 2, argc - optind - 2, repeat))) {
+		fprintf(stderr, "usage: httpc [-a CALLS] [-s N] [-R N] "
+				"[-ptnkfruFbe] [-w MS] HOST PORT "
+				"REQUEST...\n");
 		return 2;
 	}
 	g.host = argv[optind];
@@ -516,5 +536,5 @@ int main(int argc, char **argv)
 	}
 	if (setjmp(gave_up) != 0)
 		return ask_again();
-	return requests(argv + optind + 2, argc - optind - 2);
+	return requests(g.reqs, g.nreqs);
 }
