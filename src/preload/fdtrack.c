@@ -240,7 +240,8 @@ uint32_t swerve_fdtrack_claim(struct fd_slot *sl, unsigned mask)
 	 * will ever store it back, so it is freed (the attempt is the
 	 * parent's). A holder of this process is left alone.
 	 */
-	if (__atomic_load_n(&sl->pid, __ATOMIC_RELAXED) != swerve_runtime_pid()) {
+	if (__atomic_load_n(&sl->pid, __ATOMIC_RELAXED) !=
+	    swerve_runtime_pid()) {
 		st = SLOT_BUSY;
 		if (atomic_compare_exchange_strong(&sl->state, &st, SLOT_FREE))
 			return SLOT_FREE;

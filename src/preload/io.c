@@ -300,24 +300,28 @@ SWERVE_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len,
  * without the application's buffers: on a followed connection the tracker
  * gives up (copy_file_range, tee and vmsplice never take a socket).
  */
+/* After such a call on <fd>, whose slot was <st> before it: <rc>. */
+static inline ssize_t io_moved_unseen(int fd, uint32_t st, ssize_t rc)
+{
+	if (__builtin_expect(rc > 0 && io_watched(st), 0))
+		io_unseen(fd, errno);
+	return rc;
+}
+
 SWERVE_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t len)
 {
 	uint32_t st = io_state(out);
-	ssize_t rc = swerve_libc_sendfile(out, in, off, len);
 
-	if (__builtin_expect(rc > 0 && io_watched(st), 0))
-		io_unseen(out, errno);
-	return rc;
+	return io_moved_unseen(out, st,
+			       swerve_libc_sendfile(out, in, off, len));
 }
 
 SWERVE_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t len)
 {
 	uint32_t st = io_state(out);
-	ssize_t rc = swerve_libc_sendfile64(out, in, off, len);
 
-	if (__builtin_expect(rc > 0 && io_watched(st), 0))
-		io_unseen(out, errno);
-	return rc;
+	return io_moved_unseen(out, st,
+			       swerve_libc_sendfile64(out, in, off, len));
 }
 
 SWERVE_EXPORT ssize_t splice(int in, off64_t *in_off, int out,
@@ -326,9 +330,6 @@ SWERVE_EXPORT ssize_t splice(int in, off64_t *in_off, int out,
 	uint32_t st_in = io_state(in), st_out = io_state(out);
 	ssize_t rc = swerve_libc_splice(in, in_off, out, out_off, len, flags);
 
-	if (__builtin_expect(rc > 0 && io_watched(st_in), 0))
-		io_unseen(in, errno);
-	if (__builtin_expect(rc > 0 && io_watched(st_out), 0))
-		io_unseen(out, errno);
-	return rc;
+	io_moved_unseen(in, st_in, rc);
+	return io_moved_unseen(out, st_out, rc);
 }

@@ -174,10 +174,10 @@ void swerve_fdtrack_restore_uto(int fd, unsigned s);
 bool swerve_fdtrack_is_failure(int err);
 /*
  * Claims <sl> for exclusive use when it is in one of the states of <mask>
- * (bits 1u << SLOT_*), waiting a bounded time (2 ms at most, yielding
- * the CPU) for another thread that holds it. Returns the state it was claimed from,
- * which the caller must store back or replace; SLOT_FREE when it is in
- * none of those states; SLOT_BUSY when it stayed held.
+ * (bits 1u << SLOT_*), waiting a bounded time (2 ms at most, yielding the
+ * CPU) for another thread that holds it. Returns the state it was claimed
+ * from, which the caller must store back or replace; SLOT_FREE when it is
+ * in none of those states; SLOT_BUSY when it stayed held.
  */
 uint32_t swerve_fdtrack_claim(struct fd_slot *sl, unsigned mask);
 /* A bounded wait: spins, then yields the CPU, until its budget is spent. */
