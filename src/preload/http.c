@@ -76,9 +76,22 @@ struct http_conn {
 	_Atomic uint32_t missed;   /* a thread could not feed: give up */
 };
 
-/* FD_SLOTS of them, or NULL (no http service, or no memory). Written by
- * init before the config is published, then only read. */
-static struct http_conn *conns;
+/*
+ * FD_SLOTS of them, or NULL (no http service, or no memory). Stored by
+ * init before the config is published, then only read: atomically, as a
+ * hook finds a connection's slot with a relaxed load, which orders
+ * nothing.
+ */
+static struct http_conn *_Atomic conns;
+
+/* The tracker storage of <fd>, NULL when there is none. */
+static struct http_conn *conn_of(int fd)
+{
+	struct http_conn *all = atomic_load_explicit(&conns,
+						     memory_order_relaxed);
+
+	return all != NULL ? &all[fd] : NULL;
+}
 
 struct batch {
 	unsigned n;
@@ -108,19 +121,19 @@ int swerve_http_init(const struct swerve_config *cfg)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
-	conns = p;
+	atomic_store_explicit(&conns, p, memory_order_relaxed);
 	return 0;
 }
 
 bool swerve_http_on(unsigned s)
 {
-	return conns != NULL &&
+	return atomic_load_explicit(&conns, memory_order_relaxed) != NULL &&
 	       swerve_services[s].svc->protocol == SWERVE_PROTOCOL_HTTP;
 }
 
 void swerve_http_start(int fd)
 {
-	struct http_conn *c = &conns[fd];
+	struct http_conn *c = conn_of(fd);
 
 	swerve_httptrack_init(&c->t);
 	c->rx = 0;
@@ -156,7 +169,7 @@ static bool all_seen(int fd, uint64_t rx)
 void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished)
 {
 	const struct swerve_service *svc = swerve_services[sl->svc].svc;
-	struct http_conn *c = &conns[fd];
+	struct http_conn *c = conn_of(fd);
 
 	if (atomic_load_explicit(&c->missed, memory_order_relaxed) ||
 	    !swerve_httptrack_abandoned(&c->t, swerve_now_ms(),
@@ -175,10 +188,12 @@ void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished)
 
 void swerve_http_writing(int fd, bool begins)
 {
+	struct http_conn *c = conn_of(fd);
 	uint32_t now = (uint32_t)swerve_now_ms() | 1u;
 
-	atomic_store_explicit(&conns[fd].writing, begins ? now : 0,
-			      memory_order_release);
+	if (c != NULL)
+		atomic_store_explicit(&c->writing, begins ? now : 0,
+				      memory_order_release);
 }
 
 /* Waits, a bounded time, for a write in flight to feed its bytes. */
@@ -331,9 +346,9 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	uint32_t st;
 	bool same;
 
-	if (conns == NULL || !worth_feeding(io, rc, err))
+	c = conn_of(fd);
+	if (c == NULL || !worth_feeding(io, rc, err))
 		return;
-	c = &conns[fd];
 	if (io->in)
 		wait_for_writer(c);
 	b.n = 0;
@@ -372,25 +387,24 @@ out:
 void swerve_http_unseen(int fd)
 {
 	struct fd_slot *sl = &swerve_fd_slots[fd];
+	struct http_conn *c = conn_of(fd);
 	unsigned s, ep;
 	struct batch b;
 	uint32_t st;
 
-	if (conns == NULL)
+	if (c == NULL)
 		return;
 	b.n = 0;
 	st = swerve_fdtrack_claim(sl, 1u << SLOT_HTTP);
 	if (st == SLOT_BUSY)
-		atomic_store_explicit(&conns[fd].missed, 1,
-				      memory_order_relaxed);
+		atomic_store_explicit(&c->missed, 1, memory_order_relaxed);
 	if (st != SLOT_HTTP)
 		return;
 	s = sl->svc;
 	ep = sl->ep;
 	if (sl->pid == swerve_runtime_pid()) {
-		swerve_httptrack_give_up(&conns[fd].t,
-					 SWERVE_HTTPTRACK_WHY_UNSEEN, collect,
-					 &b);
+		swerve_httptrack_give_up(&c->t, SWERVE_HTTPTRACK_WHY_UNSEEN,
+					 collect, &b);
 		st = SLOT_ESTABLISHED;
 	} else {
 		st = SLOT_FREE; /* inherited across fork(): the parent's */
