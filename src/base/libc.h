@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #endif
 
 /*
@@ -73,6 +74,31 @@
 	  (fd, msg, flags), syscall(SYS_recvmsg, fd, msg, flags))             \
 	X(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags),    \
 	  (fd, msg, flags), syscall(SYS_sendmsg, fd, msg, flags))             \
+	X(ssize_t, readv, (int fd, const struct iovec *iov, int iovcnt),      \
+	  (fd, iov, iovcnt), syscall(SYS_readv, fd, iov, iovcnt))             \
+	X(ssize_t, writev, (int fd, const struct iovec *iov, int iovcnt),     \
+	  (fd, iov, iovcnt), syscall(SYS_writev, fd, iov, iovcnt))            \
+	X(ssize_t, __read_chk,                                                \
+	  (int fd, void *buf, size_t len, size_t buflen),                     \
+	  (fd, buf, len, buflen), syscall(SYS_read, fd, buf, len))            \
+	X(ssize_t, __recv_chk,                                                \
+	  (int fd, void *buf, size_t len, size_t buflen, int flags),          \
+	  (fd, buf, len, buflen, flags),                                      \
+	  syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL))             \
+	X(ssize_t, __recvfrom_chk,                                            \
+	  (int fd, void *buf, size_t len, size_t buflen, int flags,           \
+	   struct sockaddr *sa, socklen_t *salen),                            \
+	  (fd, buf, len, buflen, flags, sa, salen),                           \
+	  syscall(SYS_recvfrom, fd, buf, len, flags, sa, salen))              \
+	X(ssize_t, sendfile, (int out, int in, off_t *off, size_t len),       \
+	  (out, in, off, len), syscall(SYS_sendfile, out, in, off, len))      \
+	X(ssize_t, sendfile64, (int out, int in, off64_t *off, size_t len),   \
+	  (out, in, off, len), syscall(SYS_sendfile, out, in, off, len))      \
+	X(ssize_t, splice,                                                    \
+	  (int in, off64_t *in_off, int out, off64_t *out_off, size_t len,    \
+	   unsigned int flags),                                               \
+	  (in, in_off, out, out_off, len, flags),                             \
+	  syscall(SYS_splice, in, in_off, out, out_off, len, flags))          \
 	X(int, getaddrinfo,                                                   \
 	  (const char *node, const char *service,                             \
 	   const struct addrinfo *hints, struct addrinfo **res),              \

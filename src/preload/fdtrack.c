@@ -4,19 +4,25 @@
  * and moves between free, pending and established by compare-and-swap, so
  * that an outcome seen by two threads is reported once. It also keeps the
  * per-process counters the balancer reads (attempts pending, connections
- * active) and reports outcomes to the shared table.
+ * active) and reports outcomes to the shared table. A connection to a
+ * protocol = http service is SLOT_HTTP rather than SLOT_ESTABLISHED, so that
+ * the read and write hooks feed its tracker (http.c), which asks for its
+ * verdict here when the connection ends.
  *
  * Thread-safety: slots are claimed with CAS (SLOT_BUSY while one thread
- * changes one); counters are atomics; nothing here blocks.
+ * changes one, for a few microseconds; a claimer waits a bounded time for
+ * it); counters are atomics; nothing here blocks.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "base/libc.h"
 #include "base/log.h"
@@ -26,6 +32,12 @@
 /* An attempt abandoned while still in SYN_SENT after this long counts as a
  * connect timeout; younger ones were cancelled, not timed out. */
 #define ABANDON_MS 100
+/* The longest a claimer waits for a slot another thread holds: holders
+ * keep one for microseconds, unless the scheduler preempts them (the
+ * table's row locks are waited for as long). */
+#define CLAIM_WAIT_NS 2000000
+/* Pauses between two looks at the clock while waiting. */
+#define WAIT_SPINS 64
 
 struct fd_slot swerve_fd_slots[FD_SLOTS];
 
@@ -48,19 +60,27 @@ int swerve_fdtrack_tcp_state(int fd)
 	return ti.tcpi_state;
 }
 
-/* Records an outcome for endpoint <ep> of service <s>, host-wide. */
-void swerve_fdtrack_record(unsigned s, unsigned ep, enum swerve_outcome outcome)
+/*
+ * Records an outcome for endpoint <ep> of service <s>, host-wide. The
+ * failures of the connection itself (not HTTP statuses, which the table
+ * weighs) also make this process avoid the endpoint for a while.
+ */
+void swerve_fdtrack_record(unsigned s, unsigned ep, enum swerve_outcome outcome,
+			   int http_status)
 {
 	struct svc_state *ss = &swerve_services[s];
 	uint64_t now = swerve_now_ms();
 	enum swerve_outlier_event ev;
 
-	if (outcome != SWERVE_OUTCOME_CONNECT_OK)
+	if (outcome == SWERVE_OUTCOME_CONNECT_FAILED ||
+	    outcome == SWERVE_OUTCOME_CONNECT_TIMEOUT ||
+	    outcome == SWERVE_OUTCOME_HTTP_RESET ||
+	    outcome == SWERVE_OUTCOME_HTTP_TIMEOUT)
 		atomic_store_explicit(&ss->last_fail[ep], now,
 				      memory_order_relaxed);
 	ev = swerve_shm_report(&swerve_table, ss->svc_row, ss->rows,
 			       ss->svc->nendpoints, ep, &ss->svc->outlier,
-			       outcome, 0, now);
+			       outcome, http_status, now);
 	if (ev == SWERVE_OUTLIER_EJECT)
 		swerve_log(SWERVE_LOG_INFO, "ejected %s of service %s",
 			   ss->svc->endpoints[ep].text, ss->svc->name);
@@ -165,6 +185,70 @@ static bool slot_take(struct fd_slot *sl, uint32_t from)
 					      SLOT_BUSY);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool swerve_fdtrack_wait(struct swerve_fdtrack_waiter *w, uint64_t budget_ns)
+{
+	uint64_t t;
+
+	if (++w->spins < WAIT_SPINS) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#elif defined(__aarch64__)
+		__asm__ __volatile__("yield");
+#endif
+		return true;
+	}
+	w->spins = 0;
+	t = now_ns();
+	if (w->start_ns == 0)
+		w->start_ns = t;
+	if (t - w->start_ns > budget_ns)
+		return false;
+	/* The holder may be waiting for this very CPU (two cores, many
+	 * threads): let it run. */
+	sched_yield();
+	return true;
+}
+
+uint32_t swerve_fdtrack_claim(struct fd_slot *sl, unsigned mask)
+{
+	struct swerve_fdtrack_waiter w = { 0, 0 };
+	uint32_t st;
+
+	for (;;) {
+		st = atomic_load_explicit(&sl->state, memory_order_acquire);
+		if (st != SLOT_BUSY) {
+			if (st >= 32 || !(mask & (1u << st)))
+				return SLOT_FREE;
+			if (slot_take(sl, st))
+				return st;
+			continue;
+		}
+		if (!swerve_fdtrack_wait(&w, CLAIM_WAIT_NS))
+			break;
+	}
+	/*
+	 * Held all along. A slot of another process's attempt was held at
+	 * fork() by a thread that does not exist in this child: nobody
+	 * will ever store it back, so it is freed (the attempt is the
+	 * parent's). A holder of this process is left alone.
+	 */
+	if (__atomic_load_n(&sl->pid, __ATOMIC_RELAXED) !=
+	    swerve_runtime_pid()) {
+		st = SLOT_BUSY;
+		if (atomic_compare_exchange_strong(&sl->state, &st, SLOT_FREE))
+			return SLOT_FREE;
+	}
+	return SLOT_BUSY;
+}
+
 /*
  * Ends the attempt or connection of <sl>, claimed from state <st>, for a
  * socket that is going away: the application closes or disconnects it
@@ -186,7 +270,9 @@ static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
 				      memory_order_release);
 		return;
 	}
-	if (st == SLOT_ESTABLISHED) {
+	if (st == SLOT_ESTABLISHED || st == SLOT_HTTP) {
+		if (st == SLOT_HTTP)
+			swerve_http_end(fd, sl, vanished);
 		active_leave(ss, sl->ep);
 		atomic_store_explicit(&sl->state, SLOT_FREE,
 				      memory_order_release);
@@ -196,7 +282,7 @@ static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
 	pending_leave(ss, sl->ep);
 	now = swerve_now_ms();
 	if (tstate == TCP_ESTABLISHED || tstate == TCP_CLOSE_WAIT) {
-		swerve_fdtrack_record(sl->svc, sl->ep, SWERVE_OUTCOME_CONNECT_OK);
+		swerve_fdtrack_report(sl->svc, sl->ep, 0);
 	} else if (now - sl->started_ms >= ABANDON_MS &&
 		   (tstate == TCP_SYN_SENT || tstate == TCP_CLOSE ||
 		    tstate == -1)) {
@@ -204,19 +290,20 @@ static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
 			   ss->svc->endpoints[sl->ep].text,
 			   (unsigned long long)(now - sl->started_ms));
 		swerve_fdtrack_record(sl->svc, sl->ep,
-				      SWERVE_OUTCOME_CONNECT_TIMEOUT);
+				      SWERVE_OUTCOME_CONNECT_TIMEOUT, 0);
 	}
 	atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
 }
 
-/* Claims <sl> when it holds an attempt or a connection; its state then. */
+/* Claims <sl> when it holds an attempt or a connection; its state then,
+ * SLOT_FREE when it holds neither or stayed held by someone else. */
 static uint32_t claim_any(struct fd_slot *sl)
 {
-	uint32_t st = atomic_load_explicit(&sl->state, memory_order_acquire);
+	uint32_t st = swerve_fdtrack_claim(sl, 1u << SLOT_PENDING |
+					       1u << SLOT_ESTABLISHED |
+					       1u << SLOT_HTTP);
 
-	if (st != SLOT_PENDING && st != SLOT_ESTABLISHED)
-		return SLOT_FREE;
-	return slot_take(sl, st) ? st : SLOT_FREE;
+	return st == SLOT_BUSY ? SLOT_FREE : st;
 }
 
 void swerve_fdtrack_settle(int fd, struct fd_slot *sl)
@@ -296,7 +383,7 @@ bool swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 		return false;
 	if (st == SLOT_PENDING)
 		pending_leave(&swerve_services[sl->svc], sl->ep);
-	else if (st == SLOT_ESTABLISHED)
+	else if (st == SLOT_ESTABLISHED || st == SLOT_HTTP)
 		active_leave(&swerve_services[sl->svc], sl->ep);
 	sl->svc = (uint16_t)s;
 	sl->ep = (uint16_t)ep;
@@ -304,21 +391,30 @@ bool swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 	sl->family = (uint8_t)family;
 	sl->uto_set = uto_set;
 	__atomic_store_n(&sl->ino, ino, __ATOMIC_RELAXED); /* see _current */
-	sl->pid = swerve_runtime_pid();
+	__atomic_store_n(&sl->pid, swerve_runtime_pid(), __ATOMIC_RELAXED);
 	sl->started_ms = swerve_now_ms();
 	pending_enter(&swerve_services[s], ep, sl->started_ms);
 	atomic_store_explicit(&sl->state, SLOT_PENDING, memory_order_release);
 	return true;
 }
 
-/* The outcome a connect error <err> reports: success for 0, nothing for an
- * error that is not the endpoint's fault. */
+/*
+ * The outcome a connect error <err> reports: success for 0, nothing for an
+ * error that is not the endpoint's fault. The connect success of an http
+ * service is Envoy's LocalOriginConnectSuccess, which leaves the 5xx
+ * streak to the responses (whether or not this connection is followed).
+ */
 void swerve_fdtrack_report(unsigned s, unsigned ep, int err)
 {
 	if (err == 0)
-		swerve_fdtrack_record(s, ep, SWERVE_OUTCOME_CONNECT_OK);
+		swerve_fdtrack_record(s, ep,
+				      swerve_services[s].svc->protocol ==
+						      SWERVE_PROTOCOL_HTTP
+					      ? SWERVE_OUTCOME_HTTP_CONNECT_OK
+					      : SWERVE_OUTCOME_CONNECT_OK,
+				      0);
 	else if (swerve_fdtrack_is_failure(err))
-		swerve_fdtrack_record(s, ep, swerve_fdtrack_outcome_of(err));
+		swerve_fdtrack_record(s, ep, swerve_fdtrack_outcome_of(err), 0);
 }
 
 bool swerve_fdtrack_conclude(int fd, struct fd_slot *sl, uint64_t ino,
@@ -346,9 +442,14 @@ bool swerve_fdtrack_conclude(int fd, struct fd_slot *sl, uint64_t ino,
 	if (!(how & SWERVE_CONCLUDE_KEEP_UTO))
 		restore_uto(fd, sl);
 	if (err == 0) {
+		uint32_t est = SLOT_ESTABLISHED;
+
 		atomic_fetch_add(&ss->active[ep], 1);
-		atomic_store_explicit(&sl->state, SLOT_ESTABLISHED,
-				      memory_order_release);
+		if (swerve_http_on(s)) {
+			swerve_http_start(fd);
+			est = SLOT_HTTP;
+		}
+		atomic_store_explicit(&sl->state, est, memory_order_release);
 	} else {
 		atomic_store_explicit(&sl->state, SLOT_FREE,
 				      memory_order_release);

@@ -6,7 +6,10 @@
  *   fdtrack.c  the per-fd attempt slots and the outcomes they report;
  *   connect.c  connect(): routing and failover inside the call;
  *   io.c       close, getsockopt and the read/write family, which observe
- *              how a pending attempt ended;
+ *              how a pending attempt ended and what an http connection
+ *              carries;
+ *   http.c     HTTP observation: the per-fd trackers of connections to
+ *              protocol = http services, and what they report;
  *   resolve.c  getaddrinfo and the gethostbyname family.
  *
  * State. Process-wide, published once by init (release store of the
@@ -26,6 +29,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "names/dnscache.h"
 #include "policy/config.h"
@@ -44,6 +48,9 @@ enum slot_state {
 	SLOT_PENDING = 1,     /* connect in progress */
 	SLOT_ESTABLISHED = 2, /* connected; counted in `active` */
 	SLOT_BUSY = 3,        /* someone is changing it */
+	SLOT_HTTP = 4,        /* connected to a protocol = http service and
+			       * followed by its tracker (http.c); counted
+			       * in `active` like SLOT_ESTABLISHED */
 };
 
 struct fd_slot {
@@ -53,7 +60,8 @@ struct fd_slot {
 	uint16_t port;        /* dialled port, host order */
 	uint8_t family;       /* socket family: AF_INET or AF_INET6 */
 	uint8_t uto_set;      /* we set TCP_USER_TIMEOUT: reset it to 0 */
-	pid_t pid;            /* process that made the attempt */
+	pid_t pid;            /* process that made the attempt; read
+	                       * unclaimed with __atomic loads */
 	uint64_t ino;         /* socket inode when the attempt started; read
 	                       * unclaimed with __atomic loads (fdtrack.c) */
 	uint64_t started_ms;
@@ -152,9 +160,10 @@ void swerve_plans_leave(void *token);
 uint64_t swerve_fdtrack_inode(int fd);
 /* The TCP state of <fd> (TCP_ESTABLISHED...), -1 when unknown. */
 int swerve_fdtrack_tcp_state(int fd);
-/* Records <outcome> of endpoint <ep> of service <s>, host-wide. */
+/* Records <outcome> of endpoint <ep> of service <s>, host-wide;
+ * <http_status> for SWERVE_OUTCOME_HTTP_STATUS, else 0. */
 void swerve_fdtrack_record(unsigned s, unsigned ep,
-			   enum swerve_outcome outcome);
+			   enum swerve_outcome outcome, int http_status);
 /* The outcome a connect error <err> stands for. */
 enum swerve_outcome swerve_fdtrack_outcome_of(int err);
 /* The TCP_USER_TIMEOUT swerve sets for service <s>'s handshakes. */
@@ -163,6 +172,22 @@ unsigned int swerve_fdtrack_uto(unsigned s);
 void swerve_fdtrack_restore_uto(int fd, unsigned s);
 /* Errors that say the endpoint is unhealthy (and worth failing over). */
 bool swerve_fdtrack_is_failure(int err);
+/*
+ * Claims <sl> for exclusive use when it is in one of the states of <mask>
+ * (bits 1u << SLOT_*), waiting a bounded time (2 ms at most, yielding the
+ * CPU) for another thread that holds it. Returns the state it was claimed
+ * from, which the caller must store back or replace; SLOT_FREE when it is
+ * in none of those states; SLOT_BUSY when it stayed held.
+ */
+uint32_t swerve_fdtrack_claim(struct fd_slot *sl, unsigned mask);
+/* A bounded wait: spins, then yields the CPU, until its budget is spent. */
+struct swerve_fdtrack_waiter {
+	uint64_t start_ns;         /* 0 until the first look at the clock */
+	unsigned spins;
+};
+/* One step of waiting with <w> (zeroed to start); false once more than
+ * <budget_ns> has passed. */
+bool swerve_fdtrack_wait(struct swerve_fdtrack_waiter *w, uint64_t budget_ns);
 /*
  * Settles the attempt or connection in <sl> because the socket on <fd> is
  * going away or disconnects (close, connect(AF_UNSPEC)).
@@ -202,5 +227,45 @@ void swerve_fdtrack_report(unsigned s, unsigned ep, int err);
  */
 bool swerve_fdtrack_conclude(int fd, struct fd_slot *sl, uint64_t ino,
 			     int err, unsigned how);
+
+/* What one hooked read or write call moved, for http.c. */
+struct swerve_http_io {
+	bool in;                   /* a read (else a write) */
+	int flags;                 /* MSG_* of the recv or send family */
+	const struct iovec *iov;   /* the application's buffers, in order */
+	int iovcnt;
+};
+
+/*
+ * Makes the trackers' storage when a service of <cfg> speaks http (at
+ * init). 0, or -ENOMEM: http services are then followed like tcp ones.
+ */
+int swerve_http_init(const struct swerve_config *cfg);
+/* True when service <s>'s connections are followed (protocol = http). */
+bool swerve_http_on(unsigned s);
+/* A fresh tracker for the connection on <fd>, whose slot the caller
+ * holds and is about to make SLOT_HTTP. */
+void swerve_http_start(int fd);
+/*
+ * The connection on <fd>, whose slot the caller holds (claimed from
+ * SLOT_HTTP), ends: closed, disconnected, or its fd number now holds
+ * another file (<vanished>). Counts a response timeout when its tracker
+ * says that a request was abandoned unanswered.
+ */
+void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished);
+/*
+ * A write on <fd> (slot SLOT_HTTP) <begins> (before the real call) or has
+ * been fed (after swerve_http_io): readers of the connection wait for its
+ * request before they feed a response. Async-signal-safe, and safe in a
+ * vfork() child (a store to the connection's stamp).
+ */
+void swerve_http_writing(int fd, bool begins);
+/* Feeds what a read or write call on <fd> (slot SLOT_HTTP) moved: <rc>
+ * and <err> are the call's result and errno. */
+void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
+		    int err);
+/* Bytes went through <fd> where swerve cannot see them (sendfile,
+ * splice): its tracker gives up. */
+void swerve_http_unseen(int fd);
 
 #endif

@@ -253,6 +253,10 @@ static void init(void)
 			   "process", cfg->nservices);
 		goto fail;
 	}
+	if (swerve_http_init(cfg) != 0)
+		swerve_log(SWERVE_LOG_WARN,
+			   "no memory to follow HTTP; protocol = http services "
+			   "count connect outcomes only in this process");
 	swerve_log(SWERVE_LOG_INFO, "%s: %u services, locality '%s', table %s",
 		   cfg->path, cfg->nservices, cfg->locality_text,
 		   swerve_table.shared ? swerve_table.name : "(private)");

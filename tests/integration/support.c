@@ -127,6 +127,17 @@ pid_t t_server(const char *addr, int port, const char *body, const char *mode)
 	return start_helper(argv);
 }
 
+pid_t t_httpscript(const char *addr, int port, const char *log,
+		   const char *script)
+{
+	char portbuf[16];
+	char *argv[] = { (char *)"httpscript", (char *)addr, portbuf,
+			 (char *)log, (char *)script, NULL };
+
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	return start_helper(argv);
+}
+
 pid_t t_dnsd(int port, const char *zone, const char *flag)
 {
 	char portbuf[16];

@@ -35,6 +35,11 @@ char *t_write(const char *name, const char *text);
 /* Starts build/tests/httpd ADDR PORT BODY MODE and waits for "ready". */
 pid_t t_server(const char *addr, int port, const char *body, const char *mode);
 
+/* Starts build/tests/httpscript ADDR PORT LOG SCRIPT (a scripted HTTP/1.1
+ * server, see tests/helpers/httpscript.c) and waits for "ready". */
+pid_t t_httpscript(const char *addr, int port, const char *log,
+		   const char *script);
+
 /*
  * Starts build/tests/dnsd on 127.0.0.1:<port> serving <zone>, with <flag>
  * ("-n" silent, "-r" refusing, or NULL), and waits for "ready"; -1 if not.
