@@ -215,13 +215,22 @@ ldd "$(command -v wrk)" | grep -q libc.so ||
 SWERVE_SHM=$SHM "$CTL" -c "$T/web.ini" reset >/dev/null 2>&1 || true
 WRK_S_SAVE=$WRK_S; WRK_S=1
 wrk_run swerve close
+wrk_run swervehttp keepalive
 WRK_S=$WRK_S_SAVE
 rm -f "$T"/w/*
-VIA=$(SWERVE_SHM=$SHM "$CTL" -c "$T/web.ini" endpoints --json |
-	awk -v p="$PRIMARY:$BE_PORT" 'index($0, p) {
-		sub(/.*"connects_ok": /, ""); sub(/,.*/, ""); print }')
+# field SERVICE NAME: NAME of the primary's row of SERVICE.
+field() {
+	SWERVE_SHM=$SHM "$CTL" -c "$T/web.ini" endpoints --json |
+		awk -v s="\"service\": \"$1\"" -v p="$PRIMARY:$BE_PORT" \
+		    -v f="\"$2\": " 'index($0, s) && index($0, p) {
+			sub(".*" f, ""); sub(/[,}].*/, ""); print }'
+}
+VIA=$(field web connects_ok)
 [ "${VIA:-0}" -gt 1000 ] ||
 	die "wrk's connects did not go through swerve (connects_ok=$VIA)"
+SEEN=$(field webh responses_2xx)
+[ "${SEEN:-0}" -gt 1000 ] ||
+	die "swerve did not observe wrk's responses (responses_2xx=$SEEN)"
 
 for r in $(seq "$MACRO_ROUNDS"); do
 	printf '  round %s/%s\n' "$r" "$MACRO_ROUNDS" >&2

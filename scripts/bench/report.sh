@@ -252,7 +252,8 @@ nginx (one process, \`return 200\`) on $PRIMARY:$BE_PORT, loaded by
 - direct: wrk dials $PRIMARY:$BE_PORT.
 - swervehttp: the same as swerve, through \`webh.bench\`, a service with
   \`protocol = http\`: every response is read by swerve's HTTP tracker and
-  reported to the shared table.
+  reported to the shared table. Checked: a 1 s keep-alive wrk run before
+  the timed runs left $SEEN responses counted as 2xx on the primary's row.
 - swerve: wrk runs with LD_PRELOAD and dials \`web.bench:$BE_PORT\`: wrk is
   dynamically linked, resolves the name once with getaddrinfo (a service
   address) and calls connect() for every connection, which swerve steers to
