@@ -49,8 +49,9 @@ Regenerate with `scripts/client-matrix.sh`; `make test` runs the same
 matrix (`make clients` alone), and the source is `tests/clients/test_clients.c`.
 
 Configuration: `consecutive_5xx_errors = 1`, `interval = 1s`,
-`connect_timeout = 1s`, `base_ejection_time = 1s` (60s in the blackhole
-scenario, so that its ejection outlasts it). Each request is a new process.
+`connect_timeout = 1s`, `base_ejection_time = 1s` (60s in the blackhole and
+503 scenarios, so that their ejection outlasts them), `protocol = tcp` but in
+the 503 scenario (`protocol = http`). Each request is a new process.
 
 Scenarios, 4 requests each unless noted:
 
@@ -60,11 +61,20 @@ Scenarios, 4 requests each unless noted:
   table: the blackhole is unknown at the first request).
 * **recovers**: after *refused*, the primary is restarted; requests every
   0.2 s until one reaches it, then 2 more.
+* **503 (http)**: the service is `protocol = http` (a fresh health table),
+  and the primary answers every request with `503 Service Unavailable` and
+  `Connection: close` (`tests/helpers/httpscript`, which logs each connection
+  it accepts: the harness counts there which requests reached it). HTTP
+  clients only; psql, redis-cli and ssh speak other protocols (`n/a`).
 
 A cell reads `ok/failed time sequence`: the time is from the scenario's start
 to the end of its first successful request (for *recovers*: from the restart
 to the first answer from the primary); the sequence says who answered each
-request: `E` primary, `W` failover, `-` failed.
+request: `E` primary, `W` failover, `-` failed. The 503 cell is the sequence
+alone, with `5` for a request the primary answered with its 503: the
+application gets that answer as the server sent it (swerve only observes the
+traffic, it never retries a request), and the status it reads ejects the
+primary.
 
 Expectations, by what the client does when its first address fails late
 (docs/design.md, section 7):
@@ -77,6 +87,12 @@ Expectations, by what the client does when its first address fails late
 
 Every class: the failover answers while the primary is out, no request fails
 while it recovers, and the primary answers again within 6 s of its restart.
+In the 503 scenario every HTTP client reads the status
+(`tests/clients/matrix.c` says how, per client), so the first request meets
+the 503 and every later one is answered by the failover: `5WWW`. A later
+request that reaches the primary fails the client. (swerve sees a status only
+when the application reads it: a client that closed without reading would
+keep going to the primary; none of these does.)
 
 ## Results
 

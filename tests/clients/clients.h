@@ -28,6 +28,15 @@ enum kind {
 	K_GIT,   /* python3 http.server over a bare repository (dumb HTTP) */
 };
 
+/* What a client's later requests do when the primary of an http service
+ * answers 503 (the "503" column): swerve sees a status only when the
+ * application reads it. */
+enum on503 {
+	FAILS_OVER, /* reads the status: the primary is ejected, and every
+		     * later request goes to the failover */
+	NOT_HTTP,   /* another protocol: the column does not apply */
+};
+
 #define MAXARGS 20
 
 struct client {
@@ -40,6 +49,8 @@ struct client {
 	 * it just failed on), on top of one connect_timeout. */
 	double gap;
 	const char *why;
+	enum on503 on503;
+	const char *why503; /* what it does with the 503 answer */
 	/* argv; "@D" is replaced by the test's private directory. */
 	const char *argv[MAXARGS];
 };

@@ -115,68 +115,89 @@ const struct client clients[] = {
 	{ "curl", "curl", K_HTTP, NEXT, 1.0,
 	  "non-blocking, tries the next address; 1 s gap after a late "
 	  "failure within one family",
+	  FAILS_OVER, "reads the status; prints the 503's body and exits 0 "
+	  "(no -f)",
 	  { "curl", "-sS", "--max-time", "10", "http://mydb.com/" } },
 	{ "wget", "wget", K_HTTP, BLOCKING, 0,
 	  "blocking connect (SIGALRM + siglongjmp with -T), tries the next "
 	  "address",
+	  FAILS_OVER, "reads the status line, exits 8 (server error)",
 	  { "wget", "-q", "-O", "-", "--tries=1", "-T", "5",
 	    "http://mydb.com/" } },
 	{ "python-urllib", "python3", K_HTTP, NEXT, 0,
 	  "timeout=5 makes it non-blocking, per-address timeout, tries the "
 	  "next address",
+	  FAILS_OVER, "reads the status line, raises HTTPError 503",
 	  { "python3", "-c", py_urllib } },
 	{ "python-socket", "python3", K_HTTP, BLOCKING, 0,
 	  "socket.create_connection without a timeout: blocking connect",
+	  FAILS_OVER, "recv() to the end of the stream, prints the whole "
+	  "answer",
 	  { "python3", "-c", py_socket } },
 	{ "python-asyncio", "python3", K_HTTP, NEXT, 0,
 	  "non-blocking (epoll, SO_ERROR), tries the next address, no "
 	  "per-address timeout of its own",
+	  FAILS_OVER, "reads to the end of the stream, prints the whole "
+	  "answer",
 	  { "python3", "-c", py_asyncio } },
 	{ "perl-inet", "perl", K_HTTP, SINGLE, 0,
 	  "IO::Socket::INET with Timeout: non-blocking, completion by a "
 	  "second connect(), first address only",
+	  FAILS_OVER, "reads to the end of the stream line by line",
 	  { "perl", "-e", pl_inet } },
 	{ "perl-ip", "perl", K_HTTP, NEXT, 0,
 	  "IO::Socket::IP with Timeout: non-blocking, tries the next "
 	  "address (dup2 over the old fd)",
+	  FAILS_OVER, "reads to the end of the stream line by line",
 	  { "perl", "-e", pl_ip } },
 	{ "nc", "nc.openbsd", K_HTTP, NEXT, 0,
 	  "OpenBSD nc -w: non-blocking, select + SO_ERROR, tries the next "
 	  "address",
+	  FAILS_OVER, "-N shuts its write side down, reads to the end of the "
+	  "stream",
 	  { "sh", "-c", HTTP_REQ " | nc.openbsd -N -w 5 mydb.com 80" } },
 	{ "socat", "socat", K_HTTP, BLOCKING, 0,
 	  "blocking connect by default, one (IPv4) address only",
+	  FAILS_OVER, "reads to the end of the stream",
 	  { "sh", "-c", HTTP_REQ " | socat -T 5 - TCP:mydb.com:80" } },
 	{ "ruby-nethttp", "ruby", K_HTTP, NEXT, 0,
 	  "Net::HTTP: non-blocking, completion by a second connect(), "
 	  "tries the next address",
+	  FAILS_OVER, "Net::HTTP reads the response, prints its body",
 	  { "ruby", "-e", rb_nethttp } },
 	{ "node-http", "node", K_HTTP, NEXT, 0,
 	  "libuv: non-blocking, epoll + SO_ERROR, autoSelectFamily tries "
 	  "the next address after 250 ms, closes with syscall(SYS_close)",
+	  FAILS_OVER, "reads the response, exits 1 on a status other than 200",
 	  { "node", "-e", js_http } },
 	{ "java-urlconn", "javac", K_HTTP, SINGLE, 0,
 	  "HttpURLConnection with setConnectTimeout: non-blocking, first "
 	  "address only",
+	  FAILS_OVER, "reads the status line; getInputStream() throws an "
+	  "IOException",
 	  { "java", "-XX:+UseSerialGC", "-cp", "@D", "Huc" } },
 	{ "java-httpclient", "javac", K_HTTP, SINGLE, 0,
 	  "HttpClient: non-blocking, SO_ERROR read in its selector thread, "
 	  "retries the same address once, never the next",
+	  FAILS_OVER, "reads the response, exits 1 on a status other than 200",
 	  { "java", "-XX:+UseSerialGC", "-cp", "@D", "Hc" } },
 	{ "psql", "psql", K_PG, NEXT, 0,
 	  "libpq: non-blocking, connect_timeout per address, tries the next "
 	  "address",
+	  NOT_HTTP, "not HTTP: the PostgreSQL protocol",
 	  { "psql", "-X", "-Atc", "select inet_server_addr()",
 	    "host=mydb.com port=5432 user=postgres dbname=postgres "
 	    "connect_timeout=5 sslmode=disable" } },
 	{ "redis-cli", "redis-cli", K_REDIS, SINGLE, 0,
 	  "hiredis: non-blocking, second connect(), AF_INET first address "
 	  "only (redis-cli repeats the whole lookup once)",
+	  NOT_HTTP, "not HTTP: RESP",
 	  { "redis-cli", "-h", "mydb.com", "-p", "6379", "config", "get",
 	    "bind" } },
 	{ "ssh", "ssh", K_SSH, NEXT, 0,
 	  "ConnectTimeout makes it non-blocking, per address, tries the "
 	  "next address",
+	  NOT_HTTP, "not HTTP: SSH",
 	  { "ssh", "-F", "/dev/null", "-i", "@D/client_key",
 	    "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
 	    "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5",
@@ -184,6 +205,8 @@ const struct client clients[] = {
 	    "set -- $SSH_CONNECTION; echo $3" } },
 	{ "git-http", "git", K_GIT, NEXT, 1.0,
 	  "git ls-remote over HTTP is libcurl in git-remote-http: as curl",
+	  FAILS_OVER, "libcurl reads the status of info/refs; git gives up "
+	  "(fatal: ... error: 503)",
 	  { "git", "ls-remote", "http://mydb.com/repo.git" } },
 };
 

@@ -1,9 +1,9 @@
 /*
  * The client matrix: real programs (curl, wget, python, perl, nc, socat,
  * ruby, node, java, psql, redis-cli, ssh, git) dial mydb.com under the
- * library while their primary endpoint is refused, blackholed, and then
- * restarted. Servers are real too where the protocol needs it (two
- * PostgreSQL clusters, two redis-servers, two sshds, two dumb-HTTP git
+ * library while their primary endpoint is refused, blackholed, restarted,
+ * and then answers 503. Servers are real too where the protocol needs it
+ * (two PostgreSQL clusters, two redis-servers, two sshds, two dumb-HTTP git
  * servers); everything lives on loopback addresses 127.N.100-116.x (N in
  * 20-59, per run), which no other test uses.
  *
@@ -19,6 +19,11 @@
  * next address (or blocks in connect()) one connect_timeout and no
  * request, and a client that only ever tries one address at most the one
  * request that met the dead endpoint before it was known dead.
+ *
+ * A last scenario makes the service protocol = http with a primary that
+ * answers 503: the HTTP clients read that status, so the first request
+ * meets the 503 and swerve ejects the primary for every later one (psql,
+ * redis-cli and ssh speak other protocols: n/a).
  */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
@@ -51,7 +56,8 @@ static bool sanitized(void)
 	return extra != NULL && extra[0] != '\0';
 }
 
-static void write_config(struct bed *b, const char *base_ejection)
+static void write_config(struct bed *b, const char *base_ejection,
+			 bool http)
 {
 	char text[2048];
 
@@ -69,9 +75,10 @@ static void write_config(struct bed *b, const char *base_ejection)
 		 "consecutive_5xx_errors = 1\n"
 		 "interval               = 1s\n"
 		 "base_ejection_time     = %s\n"
-		 "connect_timeout        = 1s\n",
+		 "connect_timeout        = 1s\n"
+		 "protocol               = %s\n",
 		 b->svc_port, b->east, b->port, b->west, b->port,
-		 base_ejection);
+		 base_ejection, http ? "http" : "tcp");
 	snprintf(b->config, sizeof(b->config), "%s",
 		 t_write("swerve.ini", text));
 	snprintf(b->shm, sizeof(b->shm), "%s", t_shm());
@@ -192,7 +199,7 @@ static void skip(const struct client *c, const char *why)
 {
 	char text[400];
 
-	snprintf(text, sizeof(text), "- | - | - | SKIP: %s", why);
+	snprintf(text, sizeof(text), "- | - | - | - | SKIP: %s", why);
 	write_row(c, text, "");
 	/* Criterion reports skips only when verbose: say it anyway. */
 	fprintf(stderr, "[SKIP] clients::%s: %s\n", c->name, why);
@@ -343,8 +350,72 @@ static void recover(struct bed *b, struct outcome *s3)
 		requests(b, s3, 2);
 }
 
+/* Connections the 503 primary has accepted: the lines "conn" of its log.
+ * Counted at the server, because a client that fails on a 503 need not
+ * print anything that says who answered (wget -q prints nothing). */
+static int east_conns(const struct bed *b)
+{
+	char path[320], line[300];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/east503.log", b->dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strcmp(line, "conn\n") == 0;
+	fclose(f);
+	return n;
+}
+
 /*
- * Runs the scenarios of <b> into <s> (refused, blackholed, recovered) and
+ * (4) An http service whose primary answers every request with a 503 and
+ * Connection: close (httpscript, which logs each connection it accepts),
+ * in a fresh table: requests one after another, each recorded as '5' when
+ * it reached the primary, else as request() saw it. The 503 reaches the
+ * application (swerve only observes, it never retries a request), and
+ * ejects the primary for the requests after it, for 60 s: the scenario's
+ * length.
+ */
+static void answers_503(struct bed *b, struct outcome *o, char *err,
+			size_t cap)
+{
+	char log[320];
+	size_t len = 0;
+	pid_t east;
+
+	snprintf(log, sizeof(log), "%s/east503.log", b->dir);
+	east = t_httpscript(b->east, b->port, log, "503/close");
+	if (east <= 0) {
+		snprintf(err, cap, "the 503 primary did not start");
+		return;
+	}
+	write_config(b, "60s", true);
+	while (len < REQUESTS) {
+		struct outcome one;
+		int before = east_conns(b);
+		double took;
+		char who;
+
+		outcome_init(&one);
+		who = request(b, &one, &took);
+		if (east_conns(b) > before)
+			who = '5';
+		else if (who == '-')
+			snprintf(o->lasterr, sizeof(o->lasterr), "%s",
+				 one.lasterr);
+		o->failed += who == '-';
+		o->ok += who == 'W';
+		o->seq[len++] = who;
+		o->seq[len] = '\0';
+	}
+	t_stop(east);
+}
+
+/*
+ * Runs the scenarios of <b> into <s> (refused, blackholed, recovered,
+ * answers 503) and
  * stops every server. A failure of the harness itself, not a verdict on
  * the library, goes to <err>.
  */
@@ -364,7 +435,7 @@ static void scenarios(struct bed *b, struct outcome *s, char *err,
 	}
 	/* A healthy request first: its time is the client's own cost, and
 	 * if it fails the harness or the client is broken, not failover. */
-	write_config(b, "1s");
+	write_config(b, "1s", false);
 	outcome_init(&base);
 	who = request(b, &base, &b->base);
 	if (who != 'E') {
@@ -393,8 +464,12 @@ static void scenarios(struct bed *b, struct outcome *s, char *err,
 		snprintf(err, cap, "blackhole did not start");
 		goto out;
 	}
-	write_config(b, "60s");
+	write_config(b, "60s", false);
 	requests(b, &s[1], REQUESTS);
+	t_stop(hole);
+	hole = 0;
+	if (b->c->on503 != NOT_HTTP)
+		answers_503(b, &s[3], err, cap);
 out:
 	t_stop(hole);
 	stop_real(b, b->east_pid);
@@ -444,13 +519,41 @@ static void judge(const struct bed *b, const struct outcome *s,
 		fault(verdict, cap, "recovery: left it again (%s)", s3->seq);
 }
 
+/* The 503 column: the first request meets the primary's 503, which the
+ * application reads, and every later one goes to the failover. */
+static void judge_503(const struct bed *b, const struct outcome *s4,
+		      char *verdict, size_t cap)
+{
+	if (b->c->on503 == NOT_HTTP)
+		return;
+	if (s4->seq[0] != '5')
+		fault(verdict, cap, "503: the first request did not meet the "
+		      "primary's 503 (%s)", s4->seq);
+	if (strlen(s4->seq) != REQUESTS ||
+	    strspn(s4->seq + 1, "W") != REQUESTS - 1)
+		fault(verdict, cap, "503: later requests not all answered by "
+		      "the failover: %s%s%s", s4->seq,
+		      s4->failed != 0 ? ", " : "",
+		      s4->failed != 0 ? s4->lasterr : "");
+}
+
+static void cell_503(char *buf, size_t cap, const struct client *c,
+		     const struct outcome *o)
+{
+	if (c->on503 == NOT_HTTP)
+		snprintf(buf, cap, "n/a (%s)", c->why503);
+	else
+		snprintf(buf, cap, "%s", o->seq);
+}
+
 /* The whole matrix row of clients[<idx>]. */
 static void run_client(size_t idx)
 {
 	const struct client *c = runnable(idx);
 	struct bed bed, *b = &bed;
-	struct outcome s[3];
+	struct outcome s[4];
 	char why[300], verdict[1200] = "", text[2000], c1[64], c2[64], c3[64];
+	char c4[128];
 	char err[400] = "";
 	int i;
 
@@ -460,22 +563,24 @@ static void run_client(size_t idx)
 		cr_assert_fail("%s", why);
 		return;
 	}
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		outcome_init(&s[i]);
 	scenarios(b, s, err, sizeof(err));
 	if (err[0] != '\0') {
 		/* Not a verdict on the library: the test itself failed. */
-		snprintf(text, sizeof(text), "- | - | - | HARNESS");
+		snprintf(text, sizeof(text), "- | - | - | - | HARNESS");
 		write_row(c, text, err);
 		t_cleanup();
 		cr_assert_fail("%s: %s", c->name, err);
 		return;
 	}
 	judge(b, s, verdict, sizeof(verdict));
+	judge_503(b, &s[3], verdict, sizeof(verdict));
 	cell(c1, sizeof(c1), &s[0]);
 	cell(c2, sizeof(c2), &s[1]);
 	cell(c3, sizeof(c3), &s[2]);
-	snprintf(text, sizeof(text), "%s | %s | %s | %s", c1, c2, c3,
+	cell_503(c4, sizeof(c4), c, &s[3]);
+	snprintf(text, sizeof(text), "%s | %s | %s | %s | %s", c1, c2, c3, c4,
 		 verdict[0] != '\0' ? "FAIL" : "ok");
 	write_row(c, text, verdict);
 	t_cleanup();
@@ -510,8 +615,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 		return;
 	fprintf(out,
 		"| client | on a late failure | refused | blackholed | "
-		"recovers | verdict |\n"
-		"|---|---|---|---|---|---|\n");
+		"recovers | 503 (http) | verdict |\n"
+		"|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < nclients; i++) {
 		snprintf(path, sizeof(path), "%s/%s.row", rows(),
 			 clients[i].name);
@@ -535,7 +640,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 	if (in == NULL)
 		return;
 	printf("\nclient matrix (ok/failed, time to first success, who "
-	       "answered: E primary, W failover, - failed), in %s:\n", path);
+	       "answered: E primary, W failover, 5 the primary's 503, "
+	       "- failed), in %s:\n", path);
 	while (fgets(line, sizeof(line), in) != NULL)
 		fputs(line, stdout);
 	fclose(in);
