@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "policy/httptrack.h"
+#include "policy/httptrack_words.h"
 
 enum mode { M_TRACK = 0, M_DONE = 1, M_GAVE_UP = 2 };
 
@@ -88,39 +89,6 @@ enum { V_PRE = 0, V_IN = 1, V_POST = 2 };
 /* Longer than any method in use; a longer first word is not HTTP. */
 #define MAX_METHOD 32
 
-/*
- * The words recognised on the fly: header names and tokens compare
- * lowercased, methods exactly (they are case-sensitive). A mask has one bit
- * per word still matching what has been seen of the current name or token.
- */
-enum word {
-	W_NONE = 0,
-	W_CLEN,
-	W_TE,
-	W_CONN,
-	W_CHUNKED,
-	W_CLOSE,
-	W_KEEPALIVE,
-	W_HEAD,
-	W_CONNECT,
-	W_COUNT,
-};
-
-static const char *const words[W_COUNT] = {
-	[W_CLEN] = "content-length",
-	[W_TE] = "transfer-encoding",
-	[W_CONN] = "connection",
-	[W_CHUNKED] = "chunked",
-	[W_CLOSE] = "close",
-	[W_KEEPALIVE] = "keep-alive",
-	[W_HEAD] = "HEAD",
-	[W_CONNECT] = "CONNECT",
-};
-
-#define BIT(w) ((uint16_t)(1u << (w)))
-#define HEADER_WORDS (BIT(W_CLEN) | BIT(W_TE) | BIT(W_CONN))
-#define METHOD_WORDS (BIT(W_HEAD) | BIT(W_CONNECT))
-
 /* One call's context: the tracker, the direction, the clock, the sink. */
 struct feed {
 	struct swerve_httptrack *t;
@@ -131,52 +99,6 @@ struct feed {
 	void *arg;
 	int events;
 };
-
-static uint16_t narrow(uint16_t mask, unsigned pos, uint8_t c)
-{
-	unsigned w;
-
-	for (w = 1; w < W_COUNT && mask != 0; w++)
-		if ((mask & BIT(w)) &&
-		    (pos >= strlen(words[w]) || (uint8_t)words[w][pos] != c))
-			mask &= (uint16_t)~BIT(w);
-	return mask;
-}
-
-/* The word of <mask> that is exactly <pos> bytes long, or W_NONE. */
-static enum word matched(uint16_t mask, unsigned pos)
-{
-	unsigned w;
-
-	for (w = 1; w < W_COUNT; w++)
-		if ((mask & BIT(w)) && strlen(words[w]) == pos)
-			return (enum word)w;
-	return W_NONE;
-}
-
-/* RFC 9110 5.6.2 tchar. */
-static bool is_tchar(uint8_t c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	    (c >= 'A' && c <= 'Z'))
-		return true;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static uint8_t lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
-}
-
-static int hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 static void count_up(uint8_t *pos)
 {
