@@ -668,6 +668,61 @@ static void text_byte(struct feed *f, uint8_t c)
 	line_byte(f, c);
 }
 
+/* Runs that plain_run skips: what text_byte would do to each byte. */
+enum run { RUN_NONE, RUN_TEXT, RUN_NAME, RUN_TARGET };
+
+static enum run run_kind(const struct feed *f)
+{
+	const struct swerve_httptrack_msg *m = f->m;
+
+	if ((m->lflags & L_CR) || m->line >= SWERVE_HTTPTRACK_MAX_LINE)
+		return RUN_NONE;
+	if ((m->state == S_VALUE && m->hdr == W_NONE) ||
+	    (m->state == S_FIRST && f->rsp && m->phase == P_REASON))
+		return RUN_TEXT;
+	if (m->state == S_NAME && m->mask == 0 && m->pos > 0)
+		return RUN_NAME;
+	if (m->state == S_FIRST && !f->rsp && m->phase == P_TARGET &&
+	    m->pos > 0)
+		return RUN_TARGET;
+	return RUN_NONE;
+}
+
+/*
+ * Skips, of the <n> bytes at <p>, the run that text_byte would only count
+ * against the line limit: the middle of a header value that means nothing
+ * to the tracker (Date, Server, ...), of a reason phrase, of a request
+ * target, or of a header name that matches no word. Stops before the
+ * first byte that does anything else (a line end, a NUL, a ':', a byte
+ * that gives up, the byte over the limit): text_byte handles it as before.
+ * Returns how many bytes it skipped.
+ */
+static size_t plain_run(struct feed *f, const uint8_t *p, size_t n)
+{
+	struct swerve_httptrack_msg *m = f->m;
+	enum run kind = run_kind(f);
+	size_t k = 0;
+
+	if (kind == RUN_NONE)
+		return 0;
+	if (n > SWERVE_HTTPTRACK_MAX_LINE - m->line)
+		n = SWERVE_HTTPTRACK_MAX_LINE - m->line;
+	if (kind == RUN_TEXT)
+		while (k < n && p[k] != '\r' && p[k] != '\n' && p[k] != 0)
+			k++;
+	else if (kind == RUN_NAME)
+		while (k < n && is_tchar(p[k]))
+			k++;
+	else
+		while (k < n && p[k] > ' ' && p[k] != 0x7f)
+			k++;
+	m->line += (uint32_t)k;
+	if (kind == RUN_NAME)
+		m->pos = (uint8_t)(m->pos + k > UINT8_MAX ? UINT8_MAX
+							  : m->pos + k);
+	return k;
+}
+
 static void feed_bytes(struct feed *f, const uint8_t *p, size_t n)
 {
 	struct swerve_httptrack_msg *m = f->m;
@@ -675,6 +730,11 @@ static void feed_bytes(struct feed *f, const uint8_t *p, size_t n)
 
 	while (n > 0 && f->t->mode == M_TRACK) {
 		if (m->state != S_BODY && m->state != S_CHUNK_DATA) {
+			k = plain_run(f, p, n);
+			p += k;
+			n -= k;
+			if (n == 0)
+				break;
 			text_byte(f, *p);
 			p++;
 			n--;

@@ -10,7 +10,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
 
 /*
  * The words recognised on the fly: header names and tokens compare
@@ -41,10 +40,21 @@ static const char *const words[W_COUNT] = {
 	[W_CONNECT] = "CONNECT",
 };
 
+/* Their lengths, so that the per-byte loops never call strlen. */
+static const uint8_t word_len[W_COUNT] = {
+	[W_CLEN] = sizeof("content-length") - 1,
+	[W_TE] = sizeof("transfer-encoding") - 1,
+	[W_CONN] = sizeof("connection") - 1,
+	[W_CHUNKED] = sizeof("chunked") - 1,
+	[W_CLOSE] = sizeof("close") - 1,
+	[W_KEEPALIVE] = sizeof("keep-alive") - 1,
+	[W_HEAD] = sizeof("HEAD") - 1,
+	[W_CONNECT] = sizeof("CONNECT") - 1,
+};
+
 #define BIT(w) ((uint16_t)(1u << (w)))
 #define HEADER_WORDS (BIT(W_CLEN) | BIT(W_TE) | BIT(W_CONN))
 #define METHOD_WORDS (BIT(W_HEAD) | BIT(W_CONNECT))
-
 
 static inline uint16_t narrow(uint16_t mask, unsigned pos, uint8_t c)
 {
@@ -52,7 +62,7 @@ static inline uint16_t narrow(uint16_t mask, unsigned pos, uint8_t c)
 
 	for (w = 1; w < W_COUNT && mask != 0; w++)
 		if ((mask & BIT(w)) &&
-		    (pos >= strlen(words[w]) || (uint8_t)words[w][pos] != c))
+		    (pos >= word_len[w] || (uint8_t)words[w][pos] != c))
 			mask &= (uint16_t)~BIT(w);
 	return mask;
 }
@@ -63,7 +73,7 @@ static inline enum word matched(uint16_t mask, unsigned pos)
 	unsigned w;
 
 	for (w = 1; w < W_COUNT; w++)
-		if ((mask & BIT(w)) && strlen(words[w]) == pos)
+		if ((mask & BIT(w)) && word_len[w] == pos)
 			return (enum word)w;
 	return W_NONE;
 }
@@ -74,7 +84,14 @@ static inline bool is_tchar(uint8_t c)
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
 	    (c >= 'A' && c <= 'Z'))
 		return true;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	switch (c) {
+	case '!': case '#': case '$': case '%': case '&': case '\'':
+	case '*': case '+': case '-': case '.': case '^': case '_':
+	case '`': case '|': case '~':
+		return true;
+	default:
+		return false;
+	}
 }
 
 static inline uint8_t lower(uint8_t c)
