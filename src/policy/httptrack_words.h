@@ -56,14 +56,19 @@ static const uint8_t word_len[W_COUNT] = {
 #define HEADER_WORDS (BIT(W_CLEN) | BIT(W_TE) | BIT(W_CONN))
 #define METHOD_WORDS (BIT(W_HEAD) | BIT(W_CONNECT))
 
+/* Drops from <mask> the words whose byte <pos> is not <c>; only the
+ * words still in it are looked at (usually one or none). */
 static inline uint16_t narrow(uint16_t mask, unsigned pos, uint8_t c)
 {
+	uint16_t left = mask & (uint16_t)~BIT(W_NONE);
 	unsigned w;
 
-	for (w = 1; w < W_COUNT && mask != 0; w++)
-		if ((mask & BIT(w)) &&
-		    (pos >= word_len[w] || (uint8_t)words[w][pos] != c))
+	while (left != 0) {
+		w = (unsigned)__builtin_ctz(left);
+		left &= (uint16_t)(left - 1);
+		if (pos >= word_len[w] || (uint8_t)words[w][pos] != c)
 			mask &= (uint16_t)~BIT(w);
+	}
 	return mask;
 }
 
