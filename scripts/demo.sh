@@ -21,11 +21,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# server ADDR BODY: starts it in this shell (the helper exits with its
-# parent), waits until it listens, leaves its pid in $pid.
+# server ADDR BODY [MODE]: starts it in this shell (the helper exits with
+# its parent), waits until it listens, leaves its pid in $pid.
 server() {
 	rm -f "$B/demo-$1.out"
-	"$B/tests/httpd" "$1" 18080 "$2" > "$B/demo-$1.out" 2>&1 &
+	"$B/tests/httpd" "$1" 18080 "$2" ${3:+"$3"} > "$B/demo-$1.out" 2>&1 &
 	pid=$!
 	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
 		grep -q ready "$B/demo-$1.out" 2>/dev/null && return 0
@@ -105,4 +105,17 @@ sleep "$secs"
 
 say "ejection over: traffic is back on us-east1"
 requests 5
-say "done: no request failed"
+
+say "the us-east1 endpoint stays up but answers 503 (protocol = http: swerve reads the responses)"
+kill "$EAST"; wait "$EAST" 2>/dev/null || true; EAST=""
+server 127.0.0.2 "503 from us-east1" 503; EAST=$pid
+requests 4 | tee "$B/demo-503.out"
+grep -c '503 from us-east1' "$B/demo-503.out" | grep -qx 1 &&
+	[ "$(grep -c 'healthy: us-west' "$B/demo-503.out")" = 3 ] || {
+	echo "demo: expected one 503, then us-west three times" >&2
+	exit 1
+}
+echo "  the first request met the 503 and ejected us-east1 (consecutive_5xx_errors = 1):"
+echo "  the application saw that one 503, as with Istio's outlier detection and no retry"
+"$B/swervectl" -c "$CONF" events | tail -n 2
+say "done: no connection failed; the one 503 was the endpoint's own answer"
