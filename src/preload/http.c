@@ -189,10 +189,12 @@ void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished)
 void swerve_http_writing(int fd, bool begins)
 {
 	struct http_conn *c = conn_of(fd);
-	uint32_t now = (uint32_t)swerve_now_ms() | 1u;
 
+	/* The clock only for the stamp: clearing it needs none. */
 	if (c != NULL)
-		atomic_store_explicit(&c->writing, begins ? now : 0,
+		atomic_store_explicit(&c->writing,
+				      begins ? (uint32_t)swerve_now_ms() | 1u
+					     : 0,
 				      memory_order_release);
 }
 
