@@ -61,16 +61,19 @@ SO_LDFLAGS = -shared -Wl,--version-script=$(BUILD)/exports.map -Wl,--exclude-lib
 LDLIBS = -ldl -lpthread -lrt
 
 # The layout is the architecture (README "How it works"): base, policy,
-# table and names are the core that swervectl links too; preload is the
-# hook layer, only in the library; tools are the programs.
+# table and names are the core that swervectl links too; tls (OpenSSL,
+# loaded privately at run time, and TLS client sessions) and preload (the
+# hook layer) are only in the library; tools are the programs.
 BASE_SRCS   = $(wildcard src/base/*.c)
 POLICY_SRCS = $(wildcard src/policy/*.c)
 TABLE_SRCS  = $(wildcard src/table/*.c)
 NAMES_SRCS  = $(wildcard src/names/*.c)
 CORE_SRCS = $(BASE_SRCS) $(POLICY_SRCS) $(TABLE_SRCS) $(NAMES_SRCS)
+TLS_SRCS  = $(wildcard src/tls/*.c)
 PRELOAD_SRCS = $(wildcard src/preload/*.c)
-LIB_SRCS  = $(CORE_SRCS) $(PRELOAD_SRCS)
+LIB_SRCS  = $(CORE_SRCS) $(TLS_SRCS) $(PRELOAD_SRCS)
 CORE_OBJS = $(CORE_SRCS:src/%.c=$(BUILD)/obj/%.o)
+TLS_OBJS  = $(TLS_SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJS  = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 
 UNIT_SRCS = $(wildcard tests/unit/*.c)
@@ -140,7 +143,7 @@ $(BUILD)/tests/obj/%.o: tests/%.c | $(DEPS_STAMP)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(SW_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/unit: $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) $(CORE_OBJS)
+$(BUILD)/tests/unit: $(UNIT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) $(CORE_OBJS) $(TLS_OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) -lcriterion $(LDLIBS)
 
@@ -151,11 +154,14 @@ $(BUILD)/tests/integration: $(INTEG_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) $(COR
 # Helper programs (servers, probes) are plain programs: never linked with
 # the library, never sanitized (they are preloaded like any client), but
 # under TSAN, where they carry ThreadSanitizer's runtime for the library.
+# A helper named tls* is a TLS server or client of the tests: it links
+# OpenSSL the ordinary way (only the library must load it privately).
+$(BUILD)/tests/tls%: HELPER_LIBS = -lssl -lcrypto
 $(BUILD)/tests/%: tests/helpers/%.c | $(DEPS_STAMP)
 	$(Q)mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra \
-		$(if $(TSAN),$(SANFLAGS)) -o $@ $< -lpthread
+		$(if $(TSAN),$(SANFLAGS)) -o $@ $< $(HELPER_LIBS) -lpthread
 
 .PHONY: helpers
 helpers: $(HELPERS)

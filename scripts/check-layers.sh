@@ -12,7 +12,8 @@ allowed() {
 	policy) echo "base policy" ;;
 	table) echo "base policy table" ;;
 	names) echo "base policy table names" ;;
-	preload) echo "base policy table names preload" ;;
+	tls) echo "base policy tls" ;;
+	preload) echo "base policy table names tls preload" ;;
 	tools) echo "base policy table names tools" ;;
 	*) echo "" ;;
 	esac

@@ -20,6 +20,10 @@ need pkg-config   command -v pkg-config
 need libc-ares-dev pkg-config --exists libcares
 need libinih-dev  pkg-config --exists inih
 need libcriterion-dev pkg-config --exists criterion
+# TLS origination: OpenSSL's headers (the library loads libssl.so.3 itself,
+# at run time, privately), and the openssl command for test certificates.
+need libssl-dev   pkg-config --exists libssl
+need openssl      command -v openssl
 need curl         command -v curl
 need python3      command -v python3
 case "${1:-}" in

@@ -173,6 +173,43 @@ enum swerve_protocol {
 	SWERVE_PROTOCOL_HTTP = 1, /* HTTP/1.x: responses observed too */
 };
 
+/* Istio's ClientTLSSettings mode. */
+enum swerve_tls_mode {
+	SWERVE_TLS_DISABLE = 0,   /* default: swerve routes the bytes as is */
+	SWERVE_TLS_SIMPLE = 1,    /* swerve originates TLS to the endpoints */
+	SWERVE_TLS_MUTUAL = 2,    /* the same, with a client certificate */
+};
+
+/* At most this many tls_subject_alt_names per service. */
+#define SWERVE_MAX_SANS 16
+
+/*
+ * A service's TLS origination settings (Istio's ClientTLSSettings). The
+ * strings are owned by the config's pool and never NULL in a loaded
+ * config: "" when the key is absent. Certificate and key files are only
+ * named here; they are read at first use (and by `swervectl check`).
+ */
+struct swerve_tls_cfg {
+	enum swerve_tls_mode mode;       /* tls */
+	int line;                        /* of the tls key; 0: absent */
+	bool skip_verify;                /* tls_insecure_skip_verify */
+	int skip_verify_line;
+	const char *ca;                  /* tls_ca_certificates; "": the
+					  * system trust store */
+	int ca_line;
+	const char *sni;                 /* tls_sni; "": the endpoint's host
+					  * name (none for an IP literal) */
+	int sni_line;
+	const char *san[SWERVE_MAX_SANS]; /* tls_subject_alt_names; none:
+					   * the SNI name */
+	unsigned nsan;
+	int san_line;
+	const char *cert;                /* tls_client_certificate */
+	int cert_line;
+	const char *key;                 /* tls_private_key */
+	int key_line;
+};
+
 struct swerve_service {
 	char name[64];                   /* from [service NAME] */
 	int line;                        /* of the section header */
@@ -196,6 +233,7 @@ struct swerve_service {
 	uint64_t response_timeout_ms;    /* http: a request abandoned after
 					  * this long unanswered counts as a
 					  * timeout; 0 (default): never */
+	struct swerve_tls_cfg tls;       /* mode SWERVE_TLS_DISABLE: none */
 	/* Service addresses, IPv4 in host byte order, inside vip_cidr. */
 	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 	/* Distinct endpoint localities, in order of first appearance. */
@@ -225,6 +263,8 @@ struct swerve_config {
 	unsigned vip_prefix;
 	char shm_name[128];               /* SWERVE_SHM wins */
 	char dns_servers[512];            /* "" : resolv.conf (c-ares) */
+	uint32_t tls_max_connections;     /* relayed TLS connections at once,
+					   * per process; default 1024 */
 	enum swerve_log_level log_level;  /* SWERVE_LOG wins */
 	char log_file[PATH_MAX];          /* "" : none; SWERVE_LOG_FILE wins */
 	struct swerve_service *services;
