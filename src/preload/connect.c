@@ -141,15 +141,11 @@ static socklen_t address_sockaddr(const struct sockaddr_storage *addr,
 	return 0;
 }
 
-/*
- * The address of endpoint <i> of service <s> for a socket of <family>, as
- * address_sockaddr() builds it: the config's, or for a name its current
- * answer (0 when that slot holds no address now). Sets <stale> when the
- * answer is past its TTL because DNS failed.
- */
-static socklen_t endpoint_sockaddr(unsigned s, unsigned i, int family,
-				   bool v6only, uint16_t port,
-				   struct sockaddr_storage *out, bool *stale)
+/* As address_sockaddr() builds it: the config's, or for a name its
+ * current answer. */
+socklen_t swerve_connect_endpoint_addr(unsigned s, unsigned i, int family,
+				       bool v6only, uint16_t port,
+				       struct sockaddr_storage *out, bool *stale)
 {
 	struct sockaddr_storage addr;
 
@@ -200,14 +196,6 @@ static bool is_avoided(struct svc_state *ss, unsigned i, uint64_t now)
 	       now - ps >= SUSPECT_PENDING_MS;
 }
 
-/* The attempt of one connect() call, for the plan's verdicts. */
-struct attempt {
-	struct svc_state *ss;
-	uint64_t now;
-	unsigned ntried;
-	uint16_t tried[16];              /* connect_attempts is at most 16 */
-};
-
 /*
  * Envoy's retries skip the hosts already tried (previous_hosts); ours
  * never take one tried in this call again, and keep away from what this
@@ -215,7 +203,7 @@ struct attempt {
  */
 static enum swerve_plan_verdict attempt_verdict(void *ctx, unsigned i)
 {
-	const struct attempt *at = ctx;
+	const struct swerve_attempt *at = ctx;
 	unsigned k;
 
 	for (k = 0; k < at->ntried; k++)
@@ -225,14 +213,10 @@ static enum swerve_plan_verdict attempt_verdict(void *ctx, unsigned i)
 					      : SWERVE_PLAN_TAKE;
 }
 
-/*
- * Picks the endpoint for the next attempt of service <s> from a socket of
- * socket class <cls>, over the service's routing plan (plans.c): health
- * is the shared table's, and the plan passes over what <at> has tried and
- * what this process avoids. -1 when nothing reachable is left.
- */
-static int pick_endpoint(unsigned s, unsigned cls, struct attempt *at,
-			 char *why, size_t whylen)
+/* Over the service's routing plan (plans.c): health is the shared
+ * table's. */
+int swerve_connect_pick(unsigned s, unsigned cls, struct swerve_attempt *at,
+			char *why, size_t whylen)
 {
 	struct svc_state *ss = &swerve_services[s];
 	struct swerve_plan_draw d;
@@ -255,12 +239,12 @@ static int pick_endpoint(unsigned s, unsigned cls, struct attempt *at,
 }
 
 /*
- * pick_endpoint() with its reason logged. Apart, so that the reason's
+ * swerve_connect_pick() with its reason logged. Apart, so that the reason's
  * buffer is on the stack only when debug lines are wanted: a connect may
  * run in a signal handler on an 8 KiB stack.
  */
 __attribute__((noinline)) static int pick_logged(unsigned s, unsigned cls,
-						  struct attempt *at,
+						  struct swerve_attempt *at,
 						  uint16_t port)
 {
 	const struct swerve_service *svc = swerve_services[s].svc;
@@ -268,7 +252,7 @@ __attribute__((noinline)) static int pick_logged(unsigned s, unsigned cls,
 	int idx;
 
 	why[0] = '\0';
-	idx = pick_endpoint(s, cls, at, why, sizeof(why));
+	idx = swerve_connect_pick(s, cls, at, why, sizeof(why));
 	if (idx >= 0)
 		swerve_log(SWERVE_LOG_DEBUG, "%s:%u -> %s (%s)", svc->name,
 			   port, svc->endpoints[idx].text, why);
@@ -290,8 +274,8 @@ static int connect_again(int fd, struct fd_slot *sl, const struct fd_slot *at,
 	bool stale;
 	int rc, err;
 
-	tlen = endpoint_sockaddr(at->svc, at->ep, at->family, false, at->port,
-				 &target, &stale);
+	tlen = swerve_connect_endpoint_addr(at->svc, at->ep, at->family, false,
+					    at->port, &target, &stale);
 	rc = connect_unguarded(fd, (struct sockaddr *)&target, tlen);
 	err = errno;
 	if (rc == 0 || err == EISCONN)
@@ -314,7 +298,7 @@ struct route {
 	bool tracked;            /* the attempt is recorded in sl */
 	uint64_t ino;
 	struct fd_slot *sl;      /* the fd's slot; NULL above FD_SLOTS */
-	struct attempt at;
+	struct swerve_attempt at;
 };
 
 /*
@@ -426,8 +410,8 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 	socklen_t tlen;
 	bool stale;
 
-	tlen = endpoint_sockaddr(r->s, idx, r->family, r->v6only, r->port,
-				 &target, &stale);
+	tlen = swerve_connect_endpoint_addr(r->s, idx, r->family, r->v6only,
+					    r->port, &target, &stale);
 	if (stale)
 		swerve_dnscache_note_stale(swerve_dns, r->s, idx);
 	r->at.tried[r->at.ntried++] = (uint16_t)idx;
@@ -511,7 +495,7 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 		/* The reason costs more than the pick: only for the log. */
 		idx = swerve_log_enabled(SWERVE_LOG_DEBUG)
 			      ? pick_logged(s, r.cls, &r.at, port)
-			      : pick_endpoint(s, r.cls, &r.at, NULL, 0);
+			      : swerve_connect_pick(s, r.cls, &r.at, NULL, 0);
 		if (idx < 0) {
 			/* Nothing this socket can reach is left: an IPv6-only
 			 * socket and IPv4 endpoints (or the reverse) give

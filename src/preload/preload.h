@@ -144,6 +144,32 @@ void swerve_signals_replay(void);
  * name that has an answer. */
 void swerve_runtime_refresh_names(unsigned s, int fd);
 
+/* connect.c: the attempts of one connection, for the plan's verdicts. */
+struct swerve_attempt {
+	struct svc_state *ss;
+	uint64_t now;
+	unsigned ntried;
+	uint16_t tried[16];              /* connect_attempts is at most 16 */
+};
+/*
+ * Picks the endpoint for the next attempt of service <s> from a socket of
+ * class <cls> (PLAN_CLASS_*), passing over what <at> tried and what this
+ * process avoids; -1 when nothing reachable is left. <why>: the reason,
+ * for the log (NULL: none). Never blocks.
+ */
+int swerve_connect_pick(unsigned s, unsigned cls, struct swerve_attempt *at,
+			char *why, size_t whylen);
+/*
+ * The address of endpoint <i> of service <s> for a socket of <family>
+ * (<v6only>: refuses v4-mapped), on the endpoint's port or else <port>:
+ * its length, 0 when that socket cannot reach it or a name has no address
+ * now. <stale>: the answer is past its TTL because DNS failed.
+ */
+socklen_t swerve_connect_endpoint_addr(unsigned s, unsigned i, int family,
+				       bool v6only, uint16_t port,
+				       struct sockaddr_storage *out,
+				       bool *stale);
+
 /* Allocates the plans of <ss> (at init). 0 or -ENOMEM. */
 int swerve_plans_new(struct svc_state *ss);
 /*
