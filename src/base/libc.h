@@ -46,6 +46,8 @@
 	X(int, connect, (int fd, const struct sockaddr *sa, socklen_t len),   \
 	  (fd, sa, len), (int)syscall(SYS_connect, fd, sa, len))              \
 	X(int, close, (int fd), (fd), (int)syscall(SYS_close, fd))            \
+	X(int, getpeername, (int fd, struct sockaddr *sa, socklen_t *len),   \
+	  (fd, sa, len), (int)syscall(SYS_getpeername, fd, sa, len))          \
 	X(int, getsockopt,                                                    \
 	  (int fd, int level, int opt, void *val, socklen_t *len),            \
 	  (fd, level, opt, val, len),                                         \

@@ -512,6 +512,23 @@ static int route_connect(int fd, unsigned s, uint16_t port, int family,
 	return rc;
 }
 
+/*
+ * A connect() to a service with TLS: the socket goes to the pump
+ * (pump.c), which originates TLS to the endpoint it picks.
+ */
+static int pump_route(int fd, unsigned s, uint32_t vip, uint16_t port,
+		      int family)
+{
+	socklen_t olen = sizeof(int);
+	int one = 0;
+
+	if (family == AF_INET6 &&
+	    (swerve_libc_getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				    &olen) != 0))
+		one = 0;
+	return swerve_pump_connect(fd, s, vip, port, family, one != 0);
+}
+
 SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	const struct swerve_config *cfg;
@@ -566,7 +583,10 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = saved;
 		return swerve_libc_connect(fd, sa, len);
 	}
-	rc = route_connect(fd, s, port, sa->sa_family, uto);
+	if (svc->tls.mode != SWERVE_TLS_DISABLE)
+		rc = pump_route(fd, s, addr, port, sa->sa_family);
+	else
+		rc = route_connect(fd, s, port, sa->sa_family, uto);
 	saved = errno;
 	swerve_runtime_leave();
 	errno = saved;

@@ -291,15 +291,17 @@ static bool check_events(int fd, const struct fd_slot *sl,
 	return true;
 }
 
-/* Passes the events of <b> on for endpoint <ep> of service <s>. */
-static void report(unsigned s, unsigned ep, const struct batch *b)
+/* Passes the events <evs> on for endpoint <ep> of service <s>; the pump
+ * reports what it observes the same way. */
+void swerve_http_report(unsigned s, unsigned ep,
+			const struct swerve_httptrack_event *evs, unsigned n)
 {
 	const struct swerve_service *svc = swerve_services[s].svc;
 	const struct swerve_httptrack_event *ev;
 	unsigned i;
 
-	for (i = 0; i < b->n; i++) {
-		ev = &b->ev[i];
+	for (i = 0; i < n; i++) {
+		ev = &evs[i];
 		if (ev->kind == SWERVE_HTTPTRACK_STATUS) {
 			swerve_fdtrack_record(s, ep, SWERVE_OUTCOME_HTTP_STATUS,
 					      ev->status);
@@ -383,7 +385,7 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		swerve_fdtrack_current(fd, &ino);
 	}
 out:
-	report(s, ep, &b);
+	swerve_http_report(s, ep, b.ev, b.n);
 }
 
 void swerve_http_unseen(int fd)
@@ -412,5 +414,5 @@ void swerve_http_unseen(int fd)
 		st = SLOT_FREE; /* inherited across fork(): the parent's */
 	}
 	atomic_store_explicit(&sl->state, st, memory_order_release);
-	report(s, ep, &b);
+	swerve_http_report(s, ep, b.ev, b.n);
 }

@@ -33,6 +33,7 @@
 
 #include "names/dnscache.h"
 #include "policy/config.h"
+#include "policy/httptrack.h"
 #include "policy/outlier.h"
 #include "table/shm.h"
 
@@ -293,5 +294,74 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 /* Bytes went through <fd> where swerve cannot see them (sendfile,
  * splice): its tracker gives up. */
 void swerve_http_unseen(int fd);
+
+
+/*
+ * pump.c, pump_loop.c, pump_conn.c: TLS origination through the pump,
+ * the relay thread (docs/design.md 4.8).
+ */
+enum swerve_pump_reg_state {
+	SWERVE_PUMP_REG_FREE = 0,
+	SWERVE_PUMP_REG_WRITING = 1,   /* claimed by a connect() */
+	SWERVE_PUMP_REG_READY = 2,     /* published, not accepted yet */
+	SWERVE_PUMP_REG_TAKEN = 3,     /* the pump relays it */
+	SWERVE_PUMP_REG_INHERITED = 4, /* a parent process's (fork) */
+};
+
+/* One application socket handed to the pump: who it is, what it dialled. */
+struct swerve_pump_reg {
+	_Atomic uint32_t state;
+	uint16_t svc;
+	uint16_t port;        /* dialled, host order */
+	uint32_t vip;         /* dialled service address, host order */
+	uint16_t lport;       /* the socket's local port... */
+	uint16_t pump_port;   /* ... and the pump listener's it reached */
+	pid_t pid;
+	uint8_t addr[16];     /* its local address, IPv4 as ::ffff:a.b.c.d */
+};
+
+/* epoll tags of the pump's own fds; a connection's are above. */
+#define SWERVE_PUMP_TAG_WAKE 1
+#define SWERVE_PUMP_TAG_LISTEN 2
+#define SWERVE_PUMP_TAG_LISTEN6 3
+#define SWERVE_PUMP_TAG_CONN 4
+
+struct swerve_pump {
+	_Atomic pid_t pid;          /* whose pump runs; 0: none */
+	int lfd, lfd6;              /* listeners: 127.0.0.1, ::1 (or -1) */
+	uint16_t lport, lport6;
+	int epfd, evfd;
+	uint32_t cap;               /* tls_max_connections */
+	_Atomic uint32_t live;      /* registrations not yet ended */
+	struct swerve_pump_reg *regs;
+	unsigned nregs;
+};
+extern struct swerve_pump swerve_pump;
+
+/*
+ * connect() of <fd> (of <family>, <v6only>) to service <s>'s address
+ * <vip>:<port>: hands the socket to the pump, starting it first if this
+ * process has none. Returns what the loopback connect() returned (0 or
+ * -1 with EINPROGRESS, usually), errno set; ENOBUFS above the cap.
+ */
+int swerve_pump_connect(int fd, unsigned s, uint32_t vip, uint16_t port,
+			int family, bool v6only);
+/* The registration key of a socket address: false for other families. */
+bool swerve_pump_key(const struct sockaddr_storage *ss, uint8_t addr[16],
+		     uint16_t *port);
+struct swerve_pump_reg *swerve_pump_find(const uint8_t addr[16],
+					 uint16_t lport, uint16_t pump_port);
+/* The dialled service address of <r>, as a socket of <family> sees it. */
+void swerve_pump_vip_sockaddr(const struct swerve_pump_reg *r, int family,
+			      struct sockaddr *sa, socklen_t *len);
+/* In a forked child (runtime.c's fork handler). */
+void swerve_pump_after_fork(void);
+/* pump_loop.c: the thread; and, in a forked child, closing the fds of
+ * the parent's relayed connections. */
+void *swerve_pump_main(void *arg);
+void swerve_pump_close_inherited(void);
+/* http.c: reports the tracker's events <ev> for endpoint <ep> of <s>. */
+void swerve_http_report(unsigned s, unsigned ep,
+			const struct swerve_httptrack_event *ev, unsigned n);
 
 #endif

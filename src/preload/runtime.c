@@ -82,6 +82,7 @@ static void after_fork_child(void)
 
 	self_pid = getpid();
 	rng_state = 0;
+	swerve_pump_after_fork();
 	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
 	if (cfg == NULL)
 		return;
