@@ -78,6 +78,7 @@ struct swerve_pump_conn {
 	struct swerve_tls_conn *tls;
 	short want_rd, want_wr;  /* what TLS waits for, per direction */
 	bool app_eof, up_eof, app_shut, up_shut, http;
+	bool pending, active;    /* counted in the service's pending/active */
 	uint32_t app_ev, up_ev;  /* epoll interest now */
 	uint32_t ulen, uoff;     /* application -> endpoint */
 	uint32_t dlen, doff;     /* endpoint -> application */
@@ -155,12 +156,15 @@ static struct swerve_tls_ctx *ctx_of(unsigned s, uint64_t now)
 	return ctxs[s].ctx;
 }
 
+/* The endpoint's count of attempts in flight (the balancer's and the
+ * avoidance's) no longer has this one. */
 static void counters_leave_pending(struct swerve_pump_conn *c)
 {
 	struct svc_state *ss = &swerve_services[c->s];
 
-	if (c->ep >= 0)
+	if (c->pending)
 		atomic_fetch_sub(&ss->pending[c->ep], 1);
+	c->pending = false;
 }
 
 /* Closes the endpoint side of the current attempt. */
@@ -197,9 +201,8 @@ static void finish(struct swerve_pump_conn *c, bool reset_app)
 {
 	struct svc_state *ss = &swerve_services[c->s];
 
-	if (c->ph == PH_CONNECT || c->ph == PH_HANDSHAKE)
-		counters_leave_pending(c);
-	else if (c->ph == PH_RELAY && c->ep >= 0)
+	counters_leave_pending(c);
+	if (c->active)
 		atomic_fetch_sub(&ss->active[c->ep], 1);
 	up_close(c);
 	app_close(c, reset_app);
@@ -321,6 +324,7 @@ static void established(struct swerve_pump_conn *c, uint64_t now)
 
 	counters_leave_pending(c);
 	atomic_fetch_add(&ss->active[c->ep], 1);
+	c->active = true;
 	swerve_shm_tls_note(ss->rows[c->ep], true,
 			    swerve_tls_conn_resumed(c->tls), 0);
 	c->http = svc->protocol == SWERVE_PROTOCOL_HTTP;
@@ -423,6 +427,7 @@ static void attempt_next(struct swerve_pump_conn *c, uint64_t now)
 	if (atomic_fetch_add(&ss->pending[idx], 1) == 0)
 		atomic_store_explicit(&ss->pending_since[idx], now,
 				      memory_order_relaxed);
+	c->pending = true;
 	c->ph = PH_CONNECT;
 	c->deadline = now + svc->connect_timeout_ms;
 	if (!dial(c, &err))
