@@ -117,6 +117,11 @@ static pid_t start_helper(char *const *argv)
 	return pid;
 }
 
+pid_t t_start(char *const *argv)
+{
+	return start_helper(argv);
+}
+
 pid_t t_server(const char *addr, int port, const char *body, const char *mode)
 {
 	char portbuf[16];

@@ -32,6 +32,10 @@ const char *t_shm(void);
  * call slot: copy it if you need two). */
 char *t_write(const char *name, const char *text);
 
+/* Starts helper argv[0] of the build (build/tests/<argv[0]>) with argv
+ * and waits for the "ready" line it prints; its pid, or -1. */
+pid_t t_start(char *const *argv);
+
 /* Starts build/tests/httpd ADDR PORT BODY MODE and waits for "ready". */
 pid_t t_server(const char *addr, int port, const char *body, const char *mode);
 
