@@ -50,6 +50,21 @@ static void expect_line(const char *text, const char *config, int line,
 			   text);
 }
 
+/* Runs explain <name>, which must succeed; returns its stdout. */
+static const char *explain(struct run *r, const char *config,
+			   const char *name)
+{
+	ctl(r, config, "explain", name);
+	cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+	return r->out;
+}
+
+static void expect_in(const char *text, const char *want)
+{
+	cr_assert_not_null(strstr(text, want), "no \"%s\" in:\n%s", want,
+			   text);
+}
+
 Test(cli_tls, check_accepts_files_that_look_like_pem)
 {
 	static struct run r;
@@ -154,6 +169,7 @@ Test(cli_tls, explain_shows_the_tls_settings_in_force)
 {
 	static struct run r;
 	char config[512];
+	const char *out;
 
 	put("swerve.ini",
 	    "[swerve]\ndns_servers = 127.0.0.1:15890\n"
@@ -168,9 +184,8 @@ Test(cli_tls, explain_shows_the_tls_settings_in_force)
 	    "[service plain]\nhosts = plain.test\n"
 	    "endpoint = 127.0.0.3:80\n",
 	    config, sizeof(config));
-	ctl(&r, config, "explain", "db.test");
-	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cr_assert_not_null(strstr(r.out,
+	out = explain(&r, config, "db.test");
+	expect_in(out,
 		"tls:                simple: swerve originates TLS to the "
 		"endpoints (line 10)\n"
 		"tls trust:          /etc/swerve/ca.pem (tls_ca_certificates, "
@@ -180,14 +195,12 @@ Test(cli_tls, explain_shows_the_tls_settings_in_force)
 		"                    127.0.0.2:443          none (an IP "
 		"address)\n"
 		"tls names accepted: db.test, 127.0.0.2 "
-		"(tls_subject_alt_names, line 12)\n"), "%s", r.out);
-	cr_assert_null(strstr(r.out, "WARNING"), "%s", r.out);
-	cr_assert_null(strstr(r.out, "client cert"), "%s", r.out);
-	ctl(&r, config, "explain", "plain.test");
-	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cr_assert_not_null(strstr(r.out, "tls:                disable (the "
-				  "application's bytes go to the endpoints "
-				  "as they are)\n"), "%s", r.out);
+		"(tls_subject_alt_names, line 12)\n");
+	cr_assert_null(strstr(out, "WARNING"), "%s", out);
+	cr_assert_null(strstr(out, "client cert"), "%s", out);
+	expect_in(explain(&r, config, "plain.test"), "tls:                "
+		  "disable (the application's bytes go to the endpoints as "
+		  "they are)\n");
 	t_cleanup();
 }
 
@@ -205,9 +218,7 @@ Test(cli_tls, explain_shows_mutual_and_skipped_verification_loudly)
 	    "tls_private_key = /c/key.pem\n"
 	    "tls_insecure_skip_verify = true\n",                /* 8 */
 	    config, sizeof(config));
-	ctl(&r, config, "explain", "db.test");
-	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	cr_assert_not_null(strstr(r.out,
+	expect_in(explain(&r, config, "db.test"),
 		"tls:                mutual: swerve originates TLS to the "
 		"endpoints (line 4)\n"
 		"tls trust:          the system trust store\n"
@@ -219,6 +230,6 @@ Test(cli_tls, explain_shows_mutual_and_skipped_verification_loudly)
 		"WARNING:            certificates are NOT verified "
 		"(tls_insecure_skip_verify = true,\n"
 		"                    line 8): anyone who can answer for an "
-		"endpoint gets its traffic\n"), "%s", r.out);
+		"endpoint gets its traffic\n");
 	t_cleanup();
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,22 @@ static void expect_exact(const struct reports *r, const char *path, int line,
 	}
 	dump(r, all, sizeof(all));
 	cr_assert_fail("no error \"%s\" among:%s", want, all);
+}
+
+/* expect_exact() with the message made by printf from <fmt>. */
+static void expect_fmt(const struct reports *r, const char *path, int line,
+		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void expect_fmt(const struct reports *r, const char *path, int line,
+		       const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	expect_exact(r, path, line, msg);
 }
 
 /* Loads <text>, which must fail with exactly <nerrors> errors. */
@@ -185,6 +202,12 @@ Test(config_tls, tls_max_connections_is_1_to_65536_in_swerve_only)
 		     "number from 1 to 65536, not '65537'");
 }
 
+#define SNI_IP "tls_sni '%s' is an IP address, and SNI names hosts only " \
+	"(RFC 6066): to accept a certificate for this address, list it in " \
+	"tls_subject_alt_names"
+#define ABSOLUTE "%s '%s' must be an absolute path: programs read it " \
+		 "from their own working directories"
+
 Test(config_tls, reports_bad_values_with_file_and_line)
 {
 	struct reports r;
@@ -217,22 +240,12 @@ Test(config_tls, reports_bad_values_with_file_and_line)
 		     "not 'istio_mutual'");
 	expect_exact(&r, path, 8, "tls is given twice in [service a] (first "
 		     "at line 7)");
-	expect_exact(&r, path, 9, "tls_ca_certificates 'ca.pem' must be an "
-		     "absolute path: programs read it from their own working "
-		     "directories");
-	expect_exact(&r, path, 10, "tls_client_certificate './c.pem' must be "
-		     "an absolute path: programs read it from their own "
-		     "working directories");
-	expect_exact(&r, path, 11, "tls_private_key '~/k.pem' must be an "
-		     "absolute path: programs read it from their own working "
-		     "directories");
-	expect_exact(&r, path, 12, "tls_sni '10.1.2.3' is an IP address, and "
-		     "SNI names hosts only (RFC 6066): to accept a "
-		     "certificate for this address, list it in "
-		     "tls_subject_alt_names");
-	expect_exact(&r, path, 13, "tls_sni '::1' is an IP address, and SNI "
-		     "names hosts only (RFC 6066): to accept a certificate "
-		     "for this address, list it in tls_subject_alt_names");
+	expect_fmt(&r, path, 9, ABSOLUTE, "tls_ca_certificates", "ca.pem");
+	expect_fmt(&r, path, 10, ABSOLUTE, "tls_client_certificate",
+		   "./c.pem");
+	expect_fmt(&r, path, 11, ABSOLUTE, "tls_private_key", "~/k.pem");
+	expect_fmt(&r, path, 12, SNI_IP, "10.1.2.3");
+	expect_fmt(&r, path, 13, SNI_IP, "::1");
 	expect_exact(&r, path, 14, "tls_sni '*.a.example' is not a host name "
 		     "(letters, digits, '-', '_' and dots)");
 	expect_exact(&r, path, 15, "tls_sni 'a..example' is not a host name "
@@ -278,8 +291,14 @@ Test(config_tls, subject_alt_names_are_names_or_addresses_at_most_16)
 /* Settings that would do nothing are refused, so none looks like a guard. */
 Test(config_tls, tls_keys_without_tls_are_errors)
 {
+	static const char *const keys[] = {
+		"tls_ca_certificates", "tls_sni", "tls_subject_alt_names",
+		"tls_client_certificate", "tls_private_key",
+		"tls_insecure_skip_verify",
+	};
 	struct reports r;
 	char path[PATH_MAX];
+	size_t i;
 
 	load_bad(SERVICE("a", "127.0.0.2:443")                  /* 1 */
 		 "tls_ca_certificates = /ca.pem\n"              /* 4 */
@@ -292,18 +311,9 @@ Test(config_tls, tls_keys_without_tls_are_errors)
 		 "tls = disable\n"
 		 "tls_sni = b.example\n",                       /* 14 */
 		 path, &r, 7);
-	expect_exact(&r, path, 4, "tls_ca_certificates does nothing in "
-		     "[service a] without tls = simple or mutual");
-	expect_exact(&r, path, 5, "tls_sni does nothing in [service a] "
-		     "without tls = simple or mutual");
-	expect_exact(&r, path, 6, "tls_subject_alt_names does nothing in "
-		     "[service a] without tls = simple or mutual");
-	expect_exact(&r, path, 7, "tls_client_certificate does nothing in "
-		     "[service a] without tls = simple or mutual");
-	expect_exact(&r, path, 8, "tls_private_key does nothing in "
-		     "[service a] without tls = simple or mutual");
-	expect_exact(&r, path, 9, "tls_insecure_skip_verify does nothing in "
-		     "[service a] without tls = simple or mutual");
+	for (i = 0; i < SWERVE_ARRAY_LEN(keys); i++)
+		expect_fmt(&r, path, 4 + (int)i, "%s does nothing in [service "
+			   "a] without tls = simple or mutual", keys[i]);
 	expect_exact(&r, path, 14, "tls_sni does nothing in [service b] "
 		     "without tls = simple or mutual");
 }
@@ -363,6 +373,10 @@ Test(config_tls, mutual_needs_certificate_and_key_and_simple_takes_none)
  * tls_subject_alt_names is a config error, unless verification is
  * explicitly skipped." Name endpoints have their own name.
  */
+#define NO_NAME "endpoint %s is an IP address, so tls = %s in [service %s] " \
+		"has no name to verify its certificate by: set tls_sni or " \
+		"tls_subject_alt_names (or tls_insecure_skip_verify = true)"
+
 Test(config_tls, an_ip_endpoint_needs_a_name_to_verify)
 {
 	struct swerve_config *cfg = NULL;
@@ -381,18 +395,9 @@ Test(config_tls, an_ip_endpoint_needs_a_name_to_verify)
 		 "tls_client_certificate = /b.pem\n"
 		 "tls_private_key = /b.key\n",
 		 path, &r, 3);
-	expect_exact(&r, path, 5, "endpoint 127.0.0.2:443 is an IP address, "
-		     "so tls = simple in [service a] has no name to verify "
-		     "its certificate by: set tls_sni or tls_subject_alt_names "
-		     "(or tls_insecure_skip_verify = true)");
-	expect_exact(&r, path, 6, "endpoint [::1]:443 is an IP address, so "
-		     "tls = simple in [service a] has no name to verify its "
-		     "certificate by: set tls_sni or tls_subject_alt_names (or "
-		     "tls_insecure_skip_verify = true)");
-	expect_exact(&r, path, 10, "endpoint 127.0.0.3:443 is an IP address, "
-		     "so tls = mutual in [service b] has no name to verify "
-		     "its certificate by: set tls_sni or tls_subject_alt_names "
-		     "(or tls_insecure_skip_verify = true)");
+	expect_fmt(&r, path, 5, NO_NAME, "127.0.0.2:443", "simple", "a");
+	expect_fmt(&r, path, 6, NO_NAME, "[::1]:443", "simple", "a");
+	expect_fmt(&r, path, 10, NO_NAME, "127.0.0.3:443", "mutual", "b");
 	/* Each way out: a SNI, names to accept, or skipping on purpose. */
 	cr_assert_eq(load_text(SERVICE("a", "127.0.0.2:443")
 			       "tls = simple\ntls_sni = a.example\n"
@@ -422,8 +427,5 @@ Test(config_tls, keys_of_a_bad_section_are_still_checked)
 		 SERVICE("a", "127.0.0.2:80"), path, &r, 3);
 	expect_exact(&r, path, 2, "tls must be disable, simple or mutual, "
 		     "not 'maybe'");
-	expect_exact(&r, path, 3, "tls_sni '10.0.0.1' is an IP address, and "
-		     "SNI names hosts only (RFC 6066): to accept a "
-		     "certificate for this address, list it in "
-		     "tls_subject_alt_names");
+	expect_fmt(&r, path, 3, SNI_IP, "10.0.0.1");
 }
