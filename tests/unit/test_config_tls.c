@@ -39,7 +39,8 @@ static void expect_exact(const struct reports *r, const char *path, int line,
 
 /* expect_exact() with the message made by printf from <fmt>. */
 static void expect_fmt(const struct reports *r, const char *path, int line,
-		       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		       const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static void expect_fmt(const struct reports *r, const char *path, int line,
 		       const char *fmt, ...)
