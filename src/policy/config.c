@@ -13,7 +13,7 @@
  *      resolves each tuning key of each service: its own value, else
  *      [defaults], else the built-in default, so [defaults] may appear
  *      anywhere in the file; then it runs the checks that involve several
- *      keys or the whole file (config_check.c);
+ *      keys or the whole file (config_check.c, config_tls.c);
  *   3. config_assign_vips() derives the service addresses.
  * Every problem is reported, as a struct swerve_config_problem, and parsing
  * goes on, so `swervectl check` lists them all at once; any error makes the
