@@ -13,7 +13,7 @@
  *      resolves each tuning key of each service: its own value, else
  *      [defaults], else the built-in default, so [defaults] may appear
  *      anywhere in the file; then it runs the checks that involve several
- *      keys or the whole file (config_check.c);
+ *      keys or the whole file (config_check.c, config_tls.c);
  *   3. config_assign_vips() derives the service addresses.
  * Every problem is reported, as a struct swerve_config_problem, and parsing
  * goes on, so `swervectl check` lists them all at once; any error makes the
@@ -218,6 +218,7 @@ static void finish(struct parse *p, bool use_env)
 		config_check_tuning(p, &t, own, where);
 		config_apply_tuning(svc, &t);
 		config_check_endpoints(p, svc);
+		config_check_tls(p, svc);
 		if (config_build_localities(p, svc) == 0)
 			config_check_locality_rules(p, svc);
 	}
@@ -234,6 +235,7 @@ static void init_config(struct swerve_config *cfg, const char *path)
 	snprintf(cfg->shm_name, sizeof(cfg->shm_name), "%s.%u",
 		 SWERVE_DEFAULT_SHM, (unsigned)geteuid());
 	cfg->log_level = SWERVE_LOG_WARN;
+	cfg->tls_max_connections = TLS_MAX_CONNECTIONS_DEFAULT;
 	(void)config_parse_cidr(SWERVE_DEFAULT_VIP_CIDR, &cfg->vip_net,
 				&cfg->vip_mask, &cfg->vip_prefix, &why);
 }

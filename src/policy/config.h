@@ -180,6 +180,12 @@ enum swerve_tls_mode {
 	SWERVE_TLS_MUTUAL = 2,    /* the same, with a client certificate */
 };
 
+/*
+ * The name of <mode> as the config spells it ("disable", "simple",
+ * "mutual"), or "?" for a value outside the enum.
+ */
+const char *swerve_config_tls_mode_name(enum swerve_tls_mode mode);
+
 /* At most this many tls_subject_alt_names per service. */
 #define SWERVE_MAX_SANS 16
 

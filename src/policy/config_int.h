@@ -33,6 +33,10 @@
 
 #define WEIGHT_MAX 10000
 
+/* tls_max_connections: its default and largest value. */
+#define TLS_MAX_CONNECTIONS_DEFAULT 1024
+#define TLS_MAX_CONNECTIONS_MAX 65536
+
 enum section_kind {
 	SECTION_NONE = 0,       /* before the first header */
 	SECTION_SWERVE = 1,
@@ -93,6 +97,7 @@ enum key_id {
 	SK_LOG,
 	SK_DNS_SERVERS,
 	SK_LOG_FILE,
+	SK_TLS_MAX_CONNECTIONS,
 	/* PLACE_SERVICE */
 	VK_HOSTS,
 	VK_PORTS,
@@ -100,6 +105,13 @@ enum key_id {
 	VK_FAILOVER,
 	VK_FAILOVER_PRIORITY,
 	VK_DISTRIBUTE,
+	VK_TLS,
+	VK_TLS_CA,
+	VK_TLS_SNI,
+	VK_TLS_SANS,
+	VK_TLS_CERT,
+	VK_TLS_KEY,
+	VK_TLS_SKIP_VERIFY,
 	KEY_COUNT,
 };
 
@@ -233,6 +245,12 @@ enum section_kind config_home_section(const char *name);
  * line it was given on (0: not yet): reports and returns true if it was.
  */
 bool config_given_twice(struct parse *p, int first_line);
+/*
+ * The value of the key being handled (p->key), of the kind and range its
+ * entry in the key table gives: 0, or -EINVAL after reporting.
+ */
+int config_parse_key_value(struct parse *p, const char *value,
+			   uint64_t *out);
 void config_apply_env(struct parse *p);
 void config_resolve_tuning(const struct tuning *own,
 			   const struct tuning *defaults, struct tuning *out);
@@ -258,6 +276,8 @@ void config_add_ports(struct parse *p, const char *value);
 void config_add_list(struct parse *p, const char *value,
 		     void (*add)(struct parse *p, const char *item));
 const char *config_read_token(const char *s, char *tok, size_t size);
+/* A host name as hosts stores it (lower case, no trailing dot, no '*'). */
+bool config_is_valid_host(const char *body);
 bool config_is_valid_label_key(const char *s);
 bool config_is_locality_key(const char *key);
 int config_add_label(struct parse *p, struct swerve_label *labels,
@@ -270,6 +290,21 @@ void config_add_endpoint(struct parse *p, const char *value);
 void config_add_failover(struct parse *p, const char *value);
 void config_set_failover_priority(struct parse *p, const char *value);
 void config_add_distribute(struct parse *p, const char *value);
+
+/* config_tls.c: the TLS keys, and how they combine with the endpoints */
+void config_set_tls_max_connections(struct parse *p, const char *value);
+void config_set_tls(struct parse *p, const char *value);
+void config_set_tls_ca(struct parse *p, const char *value);
+void config_set_tls_sni(struct parse *p, const char *value);
+void config_add_tls_sans(struct parse *p, const char *value);
+void config_set_tls_cert(struct parse *p, const char *value);
+void config_set_tls_key(struct parse *p, const char *value);
+void config_set_tls_skip_verify(struct parse *p, const char *value);
+/*
+ * Gives the absent strings of <svc>'s TLS settings their "" and checks the
+ * keys against each other and against the endpoints.
+ */
+void config_check_tls(struct parse *p, struct swerve_service *svc);
 
 /* config_check.c */
 void config_check_tuning(struct parse *p, const struct tuning *t,

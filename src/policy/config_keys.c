@@ -87,6 +87,12 @@ static const struct key_spec keys[KEY_COUNT] = {
 	[SK_DNS_SERVERS] = { "dns_servers", SWERVE(config_set_dns_servers) },
 	[SK_LOG_FILE] = { "log_file", SWERVE(config_set_log_file),
 		.env = "SWERVE_LOG_FILE" },
+	/* A number: its handler reads it with config_parse_key_value(). */
+	[SK_TLS_MAX_CONNECTIONS] = { "tls_max_connections",
+		.place = PLACE_SWERVE, .kind = VALUE_UINT, .min = 1,
+		.max = TLS_MAX_CONNECTIONS_MAX,
+		.def = TLS_MAX_CONNECTIONS_DEFAULT,
+		.handle = config_set_tls_max_connections },
 	/* All but failover_priority accumulate over repeated keys. */
 	[VK_HOSTS] = { "hosts", SERVICE(config_add_hosts) },
 	[VK_PORTS] = { "ports", SERVICE(config_add_ports) },
@@ -95,6 +101,19 @@ static const struct key_spec keys[KEY_COUNT] = {
 	[VK_FAILOVER_PRIORITY] = { "failover_priority",
 		SERVICE(config_set_failover_priority) },
 	[VK_DISTRIBUTE] = { "distribute", SERVICE(config_add_distribute) },
+	/* Istio's ClientTLSSettings, per service; config_tls.c. Only
+	 * tls_subject_alt_names accumulates. */
+	[VK_TLS] = { "tls", SERVICE(config_set_tls) },
+	[VK_TLS_CA] = { "tls_ca_certificates", SERVICE(config_set_tls_ca) },
+	[VK_TLS_SNI] = { "tls_sni", SERVICE(config_set_tls_sni) },
+	[VK_TLS_SANS] = { "tls_subject_alt_names",
+		SERVICE(config_add_tls_sans) },
+	[VK_TLS_CERT] = { "tls_client_certificate",
+		SERVICE(config_set_tls_cert) },
+	[VK_TLS_KEY] = { "tls_private_key", SERVICE(config_set_tls_key) },
+	[VK_TLS_SKIP_VERIFY] = { "tls_insecure_skip_verify",
+		.place = PLACE_SERVICE, .kind = VALUE_BOOL, .max = 1,
+		.handle = config_set_tls_skip_verify },
 };
 
 /* Where each place is, as a message about a misplaced key says it. */
@@ -138,6 +157,12 @@ bool config_given_twice(struct parse *p, int first_line)
 	return true;
 }
 
+int config_parse_key_value(struct parse *p, const char *value,
+			   uint64_t *out)
+{
+	return config_parse_value(p, &keys[p->key], value, out);
+}
+
 /* The handler of every tuning key: the kind, range and default decide. */
 static void set_tuning(struct parse *p, const char *value)
 {
@@ -148,7 +173,7 @@ static void set_tuning(struct parse *p, const char *value)
 	uint64_t v = 0;
 
 	if (config_given_twice(p, t->line[k]) ||
-	    config_parse_value(p, &keys[k], value, &v) < 0)
+	    config_parse_key_value(p, value, &v) < 0)
 		return;
 	t->value[k] = v;
 	t->line[k] = p->lineno;
@@ -197,7 +222,8 @@ void config_handle_key(struct parse *p, const char *name, const char *value)
 		return;
 	}
 	p->key = k;
-	/* Tuning keys and failover_priority check this in their handler. */
+	/* Tuning keys and the service keys given once (failover_priority,
+	 * the TLS keys) check this in their handler. */
 	if (keys[k].place == PLACE_SWERVE) {
 		if (config_given_twice(p, p->swerve_key_line[k]))
 			return;

@@ -458,7 +458,7 @@ int swerve_config_host_normalize(const char *in, char *out, size_t outlen)
 }
 
 /* Host names are stored lower case without the trailing dot. */
-static bool is_valid_host(const char *body)
+bool config_is_valid_host(const char *body)
 {
 	size_t n = strlen(body);
 	size_t label = 0;
@@ -502,7 +502,7 @@ static void add_host(struct parse *p, const char *item)
 		return;
 	}
 	body = strncmp(name, "*.", 2) == 0 ? name + 2 : name;
-	if (n < 0 || !is_valid_host(body)) {
+	if (n < 0 || !config_is_valid_host(body)) {
 		config_error(p, "'%s' is not a host name: use NAME or *.SUFFIX "
 			     "(letters, digits, '-', '_' and dots)", item);
 		return;

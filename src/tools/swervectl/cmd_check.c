@@ -2,13 +2,17 @@
  * cmd_check.c: `swervectl check`, the validation of a config file with
  * every problem at its file:line, and of what the library does with a
  * valid file before it routes anything (the names cache and its resolver,
- * the rows of the shared table), so that a file check accepts never turns
+ * the rows of the shared table, the certificate and key files a TLS
+ * service reads at first use), so that a file check accepts never turns
  * swerve off in a process. Single-threaded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "names/dnscache.h"
 #include "policy/config.h"
@@ -97,6 +101,89 @@ static void note_rows(const struct swerve_config *cfg, unsigned *notes)
 		"outlier detection\n", cfg->path, rows, SWERVE_SHM_ROWS);
 }
 
+/* How much of a PEM file is searched for its first "-----BEGIN". */
+#define PEM_PROBE_BYTES 65536
+
+/*
+ * Why the PEM file at <path> cannot be used, or NULL: it must be a regular
+ * file this user can read, with a "-----BEGIN" line near its start (text
+ * before it is allowed, as `openssl x509 -text` writes). <buf> (<len>
+ * bytes) holds the reason when it is an errno's.
+ */
+static const char *pem_problem(const char *path, char *buf, size_t len)
+{
+	static char data[PEM_PROBE_BYTES + 1];
+	struct stat st;
+	size_t n = 0;
+	ssize_t got;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO without a writer must not hang the check. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1) {
+		snprintf(buf, len, "%s", strerror(errno));
+		return buf;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return "not a regular file";
+	}
+	while (n < PEM_PROBE_BYTES &&
+	       (got = read(fd, data + n, PEM_PROBE_BYTES - n)) > 0)
+		n += (size_t)got;
+	close(fd);
+	data[n] = '\0';
+	if (memmem(data, n, "-----BEGIN", 10) == NULL)
+		return "not a PEM file (no -----BEGIN line)";
+	return NULL;
+}
+
+/*
+ * The files of each TLS service, which the library reads only at first
+ * use: each one that cannot be used is an error at its key's line. And a
+ * loud warning, which does not fail the check, for every service that
+ * skips certificate verification.
+ */
+static void check_tls(const struct swerve_config *cfg, unsigned *errors)
+{
+	char why[256];
+	const char *problem;
+	unsigned s, f;
+
+	for (s = 0; s < cfg->nservices; s++) {
+		const struct swerve_tls_cfg *tls = &cfg->services[s].tls;
+		const struct {
+			const char *key, *path;
+			int line;
+		} files[] = {
+			{ "tls_ca_certificates", tls->ca, tls->ca_line },
+			{ "tls_client_certificate", tls->cert, tls->cert_line },
+			{ "tls_private_key", tls->key, tls->key_line },
+		};
+
+		if (tls->mode == SWERVE_TLS_DISABLE)
+			continue;
+		for (f = 0; f < SWERVE_ARRAY_LEN(files); f++) {
+			if (files[f].path[0] == '\0')
+				continue;
+			problem = pem_problem(files[f].path, why, sizeof(why));
+			if (problem == NULL)
+				continue;
+			(*errors)++;
+			fprintf(stderr, "%s:%d: %s %s: %s\n", cfg->path,
+				files[f].line, files[f].key, files[f].path,
+				problem);
+		}
+		if (tls->skip_verify)
+			fprintf(stderr, "%s:%d: WARNING: service %s does NOT "
+				"verify its endpoints' certificates "
+				"(tls_insecure_skip_verify = true): anyone "
+				"who can answer for an endpoint gets its "
+				"traffic\n", cfg->path, tls->skip_verify_line,
+				cfg->services[s].name);
+	}
+}
+
 int cmd_check(const struct cli_args *a)
 {
 	struct check_ctx ctx = { 0, 0 };
@@ -127,7 +214,8 @@ int cmd_check(const struct cli_args *a)
 		return CLI_EXIT_FAIL;
 	}
 	note_rows(cfg, &ctx.notes);
-	if (check_runtime(cfg) != 0) {
+	check_tls(cfg, &ctx.errors);
+	if (ctx.errors > 0 || check_runtime(cfg) != 0) {
 		swerve_config_free(cfg);
 		return CLI_EXIT_FAIL;
 	}

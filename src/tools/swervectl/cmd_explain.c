@@ -1,8 +1,8 @@
 /*
  * cmd_explain.c: `swervectl explain NAME`, how a connection to a host name
- * would be routed: its service, the locality rules that act for this host,
- * each priority tier with its health and load, panic, and the next pick.
- * Single-threaded.
+ * would be routed: its service, the TLS settings in force, the locality
+ * rules that act for this host, each priority tier with its health and
+ * load, panic, and the next pick. Single-threaded.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -63,6 +63,73 @@ static void explain_service(const struct swerve_config *cfg,
 	}
 	format_duration(svc->response_timeout_ms, buf, sizeof(buf));
 	printf("response timeout %s\n", buf);
+}
+
+/* The name each endpoint is sent as SNI, and where it comes from. */
+static void explain_sni(const struct swerve_service *svc)
+{
+	const struct swerve_tls_cfg *tls = &svc->tls;
+	unsigned i;
+
+	if (tls->sni[0] != '\0') {
+		printf("tls sni:            %s to every endpoint (tls_sni, "
+		       "line %d)\n", tls->sni, tls->sni_line);
+		return;
+	}
+	for (i = 0; i < svc->nendpoints; i++) {
+		const struct swerve_endpoint *ep = &svc->endpoints[i];
+
+		printf("%s%-22s ", i == 0 ? "tls sni:            " :
+		       "                    ", ep->text);
+		if (ep->name[0] != '\0')
+			printf("%s (the endpoint's name)\n", ep->name);
+		else
+			puts("none (an IP address)");
+	}
+}
+
+/*
+ * The TLS settings in force: whether swerve originates TLS, what it
+ * trusts, the SNI and the names it accepts, the client certificate, and a
+ * line nobody can miss when certificates are not verified at all.
+ */
+static void explain_tls(const struct swerve_service *svc)
+{
+	const struct swerve_tls_cfg *tls = &svc->tls;
+	unsigned i;
+
+	if (tls->mode == SWERVE_TLS_DISABLE) {
+		puts("tls:                disable (the application's bytes go "
+		     "to the endpoints as they are)");
+		return;
+	}
+	printf("tls:                %s: swerve originates TLS to the "
+	       "endpoints (line %d)\n",
+	       swerve_config_tls_mode_name(tls->mode), tls->line);
+	if (tls->ca[0] != '\0')
+		printf("tls trust:          %s (tls_ca_certificates, line "
+		       "%d)\n", tls->ca, tls->ca_line);
+	else
+		puts("tls trust:          the system trust store");
+	explain_sni(svc);
+	fputs("tls names accepted:", stdout);
+	if (tls->skip_verify)
+		puts(" any: verification is skipped");
+	else if (tls->nsan == 0)
+		puts(" the SNI name sent to each endpoint");
+	for (i = 0; !tls->skip_verify && i < tls->nsan; i++)
+		printf("%s %s", i > 0 ? "," : "", tls->san[i]);
+	if (!tls->skip_verify && tls->nsan > 0)
+		printf(" (tls_subject_alt_names, line %d)\n", tls->san_line);
+	if (tls->mode == SWERVE_TLS_MUTUAL)
+		printf("tls client cert:    %s (line %d), key %s (line %d)\n",
+		       tls->cert, tls->cert_line, tls->key, tls->key_line);
+	if (tls->skip_verify)
+		printf("WARNING:            certificates are NOT verified "
+		       "(tls_insecure_skip_verify = true,\n"
+		       "                    line %d): anyone who can answer "
+		       "for an endpoint gets its traffic\n",
+		       tls->skip_verify_line);
 }
 
 /* The locality rules of the service and which of them act for this host. */
@@ -320,6 +387,7 @@ int cmd_explain(const struct cli_args *a)
 	    view_service(&v, (unsigned)(svc - cfg->services), &sv) != 0)
 		goto out;
 	explain_service(cfg, svc, a->pos[0]);
+	explain_tls(svc);
 	explain_rules(cfg, sv);
 	for (p = 0; p < sv->route.npriorities; p++) {
 		explain_tier(sv, p);
