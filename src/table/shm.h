@@ -362,7 +362,4 @@ uint64_t swerve_shm_epoch(const struct swerve_shm_row *svc_row);
  */
 void swerve_shm_epoch_bump(struct swerve_shm_row *svc_row);
 
-#ifndef SWERVE_SHM_TLS_NOTE_DECLARED
-void swerve_shm_tls_note(struct swerve_shm_row *row, bool ok, bool resumed, int verify_error);
-#endif
 #endif
