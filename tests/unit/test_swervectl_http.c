@@ -265,25 +265,6 @@ Test(swervectl_http, events_and_explain_name_the_cause,
 }
 
 /*
- * The config file reads the tls keys once issue 12's config work is in;
- * until then the tests of a tls service skip. Once the keys are read,
- * this skips nothing (and its call can go).
- */
-static void skip_without_tls_keys(void)
-{
-	struct swerve_config *cfg = NULL;
-	char err[256] = "";
-
-	if (swerve_config_load(config, false, &cfg, NULL, NULL, err,
-			       sizeof(err)) != 0 &&
-	    strstr(err, "unknown key 'tls'") != NULL)
-		cr_skip_test("the config does not read tls yet: %s", err);
-	cr_assert_not_null(cfg, "%s", err);
-	cr_assert_neq(cfg->services[0].tls.mode, SWERVE_TLS_DISABLE);
-	swerve_config_free(cfg);
-}
-
-/*
  * Handshakes as a pump notes them: web's first endpoint completes four
  * (three resumed) and fails two, the first on a hostname mismatch (62);
  * its second fails one on a code of no name (99); db, without tls, gets
@@ -319,7 +300,6 @@ Test(swervectl_http, endpoints_table_shows_tls_handshakes,
 	const char *out;
 	char line[4096];
 
-	skip_without_tls_keys();
 	fill_tls();
 	out = ctl("endpoints", NULL);
 	line_of(out, "SERVICE", line, sizeof(line));
@@ -342,7 +322,6 @@ Test(swervectl_http, endpoints_json_has_tls_fields_for_tls_services,
 	const char *out;
 	char line[4096];
 
-	skip_without_tls_keys();
 	fill_tls();
 	out = ctl("endpoints", "--json");
 	line_of(out, "\"endpoint\": \"127.0.0.2:18443\"", line, sizeof(line));
