@@ -240,7 +240,8 @@ static void raise_to(_Atomic uint64_t *field, uint64_t v)
 		;
 }
 
-/* Zeroes the outcome counters of <row> (a fresh row, swervectl reset). */
+/* Zeroes the outcome counters and the TLS state of <row> (a fresh row,
+ * swervectl reset). */
 static void clear_counters(struct swerve_shm_row *row)
 {
 	_Atomic uint64_t *const counters[] = {
@@ -248,6 +249,8 @@ static void clear_counters(struct swerve_shm_row *row)
 		&row->responses_2xx, &row->responses_3xx,
 		&row->responses_4xx, &row->responses_5xx,
 		&row->timeouts, &row->resets,
+		&row->tls_ok, &row->tls_failed, &row->tls_resumed,
+		&row->tls_verify_error,
 	};
 	size_t i;
 
@@ -646,6 +649,28 @@ enum swerve_outlier_event swerve_shm_report(
 			      (enum swerve_outlier_reason)st.reason, now_ms);
 	}
 	return ev_note != SWERVE_OUTLIER_NONE ? ev_note : ev_refresh;
+}
+
+void swerve_shm_tls_note(struct swerve_shm_row *row, bool ok, bool resumed,
+			 int verify_error)
+{
+	if (row == NULL)
+		return;
+	/* Relaxed: counters that swervectl reads one by one, like the
+	 * connect counters; nothing is published through them. */
+	if (ok) {
+		atomic_fetch_add_explicit(&row->tls_ok, 1,
+					  memory_order_relaxed);
+		if (resumed)
+			atomic_fetch_add_explicit(&row->tls_resumed, 1,
+						  memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&row->tls_failed, 1, memory_order_relaxed);
+	if (verify_error > 0)
+		atomic_store_explicit(&row->tls_verify_error,
+				      (uint64_t)verify_error,
+				      memory_order_relaxed);
 }
 
 bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms)

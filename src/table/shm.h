@@ -45,7 +45,7 @@
 #include "policy/outlier.h"
 
 #define SWERVE_SHM_MAGIC 0x3154424c56525753ull /* "SWRVLBT1" */
-#define SWERVE_SHM_VERSION 6u
+#define SWERVE_SHM_VERSION 7u
 #define SWERVE_SHM_ROWS 4096u  /* endpoints per host; 4096 * 256 B = 1 MiB */
 #define SWERVE_SHM_EVENTS 1024u /* the event ring: 1024 * 64 B = 64 KiB */
 /* Every row carries it: random bytes written over a row show. */
@@ -90,8 +90,17 @@ struct swerve_shm_row {
 	_Atomic uint64_t responses_5xx;
 	_Atomic uint64_t timeouts;
 	_Atomic uint64_t resets;
+	/* Endpoints of services with tls: TLS handshakes that completed
+	 * (and of those, the resumed ones) and that failed, and the
+	 * X509_V_ERR_* code of the last failed handshake whose certificate
+	 * did not verify (0: none yet). Counters only: a failure's outcome
+	 * also goes through swerve_shm_report() as a connect failure. */
+	_Atomic uint64_t tls_ok;
+	_Atomic uint64_t tls_failed;
+	_Atomic uint64_t tls_resumed;
+	_Atomic uint64_t tls_verify_error;
 	struct swerve_outlier_state st;    /* under lock */
-	uint8_t pad[256 - 18 * 8 - sizeof(struct swerve_outlier_state)];
+	uint8_t pad[256 - 22 * 8 - sizeof(struct swerve_outlier_state)];
 };
 
 enum swerve_shm_event_type {
@@ -271,6 +280,22 @@ enum swerve_outlier_event swerve_shm_report(
 	const struct swerve_outlier_cfg *cfg, enum swerve_outcome outcome,
 	int http_status, uint64_t now_ms);
 
+/*
+ * Counts one TLS handshake with the endpoint of <row> (NULL: nothing):
+ * completed when <ok> (and resumed a session when <resumed> too), else
+ * failed. A failed one whose certificate did not verify gives its
+ * X509_V_ERR_* code (positive) as <verify_error>, which the row keeps as
+ * its last verify error. A failure that was no certificate's
+ * (<verify_error> 0) and a completed handshake leave the last one as it
+ * was: the row shows the most recent certificate failure until a later
+ * one replaces it (or swerve_shm_reset_row() clears it). Only counters:
+ * the caller reports a failure's outcome through swerve_shm_report() as a
+ * connect failure. Lock-free: relaxed atomic adds and a store, safe in
+ * any thread.
+ */
+void swerve_shm_tls_note(struct swerve_shm_row *row, bool ok, bool resumed,
+			 int verify_error);
+
 /* True when <row> is ejected at <now_ms>; one atomic load. NULL: false. */
 bool swerve_shm_is_ejected(const struct swerve_shm_row *row, uint64_t now_ms);
 
@@ -288,11 +313,11 @@ int swerve_shm_snapshot(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 /*
  * Operator edits (swervectl): eject <row> now for <duration_ms> (counts as an
  * ejection, backoff unchanged), un-eject it, or reset it to a fresh row
- * (streaks, backoff, counters). Each moves the epoch of <svc_row>, the row
- * of the service <row> belongs to (may be NULL). Ejections and
- * un-ejections go to <tab>'s ring with reason SWERVE_REASON_OPERATOR
- * (<tab> may be NULL). 0, -EINVAL, or -ETIMEDOUT when the lock stayed
- * busy.
+ * (streaks, backoff, counters, the last TLS verify error). Each moves the
+ * epoch of <svc_row>, the row of the service <row> belongs to (may be
+ * NULL). Ejections and un-ejections go to <tab>'s ring with reason
+ * SWERVE_REASON_OPERATOR (<tab> may be NULL). 0, -EINVAL, or -ETIMEDOUT
+ * when the lock stayed busy.
  */
 int swerve_shm_eject(struct swerve_shm *tab, struct swerve_shm_row *svc_row,
 		     struct swerve_shm_row *row, uint64_t duration_ms,

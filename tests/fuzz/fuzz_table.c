@@ -13,10 +13,11 @@
  * library and swervectl use it, without reading or writing outside the
  * mapping: every row looked up, the service's row claimed, then the
  * input's operations (outcomes of every kind, HTTP statuses 100..599
- * included; snapshots; operator ejections, un-ejections and resets; rows
- * claimed for names; panic notes; time passing and the consistency
- * check), and finally the epoch and the event ring read. Lock words are
- * used as the input left them: the bounded row lock copes with any word.
+ * included, and TLS handshakes; snapshots; operator ejections,
+ * un-ejections and resets; rows claimed for names; panic notes; time
+ * passing and the consistency check), and finally the epoch and the
+ * event ring read. Lock words are used as the input left them: the
+ * bounded row lock copes with any word.
  *
  * Each input's segment is made IPC_PRIVATE, mode 0600, and marked removed
  * (IPC_RMID) as soon as the harness has it mapped, before swerve attaches:
@@ -272,6 +273,8 @@ static void run_op(struct swerve_shm *tab, struct swerve_shm_row *svc,
 						&outlier_cfg,
 						(enum swerve_outcome)(op[1] % 7),
 						status, *now);
+		/* A TLS service's pump notes the handshake as well. */
+		swerve_shm_tls_note(row, op[2] & 1, op[2] & 2, op[2] >> 2);
 		break;
 	case FUZZ_OP_SNAPSHOT:
 		(void)swerve_shm_is_ejected(row, *now);

@@ -1,10 +1,11 @@
 /*
- * What swervectl shows of an http service: this test writes outcomes into
- * a real shared table through the table's own API, as the library does,
- * and runs the built swervectl (SWERVE_BUILD) on it: endpoints (table and
- * JSON: protocol, response counters, why an endpoint is ejected), events
- * (the cause) and explain. Each test runs in its own process with its own
- * table (SWERVE_SHM) and config.
+ * What swervectl shows of an http service and of a service with tls:
+ * this test writes outcomes and TLS handshakes into a real shared table
+ * through the table's own API, as the library does, and runs the built
+ * swervectl (SWERVE_BUILD) on it: endpoints (table and JSON: protocol,
+ * response counters, why an endpoint is ejected, TLS handshakes and the
+ * last verify error), events (the cause) and explain. Each test runs in
+ * its own process with its own table (SWERVE_SHM) and config.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -40,7 +41,20 @@ static const char config_text[] =
 	"hosts = db.test\n"
 	"endpoint = 127.0.0.4:5432\n";
 
-static void setup(void)
+/* web originates TLS to its endpoints; db does not. */
+static const char tls_config_text[] =
+	"[service web]\n"
+	"hosts = web.test\n"
+	"endpoint = 127.0.0.2:18443\n"
+	"endpoint = 127.0.0.3:18443\n"
+	"protocol = http\n"
+	"tls = simple\n"
+	"tls_sni = web.test\n"
+	"[service db]\n"
+	"hosts = db.test\n"
+	"endpoint = 127.0.0.4:5432\n";
+
+static void write_config(const char *text)
 {
 	FILE *f;
 
@@ -48,9 +62,19 @@ static void setup(void)
 	snprintf(config, sizeof(config), "%s/swerve.ini", dir);
 	f = fopen(config, "w");
 	cr_assert_not_null(f);
-	cr_assert(fputs(config_text, f) >= 0);
+	cr_assert(fputs(text, f) >= 0);
 	cr_assert_eq(fclose(f), 0);
 	shm = new_name();
+}
+
+static void setup(void)
+{
+	write_config(config_text);
+}
+
+static void setup_tls(void)
+{
+	write_config(tls_config_text);
 }
 
 static void teardown(void)
@@ -116,6 +140,22 @@ static const char *line_of(const char *text, const char *needle, char *line,
 static void expect_in(const char *line, const char *text)
 {
 	cr_assert_not_null(strstr(line, text), "no '%s' in:\n%s", text, line);
+}
+
+/* The cell of column <head> in the table <out>'s row of <endpoint> is a
+ * dash (the header is the first line). */
+static void expect_dash(const char *out, const char *head,
+			const char *endpoint)
+{
+	const char *at = strstr(out, head);
+	char line[4096];
+	size_t col;
+
+	cr_assert_not_null(at, "no %s in:\n%s", head, out);
+	col = (size_t)(at - out);
+	line_of(out, endpoint, line, sizeof(line));
+	cr_assert(strlen(line) > col && line[col] == '-' &&
+		  line[col + 1] == ' ', "%s", line);
 }
 
 /* web's first endpoint: three 200s, a 404, a 503 and a timeout, which
@@ -187,7 +227,6 @@ Test(swervectl_http, endpoints_table_shows_responses_and_why,
 {
 	const char *out;
 	char line[4096];
-	size_t col;
 
 	fill_table();
 	out = ctl("endpoints", NULL);
@@ -198,10 +237,7 @@ Test(swervectl_http, endpoints_table_shows_responses_and_why,
 	expect_in(line_of(out, "127.0.0.3:18080", line, sizeof(line)),
 		  "resets:1");
 	/* A tcp service has no responses: a dash in their column. */
-	col = (size_t)(strstr(out, "RESPONSES") - out);
-	line_of(out, "127.0.0.4:5432", line, sizeof(line));
-	cr_assert(strlen(line) > col && line[col] == '-' &&
-		  line[col + 1] == ' ', "%s", line);
+	expect_dash(out, "RESPONSES", "127.0.0.4:5432");
 }
 
 Test(swervectl_http, events_and_explain_name_the_cause,
@@ -226,4 +262,98 @@ Test(swervectl_http, events_and_explain_name_the_cause,
 		  "(timeout)");
 	out = ctl("explain", "db.test");
 	expect_in(out, "protocol:           tcp");
+}
+
+/*
+ * Handshakes as a pump notes them: web's first endpoint completes four
+ * (three resumed) and fails two, the first on a hostname mismatch (62);
+ * its second fails one on a code of no name (99); db, without tls, gets
+ * notes too, which nothing shows.
+ */
+static void fill_tls(void)
+{
+	struct swerve_shm_row *a, *b, *db;
+	struct swerve_shm t;
+	char err[256];
+	int i;
+
+	cr_assert_eq(swerve_shm_attach(shm, true, &t, err, sizeof(err)), 0,
+		     "%s", err);
+	a = swerve_shm_row(&t, swerve_shm_endpoint_key(
+				   "web", "127.0.0.2:18443"), true);
+	b = swerve_shm_row(&t, swerve_shm_endpoint_key(
+				   "web", "127.0.0.3:18443"), true);
+	db = swerve_shm_row(&t, swerve_shm_endpoint_key(
+				    "db", "127.0.0.4:5432"), true);
+	for (i = 0; i < 4; i++)
+		swerve_shm_tls_note(a, true, i > 0, 0);
+	swerve_shm_tls_note(a, false, false, 62);
+	swerve_shm_tls_note(a, false, false, 0);
+	swerve_shm_tls_note(b, false, false, 99);
+	swerve_shm_tls_note(db, true, false, 0);
+	swerve_shm_detach(&t);
+}
+
+Test(swervectl_http, endpoints_table_shows_tls_handshakes,
+     .init = setup_tls, .fini = teardown)
+{
+	const char *out;
+	char line[4096];
+
+	fill_tls();
+	out = ctl("endpoints", NULL);
+	line_of(out, "SERVICE", line, sizeof(line));
+	expect_in(line, "   TLS OK/FAILED   TLS RESUMED   TLS VERIFY ERROR   ");
+	line_of(out, "127.0.0.2:18443", line, sizeof(line));
+	expect_in(line, " 4/2 ");
+	expect_in(line, " 75% ");
+	expect_in(line, " hostname mismatch ");
+	line_of(out, "127.0.0.3:18443", line, sizeof(line));
+	expect_in(line, " 0/1 ");
+	expect_in(line, " error 99 ");
+	/* db has no tls: dashes, whatever its row holds. */
+	expect_dash(out, "TLS OK/FAILED", "127.0.0.4:5432");
+	expect_dash(out, "TLS VERIFY ERROR", "127.0.0.4:5432");
+}
+
+Test(swervectl_http, endpoints_json_has_tls_fields_for_tls_services,
+     .init = setup_tls, .fini = teardown)
+{
+	const char *out;
+	char line[4096];
+
+	fill_tls();
+	out = ctl("endpoints", "--json");
+	line_of(out, "\"endpoint\": \"127.0.0.2:18443\"", line, sizeof(line));
+	expect_in(line, "\"tls_handshakes_ok\": 4, "
+		  "\"tls_handshakes_failed\": 2, \"tls_resumed\": 3, "
+		  "\"tls_last_verify_error\": 62, "
+		  "\"tls_last_verify_error_text\": \"hostname mismatch\"}");
+	line_of(out, "\"endpoint\": \"127.0.0.3:18443\"", line, sizeof(line));
+	expect_in(line, "\"tls_handshakes_ok\": 0, "
+		  "\"tls_handshakes_failed\": 1, \"tls_resumed\": 0, "
+		  "\"tls_last_verify_error\": 99, "
+		  "\"tls_last_verify_error_text\": \"error 99\"}");
+	line_of(out, "\"endpoint\": \"127.0.0.4:5432\"", line, sizeof(line));
+	cr_assert_null(strstr(line, "tls_"), "%s", line);
+}
+
+/* No service with tls: neither columns nor fields, whatever rows hold. */
+Test(swervectl_http, endpoints_without_tls_services_show_no_tls,
+     .init = setup, .fini = teardown)
+{
+	struct swerve_shm t;
+	char err[256];
+	const char *out;
+
+	cr_assert_eq(swerve_shm_attach(shm, true, &t, err, sizeof(err)), 0,
+		     "%s", err);
+	swerve_shm_tls_note(swerve_shm_row(&t, swerve_shm_endpoint_key(
+			    "web", "127.0.0.2:18080"), true), false, false, 62);
+	swerve_shm_detach(&t);
+	out = ctl("endpoints", NULL);
+	cr_assert_null(strstr(out, "TLS"), "%s", out);
+	cr_assert_null(strstr(out, "hostname"), "%s", out);
+	out = ctl("endpoints", "--json");
+	cr_assert_null(strstr(out, "tls_"), "%s", out);
 }

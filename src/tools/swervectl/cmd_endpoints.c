@@ -1,6 +1,7 @@
 /*
  * cmd_endpoints.c: `swervectl endpoints`, every endpoint with its priority,
- * ejection and counters. Single-threaded.
+ * ejection and counters, and its TLS handshakes when a service has tls.
+ * Single-threaded.
  */
 #include "tools/swervectl/cli.h"
 #include "tools/swervectl/print.h"
@@ -19,7 +20,7 @@ int cmd_endpoints(const struct cli_args *a)
 		if (a->json)
 			print_json(v.eps, v.neps);
 		else
-			print_table(v.eps, v.neps);
+			print_table(v.eps, v.neps, view_has_tls(v.cfg));
 		rc = CLI_EXIT_OK;
 	}
 	view_close(&v);

@@ -15,7 +15,36 @@
 static const char *const table_head[NCOLS] = {
 	"SERVICE", "ENDPOINT", "LOCALITY", "PRIORITY", "STATUS",
 	"OUTLIER CHECK", "EJECTED FOR", "FAILURES", "EJECTIONS",
-	"CONNECTS OK", "CONNECTS FAILED", "RESPONSES", "DNS",
+	"CONNECTS OK", "CONNECTS FAILED", "RESPONSES", "TLS OK/FAILED",
+	"TLS RESUMED", "TLS VERIFY ERROR", "DNS",
+};
+
+/* The TLS columns, shown only when some service has tls. */
+#define TLS_COL 12
+#define TLS_NCOLS 3
+
+/*
+ * The verify errors a client meets most, in OpenSSL 3's own words
+ * (X509_verify_cert_error_string), so that they read as curl and
+ * openssl s_client print them. A table of our own keeps libcrypto out of
+ * swervectl; any other code reads "error N".
+ */
+static const struct {
+	uint64_t code;
+	const char *text;
+} verify_errors[] = {
+	{ 2, "unable to get issuer certificate" },
+	{ 7, "certificate signature failure" },
+	{ 9, "certificate is not yet valid" },
+	{ 10, "certificate has expired" },
+	{ 18, "self-signed certificate" },
+	{ 19, "self-signed certificate in certificate chain" },
+	{ 20, "unable to get local issuer certificate" },
+	{ 21, "unable to verify the first certificate" },
+	{ 23, "certificate revoked" },
+	{ 26, "unsuitable certificate purpose" },
+	{ 62, "hostname mismatch" },
+	{ 64, "IP address mismatch" },
 };
 
 /*
@@ -127,6 +156,66 @@ void format_responses(const struct ep_view *v, char *buf, size_t len)
 	}
 }
 
+const char *tls_verify_text(uint64_t code, char *buf, size_t len)
+{
+	size_t i;
+
+	if (code == 0)
+		return NULL;
+	for (i = 0; i < sizeof(verify_errors) / sizeof(verify_errors[0]);
+	     i++) {
+		if (verify_errors[i].code == code)
+			return verify_errors[i].text;
+	}
+	snprintf(buf, len, "error %" PRIu64, code);
+	return buf;
+}
+
+/*
+ * The share of completed handshakes that resumed a session, rounded down
+ * (100% means every one). Counters read one by one while programs add to
+ * them, or written over, may say more resumed than completed: never above
+ * 100%. Below that, times 100 overflows only past 2^64 / 100 handshakes,
+ * where a hundredth of the count is as good.
+ */
+static void format_resumed(const struct ep_view *v, char *buf, size_t len)
+{
+	uint64_t share;
+
+	if (v->tls_ok == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (v->tls_resumed >= v->tls_ok)
+		share = 100;
+	else if (v->tls_ok <= UINT64_MAX / 100)
+		share = v->tls_resumed * 100 / v->tls_ok;
+	else
+		share = v->tls_resumed / (v->tls_ok / 100);
+	snprintf(buf, len, "%" PRIu64 "%%", share);
+}
+
+void format_tls(const struct ep_view *v, char *handshakes, char *resumed,
+		char *verify, size_t len)
+{
+	const char *text;
+
+	if (v->svc->tls.mode == SWERVE_TLS_DISABLE) {
+		snprintf(handshakes, len, "-");
+		snprintf(resumed, len, "-");
+		snprintf(verify, len, "-");
+		return;
+	}
+	snprintf(handshakes, len, "%" PRIu64 "/%" PRIu64, v->tls_ok,
+		 v->tls_failed);
+	format_resumed(v, resumed, len);
+	text = tls_verify_text(v->tls_verify_error, verify, len);
+	if (text == NULL)
+		snprintf(verify, len, "none");
+	else if (text != verify)
+		snprintf(verify, len, "%s", text);
+}
+
 static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 {
 	const char *why = ejection_why(v);
@@ -153,15 +242,22 @@ static void format_cells(const struct ep_view *v, char cells[][CELL_MAX])
 	snprintf(cells[9], CELL_MAX, "%" PRIu64, v->connects_ok);
 	snprintf(cells[10], CELL_MAX, "%" PRIu64, v->connects_failed);
 	format_responses(v, cells[11], CELL_MAX);
-	format_dns(v, cells[12], CELL_MAX);
+	format_tls(v, cells[TLS_COL], cells[TLS_COL + 1], cells[TLS_COL + 2],
+		   CELL_MAX);
+	format_dns(v, cells[15], CELL_MAX);
 }
 
-/* Columns are separated by three spaces; the last one is not padded. */
-static void print_row(char cells[][CELL_MAX], const size_t *width)
+/*
+ * Columns are separated by three spaces; the last one is not padded.
+ * Without <tls> the TLS columns are left out.
+ */
+static void print_row(char cells[][CELL_MAX], const size_t *width, bool tls)
 {
 	int c;
 
 	for (c = 0; c < NCOLS; c++) {
+		if (!tls && c >= TLS_COL && c < TLS_COL + TLS_NCOLS)
+			continue;
 		if (c == NCOLS - 1)
 			printf("%s\n", cells[c]);
 		else
@@ -169,7 +265,7 @@ static void print_row(char cells[][CELL_MAX], const size_t *width)
 	}
 }
 
-void print_table(const struct ep_view *views, size_t n)
+void print_table(const struct ep_view *views, size_t n, bool tls)
 {
 	char cells[NCOLS][CELL_MAX];
 	size_t width[NCOLS];
@@ -188,10 +284,10 @@ void print_table(const struct ep_view *views, size_t n)
 	}
 	for (c = 0; c < NCOLS; c++)
 		snprintf(cells[c], CELL_MAX, "%s", table_head[c]);
-	print_row(cells, width);
+	print_row(cells, width, tls);
 	for (i = 0; i < n; i++) {
 		format_cells(&views[i], cells);
-		print_row(cells, width);
+		print_row(cells, width, tls);
 	}
 }
 
@@ -255,6 +351,24 @@ static void print_json_http(const struct ep_view *v)
 			swerve_outlier_cause_name(v->cause) : NULL);
 }
 
+/* The fields of <v> that a service with tls fills: its handshakes and
+ * the last verify error, as a code and in words (null when none). */
+static void print_json_tls(const struct ep_view *v)
+{
+	char buf[32];
+
+	if (v->svc->tls.mode == SWERVE_TLS_DISABLE)
+		return;
+	printf(", \"tls_handshakes_ok\": %" PRIu64
+	       ", \"tls_handshakes_failed\": %" PRIu64
+	       ", \"tls_resumed\": %" PRIu64
+	       ", \"tls_last_verify_error\": %" PRIu64
+	       ", \"tls_last_verify_error_text\": ",
+	       v->tls_ok, v->tls_failed, v->tls_resumed, v->tls_verify_error);
+	print_json_name(tls_verify_text(v->tls_verify_error, buf,
+					sizeof(buf)));
+}
+
 void print_json(const struct ep_view *views, size_t n)
 {
 	size_t i;
@@ -293,6 +407,7 @@ void print_json(const struct ep_view *views, size_t n)
 		       v->failures, v->ejections, v->connects_ok,
 		       v->connects_failed, v->remaining_ms);
 		print_json_http(v);
+		print_json_tls(v);
 		printf("}%s\n", i + 1 < n ? "," : "");
 	}
 	puts("]");

@@ -7,6 +7,7 @@
 #ifndef SWERVE_PRINT_H
 #define SWERVE_PRINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -16,7 +17,7 @@
 #include "tools/swervectl/view.h"
 
 #define CELL_MAX 256
-#define NCOLS 13
+#define NCOLS 16
 
 /*
  * "850ms", "58s", "1m12s", "2h0m5s". Seconds round up so that an ejection
@@ -44,11 +45,27 @@ const char *ejection_why(const struct ep_view *v);
  * non-zero counters ("2xx:120 5xx:3 timeouts:1") or "none". */
 void format_responses(const struct ep_view *v, char *buf, size_t len);
 
+/* What the TLS columns show: "-" for a service without tls, else
+ * handshakes ok/failed ("12/1"), the share of completed handshakes that
+ * resumed a session ("75%", "-" before any) and the last verify error
+ * ("none" before any). */
+void format_tls(const struct ep_view *v, char *handshakes, char *resumed,
+		char *verify, size_t len);
+
+/*
+ * The X509_V_ERR_* code <code> for people: OpenSSL's own words for the
+ * common ones ("certificate has expired"), else "error N" in <buf>.
+ * NULL for 0 (no verify error).
+ */
+const char *tls_verify_text(uint64_t code, char *buf, size_t len);
+
 /* RFC 8259 string: quotes, backslashes and control characters escaped. */
 void print_json_string(const char *s);
 
-/* swervectl endpoints, as a table and as JSON. */
-void print_table(const struct ep_view *views, size_t n);
+/* swervectl endpoints, as a table (with the TLS columns when <tls>:
+ * view_has_tls()) and as JSON (TLS fields on each row of a service with
+ * tls). */
+void print_table(const struct ep_view *views, size_t n, bool tls);
 void print_json(const struct ep_view *views, size_t n);
 
 /* swervectl events, as JSON and as a table; keys are named through <v>

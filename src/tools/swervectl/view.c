@@ -144,6 +144,10 @@ static void read_row(struct swerve_shm *tab, const struct swerve_service *svc,
 	e->responses_5xx = atomic_load(&row->responses_5xx);
 	e->timeouts = atomic_load(&row->timeouts);
 	e->resets = atomic_load(&row->resets);
+	e->tls_ok = atomic_load(&row->tls_ok);
+	e->tls_failed = atomic_load(&row->tls_failed);
+	e->tls_resumed = atomic_load(&row->tls_resumed);
+	e->tls_verify_error = atomic_load(&row->tls_verify_error);
 }
 
 /*
@@ -381,6 +385,17 @@ int view_open_all(struct view *v, const char *path)
 	    view_open(v, cfg, VIEW_SHARED) != 0)
 		return -1;
 	return view_endpoints(v);
+}
+
+bool view_has_tls(const struct swerve_config *cfg)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nservices; i++) {
+		if (cfg->services[i].tls.mode != SWERVE_TLS_DISABLE)
+			return true;
+	}
+	return false;
 }
 
 void view_resolve_key(const struct view *v, uint64_t key,

@@ -54,6 +54,13 @@ struct ep_view {
 	uint64_t responses_5xx;
 	uint64_t timeouts;
 	uint64_t resets;
+	/* A service with tls: handshakes completed (resumed among them)
+	 * and failed, and the X509_V_ERR_* code of the last certificate
+	 * that did not verify (0: none). */
+	uint64_t tls_ok;
+	uint64_t tls_failed;
+	uint64_t tls_resumed;
+	uint64_t tls_verify_error;
 	/* While ejected: the streak that did it and the failure that
 	 * tripped it; NONE when healthy. */
 	enum swerve_outlier_reason reason;
@@ -150,6 +157,10 @@ int view_endpoints(struct view *v);
  * printed; view_close() in both cases.
  */
 int view_open_all(struct view *v, const char *path);
+
+/* True when some service of <cfg> originates TLS (its tls is not
+ * disable): endpoints then shows the TLS columns. */
+bool view_has_tls(const struct swerve_config *cfg);
 
 /* What the row or service key <key> names among v->eps. */
 void view_resolve_key(const struct view *v, uint64_t key,
