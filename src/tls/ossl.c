@@ -74,11 +74,9 @@ static void load(void)
 	}
 	/* No atexit handler: OpenSSL's cleanup at the host's exit() would
 	 * free what a thread of swerve may still be using. Where the host
-	 * initialised OpenSSL first, its choice stands. */
-	if (table.OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT |
-					   OPENSSL_INIT_LOAD_SSL_STRINGS |
-					   OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
-				   NULL) != 1) {
+	 * initialised OpenSSL first, its choice stands. The error strings
+	 * (half a millisecond) wait for the first error. */
+	if (table.OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL) != 1) {
 		snprintf(why, sizeof(why), "OpenSSL: %s failed to initialise",
 			 SWERVE_OSSL_SONAME);
 		status = -ENOSYS;
@@ -110,6 +108,9 @@ int swerve_ossl_error(char *err, size_t errlen, const char *fallback)
 		return 0;
 	}
 	table.ERR_clear_error();
+	table.OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS |
+				       OPENSSL_INIT_LOAD_CRYPTO_STRINGS,
+			       NULL);
 	/* A system error (a file that cannot be opened) carries errno as
 	 * its reason; OpenSSL's own text for it is only "system lib". */
 	if (ERR_SYSTEM_ERROR(first)) {

@@ -5,7 +5,7 @@
  * with RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND, so that
  *   - the distribution's security updates of OpenSSL reach swerve;
  *   - a process that never dials a TLS service pays nothing, not even the
- *     load (about a millisecond, docs/design.md 8.4);
+ *     load (a few milliseconds, docs/design.md 2.9);
  *   - a host program's own OpenSSL symbols (node exports its bundled
  *     copy's) neither capture swerve's calls nor OpenSSL's calls inside
  *     itself, and swerve's copy stays invisible to the program.
@@ -134,8 +134,8 @@ const struct swerve_ossl *swerve_ossl(void);
  * Writes into <err> the most useful line of this thread's OpenSSL error
  * queue (the first error queued: the cause, not its consequences), or
  * <fallback> when the queue is empty, and clears the queue. Returns the
- * errno of a system error (a file that cannot be opened), else 0. Needs
- * a successful load.
+ * errno of a system error (a file that cannot be opened), else 0. The
+ * first call loads OpenSSL's error strings. Needs a successful load.
  */
 int swerve_ossl_error(char *err, size_t errlen, const char *fallback);
 
