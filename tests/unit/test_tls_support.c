@@ -50,6 +50,16 @@ const char *tls_fixture(const char *name)
 	return p;
 }
 
+const char *tls_addr(void)
+{
+	static char addr[32];
+
+	if (addr[0] == '\0')
+		snprintf(addr, sizeof(addr), "127.12.%d.%d",
+			 (int)(getpid() >> 8) & 255, (int)getpid() & 255);
+	return addr;
+}
+
 const char *tls_log(void)
 {
 	if (log_path[0] == '\0')
@@ -80,7 +90,7 @@ pid_t tls_server(int port, const char *cert, ...)
 	int pfd[2], i = 0;
 
 	snprintf(bin, sizeof(bin), "%s/tests/tlsserve", build_dir());
-	snprintf(listen, sizeof(listen), "%s:%d", TLS_ADDR, port);
+	snprintf(listen, sizeof(listen), "%s:%d", tls_addr(), port);
 	snprintf(name, sizeof(name), "%s.pem", cert);
 	snprintf(crt, sizeof(crt), "%s", tls_fixture(name));
 	snprintf(name, sizeof(name), "%s.key", cert);
@@ -132,7 +142,7 @@ int tls_connect(int port)
 			0);
 
 	cr_assert_geq(fd, 0);
-	inet_pton(AF_INET, TLS_ADDR, &sin.sin_addr);
+	inet_pton(AF_INET, tls_addr(), &sin.sin_addr);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0)
 		cr_assert_eq(errno, EINPROGRESS, "connect: %s",
 			     strerror(errno));

@@ -15,9 +15,13 @@
 #include "policy/config.h"
 #include "tls/client.h"
 
-/* The unit tests' TLS servers listen here, each test on a port of its
- * own in 18441..18479 (no other test uses 127.12.0.0/16). */
-#define TLS_ADDR "127.12.1.1"
+/*
+ * Where the test's TLS server listens: 127.12.<pid>, an address of the
+ * test process's own (no other test uses 127.12.0.0/16), so that unit
+ * runs of several build trees at once, which take no lock, never meet.
+ * Each test has a port of its own as well, in 18441..18479.
+ */
+const char *tls_addr(void);
 
 /* The path of fixture <name> (ca.pem, east.key, ...): static, 4 slots. */
 const char *tls_fixture(const char *name);
@@ -26,7 +30,7 @@ const char *tls_fixture(const char *name);
 const char *tls_log(void);
 
 /*
- * Starts tlsserve on TLS_ADDR:<port> with --cert <cert>.pem --key
+ * Starts tlsserve on tls_addr():<port> with --cert <cert>.pem --key
  * <cert>.key, --log tls_log() and the NULL-terminated extra arguments;
  * returns once it is listening. Stopped by tls_stop_server().
  */
@@ -35,7 +39,7 @@ pid_t tls_server(int port, const char *cert, ...);
 /* Stops the test's server (SIGTERM) and waits for it. */
 void tls_stop_server(void);
 
-/* A non-blocking TCP socket connecting to TLS_ADDR:<port>. */
+/* A non-blocking TCP socket connecting to tls_addr():<port>. */
 int tls_connect(int port);
 
 /* A context from a config with mode <mode>, asserted to succeed. */
