@@ -76,7 +76,13 @@ static BIO_METHOD *bio_method;
 
 /* ---- the BIO: the socket through the libc door ---- */
 
-static int bio_read(BIO *b, char *buf, int len)
+/*
+ * The BIO's read (<sending> false) and write: the bytes; 0 at EOF
+ * (BIO_CTRL_EOF then says so); -1 with the retry flags set for EAGAIN,
+ * else -1 with the socket's errno kept for the caller. MSG_NOSIGNAL: a
+ * guest never raises SIGPIPE in its host.
+ */
+static int bio_io(BIO *b, void *buf, int len, bool sending)
 {
 	const struct swerve_ossl *o = swerve_ossl();
 	struct swerve_tls_conn *c = o->BIO_get_data(b);
@@ -86,46 +92,36 @@ static int bio_read(BIO *b, char *buf, int len)
 	if (len <= 0)
 		return 0;
 	do
-		n = swerve_libc_recv(c->fd, buf, (size_t)len, MSG_DONTWAIT);
+		n = sending ? swerve_libc_send(c->fd, buf, (size_t)len,
+					       MSG_DONTWAIT | MSG_NOSIGNAL)
+			    : swerve_libc_recv(c->fd, buf, (size_t)len,
+					       MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
-	if (n > 0)
+	if (n > 0 || (n == 0 && sending))
 		return (int)n;
 	if (n == 0) {
 		c->eof = true;
 		return 0;
 	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		o->BIO_set_flags(b, BIO_FLAGS_READ | BIO_FLAGS_SHOULD_RETRY);
+		o->BIO_set_flags(b, BIO_FLAGS_SHOULD_RETRY |
+					    (sending ? BIO_FLAGS_WRITE
+						     : BIO_FLAGS_READ));
 		return -1;
 	}
 	c->sock_errno = errno;
-	c->send_failed = false;
+	c->send_failed = sending;
 	return -1;
+}
+
+static int bio_read(BIO *b, char *buf, int len)
+{
+	return bio_io(b, buf, len, false);
 }
 
 static int bio_write(BIO *b, const char *buf, int len)
 {
-	const struct swerve_ossl *o = swerve_ossl();
-	struct swerve_tls_conn *c = o->BIO_get_data(b);
-	ssize_t n;
-
-	o->BIO_clear_flags(b, BIO_FLAGS_RWS | BIO_FLAGS_SHOULD_RETRY);
-	if (len <= 0)
-		return 0;
-	/* MSG_NOSIGNAL: a guest never raises SIGPIPE in its host. */
-	do
-		n = swerve_libc_send(c->fd, buf, (size_t)len,
-				     MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return (int)n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		o->BIO_set_flags(b, BIO_FLAGS_WRITE | BIO_FLAGS_SHOULD_RETRY);
-		return -1;
-	}
-	c->sock_errno = errno;
-	c->send_failed = true;
-	return -1;
+	return bio_io(b, (void *)buf, len, true);
 }
 
 /*
@@ -304,13 +300,15 @@ static void configure(struct swerve_tls_ctx *ctx,
 				SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER,
 			NULL);
 	ctx->verify = !cfg->skip_verify;
-	o->SSL_CTX_set_verify(s, ctx->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+	o->SSL_CTX_set_verify(s,
+			      ctx->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
 			      NULL);
 	o->SSL_CTX_set_default_passwd_cb(s, no_pass_phrase);
 	/* Sessions go to this module's cache, not OpenSSL's, whose client
 	 * side would never look them up by endpoint. */
 	o->SSL_CTX_ctrl(s, SSL_CTRL_SET_SESS_CACHE_MODE,
-			SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE,
+			SSL_SESS_CACHE_CLIENT |
+				SSL_SESS_CACHE_NO_INTERNAL_STORE,
 			NULL);
 	o->SSL_CTX_sess_set_new_cb(s, on_new_session);
 }

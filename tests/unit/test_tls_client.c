@@ -24,38 +24,16 @@
 #include "tls/client.h"
 #include "tls/ossl.h"
 
-static void teardown(void)
+TestSuite(tls_client, .fini = tls_teardown, .timeout = 60);
+
+/* A session to <port> with east's SNI and name, handshake done: its
+ * result. */
+static int to_east(struct swerve_tls_ctx *ctx, int port,
+		   struct swerve_tls_conn **c, int *fd, char *err,
+		   size_t errlen)
 {
-	tls_stop_server();
-	unlink(tls_log());
-}
-
-TestSuite(tls_client, .fini = teardown, .timeout = 60);
-
-static const char *const east[] = { "east.mydb.test" };
-
-/* A session to <port> with SNI <sni> and <names>; fd in *<fd>. */
-static struct swerve_tls_conn *conn(struct swerve_tls_ctx *ctx, int port,
-				    const char *key, const char *sni,
-				    const char *const *names, unsigned nnames,
-				    int *fd)
-{
-	struct swerve_tls_conn *c = NULL;
-	char err[256] = "";
-	int rc;
-
-	*fd = tls_connect(port);
-	rc = swerve_tls_conn_new(ctx, *fd, key, sni, names, nnames, &c, err,
-				 sizeof(err));
-	cr_assert_eq(rc, 0, "swerve_tls_conn_new: %d %s", rc, err);
-	return c;
-}
-
-static void done(struct swerve_tls_conn *c, int fd)
-{
-	swerve_tls_conn_close_notify(c);
-	swerve_tls_conn_free(c);
-	close(fd);
+	return tls_attempt(ctx, port, "east", "east.mydb.test", tls_east, 1,
+			   c, fd, err, errlen);
 }
 
 Test(tls_client, verified_handshake_with_sni_and_name_non_blocking)
@@ -73,7 +51,7 @@ Test(tls_client, verified_handshake_with_sni_and_name_non_blocking)
 	 * accepts the connection): the handshake must not wait for it. */
 	kill(pid, SIGSTOP);
 	cr_assert_eq(waitpid(pid, NULL, WUNTRACED), pid);
-	c = conn(ctx, 18441, "east:18441", "east.mydb.test", east, 1, &fd);
+	c = tls_conn(ctx, 18441, "east", "east.mydb.test", tls_east, 1, &fd);
 	rc = swerve_tls_conn_handshake(c, &want, err, sizeof(err));
 	cr_assert_eq(rc, -EAGAIN, "%d %s", rc, err);
 	cr_assert(want == POLLIN || want == POLLOUT);
@@ -85,7 +63,7 @@ Test(tls_client, verified_handshake_with_sni_and_name_non_blocking)
 	cr_assert_gt(tls_get(c, fd, NULL, buf, sizeof(buf) - 1), 0);
 	cr_assert(strstr(buf, "HTTP/1.1 200 OK") != NULL, "%s", buf);
 	cr_assert(strstr(buf, "hello east\n") != NULL, "%s", buf);
-	done(c, fd);
+	tls_done(c, fd);
 	cr_assert(tls_log_has("sni=east.mydb.test resumed=0 client=- "
 			      "requests=1 plain=0", 5000));
 	swerve_tls_ctx_free(ctx);
@@ -100,15 +78,14 @@ Test(tls_client, wrong_ca_is_rejected_with_the_verify_error)
 
 	tls_server(18442, "wrong-east", NULL);
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	c = conn(ctx, 18442, "east:18442", "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = to_east(ctx, 18442, &c, &fd, err, sizeof(err));
 	cr_assert_eq(rc, -EKEYREJECTED, "%d %s", rc, err);
 	cr_assert(strstr(err, "unable to get local issuer certificate") !=
 			  NULL,
 		  "%s", err);
 	cr_assert_eq(swerve_tls_conn_verify_error(c),
 		     X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
-	done(c, fd);
+	tls_done(c, fd);
 	cr_assert(tls_log_has("handshake-failed reason=", 5000));
 	cr_assert_not(tls_log_has("plain=1", 0));
 	swerve_tls_ctx_free(ctx);
@@ -124,14 +101,13 @@ Test(tls_client, name_mismatch_is_rejected_naming_the_names)
 	/* west's certificate, from the right CA, for the wrong name. */
 	tls_server(18443, "west", NULL);
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	c = conn(ctx, 18443, "west:18443", "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = to_east(ctx, 18443, &c, &fd, err, sizeof(err));
 	cr_assert_eq(rc, -EKEYREJECTED, "%d %s", rc, err);
 	cr_assert(strstr(err, "hostname mismatch") != NULL, "%s", err);
 	cr_assert(strstr(err, "east.mydb.test") != NULL, "%s", err);
 	cr_assert_eq(swerve_tls_conn_verify_error(c),
 		     X509_V_ERR_HOSTNAME_MISMATCH);
-	done(c, fd);
+	tls_done(c, fd);
 	swerve_tls_ctx_free(ctx);
 }
 
@@ -146,15 +122,15 @@ Test(tls_client, any_of_several_names_and_chain_only_verification)
 
 	tls_server(18444, "west", NULL);
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	c = conn(ctx, 18444, "west:18444", "west.mydb.test", names, 2, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = tls_attempt(ctx, 18444, "west", "west.mydb.test", names, 2, &c,
+			 &fd, err, sizeof(err));
 	cr_assert_eq(rc, 0, "%d %s", rc, err);
-	done(c, fd);
+	tls_done(c, fd);
 	/* No names and no SNI: the chain alone is verified. */
-	c = conn(ctx, 18444, "west:18444", NULL, NULL, 0, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = tls_attempt(ctx, 18444, "west", NULL, NULL, 0, &c, &fd, err,
+			 sizeof(err));
 	cr_assert_eq(rc, 0, "%d %s", rc, err);
-	done(c, fd);
+	tls_done(c, fd);
 	cr_assert(tls_log_has("sni=- ", 5000));
 	swerve_tls_ctx_free(ctx);
 }
@@ -170,17 +146,17 @@ Test(tls_client, an_ip_name_is_checked_as_an_ip_address)
 
 	tls_server(18445, "ip", NULL);
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	c = conn(ctx, 18445, "ip:18445", NULL, good, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = tls_attempt(ctx, 18445, "ip", NULL, good, 1, &c, &fd, err,
+			 sizeof(err));
 	cr_assert_eq(rc, 0, "%d %s", rc, err);
-	done(c, fd);
-	c = conn(ctx, 18445, "ip:18445", NULL, bad, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	tls_done(c, fd);
+	rc = tls_attempt(ctx, 18445, "ip", NULL, bad, 1, &c, &fd, err,
+			 sizeof(err));
 	cr_assert_eq(rc, -EKEYREJECTED, "%d %s", rc, err);
 	cr_assert(strstr(err, "IP address mismatch (expected 127.0.0.2)") !=
 			  NULL,
 		  "%s", err);
-	done(c, fd);
+	tls_done(c, fd);
 	swerve_tls_ctx_free(ctx);
 }
 
@@ -193,14 +169,13 @@ Test(tls_client, skip_verify_accepts_the_wrong_ca_and_reports_it)
 
 	tls_server(18446, "wrong-east", NULL);
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), true);
-	c = conn(ctx, 18446, "east:18446", "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = to_east(ctx, 18446, &c, &fd, err, sizeof(err));
 	cr_assert_eq(rc, 0, "%d %s", rc, err);
 	cr_assert_eq(swerve_tls_conn_verify_error(c),
 		     X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 	cr_assert_gt(tls_get(c, fd, NULL, buf, sizeof(buf) - 1), 0);
 	cr_assert(strstr(buf, "200 OK") != NULL, "%s", buf);
-	done(c, fd);
+	tls_done(c, fd);
 	swerve_tls_ctx_free(ctx);
 }
 
@@ -213,12 +188,11 @@ Test(tls_client, mutual_tls_presents_the_client_certificate)
 
 	tls_server(18447, "east", "--ca", tls_fixture("ca.pem"), NULL);
 	ctx = tls_ctx(SWERVE_TLS_MUTUAL, tls_fixture("ca.pem"), false);
-	c = conn(ctx, 18447, "east:18447", "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = to_east(ctx, 18447, &c, &fd, err, sizeof(err));
 	cr_assert_eq(rc, 0, "%d %s", rc, err);
 	cr_assert_gt(tls_get(c, fd, NULL, buf, sizeof(buf) - 1), 0);
 	cr_assert(strstr(buf, "200 OK") != NULL, "%s", buf);
-	done(c, fd);
+	tls_done(c, fd);
 	cr_assert(tls_log_has("client=/CN=swerve-client requests=1", 5000));
 	swerve_tls_ctx_free(ctx);
 }
@@ -240,8 +214,7 @@ Test(tls_client, mutual_tls_without_a_certificate_fails_with_eproto)
 
 	tls_server(18448, "east", "--ca", tls_fixture("ca.pem"), NULL);
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	c = conn(ctx, 18448, "east:18448", "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = to_east(ctx, 18448, &c, &fd, err, sizeof(err));
 	cr_assert_eq(rc, 0, "TLS 1.3: %d %s", rc, err);
 	while ((n = swerve_tls_conn_read(c, buf, sizeof(buf), &want)) ==
 	       -EAGAIN) {
@@ -250,17 +223,16 @@ Test(tls_client, mutual_tls_without_a_certificate_fails_with_eproto)
 		cr_assert_eq(poll(&p, 1, 5000), 1);
 	}
 	cr_assert_eq(n, -EPROTO, "TLS 1.3 read: %zd", n);
-	done(c, fd);
+	tls_done(c, fd);
 	cr_assert(tls_log_has("handshake-failed reason=", 5000));
 	tls_stop_server();
 
 	tls_server(18448, "east", "--ca", tls_fixture("ca.pem"), "--tls1.2",
 		   NULL);
-	c = conn(ctx, 18448, "east:18448", "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = to_east(ctx, 18448, &c, &fd, err, sizeof(err));
 	cr_assert_eq(rc, -EPROTO, "TLS 1.2: %d %s", rc, err);
 	cr_assert(strstr(err, "alert") != NULL, "%s", err);
-	done(c, fd);
+	tls_done(c, fd);
 	swerve_tls_ctx_free(ctx);
 }
 
@@ -272,13 +244,13 @@ static bool one_request(struct swerve_tls_ctx *ctx, int port, const char *key)
 	bool resumed;
 	int fd, rc;
 
-	c = conn(ctx, port, key, "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, sizeof(err));
+	rc = tls_attempt(ctx, port, key, "east.mydb.test", tls_east, 1, &c,
+			 &fd, err, sizeof(err));
 	cr_assert_eq(rc, 0, "%d %s", rc, err);
 	/* TLS 1.3 tickets come after the handshake: reading takes them. */
 	cr_assert_gt(tls_get(c, fd, NULL, buf, sizeof(buf) - 1), 0);
 	resumed = swerve_tls_conn_resumed(c);
-	done(c, fd);
+	tls_done(c, fd);
 	return resumed;
 }
 
@@ -317,9 +289,8 @@ static int system_trust_handshake(int port, char *err, size_t errlen)
 	int fd, rc;
 
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, "", false);
-	c = conn(ctx, port, "east", "east.mydb.test", east, 1, &fd);
-	rc = tls_handshake(c, fd, err, errlen);
-	done(c, fd);
+	rc = to_east(ctx, port, &c, &fd, err, errlen);
+	tls_done(c, fd);
 	swerve_tls_ctx_free(ctx);
 	return rc;
 }

@@ -21,16 +21,9 @@
 #include "tls/client.h"
 #include "tls/ossl.h"
 
-static void teardown(void)
-{
-	tls_stop_server();
-	unlink(tls_log());
-}
+TestSuite(tls_client_io, .fini = tls_teardown, .timeout = 60);
 
-TestSuite(tls_client_io, .fini = teardown, .timeout = 60);
-
-static const char *const east[] = { "east.mydb.test" };
-
+/* A verified session with east's names to <port>, for endpoint <key>. */
 static struct swerve_tls_conn *verified(struct swerve_tls_ctx *ctx, int port,
 					const char *key, int *fd)
 {
@@ -38,11 +31,8 @@ static struct swerve_tls_conn *verified(struct swerve_tls_ctx *ctx, int port,
 	char err[256] = "";
 	int rc;
 
-	*fd = tls_connect(port);
-	rc = swerve_tls_conn_new(ctx, *fd, key, "east.mydb.test", east, 1, &c,
-				 err, sizeof(err));
-	cr_assert_eq(rc, 0, "%d %s", rc, err);
-	rc = tls_handshake(c, *fd, err, sizeof(err));
+	rc = tls_attempt(ctx, port, key, "east.mydb.test", tls_east, 1, &c, fd,
+			 err, sizeof(err));
 	cr_assert_eq(rc, 0, "%d %s", rc, err);
 	return c;
 }

@@ -29,6 +29,8 @@ extern char **environ;
 static pid_t server = -1;
 static char log_path[256];
 
+const char *const tls_east[1] = { "east.mydb.test" };
+
 static const char *build_dir(void)
 {
 	const char *b = getenv("SWERVE_BUILD");
@@ -175,6 +177,43 @@ static void wait_fd(int fd, short want)
 
 	cr_assert_eq(poll(&p, 1, WAIT_MS), 1, "no %s within 5 s",
 		     want == POLLIN ? "POLLIN" : "POLLOUT");
+}
+
+void tls_teardown(void)
+{
+	tls_stop_server();
+	unlink(tls_log());
+}
+
+struct swerve_tls_conn *tls_conn(struct swerve_tls_ctx *ctx, int port,
+				 const char *key, const char *sni,
+				 const char *const *names, unsigned nnames,
+				 int *fd)
+{
+	struct swerve_tls_conn *c = NULL;
+	char err[256] = "";
+	int rc;
+
+	*fd = tls_connect(port);
+	rc = swerve_tls_conn_new(ctx, *fd, key, sni, names, nnames, &c, err,
+				 sizeof(err));
+	cr_assert_eq(rc, 0, "swerve_tls_conn_new: %d %s", rc, err);
+	return c;
+}
+
+int tls_attempt(struct swerve_tls_ctx *ctx, int port, const char *key,
+		const char *sni, const char *const *names, unsigned nnames,
+		struct swerve_tls_conn **c, int *fd, char *err, size_t errlen)
+{
+	*c = tls_conn(ctx, port, key, sni, names, nnames, fd);
+	return tls_handshake(*c, *fd, err, errlen);
+}
+
+void tls_done(struct swerve_tls_conn *c, int fd)
+{
+	swerve_tls_conn_close_notify(c);
+	swerve_tls_conn_free(c);
+	close(fd);
 }
 
 int tls_handshake(struct swerve_tls_conn *c, int fd, char *err,

@@ -23,6 +23,12 @@
  */
 const char *tls_addr(void);
 
+/* The one name of east's certificate, as a names list. */
+extern const char *const tls_east[1];
+
+/* Stops the test's server and removes its log: the suites' .fini. */
+void tls_teardown(void);
+
 /* The path of fixture <name> (ca.pem, east.key, ...): static, 4 slots. */
 const char *tls_fixture(const char *name);
 
@@ -45,6 +51,21 @@ int tls_connect(int port);
 /* A context from a config with mode <mode>, asserted to succeed. */
 struct swerve_tls_ctx *tls_ctx(enum swerve_tls_mode mode, const char *ca,
 			       bool skip_verify);
+
+/* A session for endpoint <key> over a new connection to <port>, with SNI
+ * <sni> and <names>, asserted to be made; its fd in *<fd>. */
+struct swerve_tls_conn *tls_conn(struct swerve_tls_ctx *ctx, int port,
+				 const char *key, const char *sni,
+				 const char *const *names, unsigned nnames,
+				 int *fd);
+
+/* tls_conn(), then tls_handshake(): the handshake's result. */
+int tls_attempt(struct swerve_tls_ctx *ctx, int port, const char *key,
+		const char *sni, const char *const *names, unsigned nnames,
+		struct swerve_tls_conn **c, int *fd, char *err, size_t errlen);
+
+/* close_notify, then the session and the fd freed. */
+void tls_done(struct swerve_tls_conn *c, int fd);
 
 /*
  * Drives the handshake of <c> to its end with poll (5 s at most per
