@@ -173,8 +173,18 @@ TEST_ENV = SWERVE_BUILD=$(abspath $(BUILD)) SWERVE_SRC=$(CURDIR) \
            SWERVE_PRELOAD_EXTRA="$(SAN_PRELOAD)" \
            ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0:abort_on_error=0
 
-# test_swervectl_http.c runs the built swervectl on a table it fills.
-unit: $(BUILD)/tests/unit $(BUILD)/swervectl
+# The TLS fixtures of the tests, the demo and the bench: a test CA and
+# certificates signed by it (scripts/tls-certs.sh), made once per build.
+TLS_CERTS = $(BUILD)/tests/tls-certs/ca.pem
+$(TLS_CERTS): scripts/tls-certs.sh
+	$(Q)rm -rf $(dir $@)
+	$(Q)scripts/tls-certs.sh $(dir $@)
+
+# test_swervectl_http.c runs the built swervectl on a table it fills;
+# test_tls_client*.c run tlsserve with the fixtures, and read the
+# library's dynamic section.
+unit: $(BUILD)/tests/unit $(BUILD)/swervectl $(BUILD)/libswerve.so \
+      $(BUILD)/tests/tlsserve $(TLS_CERTS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/unit --jobs 2 --xml=$(BUILD)/unit.xml
 
 integration: all $(BUILD)/tests/integration $(HELPERS)
