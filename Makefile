@@ -287,7 +287,8 @@ tsan:
 		build-tsan/plain/tests/integration
 	$(Q)scripts/tsan.sh build-tsan build-tsan/plain/tests/integration
 
-demo: all $(BUILD)/tests/httpd $(BUILD)/tests/dnsd
+demo: all $(BUILD)/tests/httpd $(BUILD)/tests/dnsd $(BUILD)/tests/tlsserve \
+      $(TLS_CERTS)
 	$(Q)SWERVE_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
 # make bench: an -O2 build of its own in build-bench, then scripts/bench.sh

@@ -159,6 +159,11 @@ static int pump_start(const struct swerve_config *cfg, bool v6)
 {
 	int rc = 0;
 
+	/* Running, with what this socket needs: no lock. */
+	if (atomic_load_explicit(&swerve_pump.pid, memory_order_acquire) ==
+		    swerve_runtime_pid() &&
+	    (!v6 || __atomic_load_n(&swerve_pump.lfd6, __ATOMIC_ACQUIRE) >= 0))
+		return 0;
 	pthread_mutex_lock(&start_lock);
 	if (swerve_pump.pid == swerve_runtime_pid())
 		goto v6;
@@ -516,6 +521,7 @@ void swerve_pump_after_fork(void)
 	if (swerve_pump.pid == 0)
 		return;
 	swerve_pump_close_inherited();
+	swerve_pump_conn_after_fork();
 	for (i = 0; i < swerve_pump.nregs; i++) {
 		struct swerve_pump_reg *r = &swerve_pump.regs[i];
 		uint32_t st = atomic_load(&r->state);

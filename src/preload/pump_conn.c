@@ -94,6 +94,16 @@ struct ctx_slot {
 };
 static struct ctx_slot *ctxs;
 
+void swerve_pump_conn_after_fork(void)
+{
+	const struct swerve_config *cfg = swerve_runtime_config();
+	unsigned s;
+
+	for (s = 0; ctxs != NULL && cfg != NULL && s < cfg->nservices; s++)
+		if (ctxs[s].ctx != NULL)
+			swerve_tls_ctx_atfork_child(ctxs[s].ctx);
+}
+
 static const struct swerve_service *svc_of(const struct swerve_pump_conn *c)
 {
 	return swerve_services[c->s].svc;
@@ -171,6 +181,11 @@ static void counters_leave_pending(struct swerve_pump_conn *c)
 static void up_close(struct swerve_pump_conn *c)
 {
 	if (c->tls != NULL) {
+		/* OpenSSL makes a session freed without a close_notify
+		 * unresumable: the next connection would pay a full
+		 * handshake. */
+		if (c->active && !c->up_shut)
+			swerve_tls_conn_close_notify(c->tls);
 		swerve_tls_conn_free(c->tls);
 		c->tls = NULL;
 	}

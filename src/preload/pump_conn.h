@@ -28,6 +28,10 @@ uint64_t swerve_pump_conn_deadline(const struct swerve_pump_conn *c);
 /* Its deadline passed. The connection may end inside. */
 void swerve_pump_conn_expire(struct swerve_pump_conn *c, uint64_t now);
 
+/* In a forked child: the TLS contexts the parent's pump made are usable
+ * again (a lock of theirs may have been held at the fork). */
+void swerve_pump_conn_after_fork(void);
+
 /* pump_loop.c: slot <idx> is empty again; its fds. */
 void swerve_pump_conn_gone(unsigned idx);
 void swerve_pump_fd_set(unsigned idx, int side, int fd);
