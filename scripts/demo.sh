@@ -151,7 +151,7 @@ sed "s|@CERTS@|$CERTS|" conf/demo-tls.ini > "$CONF2"
 CONF=$CONF2
 "$B/swervectl" -c "$CONF" reset >/dev/null 2>&1 || true
 say "act 2, failover for HTTPS: curl speaks http://mydb.com/, swerve originates TLS to port 18443 (for 443)"
-grep -vE '^\s*(;|$)' conf/demo-tls.ini | sed 's/^/  /'
+grep -vE '^\s*(;|$)' "$CONF2" | sed 's/^/  /'
 "$B/swervectl" -c "$CONF" check
 echo "  certificates: a test CA and one certificate per endpoint name, in $CERTS"
 tls_server 127.0.0.2 east "healthy: us-east1, over TLS"; EAST=$pid
