@@ -363,10 +363,7 @@ static size_t header_line(struct feed *f, const uint8_t *p, size_t n)
 		len = line_len(p, n, value_end(p, n, &lk, k));
 	else
 		len = known_value(m, hdr, p, n, &lk, k + 1);
-	if (len == 0)
-		return 0;
-	header_line_start(m);
-	line_done(m);
+	/* The parser stays as it was: at the start of a header line. */
 	return len;
 }
 

@@ -130,6 +130,14 @@ static void io_observe(int fd, uint32_t st, ssize_t rc, int err,
 	struct fd_slot *sl;
 	uint64_t ino;
 
+	if (st == SLOT_HTTP) {
+		/* The common case, and the hot path: no getpid() here. */
+		swerve_runtime_raise();
+		swerve_http_io(fd, io, rc, err);
+		swerve_runtime_leave();
+		errno = err;
+		return;
+	}
 	if (!swerve_runtime_enter()) {
 		errno = err;
 		return;
