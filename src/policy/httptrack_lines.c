@@ -33,16 +33,15 @@
 #include <emmintrin.h>
 #endif
 
-/* Bytes of a line looked at together: most lines are shorter. */
-#define LOOK 32
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
-/* The first LOOK bytes of a line, a bit per byte (bit i: byte i). */
-struct look {
-	uint32_t nonword; /* neither a letter, a digit nor '-': what names,
-			   * methods and tokens are made of (names with
-			   * other token characters go the byte path's
-			   * way) */
-	uint32_t stop;    /* CR, LF or NUL: what ends a value or spoils it */
+/* Runs of bytes the fast path skips at once. */
+enum span_kind {
+	SPAN_WORD,   /* letters, digits and '-': names, methods, tokens
+		      * (names with other token characters go the byte
+		      * path's way) */
+	SPAN_VALUE,  /* anything but CR, LF and NUL */
+	SPAN_TARGET, /* a request target: no SP, control or DEL */
 };
 
 static inline bool is_stop(uint8_t c)
@@ -61,20 +60,32 @@ static inline bool is_digit(uint8_t c)
 	return (uint8_t)(c - '0') < 10;
 }
 
+static inline bool is_word(uint8_t c)
+{
+	return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10 ||
+	       c == '-';
+}
+
 #ifdef __SSE2__
 /* x86-64: 16 bytes compared at once, one bit per byte from the mask. */
-static inline __m128i bytes(uint8_t c)
+static ALWAYS_INLINE __m128i bytes(uint8_t c)
 {
 	return _mm_set1_epi8((char)c);
 }
 
 /* Bytes of <v> that are at most <max> (unsigned). */
-static inline __m128i at_most(__m128i v, uint8_t max)
+static ALWAYS_INLINE __m128i at_most(__m128i v, uint8_t max)
 {
 	return _mm_cmpeq_epi8(_mm_min_epu8(v, bytes(max)), v);
 }
 
-static inline unsigned word_bits(__m128i v)
+static ALWAYS_INLINE __m128i load16(const uint8_t *p)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+/* The bytes of <v> that are no word bytes. */
+static ALWAYS_INLINE unsigned nonword_bits(__m128i v)
 {
 	__m128i w = _mm_or_si128(
 		at_most(_mm_sub_epi8(_mm_or_si128(v, bytes(0x20)), bytes('a')),
@@ -82,10 +93,10 @@ static inline unsigned word_bits(__m128i v)
 		at_most(_mm_sub_epi8(v, bytes('0')), 9));
 
 	w = _mm_or_si128(w, _mm_cmpeq_epi8(v, bytes('-')));
-	return (unsigned)_mm_movemask_epi8(w);
+	return ~(unsigned)_mm_movemask_epi8(w) & 0xffff;
 }
 
-static inline unsigned stop_bits(__m128i v)
+static ALWAYS_INLINE unsigned stop_bits(__m128i v)
 {
 	__m128i s = _mm_or_si128(_mm_cmpeq_epi8(v, bytes('\r')),
 				 _mm_cmpeq_epi8(v, bytes('\n')));
@@ -94,41 +105,50 @@ static inline unsigned stop_bits(__m128i v)
 	return (unsigned)_mm_movemask_epi8(s);
 }
 
-static inline __m128i load16(const uint8_t *p)
+/* The bytes of <v> that end a span of <kind>. */
+static ALWAYS_INLINE unsigned end_bits(enum span_kind kind, __m128i v)
 {
-	return _mm_loadu_si128((const __m128i *)(const void *)p);
-}
-
-/* The line at <p>, <n> bytes in the buffer: past them, a line looks as
- * if it went on with NUL bytes. */
-static inline void look_at(const uint8_t *p, size_t n, struct look *lk)
-{
-	uint8_t pad[LOOK];
-	__m128i a, b;
-
-	if (n < LOOK) {
-		memset(pad, 0, sizeof(pad));
-		memcpy(pad, p, n);
-		p = pad;
+	switch (kind) {
+	case SPAN_WORD:
+		return nonword_bits(v);
+	case SPAN_VALUE:
+		return stop_bits(v);
+	default:
+		return (unsigned)_mm_movemask_epi8(_mm_or_si128(
+			at_most(v, ' '), _mm_cmpeq_epi8(v, bytes(0x7f))));
 	}
-	a = load16(p);
-	b = load16(p + 16);
-	lk->nonword = ~(word_bits(a) | word_bits(b) << 16);
-	lk->stop = stop_bits(a) | stop_bits(b) << 16;
+}
+#endif
+
+/* Whether byte <c> ends a span of <kind>. */
+static ALWAYS_INLINE bool ends(enum span_kind kind, uint8_t c)
+{
+	switch (kind) {
+	case SPAN_WORD:
+		return !is_word(c);
+	case SPAN_VALUE:
+		return is_stop(c);
+	default:
+		return is_target_stop(c);
+	}
 }
 
-/* How many of the <n> bytes at <p> come before a CR, LF or NUL. */
-static size_t span_value(const uint8_t *p, size_t n)
+/* How many of the <n> bytes at <p> come before the first that ends a span
+ * of <kind>: 16 at a time where SSE2 is, the last few one by one. */
+static ALWAYS_INLINE size_t span(const uint8_t *p, size_t n,
+				 enum span_kind kind)
 {
 	size_t i = 0;
+#ifdef __SSE2__
 	unsigned m;
 
 	for (; n - i >= 16; i += 16) {
-		m = stop_bits(load16(p + i));
+		m = end_bits(kind, load16(p + i));
 		if (m != 0)
 			return i + (size_t)__builtin_ctz(m);
 	}
-	while (i < n && !is_stop(p[i]))
+#endif
+	while (i < n && !ends(kind, p[i]))
 		i++;
 	return i;
 }
@@ -136,75 +156,7 @@ static size_t span_value(const uint8_t *p, size_t n)
 /* How many of the <n> bytes at <p> can be a request target's. */
 static size_t span_target(const uint8_t *p, size_t n)
 {
-	size_t i = 0;
-	unsigned m;
-	__m128i v;
-
-	for (; n - i >= 16; i += 16) {
-		v = load16(p + i);
-		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-			at_most(v, ' '), _mm_cmpeq_epi8(v, bytes(0x7f))));
-		if (m != 0)
-			return i + (size_t)__builtin_ctz(m);
-	}
-	while (i < n && !is_target_stop(p[i]))
-		i++;
-	return i;
-}
-#else
-/* Elsewhere, byte by byte: the same answers, slower. */
-static inline bool is_word(uint8_t c)
-{
-	return (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10 ||
-	       c == '-';
-}
-
-static inline void look_at(const uint8_t *p, size_t n, struct look *lk)
-{
-	size_t i;
-
-	lk->nonword = lk->stop = 0;
-	for (i = 0; i < LOOK; i++) {
-		if (i >= n || !is_word(p[i]))
-			lk->nonword |= (uint32_t)1 << i;
-		if (i >= n || is_stop(p[i]))
-			lk->stop |= (uint32_t)1 << i;
-	}
-}
-
-static size_t span_value(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && !is_stop(p[i]))
-		i++;
-	return i;
-}
-
-static size_t span_target(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && !is_target_stop(p[i]))
-		i++;
-	return i;
-}
-#endif
-
-/*
- * Where the value of the line looked at in <lk> (<n> bytes in the buffer
- * at <p>) ends, searching from <from> (below LOOK): the first CR, LF or
- * NUL, or <n>.
- */
-static inline size_t value_end(const uint8_t *p, size_t n,
-			       const struct look *lk, size_t from)
-{
-	uint32_t stop = lk->stop & ~(uint32_t)0 << from;
-
-	if (stop != 0)
-		return (size_t)__builtin_ctz(stop);
-	/* No stop among LOOK bytes: the buffer holds more than that. */
-	return LOOK + span_value(p + LOOK, n - LOOK);
+	return span(p, n, SPAN_TARGET);
 }
 
 static inline size_t skip_ows(const uint8_t *p, size_t n, size_t i)
@@ -300,32 +252,26 @@ static enum word token_of(unsigned hdr, const uint8_t *p, size_t len)
 
 /*
  * The value of a Content-Length (<hdr> W_CLEN), Transfer-Encoding or
- * Connection header, from <i> in the <n> bytes at <p> (the line looked at
- * in <lk>), when it is one number (at most 19 digits: the byte path's
- * limit is higher) or one word within the LOOK bytes, between optional
- * white space. Returns the line's length and notes what the value says,
- * or 0, changing nothing, for any other value (a list, a second length
- * that differs, nothing) and leaves it to the byte path.
+ * Connection header, from <i> in the <n> bytes at <p>, when it is one
+ * number (at most 19 digits: the byte path's limit is higher) or one
+ * word, between optional white space. Returns the line's length and notes
+ * what the value says, or 0, changing nothing, for any other value (a
+ * list, a second length that differs, nothing) and leaves it to the byte
+ * path.
  */
 static size_t known_value(struct swerve_httptrack_msg *m, unsigned hdr,
-			  const uint8_t *p, size_t n, const struct look *lk,
-			  size_t i)
+			  const uint8_t *p, size_t n, size_t i)
 {
 	uint64_t num = 0;
 	size_t from, len;
-	uint32_t rest;
 
 	i = skip_ows(p, n, i);
 	from = i;
-	if (hdr == W_CLEN) {
+	if (hdr == W_CLEN)
 		for (; i < n && is_digit(p[i]) && i - from < 19; i++)
 			num = num * 10 + (uint64_t)(p[i] - '0');
-	} else if (i < LOOK) {
-		rest = lk->nonword & ~(uint32_t)0 << i;
-		if (rest == 0)
-			return 0;
-		i = (size_t)__builtin_ctz(rest);
-	}
+	else
+		i += span(p + i, n - i, SPAN_WORD);
 	len = line_len(p, n, skip_ows(p, n, i));
 	if (i == from || len == 0)
 		return 0;
@@ -340,31 +286,42 @@ static size_t known_value(struct swerve_httptrack_msg *m, unsigned hdr,
 	return len;
 }
 
-/* A header line "name: value", or the empty line that ends the block. */
-static size_t header_line(struct feed *f, const uint8_t *p, size_t n)
+/*
+ * The header lines at the start of the <n> bytes at <p>, up to the empty
+ * line that ends the block (taken too: the byte path's line end reads what
+ * the block said), or up to a line it does not take. Returns how many
+ * bytes they were. The parser stays at the start of a header line
+ * throughout: a header line changes only what the block says.
+ */
+static size_t header_lines(struct feed *f, const uint8_t *p, size_t n)
 {
 	struct swerve_httptrack_msg *m = f->m;
-	struct look lk;
-	size_t k, len;
+	size_t s = 0, k, len, r;
+	const uint8_t *q;
 	enum word hdr;
 
-	if (p[0] == '\n' || (p[0] == '\r' && n > 1 && p[1] == '\n')) {
-		swerve_httptrack_end_line(f);
-		return p[0] == '\n' ? 1 : 2;
+	for (;; s += len) {
+		q = p + s;
+		r = n - s;
+		if (r == 0)
+			return s;
+		if (q[0] == '\n' || (q[0] == '\r' && r > 1 && q[1] == '\n')) {
+			swerve_httptrack_end_line(f);
+			return s + (q[0] == '\n' ? 1 : 2);
+		}
+		k = span(q, r, SPAN_WORD);
+		if (k == 0 || k >= r || q[k] != ':')
+			return s;
+		hdr = header_of(q, k);
+		if (hdr == W_NONE)
+			len = line_len(q, r,
+				       k + 1 + span(q + k + 1, r - k - 1,
+						    SPAN_VALUE));
+		else
+			len = known_value(m, hdr, q, r, k + 1);
+		if (len == 0)
+			return s;
 	}
-	look_at(p, n, &lk);
-	if (lk.nonword == 0)
-		return 0; /* a name of LOOK bytes or more */
-	k = (size_t)__builtin_ctz(lk.nonword);
-	if (k == 0 || k >= n || p[k] != ':')
-		return 0;
-	hdr = header_of(p, k);
-	if (hdr == W_NONE)
-		len = line_len(p, n, value_end(p, n, &lk, k));
-	else
-		len = known_value(m, hdr, p, n, &lk, k + 1);
-	/* The parser stays as it was: at the start of a header line. */
-	return len;
 }
 
 /* "HTTP/1.x" at <p>, <n> bytes at least 8: the minor digit, or -1. */
@@ -380,7 +337,6 @@ static size_t status_line(struct feed *f, const uint8_t *p, size_t n)
 {
 	struct swerve_httptrack *t = f->t;
 	struct swerve_httptrack_msg *m = f->m;
-	struct look lk;
 	size_t len, i = 12;
 	int minor;
 
@@ -390,10 +346,8 @@ static size_t status_line(struct feed *f, const uint8_t *p, size_t n)
 	if (minor < 0 || p[8] != ' ' || p[9] == '0' || !is_digit(p[9]) ||
 	    !is_digit(p[10]) || !is_digit(p[11]))
 		return 0;
-	if (p[12] == ' ') {
-		look_at(p, n, &lk);
-		i = value_end(p, n, &lk, 13);
-	}
+	if (p[12] == ' ')
+		i = 13 + span(p + 13, n - 13, SPAN_VALUE);
 	len = line_len(p, n, i);
 	if (len == 0)
 		return 0;
@@ -412,13 +366,11 @@ static size_t request_line(struct feed *f, const uint8_t *p, size_t n)
 {
 	struct swerve_httptrack *t = f->t;
 	struct swerve_httptrack_msg *m = f->m;
-	struct look lk;
 	size_t k, v, len;
 	int minor;
 
-	look_at(p, n, &lk);
-	k = lk.nonword != 0 ? (size_t)__builtin_ctz(lk.nonword) : 0;
-	if (k == 0 || k >= n || p[k] != ' ' ||
+	k = span(p, n, SPAN_WORD);
+	if (k == 0 || k > MAX_METHOD || k >= n || p[k] != ' ' ||
 	    (k == word_len[W_CONNECT] && memcmp(p, words[W_CONNECT], k) == 0) ||
 	    t->req_seq - t->rsp_seq >= SWERVE_HTTPTRACK_QUEUE)
 		return 0;
@@ -446,7 +398,7 @@ size_t swerve_httptrack_take_lines(struct feed *f, const uint8_t *p,
 
 	while (done < n && f->t->mode == M_TRACK) {
 		if (m->state == S_NAME)
-			k = header_line(f, p + done, n - done);
+			k = header_lines(f, p + done, n - done);
 		else if (m->state != S_START)
 			break;
 		else if (f->rsp)
