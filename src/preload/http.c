@@ -239,6 +239,16 @@ static void feed_bytes(struct http_conn *c, const struct swerve_http_io *io,
 {
 	int i;
 
+	/* read, write, recv, send...: one buffer, all of it moved. */
+	if (io->iovcnt == 1 && rc <= io->iov[0].iov_len) {
+		if (io->in)
+			swerve_httptrack_read(&c->t, io->iov[0].iov_base, rc,
+					      now, collect, b);
+		else
+			swerve_httptrack_write(&c->t, io->iov[0].iov_base, rc,
+					       now, collect, b);
+		return;
+	}
 	for (i = 0; i < io->iovcnt && rc > 0; i++) {
 		size_t n = io->iov[i].iov_len < rc ? io->iov[i].iov_len : rc;
 
@@ -399,7 +409,12 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	if (io->in)
 		wait_for_writer(c);
 	b.n = 0;
-	st = swerve_fdtrack_claim(sl, 1u << SLOT_HTTP);
+	/* The common case in one compare-and-swap: nobody else has it. */
+	st = SLOT_HTTP;
+	if (!atomic_compare_exchange_strong_explicit(&sl->state, &st, SLOT_BUSY,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		st = swerve_fdtrack_claim(sl, 1u << SLOT_HTTP);
 	if (st == SLOT_BUSY)
 		atomic_store_explicit(&c->missed, 1, memory_order_relaxed);
 	if (st != SLOT_HTTP)
@@ -430,7 +445,8 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		swerve_fdtrack_current(fd, &ino);
 	}
 out:
-	report(s, ep, &b, now);
+	if (b.n > 0)
+		report(s, ep, &b, now);
 }
 
 void swerve_http_unseen(int fd)
