@@ -25,6 +25,8 @@ need libcriterion-dev pkg-config --exists criterion
 need libssl-dev   pkg-config --exists libssl
 need openssl      command -v openssl
 need curl         command -v curl
+# test_http_cost counts a client's system calls with it.
+need strace       command -v strace
 need python3      command -v python3
 case "${1:-}" in
 --ci|--fuzz)

@@ -14,6 +14,11 @@
  * leaves it when the header block of its final response has been read.
  * The queue is sequence numbers and a bit per slot (HEAD or not).
  *
+ * This is the byte path, which defines what the tracker does. A line that
+ * is whole in the buffer and of the common kind is first offered to the
+ * fast path (httptrack_lines.c), which leaves the tracker as this file
+ * would at the line's end; a line it does not take is read here.
+ *
  * Choices where the framing is ambiguous, after RFC 9112, Envoy and nginx:
  * - Bare LF ends a line as CRLF does (curl and nginx accept it); a CR
  *   that is not followed by LF is garbage. Empty lines before a start line
@@ -48,57 +53,8 @@
 #include <string.h>
 
 #include "policy/httptrack.h"
+#include "policy/httptrack_int.h"
 #include "policy/httptrack_words.h"
-
-enum mode { M_TRACK = 0, M_DONE = 1, M_GAVE_UP = 2 };
-
-/* Where a direction's parser is. S_BODY and S_CHUNK_DATA skip in bulk. */
-enum state {
-	S_START = 0,    /* before a start line */
-	S_FIRST,        /* in the start line (phase says where) */
-	S_NAME,         /* at or in a header name */
-	S_VALUE,        /* in a header value */
-	S_BODY,         /* Content-Length bytes */
-	S_CHUNK_SIZE,   /* the hex size of a chunk */
-	S_CHUNK_EXT,    /* chunk extensions, up to the end of the line */
-	S_CHUNK_DATA,   /* chunk bytes */
-	S_CHUNK_END,    /* the line end after chunk data */
-	S_TRAILER,      /* at the start of a trailer line */
-	S_TRAILER_LINE, /* in a trailer line */
-};
-
-/* Phases of a start line (requests, then responses). */
-enum { P_METHOD = 0, P_TARGET = 1, P_VERSION = 2 };
-enum { P_RVERSION = 0, P_STATUS = 1, P_REASON = 2 };
-
-/* Phases of a list value: before, in and after an element. */
-enum { V_PRE = 0, V_IN = 1, V_POST = 2 };
-
-/* What a header block said (msg.flags). */
-#define F_CLEN 0x01      /* a Content-Length */
-#define F_TE 0x02        /* a Transfer-Encoding */
-#define F_CHUNKED 0x04   /* ... whose last coding is chunked */
-#define F_CLOSE 0x08     /* Connection: close */
-#define F_KEEPALIVE 0x10 /* Connection: keep-alive */
-#define F_HTTP10 0x20    /* an HTTP/1.0 start line */
-
-/* The current line (msg.lflags). */
-#define L_CR 0x01    /* a CR that must be followed by LF */
-#define L_TOKEN 0x02 /* a list value had an element */
-
-/* Longer than any method in use; a longer first word is not HTTP. */
-#define MAX_METHOD 32
-
-/* One call's context: the tracker, the direction, the clock, the sink. */
-struct feed {
-	struct swerve_httptrack *t;
-	struct swerve_httptrack_msg *m;
-	bool rsp;
-	uint64_t now;
-	swerve_httptrack_emit_fn *emit;
-	void *arg;
-	int events;
-};
 
 static void count_up(uint8_t *pos)
 {
@@ -124,16 +80,6 @@ static void give_up(struct feed *f, enum swerve_httptrack_why why)
 {
 	f->t->mode = M_GAVE_UP;
 	emit(f, SWERVE_HTTPTRACK_GAVE_UP, 0, why);
-}
-
-static void header_line_start(struct swerve_httptrack_msg *m)
-{
-	m->state = S_NAME;
-	m->phase = 0;
-	m->pos = 0;
-	m->mask = HEADER_WORDS;
-	m->hdr = W_NONE;
-	m->num = 0;
 }
 
 /*
@@ -185,7 +131,6 @@ static void method_done(struct feed *f)
 	struct swerve_httptrack *t = f->t;
 	struct swerve_httptrack_msg *m = f->m;
 	enum word w = matched(m->mask, m->pos);
-	uint16_t slot;
 
 	if (w == W_CONNECT) {
 		give_up(f, SWERVE_HTTPTRACK_WHY_CONNECT);
@@ -195,12 +140,7 @@ static void method_done(struct feed *f)
 		give_up(f, SWERVE_HTTPTRACK_WHY_PIPELINE);
 		return;
 	}
-	slot = BIT(t->req_seq % SWERVE_HTTPTRACK_QUEUE);
-	if (w == W_HEAD)
-		t->head_mask |= slot;
-	else
-		t->head_mask &= (uint16_t)~slot;
-	t->req_seq++;
+	request_queued(t, w == W_HEAD);
 	m->phase = P_TARGET;
 	m->pos = 0;
 }
@@ -375,20 +315,7 @@ static void length_byte(struct feed *f, uint8_t c)
 /* A token of Transfer-Encoding or Connection ends. */
 static void token_end(struct swerve_httptrack_msg *m)
 {
-	enum word w = matched(m->mask, m->pos);
-
-	if (m->hdr == W_TE) {
-		/* Only the last coding of the last line counts. */
-		m->flags |= F_TE;
-		if (w == W_CHUNKED)
-			m->flags |= F_CHUNKED;
-		else
-			m->flags &= (uint8_t)~F_CHUNKED;
-	} else if (w == W_CLOSE) {
-		m->flags |= F_CLOSE;
-	} else if (w == W_KEEPALIVE) {
-		m->flags |= F_KEEPALIVE;
-	}
+	token_flags(m, m->hdr, matched(m->mask, m->pos));
 }
 
 /*
@@ -637,6 +564,13 @@ static void line_end(struct feed *f)
 	}
 }
 
+void swerve_httptrack_end_line(struct feed *f)
+{
+	f->m->line = 0;
+	line_end(f);
+	f->m->lflags = 0;
+}
+
 /* One byte of a line-oriented state: line ends first, then the rest. */
 static void text_byte(struct feed *f, uint8_t c)
 {
@@ -652,9 +586,7 @@ static void text_byte(struct feed *f, uint8_t c)
 		return;
 	}
 	if (c == '\n') {
-		m->line = 0;
-		line_end(f);
-		m->lflags = 0;
+		swerve_httptrack_end_line(f);
 		return;
 	}
 	if (c == 0) {
@@ -730,6 +662,16 @@ static void feed_bytes(struct feed *f, const uint8_t *p, size_t n)
 
 	while (n > 0 && f->t->mode == M_TRACK) {
 		if (m->state != S_BODY && m->state != S_CHUNK_DATA) {
+			/* Whole lines first, when it can: what is left of a
+			 * line, or a line it does not take, goes byte by
+			 * byte. */
+			k = m->line == 0 && m->lflags == 0
+				    ? swerve_httptrack_take_lines(f, p, n)
+				    : 0;
+			p += k;
+			n -= k;
+			if (k > 0)
+				continue;
 			k = plain_run(f, p, n);
 			p += k;
 			n -= k;

@@ -60,16 +60,22 @@ int swerve_fdtrack_tcp_state(int fd)
 	return ti.tcpi_state;
 }
 
+void swerve_fdtrack_record(unsigned s, unsigned ep, enum swerve_outcome outcome,
+			   int http_status)
+{
+	swerve_fdtrack_record_at(s, ep, outcome, http_status, swerve_now_ms());
+}
+
 /*
  * Records an outcome for endpoint <ep> of service <s>, host-wide. The
  * failures of the connection itself (not HTTP statuses, which the table
  * weighs) also make this process avoid the endpoint for a while.
  */
-void swerve_fdtrack_record(unsigned s, unsigned ep, enum swerve_outcome outcome,
-			   int http_status)
+void swerve_fdtrack_record_at(unsigned s, unsigned ep,
+			      enum swerve_outcome outcome, int http_status,
+			      uint64_t now)
 {
 	struct svc_state *ss = &swerve_services[s];
-	uint64_t now = swerve_now_ms();
 	enum swerve_outlier_event ev;
 
 	if (outcome == SWERVE_OUTCOME_CONNECT_FAILED ||

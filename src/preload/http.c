@@ -35,11 +35,21 @@
  * the request goes out, and the writer is often preempted right there. A
  * write on a followed connection therefore stamps the connection before
  * it calls the kernel and clears the stamp once it has fed its bytes; a
- * reader that finds a fresh stamp waits for it (a bounded time, yielding
- * the CPU). A stamp never cleared (a handler jumped out of the write) or
- * a write blocked for long is stale after WRITE_STALE_MS and waited for
- * no more. A slot inherited across fork() is the parent's: it is dropped,
- * never reported. vfork() children pass through.
+ * reader that finds a stamp waits for it (a bounded time, yielding the
+ * CPU). A stamp that outlasts the wait (a write blocked for long, or one a
+ * handler jumped out of) is cleared by that reader and waited for by no
+ * other. A slot inherited across fork() is the parent's: it is dropped,
+ * never reported.
+ *
+ * Cost. A followed connection's read or write pays, on top of the call:
+ * the tracker, one claim of the slot, one clock read (shared by the
+ * tracker and the table), and for a response a lock-free count in the
+ * table. No system call: the guard is raised without asking getpid()
+ * whether this is a vfork() child (a child that reads or writes a
+ * followed connection moves its bytes as one more thread of the parent
+ * would, and is followed as one), and a response that is no 5xx is
+ * reported without asking the kernel whether the fd still holds the
+ * socket (see check_events).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -60,10 +70,11 @@
 #include "policy/httptrack.h"
 #include "preload/preload.h"
 
-/* A reader waits at most this long for a writer to feed its request... */
+/* A reader waits at most this long for a writer to feed its request. */
 #define WRITER_WAIT_NS 2000000
-/* ... and not at all for a write that began longer ago than this. */
-#define WRITE_STALE_MS 20
+/* http_conn.writing: the low bit says a write is in flight; the rest
+ * counts writes, so that a reader tells the next write from this one. */
+#define WRITE_IN_FLIGHT 1u
 /* Events of one call: a read completes at most QUEUE responses, then
  * maybe gives up; a write or an end gives one. */
 #define MAX_EVENTS (SWERVE_HTTPTRACK_QUEUE + 2)
@@ -71,8 +82,8 @@
 struct http_conn {
 	struct swerve_httptrack t;
 	uint64_t rx;               /* bytes the application was seen reading */
-	_Atomic uint32_t writing;  /* a write in flight since this time (ms,
-				    * low 32 bits, never 0), else 0 */
+	_Atomic uint32_t writing;  /* writes begun, times 2, plus
+				    * WRITE_IN_FLIGHT while one is */
 	_Atomic uint32_t missed;   /* a thread could not feed: give up */
 };
 
@@ -189,13 +200,16 @@ void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished)
 void swerve_http_writing(int fd, bool begins)
 {
 	struct http_conn *c = conn_of(fd);
+	uint32_t v;
 
-	/* The clock only for the stamp: clearing it needs none. */
-	if (c != NULL)
-		atomic_store_explicit(&c->writing,
-				      begins ? (uint32_t)swerve_now_ms() | 1u
-					     : 0,
-				      memory_order_release);
+	/* Two writes at once on one socket may share a count: a reader
+	 * then waits for the later one too, as long as WRITER_WAIT_NS. */
+	if (c == NULL)
+		return;
+	v = atomic_load_explicit(&c->writing, memory_order_relaxed);
+	v = begins ? ((v | WRITE_IN_FLIGHT) + 1) | WRITE_IN_FLIGHT
+		   : v & ~WRITE_IN_FLIGHT;
+	atomic_store_explicit(&c->writing, v, memory_order_release);
 }
 
 /* Waits, a bounded time, for a write in flight to feed its bytes. */
@@ -205,14 +219,18 @@ static void wait_for_writer(struct http_conn *c)
 	uint32_t since = atomic_load_explicit(&c->writing,
 					      memory_order_acquire);
 
-	/* Signed: the stamp's low bit, forced to 1, may be ahead of now. */
-	if (since == 0 ||
-	    (int32_t)((uint32_t)swerve_now_ms() - since) > WRITE_STALE_MS)
+	if (!(since & WRITE_IN_FLIGHT))
 		return;
 	while (atomic_load_explicit(&c->writing, memory_order_acquire) ==
 	       since)
-		if (!swerve_fdtrack_wait(&w, WRITER_WAIT_NS))
+		if (!swerve_fdtrack_wait(&w, WRITER_WAIT_NS)) {
+			/* Blocked for long, or jumped out of: no other
+			 * reader waits for this write. */
+			atomic_compare_exchange_strong(
+				&c->writing, &since,
+				since & ~WRITE_IN_FLIGHT);
 			return;
+		}
 }
 
 /* The first <rc> bytes of <io>'s buffers, in order, to the tracker. */
@@ -221,6 +239,16 @@ static void feed_bytes(struct http_conn *c, const struct swerve_http_io *io,
 {
 	int i;
 
+	/* read, write, recv, send...: one buffer, all of it moved. */
+	if (io->iovcnt == 1 && rc <= io->iov[0].iov_len) {
+		if (io->in)
+			swerve_httptrack_read(&c->t, io->iov[0].iov_base, rc,
+					      now, collect, b);
+		else
+			swerve_httptrack_write(&c->t, io->iov[0].iov_base, rc,
+					       now, collect, b);
+		return;
+	}
 	for (i = 0; i < io->iovcnt && rc > 0; i++) {
 		size_t n = io->iov[i].iov_len < rc ? io->iov[i].iov_len : rc;
 
@@ -240,11 +268,14 @@ static bool ends_connection(int err)
 	return err == ECONNRESET || err == EPIPE || err == ETIMEDOUT;
 }
 
-/* What the call tells the tracker, under the claimed slot. */
+/* What the call tells the tracker, under the claimed slot, at <now>. */
 static void feed(struct http_conn *c, const struct swerve_http_io *io,
-		 ssize_t rc, struct batch *b)
+		 ssize_t rc, uint64_t now, struct batch *b)
 {
-	if (atomic_exchange_explicit(&c->missed, 0, memory_order_relaxed))
+	/* A load first: the exchange, a locked instruction, only when
+	 * another thread missed bytes. */
+	if (atomic_load_explicit(&c->missed, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&c->missed, 0, memory_order_relaxed))
 		swerve_httptrack_give_up(&c->t, SWERVE_HTTPTRACK_WHY_UNSEEN,
 					 collect, b);
 	if (rc <= 0) {
@@ -260,7 +291,19 @@ static void feed(struct http_conn *c, const struct swerve_http_io *io,
 		swerve_httptrack_give_up(&c->t, SWERVE_HTTPTRACK_WHY_UNSEEN,
 					 collect, b);
 	else
-		feed_bytes(c, io, (size_t)rc, swerve_now_ms(), b);
+		feed_bytes(c, io, (size_t)rc, now, b);
+}
+
+/* True when the events of <b> are all statuses that are no 5xx. */
+static bool all_fine(const struct batch *b)
+{
+	unsigned i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->ev[i].kind != SWERVE_HTTPTRACK_STATUS ||
+		    (b->ev[i].status >= 500 && b->ev[i].status <= 599))
+			return false;
+	return true;
 }
 
 /*
@@ -269,13 +312,20 @@ static void feed(struct http_conn *c, const struct swerve_http_io *io,
  * socket now (closed behind our back and reused): the tracker was fed
  * another file's bytes, so it gives up and nothing is reported. A reset
  * is dropped unless every byte that arrived was seen.
+ *
+ * Statuses that are no 5xx, the common case, are reported unchecked: an
+ * fstat() per response would cost more than all the rest of following
+ * it. They cannot eject; a wrong one could only end a streak, and needs a
+ * socket closed by a raw system call whose fd number went, without a
+ * connect() through swerve (which settles the old record), to another
+ * HTTP connection read and written through the hooks.
  */
 static bool check_events(int fd, const struct fd_slot *sl,
 			 struct http_conn *c, ssize_t rc, struct batch *b)
 {
 	unsigned i, k;
 
-	if (b->n == 0)
+	if (b->n == 0 || all_fine(b))
 		return true;
 	if (!same_socket(fd, sl->ino)) {
 		swerve_httptrack_give_up(&c->t, SWERVE_HTTPTRACK_WHY_UNSEEN,
@@ -291,10 +341,11 @@ static bool check_events(int fd, const struct fd_slot *sl,
 	return true;
 }
 
-/* Passes the events <evs> on for endpoint <ep> of service <s>; the pump
- * reports what it observes the same way. */
+/* Passes the events <evs> on for endpoint <ep> of service <s>, at
+ * <now>; the pump reports what it observes the same way. */
 void swerve_http_report(unsigned s, unsigned ep,
-			const struct swerve_httptrack_event *evs, unsigned n)
+			const struct swerve_httptrack_event *evs, unsigned n,
+			uint64_t now)
 {
 	const struct swerve_service *svc = swerve_services[s].svc;
 	const struct swerve_httptrack_event *ev;
@@ -303,15 +354,17 @@ void swerve_http_report(unsigned s, unsigned ep,
 	for (i = 0; i < n; i++) {
 		ev = &evs[i];
 		if (ev->kind == SWERVE_HTTPTRACK_STATUS) {
-			swerve_fdtrack_record(s, ep, SWERVE_OUTCOME_HTTP_STATUS,
-					      ev->status);
+			swerve_fdtrack_record_at(s, ep,
+						 SWERVE_OUTCOME_HTTP_STATUS,
+						 ev->status, now);
 		} else if (ev->kind == SWERVE_HTTPTRACK_RESET) {
 			swerve_log(SWERVE_LOG_DEBUG, "%s: %s ended the "
 				   "connection before answering request %u",
 				   svc->name, svc->endpoints[ep].text,
 				   (unsigned)ev->request);
-			swerve_fdtrack_record(s, ep, SWERVE_OUTCOME_HTTP_RESET,
-					      0);
+			swerve_fdtrack_record_at(s, ep,
+						 SWERVE_OUTCOME_HTTP_RESET, 0,
+						 now);
 		} else {
 			swerve_log(SWERVE_LOG_DEBUG, "%s: no longer following "
 				   "a connection to %s (%s)", svc->name,
@@ -347,6 +400,7 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	struct http_conn *c;
 	struct batch b;
 	unsigned s = 0, ep = 0;
+	uint64_t now = 0;
 	uint32_t st;
 	bool same;
 
@@ -356,7 +410,12 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	if (io->in)
 		wait_for_writer(c);
 	b.n = 0;
-	st = swerve_fdtrack_claim(sl, 1u << SLOT_HTTP);
+	/* The common case in one compare-and-swap: nobody else has it. */
+	st = SLOT_HTTP;
+	if (!atomic_compare_exchange_strong_explicit(&sl->state, &st, SLOT_BUSY,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		st = swerve_fdtrack_claim(sl, 1u << SLOT_HTTP);
 	if (st == SLOT_BUSY)
 		atomic_store_explicit(&c->missed, 1, memory_order_relaxed);
 	if (st != SLOT_HTTP)
@@ -367,7 +426,9 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 				      memory_order_release);
 		goto out;
 	}
-	feed(c, io, rc, &b);
+	/* One clock read for the tracker and the table. */
+	now = swerve_now_ms();
+	feed(c, io, rc, now, &b);
 	same = check_events(fd, sl, c, rc, &b);
 	s = sl->svc;
 	ep = sl->ep;
@@ -385,7 +446,8 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		swerve_fdtrack_current(fd, &ino);
 	}
 out:
-	swerve_http_report(s, ep, b.ev, b.n);
+	if (b.n > 0)
+		swerve_http_report(s, ep, b.ev, b.n, now);
 }
 
 void swerve_http_unseen(int fd)
@@ -414,5 +476,5 @@ void swerve_http_unseen(int fd)
 		st = SLOT_FREE; /* inherited across fork(): the parent's */
 	}
 	atomic_store_explicit(&sl->state, st, memory_order_release);
-	swerve_http_report(s, ep, b.ev, b.n);
+	swerve_http_report(s, ep, b.ev, b.n, swerve_now_ms());
 }

@@ -151,6 +151,23 @@ static void io_observe(int fd, uint32_t st, ssize_t rc, int err,
 }
 
 /*
+ * After a call on <fd> that returned <rc> with errno <err>, its slot
+ * holding a followed http connection before it: the hot path, which
+ * raises the guard without enter's getpid() (http.c says why). The stamp
+ * of a write (<wrote>) goes once its bytes are fed.
+ */
+static void io_follow(int fd, ssize_t rc, int err,
+		      const struct swerve_http_io *io, bool wrote)
+{
+	swerve_runtime_raise();
+	swerve_http_io(fd, io, rc, err);
+	swerve_runtime_leave();
+	if (wrote)
+		swerve_http_writing(fd, false);
+	errno = err;
+}
+
+/*
  * Calls the real function (<call>), then observes it when the slot asks
  * for it; <iov> and <cnt> describe the application's buffers. A write on
  * an http connection is announced before the call (http.c says why).
@@ -168,9 +185,10 @@ static void io_observe(int fd, uint32_t st, ssize_t rc, int err,
 			struct swerve_http_io io_ = { (in), (flags), (iov), \
 						      (cnt) };             \
 									   \
-			io_observe((fd), st_, rc_, errno, &io_);           \
-			if (wr_)                                           \
-				swerve_http_writing((fd), false);          \
+			if (st_ == SLOT_HTTP)                              \
+				io_follow((fd), rc_, errno, &io_, wr_);    \
+			else                                               \
+				io_observe((fd), st_, rc_, errno, &io_);   \
 		}                                                          \
 		return rc_;                                                \
 	} while (0)

@@ -130,6 +130,14 @@ bool swerve_runtime_foreign(void);
  */
 bool swerve_runtime_enter(void);
 void swerve_runtime_leave(void);
+/*
+ * Raises the guard as enter does, without its getpid(), for leave to
+ * lower: only for the reads and writes of a followed http connection,
+ * whose work a vfork() child does as one more thread of its parent would
+ * (http.c says why), and which a system call per call would make cost
+ * more than following the connection.
+ */
+void swerve_runtime_raise(void);
 /* Lowers the guard around a call that may block or be left by siglongjmp
  * (the real connect, a DNS lookup); signals held meanwhile are raised. */
 void swerve_runtime_unguard(void);
@@ -191,6 +199,10 @@ int swerve_fdtrack_tcp_state(int fd);
  * <http_status> for SWERVE_OUTCOME_HTTP_STATUS, else 0. */
 void swerve_fdtrack_record(unsigned s, unsigned ep,
 			   enum swerve_outcome outcome, int http_status);
+/* The same at <now> (swerve_now_ms()), for a caller that has read it. */
+void swerve_fdtrack_record_at(unsigned s, unsigned ep,
+			      enum swerve_outcome outcome, int http_status,
+			      uint64_t now);
 /* The outcome a connect error <err> stands for. */
 enum swerve_outcome swerve_fdtrack_outcome_of(int err);
 /* The TCP_USER_TIMEOUT swerve sets for service <s>'s handshakes. */
@@ -284,7 +296,7 @@ void swerve_http_end(int fd, const struct fd_slot *sl, bool vanished);
  * A write on <fd> (slot SLOT_HTTP) <begins> (before the real call) or has
  * been fed (after swerve_http_io): readers of the connection wait for its
  * request before they feed a response. Async-signal-safe, and safe in a
- * vfork() child (a store to the connection's stamp).
+ * vfork() child (a load and a store of the connection's stamp).
  */
 void swerve_http_writing(int fd, bool begins);
 /* Feeds what a read or write call on <fd> (slot SLOT_HTTP) moved: <rc>
@@ -360,8 +372,10 @@ void swerve_pump_after_fork(void);
  * the parent's relayed connections. */
 void *swerve_pump_main(void *arg);
 void swerve_pump_close_inherited(void);
-/* http.c: reports the tracker's events <ev> for endpoint <ep> of <s>. */
+/* http.c: reports the tracker's events <ev> for endpoint <ep> of <s>,
+ * at <now> (ms). */
 void swerve_http_report(unsigned s, unsigned ep,
-			const struct swerve_httptrack_event *ev, unsigned n);
+			const struct swerve_httptrack_event *ev, unsigned n,
+			uint64_t now);
 
 #endif

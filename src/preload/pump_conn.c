@@ -524,7 +524,7 @@ static void observe(struct swerve_pump_conn *c, bool response,
 	else
 		swerve_httptrack_write(&c->t, buf, n, now, collect, &b);
 	if (b.n > 0)
-		swerve_http_report(c->s, (unsigned)c->ep, b.ev, b.n);
+		swerve_http_report(c->s, (unsigned)c->ep, b.ev, b.n, now);
 }
 
 /* The application is gone: a request it left unanswered for

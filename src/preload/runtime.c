@@ -293,6 +293,11 @@ bool swerve_runtime_enter(void)
 	return true;
 }
 
+void swerve_runtime_raise(void)
+{
+	guard_raise();
+}
+
 void swerve_runtime_leave(void)
 {
 	swerve_runtime_unguard();

@@ -18,9 +18,13 @@
  *               timeout of 10 ms times the next byte.
  * The clock advances by c >> 2 ms per operation.
  *
- * Each input runs twice, once with every operation's bytes in one call and
- * once one byte per call; the events and answers must be the same. Both
- * runs check what the header promises: at most one GAVE_UP and one RESET,
+ * Each input runs three times: with every operation's bytes in one call,
+ * one byte per call, and with the bytes of operations in a row in the same
+ * direction joined into one call (long lines whole: the tracker's fast
+ * path, httptrack_lines.c, takes whole lines only). The events must be the
+ * same in all three; the answers, and the tracker itself at the end, the
+ * same in the first two (the third feeds at other times). Every run
+ * checks what the header promises: at most one GAVE_UP and one RESET,
  * nothing after the tracker stopped (which then changes no byte of it),
  * final statuses only (101 or 200..999), each answering the next request.
  */
@@ -33,6 +37,11 @@
 #include "policy/httptrack.h"
 
 #define MAX_EVENTS 4096
+/* The largest input libFuzzer makes with its default -max_len, and more. */
+#define MAX_JOINED 65536
+
+/* How a run feeds the tracker. */
+enum how { WHOLE, BYTES, JOINED };
 
 struct record {
 	struct swerve_httptrack_event ev[MAX_EVENTS];
@@ -107,46 +116,96 @@ static void feed(struct swerve_httptrack *t, struct record *r, bool rd,
 		check(memcmp(&before, t, sizeof(*t)) == 0);
 }
 
-static void run(const uint8_t *data, size_t size, bool bytewise,
-		struct record *r)
+/* Bytes of feeding operations in a row in one direction, for JOINED. */
+struct joined {
+	uint8_t buf[MAX_JOINED];
+	size_t len;
+	bool rd;
+};
+
+/* Feeds what <j> holds in one call, at <now>. */
+static void flush(struct swerve_httptrack *t, struct record *r,
+		  struct joined *j, uint64_t now)
 {
-	struct swerve_httptrack t;
+	if (j->len > 0)
+		feed(t, r, j->rd, j->buf, j->len, false, now);
+	j->len = 0;
+}
+
+/* The tracker as <data> leaves it, fed as <how> says, in <t>. */
+static void run(const uint8_t *data, size_t size, enum how how,
+		struct record *r, struct swerve_httptrack *t)
+{
+	static struct joined j;
 	uint64_t now = 1000;
 	size_t i = 0, len;
 	uint8_t c;
 
-	swerve_httptrack_init(&t);
+	swerve_httptrack_init(t);
+	j.len = 0;
 	while (i < size) {
 		c = data[i++];
 		now += c >> 2;
 		len = (size_t)(c >> 2) + 1;
 		if (len > size - i)
 			len = size - i;
+		if (how == JOINED && (c & 3) <= 1 && j.len > 0 &&
+		    j.rd == (c & 1) && j.len + len <= sizeof(j.buf)) {
+			memcpy(j.buf + j.len, data + i, len);
+			j.len += len;
+			i += len;
+			continue;
+		}
+		if (how == JOINED)
+			flush(t, r, &j, now);
 		switch (c & 3) {
 		case 0:
 		case 1:
-			feed(&t, r, c & 1, data + i, len, bytewise, now);
+			if (how == JOINED) {
+				memcpy(j.buf, data + i, len);
+				j.len = len;
+				j.rd = c & 1;
+			} else {
+				feed(t, r, c & 1, data + i, len, how == BYTES,
+				     now);
+			}
 			i += len;
 			break;
 		case 2:
 			if (c >> 2 == 63)
 				swerve_httptrack_give_up(
-					&t, SWERVE_HTTPTRACK_WHY_UNSEEN,
+					t, SWERVE_HTTPTRACK_WHY_UNSEEN,
 					on_event, r);
 			else
-				swerve_httptrack_eof(&t, on_event, r);
+				swerve_httptrack_eof(t, on_event, r);
 			break;
 		default:
 			len = i < size ? data[i++] : 0;
 			if (r->nanswer < MAX_EVENTS)
 				r->answer[r->nanswer++] =
 					swerve_httptrack_abandoned(
-						&t, now, (uint64_t)len * 10);
+						t, now, (uint64_t)len * 10);
 			break;
 		}
-		r->stopped = !swerve_httptrack_active(&t);
+		r->stopped = !swerve_httptrack_active(t);
 		if (r->stopped)
-			check(!swerve_httptrack_abandoned(&t, UINT64_MAX, 1));
+			check(!swerve_httptrack_abandoned(t, UINT64_MAX, 1));
+	}
+	if (how == JOINED)
+		flush(t, r, &j, now);
+}
+
+/* The events of <a> and <b> are the same. */
+static void same_events(const struct record *a, const struct record *b)
+{
+	size_t i;
+
+	check(a->nev == b->nev);
+	for (i = 0; i < a->nev; i++) {
+		check(a->ev[i].kind == b->ev[i].kind);
+		check(a->ev[i].status == b->ev[i].status);
+		check(a->ev[i].why == b->ev[i].why);
+		check(a->ev[i].request == b->ev[i].request);
 	}
 }
 
@@ -154,21 +213,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct record whole, bytes;
+	static struct record whole, bytes, joined;
+	struct swerve_httptrack tw, tb, tj;
 	size_t i;
 
 	memset(&whole, 0, sizeof(whole));
 	memset(&bytes, 0, sizeof(bytes));
-	run(data, size, false, &whole);
-	run(data, size, true, &bytes);
-	check(whole.nev == bytes.nev && whole.nanswer == bytes.nanswer);
-	for (i = 0; i < whole.nev; i++) {
-		check(whole.ev[i].kind == bytes.ev[i].kind);
-		check(whole.ev[i].status == bytes.ev[i].status);
-		check(whole.ev[i].why == bytes.ev[i].why);
-		check(whole.ev[i].request == bytes.ev[i].request);
-	}
+	memset(&joined, 0, sizeof(joined));
+	run(data, size, WHOLE, &whole, &tw);
+	run(data, size, BYTES, &bytes, &tb);
+	run(data, size, JOINED, &joined, &tj);
+	same_events(&whole, &bytes);
+	same_events(&whole, &joined);
+	check(whole.nanswer == bytes.nanswer);
 	for (i = 0; i < whole.nanswer; i++)
 		check(whole.answer[i] == bytes.answer[i]);
+	/* Not only what it said: where it is, to the byte. */
+	check(memcmp(&tw, &tb, sizeof(tw)) == 0);
 	return 0;
 }
