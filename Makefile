@@ -303,7 +303,7 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o $@ $< -lpthread
 
 .PHONY: bench-programs
-bench-programs: all $(BENCHES)
+bench-programs: all $(BENCHES) $(TLS_CERTS)
 
 bench:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-bench CFLAGS='-O2 -g' \

@@ -13,10 +13,17 @@
 # lands on the client's core, a proxy's on the server's core: each set-up
 # pays for its own work where it would in production.
 #
-# Knobs (environment): BENCH_ROUNDS (micro and macro rounds, default 5/3),
+# The TLS row compares swerve's TLS origination (wrk in plain HTTP, the
+# pump thread inside wrk's process doing the TLS) with wrk doing TLS
+# itself; the pump thread inherits wrk's affinity, so both do their TLS on
+# CPU 0.
+#
+# Knobs (environment): BENCH_ROUNDS (micro and macro rounds, default 7/5),
 # BENCH_QUICK=1 (fewer iterations, for trying the script out),
 # BENCH_OUT (directory for the .md and .png, default docs), BENCH_KEEP=1
-# (keep the raw results and server logs in /tmp).
+# (keep the raw results and server logs in /tmp), BENCH_MACRO_ONLY=1 (only
+# the macro part, HTTP and TLS through each set-up: its tables go to
+# stdout, and no file is written).
 #
 # Network rule: every address below is in 127.0.0.0/8. Every loop is
 # bounded in count and time; everything started here is stopped on exit,
@@ -27,6 +34,7 @@ ROOT=$PWD
 B=${SWERVE_BUILD:-build-bench}
 B=$(cd "$B" && pwd)
 LIB=$B/libswerve.so
+CERTS=$B/tests/tls-certs
 CTL=$B/swervectl
 BM=$B/bench/bench_micro
 BL=$B/bench/bench_loop
@@ -48,6 +56,7 @@ SINK_PORT=29001
 PRIMARY=127.0.88.2         # nginx backends of the macro benchmarks
 BACKUP=127.0.88.3
 BE_PORT=28080
+TLS_PORT=28443             # the nginx TLS backend, on $PRIMARY
 FRONT=127.0.88.1           # HAProxy and nginx-as-proxy listen here
 HAP_PORT=28081
 NGX_PORT=28082
@@ -60,6 +69,9 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 # The parts, in the order they run. They are sourced, not executed: they
 # share this shell's settings, helpers, temporary directory and the list of
 # processes that the cleanup trap (set by common.sh) stops on any exit.
-for part in common micro scaling macro failover report; do
+PARTS="common micro scaling macro failover macro-tables report"
+[ -n "${BENCH_MACRO_ONLY:-}" ] && PARTS="common macro macro-tables"
+for part in $PARTS; do
 	. "$ROOT/scripts/bench/$part.sh"
 done
+[ -z "${BENCH_MACRO_ONLY:-}" ] || macro_summary

@@ -48,7 +48,7 @@ install_tools() {
 
 install_tools
 export PATH=$PATH:/usr/sbin:/sbin
-for f in "$LIB" "$CTL" "$BM" "$BL"; do
+for f in "$LIB" "$CTL" "$BM" "$BL" "$CERTS/ca.pem"; do
 	[ -x "$f" ] || [ -f "$f" ] || die "$f is missing: run make bench"
 done
 unshare -m true 2>/dev/null ||
@@ -92,7 +92,12 @@ cleanup() {
 	for p in "${PIDS[@]}"; do
 		stop_pid "$p"
 	done
-	SWERVE_SHM=$SHM "$CTL" -c "$T/micro.ini" reset >/dev/null 2>&1 || true
+	# The table goes with either config (BENCH_MACRO_ONLY has no micro).
+	for p in "$T/micro.ini" "$T/web.ini"; do
+		[ -f "$p" ] || continue
+		SWERVE_SHM=$SHM "$CTL" -c "$p" reset >/dev/null 2>&1 || true
+		break
+	done
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		echo "bench: raw results kept in $T" >&2
 	else
@@ -138,6 +143,14 @@ stats() {
 		if (NR == 0) { print "nan nan nan"; exit }
 		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 		printf "%.6g %.6g %.6g\n", m, v[1], v[NR] }'
+}
+
+# med FILE: the median of the numbers in FILE.
+med() { stats "$1" | awk '{ print $1 }'; }
+
+# spread FILE: "median (min..max)" of the ratios in FILE.
+spread() {
+	stats "$1" | awk '{ printf "%.3f (%.3f..%.3f)", $1, $2, $3 }'
 }
 
 # ratios A B OUT: per-round A/B into OUT.

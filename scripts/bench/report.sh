@@ -11,14 +11,9 @@ mkdir -p "$OUT"
 
 # fmt_ratio KEY BASE: "median (min..max)" of per-round KEY/BASE.
 fmt_ratio() {
-	local s
-
 	ratios "$T/m/$1" "$T/m/$2" "$T/m/r.$1.$2"
-	s=$(stats "$T/m/r.$1.$2")
-	set -- $s
-	printf '%.3f (%.3f..%.3f)' "$1" "$2" "$3"
+	spread "$T/m/r.$1.$2"
 }
-med() { stats "$1" | awk '{ print $1 }'; }
 ns() { printf '%.0f' "$(med "$T/m/$1")"; }
 # verdict CMP VALUE LIMIT
 verdict() {
@@ -45,25 +40,14 @@ ratios "$T/m/vip_1000_1" "$T/m/dir_1000_1" "$T/m/r.route1000"
 ratios "$T/m/vip_1_1" "$T/m/dir_1_1" "$T/m/r.route1"
 ratios "$T/m/r.route1000" "$T/m/r.route1" "$T/m/r.scaling"
 SCALING=$(med "$T/m/r.scaling")
-fmt_scaling() {
-	stats "$T/m/r.scaling" | awk '{ printf "%.3f (%.3f..%.3f)", $1, $2, $3 }'
-}
+fmt_scaling() { spread "$T/m/r.scaling"; }
 
-# throughput ratio of SETUP to direct, per round, close/keepalive
-wratio() {
-	ratios "$T/w/$1_$2" "$T/w/direct_$2" "$T/w/r.$1.$2"
-	stats "$T/w/r.$1.$2" | awk '{ printf "%.3f (%.3f..%.3f)", $1, $2, $3 }'
-}
-wmed() {
-	ratios "$T/w/$1_$2" "$T/w/direct_$2" "$T/w/r.$1.$2"
-	med "$T/w/r.$1.$2"
-}
 CLOSE=$(wmed swerve close)
 # What observing HTTP costs: the protocol = http service over the same
 # service as tcp, per round, per mode.
 hratio() {
 	ratios "$T/w/swervehttp_$1" "$T/w/swerve_$1" "$T/w/r.http.$1"
-	stats "$T/w/r.http.$1" | awk '{ printf "%.3f (%.3f..%.3f)", $1, $2, $3 }'
+	spread "$T/w/r.http.$1"
 }
 hratio keepalive >/dev/null
 hratio close >/dev/null
@@ -72,10 +56,6 @@ HTTP_CL=$(med "$T/w/r.http.close")
 HTTP_MIN=$(awk -v a="$HTTP_KA" -v b="$HTTP_CL" 'BEGIN { print (a < b) ? a : b }')
 
 # percentile medians per setup and mode for the plot
-pctmed() { # pctmed SETUP MODE COLUMN
-	awk -v c="$3" '{ print $c }' "$T/w/$1_$2.pct" > "$T/w/tmp"
-	med "$T/w/tmp"
-}
 for mode in keepalive close; do
 	x=0
 	for p in 50 90 99 99.9 99.99; do
@@ -140,7 +120,10 @@ again.
 - Pinning: clients (bench_micro, wrk, bench_loop) on CPU 0, servers (sink,
   nginx backends) and proxies (HAProxy, nginx upstream) on CPU 1, with
   \`taskset\`. swerve's work is done in the client, so it lands on CPU 0; a
-  proxy's lands on CPU 1.
+  proxy's lands on CPU 1. swerve's TLS relay is a thread in wrk's process
+  (the pump), which inherits wrk's affinity (checked: the CPUs it may use
+  were "$PUMP_CPUS"), so both TLS set-ups do the client's TLS on CPU 0 and
+  nginx's on CPU 1.
 - Every figure is a ratio against a baseline measured in the same run: the
   cases of a round run back to back, the ratio is taken per round, and the
   table gives the median of the rounds with the spread (min..max).
@@ -174,6 +157,7 @@ fi)
 | glibc getaddrinfo from a hosts file / hooked getaddrinfo (speed-up) | $(fmt_ratio gai_hosts gai_swerve) | >= 10 | $(verdict ge "$GAI" 10) |
 | Connection: close throughput, swerve / direct | $(wratio swerve close) | >= 0.95 | $(verdict ge "$CLOSE" 0.95) |
 | observing HTTP: throughput through a \`protocol = http\` service / the same service as \`tcp\`, keep-alive; Connection: close | $(hratio keepalive); $(hratio close) | >= 0.97 both | $(verdict ge "$HTTP_MIN" 0.97) |
+$(tls_target_row)
 | requests lost in failover: swerve / HAProxy / nginx (median) | $(fo_lost swerve) / $(fo_lost haproxy) / $(fo_lost nginx) | swerve 0, proxies > 0 | $(awk -v s="$(fo_lost swerve)" -v h="$(fo_lost haproxy)" -v n="$(fo_lost nginx)" 'BEGIN { print (s == 0 && h > 0 && n > 0) ? "met" : ((s == 0) ? "swerve lost none; **the proxies lost none either**" : "**missed** (see Failover)") }') |
 
 ## Micro: in-process, one call at a time
@@ -259,6 +243,27 @@ nginx (one process, \`return 200\`) on $PRIMARY:$BE_PORT, loaded by
   address) and calls connect() for every connection, which swerve steers to
   the primary. Checked: before the timed runs, the primary's row in the
   shared table counted $VIA successful connects from a 1 s wrk run.
+- swervetls: swerve's TLS origination. wrk runs with LD_PRELOAD and speaks
+  plain HTTP to \`webtls.bench:$BE_PORT\`, a service with \`tls = simple\`
+  and \`protocol = http\` whose one endpoint is nginx's TLS port
+  $PRIMARY:$TLS_PORT: the same \`return 200\` from one more nginx on CPU 1,
+  with the test CA's P-256 certificate for east.mydb.test, TLS 1.2 and 1.3,
+  and nginx's default ciphers and session tickets. connect() hands each
+  connection to the pump, a thread in wrk's process, which connects, makes
+  the handshake, verifies the certificate against the test CA by
+  \`tls_sni = east.mydb.test\`, and relays; the HTTP tracker reads the
+  plaintext. The thread inherits wrk's CPU 0, so swerve's set-up does its
+  TLS on the same core as the client doing TLS itself, and pays besides for
+  the loopback hop between wrk and the pump and for the tracker. Checked: a
+  1 s Connection: close run before the timed runs counted $TLS_OK
+  handshakes on the endpoint's row, $TLS_RES of them resumed; nginx saw
+  $TLS_SEEN_SWERVE.
+- clienttls: wrk dials \`https://$PRIMARY:$TLS_PORT/\` and does TLS itself,
+  on CPU 0, with the same libssl.so.3 (wrk links it, so the pump in wrk's
+  process uses that copy too). wrk does not verify the certificate
+  (\`SSL_VERIFY_NONE\`); swerve does. wrk offers each of its 16 connections'
+  last session when it reconnects. Checked the same way: nginx saw
+  $TLS_SEEN_CLIENT.
 - HAProxy: one thread on CPU 1, \`server primary ... check inter 1s rise 1
   fall 1 observe layer4 error-limit 1 on-error mark-down\`, \`server backup
   ... backup\`, \`retries 3\`, \`option redispatch 1\`, its default
@@ -270,31 +275,15 @@ nginx (one process, \`return 200\`) on $PRIMARY:$BE_PORT, loaded by
 Throughput relative to direct (req/s of the set-up / req/s of direct in the
 same round):
 
-| set-up | keep-alive | Connection: close | median req/s keep-alive | median req/s close |
-| --- | --- | --- | --- | --- |
-EOF
-for setup in direct swerve swervehttp haproxy nginx; do
-	printf '| %s | %s | %s | %.0f | %.0f |\n' "$setup" \
-		"$(wratio "$setup" keepalive)" "$(wratio "$setup" close)" \
-		"$(med "$T/w/${setup}_keepalive")" "$(med "$T/w/${setup}_close")"
-done
-cat <<EOF
+$(macro_throughput_table)
 
-Latency percentiles (microseconds, median of the rounds):
+Latency percentiles (microseconds, median of the rounds). wrk starts a
+request's clock once its connection is up, after its own TLS handshake:
+clienttls's Connection: close figures leave the handshake out, while
+swervetls's include the pump's connect and handshake, which happen after
+wrk's connect to the pump returned.
 
-| set-up | mode | p50 | p90 | p99 | p99.9 | p99.99 |
-| --- | --- | --- | --- | --- | --- | --- |
-EOF
-for mode in keepalive close; do
-	for setup in direct swerve haproxy nginx; do
-		printf '| %s | %s |' "$setup" "$mode"
-		for x in 1 2 3 4 5; do
-			printf ' %s |' "$(pctmed "$setup" "$mode" "$x")"
-		done
-		echo
-	done
-done
-cat <<EOF
+$(macro_latency_table)
 
 ![latency percentiles](bench-latency.png)
 
@@ -339,6 +328,7 @@ base_ejection_time x ejections).
 make bench                      # about $(( (ELAPSED + 59) / 60 )) minutes; needs root on Debian for apt-get
 BENCH_QUICK=1 make bench        # fewer iterations: to try the script out
 BENCH_ROUNDS=9 make bench       # more rounds
+BENCH_MACRO_ONLY=1 make bench   # the macro part alone (HTTP and TLS), to stdout
 \`\`\`
 EOF
 } > "$OUT/benchmarks.md"
