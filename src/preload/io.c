@@ -69,6 +69,8 @@ SWERVE_EXPORT int close(int fd)
 
 	if (swerve_guard || fd < 0 || fd >= FD_SLOTS)
 		return swerve_libc_close(fd);
+	if (swerve_pump.pid != 0)
+		swerve_pump_closing(fd);
 	st = atomic_load_explicit(&swerve_fd_slots[fd].state,
 				  memory_order_relaxed);
 	if (st != SLOT_FREE) {

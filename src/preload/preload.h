@@ -333,7 +333,6 @@ struct swerve_pump_reg {
 };
 
 /* epoll tags of the pump's own fds; a connection's are above. */
-#define SWERVE_PUMP_TAG_WAKE 1
 #define SWERVE_PUMP_TAG_LISTEN 2
 #define SWERVE_PUMP_TAG_LISTEN6 3
 #define SWERVE_PUMP_TAG_CONN 4
@@ -342,7 +341,10 @@ struct swerve_pump {
 	_Atomic pid_t pid;          /* whose pump runs; 0: none */
 	int lfd, lfd6;              /* listeners: 127.0.0.1, ::1 (or -1) */
 	uint16_t lport, lport6;
-	int epfd, evfd;
+	int epfd;
+	_Atomic bool lost;          /* the application closed one of the
+				     * pump's own fds: the pump stops, and
+				     * TLS connects are refused */
 	uint32_t cap;               /* tls_max_connections */
 	_Atomic uint32_t live;      /* registrations not yet ended */
 	struct swerve_pump_reg *regs;
@@ -368,6 +370,8 @@ void swerve_pump_vip_sockaddr(const struct swerve_pump_reg *r, int family,
 			      struct sockaddr *sa, socklen_t *len);
 /* In a forked child (runtime.c's fork handler). */
 void swerve_pump_after_fork(void);
+/* close() of <fd> by the application (io.c): one of the pump's own? */
+void swerve_pump_closing(int fd);
 /* pump_loop.c: the thread; and, in a forked child, closing the fds of
  * the parent's relayed connections. */
 void *swerve_pump_main(void *arg);

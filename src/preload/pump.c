@@ -6,7 +6,7 @@
  * the TLS handshake and relays. The socket stays a real kernel TCP socket,
  * so its options, flags, readiness and lifetime are the kernel's
  * (docs/design.md 4.8). This file owns:
- *   - starting the pump: its listeners, its epoll set and wake-up eventfd,
+ *   - starting the pump: its listeners and its epoll set,
  *     and the thread, on the first such connect of a process (and of each
  *     forked child: a child's connections are its own pump's);
  *   - the registrations: which application socket (by its local address
@@ -37,7 +37,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -173,11 +172,8 @@ static int pump_start(const struct swerve_config *cfg, bool v6)
 	swerve_pump.cap = cfg->tls_max_connections;
 	swerve_pump.lfd6 = -1;
 	swerve_pump.epfd = epoll_create1(EPOLL_CLOEXEC);
-	swerve_pump.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	swerve_pump.lfd = listener_open(AF_INET, &swerve_pump.lport);
-	if (swerve_pump.epfd < 0 || swerve_pump.evfd < 0 ||
-	    swerve_pump.lfd < 0 ||
-	    watch(swerve_pump.evfd, SWERVE_PUMP_TAG_WAKE) != 0 ||
+	if (swerve_pump.epfd < 0 || swerve_pump.lfd < 0 ||
 	    watch(swerve_pump.lfd, SWERVE_PUMP_TAG_LISTEN) != 0) {
 		rc = -errno;
 		goto out;
@@ -281,16 +277,6 @@ bool swerve_pump_key(const struct sockaddr_storage *ss, uint8_t addr[16],
 	return false;
 }
 
-/* Wakes the pump: a registration is ready. */
-static void wake(void)
-{
-	uint64_t one = 1;
-
-	if (swerve_libc_write(swerve_pump.evfd, &one, sizeof(one)) < 0) {
-		/* Full (never, in practice): the pump is awake anyway. */
-	}
-}
-
 /* Logs, once per change, that the cap turned connects away. */
 static void note_full(bool full)
 {
@@ -322,9 +308,10 @@ static int hand_over(int fd, struct swerve_pump_reg *r, int family,
 	if ((rc == 0 || err == EINPROGRESS) && reg_key(r, fd)) {
 		r->pid = swerve_runtime_pid();
 		r->pump_port = v6only ? swerve_pump.lport6 : swerve_pump.lport;
+		/* Published: the pump, which may have accepted the
+		 * connection already, finds it within a millisecond. */
 		atomic_store_explicit(&r->state, SWERVE_PUMP_REG_READY,
 				      memory_order_release);
-		wake();
 	} else {
 		atomic_fetch_sub(&swerve_pump.live, 1);
 		atomic_store(&r->state, SWERVE_PUMP_REG_FREE);
@@ -390,6 +377,12 @@ int swerve_pump_connect(int fd, unsigned s, uint32_t vip, uint16_t port,
 
 	if (again(fd, family, &rc))
 		return rc;
+	if (atomic_load_explicit(&swerve_pump.lost, memory_order_relaxed)) {
+		/* As if swerve were not there: nothing listens on a
+		 * service address. */
+		errno = ECONNREFUSED;
+		return -1;
+	}
 
 	if (swerve_pump.pid != swerve_runtime_pid() &&
 	    swerve_signals_in_handler()) {
@@ -537,10 +530,8 @@ void swerve_pump_after_fork(void)
 		swerve_libc_close(swerve_pump.lfd6);
 	if (swerve_pump.epfd >= 0)
 		swerve_libc_close(swerve_pump.epfd);
-	if (swerve_pump.evfd >= 0)
-		swerve_libc_close(swerve_pump.evfd);
 	swerve_pump.lfd = swerve_pump.lfd6 = -1;
-	swerve_pump.epfd = swerve_pump.evfd = -1;
+	swerve_pump.epfd = -1;
 	atomic_store(&swerve_pump.live, 0);
 	atomic_store(&swerve_pump.pid, 0);
 	pthread_mutex_init(&start_lock, NULL);
@@ -551,4 +542,22 @@ void swerve_pump_reg_end(struct swerve_pump_reg *r)
 	atomic_store_explicit(&r->state, SWERVE_PUMP_REG_FREE,
 			      memory_order_release);
 	atomic_fetch_sub(&swerve_pump.live, 1);
+}
+
+/*
+ * The application closes one of the pump's own descriptors (a loop over
+ * every fd, a daemon's start): the pump must never use that number again,
+ * since it may soon name a file of the application's. It stops for good,
+ * and connects to TLS services are refused from then on, with one line.
+ */
+void swerve_pump_closing(int fd)
+{
+	if (swerve_pump.pid != swerve_runtime_pid() ||
+	    (fd != swerve_pump.epfd && fd != swerve_pump.lfd &&
+	     fd != __atomic_load_n(&swerve_pump.lfd6, __ATOMIC_ACQUIRE)) ||
+	    atomic_exchange(&swerve_pump.lost, true))
+		return;
+	swerve_log(SWERVE_LOG_WARN, "the application closed the TLS relay's "
+		   "descriptor %d: connections to TLS services are refused "
+		   "from now on", fd);
 }

@@ -5,7 +5,9 @@
  * relayed connections (pump_conn.c) from one epoll set, with their
  * deadlines. A connection no registration claims (another program, or a
  * race with a registration not published yet) is parked, matched again
- * when a registration is published, and closed after PARK_MS.
+ * every millisecond, and closed after PARK_MS. (No wake-up descriptor:
+ * connect() never writes to a descriptor of swerve's, whose number the
+ * application might have closed and reused.)
  *
  * Thread-safety. Everything here runs on the pump thread, except
  * swerve_pump_close_inherited(), which runs in a forked child (which has
@@ -33,6 +35,8 @@
 /* An unclaimed accepted connection is closed after this long. */
 #define PARK_MS 1000
 #define PARKED_MAX 64
+/* How soon a parked connection is matched again. */
+#define PARK_POLL_MS 1
 /* The longest sleep with nothing due: parked connections age. */
 #define IDLE_WAIT_MS 1000
 
@@ -234,15 +238,8 @@ static int tables_alloc(void)
 static void dispatch(const struct epoll_event *ev, uint64_t now)
 {
 	uint64_t tag = ev->data.u64, idx;
-	uint64_t junk;
 
 	switch (tag) {
-	case SWERVE_PUMP_TAG_WAKE:
-		while (swerve_libc_read(swerve_pump.evfd, &junk,
-					sizeof(junk)) > 0) {
-		}
-		unpark(now);
-		return;
 	case SWERVE_PUMP_TAG_LISTEN:
 		accept_all(swerve_pump.lfd, swerve_pump.lport, now);
 		return;
@@ -276,12 +273,23 @@ void *swerve_pump_main(void *arg)
 	wait_ms = IDLE_WAIT_MS;
 	for (;;) {
 		n = epoll_wait(swerve_pump.epfd, evs, 64, wait_ms);
+		if (atomic_load(&swerve_pump.lost) ||
+		    (n < 0 && errno != EINTR)) {
+			/* Its descriptors are no longer its own: touching
+			 * them could touch the application's files. */
+			atomic_store(&swerve_pump.lost, true);
+			return NULL;
+		}
 		now = swerve_now_ms();
 		for (i = 0; i < n; i++)
 			dispatch(&evs[i], now);
 		if (nparked > 0)
 			unpark(now);
 		wait_ms = deadlines(now);
+		/* A connection accepted before its registration was
+		 * published is matched again a millisecond later. */
+		if (nparked > 0 && wait_ms > PARK_POLL_MS)
+			wait_ms = PARK_POLL_MS;
 	}
 	return NULL;
 }

@@ -613,3 +613,37 @@ Test(tls, an_unreadable_ca_file_answers_503_with_one_line, .timeout = 60)
 	cr_assert_not(t_endpoint_ejected(t.config, t.shm, t.east_ep));
 	tw_stop(&t);
 }
+
+Test(tls, a_relay_whose_descriptor_the_application_closed_stops, .timeout = 60)
+{
+	const char *argv[] = {
+		"python3", "-c",
+		"import os, socket\n"
+		"a = socket.getaddrinfo('mydb.com', 80, socket.AF_INET)[0][4]\n"
+		"s = socket.create_connection(a, timeout=10)\n"
+		"s.close()\n"
+		"for fd in range(3, 256):\n"
+		"    try:\n"
+		"        os.close(fd)\n"
+		"    except OSError:\n"
+		"        pass\n"
+		"try:\n"
+		"    socket.create_connection(a, timeout=10)\n"
+		"    print('connected')\n"
+		"except ConnectionRefusedError:\n"
+		"    print('refused')\n",
+		NULL
+	};
+	const char *eopts[] = { "--name", "east", NULL };
+	struct run r;
+	struct tw t;
+
+	tw_config(&t, 19, "tls = simple", "protocol = http\n");
+	tw_start(&t, eopts);
+	client(&r, &t, argv);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "refused") != NULL, "%s", r.out);
+	cr_assert_eq(count(r.err, "closed the TLS relay's descriptor"), 1,
+		     "%s", r.err);
+	tw_stop(&t);
+}
