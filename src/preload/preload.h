@@ -372,6 +372,8 @@ void swerve_pump_vip_sockaddr(const struct swerve_pump_reg *r, int family,
 void swerve_pump_after_fork(void);
 /* close() of <fd> by the application (io.c): one of the pump's own? */
 void swerve_pump_closing(int fd);
+/* Notes that <fd> is (<mine>) or no longer is one of the pump's. */
+void swerve_pump_fd_mark(int fd, bool mine);
 /* pump_loop.c: the thread; and, in a forked child, closing the fds of
  * the parent's relayed connections. */
 void *swerve_pump_main(void *arg);

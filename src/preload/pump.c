@@ -49,6 +49,26 @@
 
 struct swerve_pump swerve_pump;
 
+/* Which fds below FD_SLOTS are the pump's: its listeners, its epoll set
+ * and its connections' sockets. A close() by the application of one of
+ * them (a close-every-fd loop) stops the pump: one bit test per close. */
+static _Atomic uint64_t fd_bits[FD_SLOTS / 64];
+
+void swerve_pump_fd_mark(int fd, bool mine)
+{
+	uint64_t bit;
+
+	if (fd < 0 || fd >= FD_SLOTS)
+		return;
+	bit = 1ull << (fd % 64);
+	if (mine)
+		atomic_fetch_or_explicit(&fd_bits[fd / 64], bit,
+					 memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&fd_bits[fd / 64], ~bit,
+					  memory_order_relaxed);
+}
+
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A listener of the pump on the loopback address of <family>, port
@@ -149,6 +169,7 @@ static int listener6_ensure(void)
 		swerve_libc_close(fd);
 		return -errno;
 	}
+	swerve_pump_fd_mark(fd, true);
 	atomic_store_explicit(&swerve_pump.lfd6, fd, memory_order_release);
 	return 0;
 }
@@ -178,6 +199,8 @@ static int pump_start(const struct swerve_config *cfg, bool v6)
 		rc = -errno;
 		goto out;
 	}
+	swerve_pump_fd_mark(swerve_pump.epfd, true);
+	swerve_pump_fd_mark(swerve_pump.lfd, true);
 	rc = thread_start();
 	if (rc != 0)
 		goto out;
@@ -534,6 +557,7 @@ void swerve_pump_after_fork(void)
 	swerve_pump.epfd = -1;
 	atomic_store(&swerve_pump.live, 0);
 	atomic_store(&swerve_pump.pid, 0);
+	memset(fd_bits, 0, sizeof(fd_bits));
 	pthread_mutex_init(&start_lock, NULL);
 }
 
@@ -546,15 +570,16 @@ void swerve_pump_reg_end(struct swerve_pump_reg *r)
 
 /*
  * The application closes one of the pump's own descriptors (a loop over
- * every fd, a daemon's start): the pump must never use that number again,
+ * every fd, a daemon's start; a relayed connection's sockets count too):
+ * the pump must never use that number again,
  * since it may soon name a file of the application's. It stops for good,
  * and connects to TLS services are refused from then on, with one line.
  */
 void swerve_pump_closing(int fd)
 {
-	if (swerve_pump.pid != swerve_runtime_pid() ||
-	    (fd != swerve_pump.epfd && fd != swerve_pump.lfd &&
-	     fd != __atomic_load_n(&swerve_pump.lfd6, __ATOMIC_ACQUIRE)) ||
+	if (fd >= FD_SLOTS || swerve_pump.pid != swerve_runtime_pid() ||
+	    !(atomic_load_explicit(&fd_bits[fd / 64], memory_order_relaxed) &
+	      (1ull << (fd % 64))) ||
 	    atomic_exchange(&swerve_pump.lost, true))
 		return;
 	swerve_log(SWERVE_LOG_WARN, "the application closed the TLS relay's "

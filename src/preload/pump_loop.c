@@ -57,8 +57,11 @@ static unsigned nparked;
 
 void swerve_pump_fd_set(unsigned idx, int side, int fd)
 {
-	atomic_store_explicit(&fdtab[2 * idx + (unsigned)side], fd,
-			      memory_order_relaxed);
+	int old = atomic_exchange_explicit(&fdtab[2 * idx + (unsigned)side],
+					   fd, memory_order_relaxed);
+
+	swerve_pump_fd_mark(old, false);
+	swerve_pump_fd_mark(fd, true);
 }
 
 void swerve_pump_close_inherited(void)
