@@ -229,22 +229,6 @@ Test(metrics, a_live_table_passes_promtool)
 	mw_stop(&w);
 }
 
-/* A file's text (empty when absent). */
-static const char *slurp(const char *path)
-{
-	static char text[1 << 18];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (f != NULL) {
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
-}
-
 /*
  * Starts swervectl metrics --listen PORT on the world's table, its
  * stderr into <log>, and waits (10 s at most) for the line that says it
@@ -265,12 +249,12 @@ static pid_t serve(const struct mw *w, const char *log)
 	pid = t_spawn(false, env, log, argv);
 	cr_assert(pid > 0, "swervectl metrics --listen did not start");
 	for (i = 0; i < 1000; i++) {
-		if (strstr(slurp(log), "serving metrics on " URL
+		if (strstr(t_read(log), "serving metrics on " URL
 			   "/metrics\n") != NULL)
 			return pid;
 		usleep(10000);
 	}
-	cr_assert_fail("no listening line from swervectl: %s", slurp(log));
+	cr_assert_fail("no listening line from swervectl: %s", t_read(log));
 	return pid;
 }
 
@@ -285,7 +269,7 @@ static const char *curl(const char *url, const char **body)
 	snprintf(path, sizeof(path), "%s/body", t_dir());
 	t_run(&r, false, NULL, 30, argv);
 	cr_assert_eq(r.status, 0, "curl %s (%d): %s", url, r.status, r.err);
-	*body = slurp(path);
+	*body = t_read(path);
 	return r.out;
 }
 
@@ -296,10 +280,10 @@ static void stop_with(pid_t pid, int sig, const char *log, const char *why)
 
 	cr_assert_eq(kill(pid, sig), 0);
 	cr_assert_eq(t_reap(pid, 10), 0, "exit after %s: %s", why,
-		     slurp(log));
+		     t_read(log));
 	snprintf(want, sizeof(want), "swervectl: %s: stopped serving "
 		 "metrics\n", why);
-	expect_in(slurp(log), want);
+	expect_in(t_read(log), want);
 }
 
 Test(metrics, listen_serves_the_table_anew_for_each_scrape)

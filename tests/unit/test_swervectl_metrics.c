@@ -11,25 +11,14 @@
  * (SWERVE_SHM) and config.
  */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/swerve.h"
 #include "table/shm.h"
-#include "test_shm_support.h"
-
-extern char **environ;
-
-#define OUT_MAX 65536
-
-static char dir[] = "/tmp/swerve-ctl-metrics-XXXXXX";
-static char config[256];
-static const char *shm;
+#include "test_swervectl_support.h"
 
 /*
  * web: http, the first endpoint's locality holds a quote and a backslash;
@@ -71,75 +60,21 @@ static const char config_text[] =
 
 static void setup(void)
 {
-	FILE *f;
-
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(config, sizeof(config), "%s/swerve.ini", dir);
-	f = fopen(config, "w");
-	cr_assert_not_null(f);
-	cr_assert(fputs(config_text, f) >= 0);
-	cr_assert_eq(fclose(f), 0);
-	shm = new_name();
+	ctl_bed_open(config_text);
 }
 
 static void teardown(void)
 {
-	unlink(config);
-	rmdir(dir);
-	unlink_names();
+	ctl_bed_close();
 }
 
-/*
- * Runs <argv> (argv[0] a path) with SWERVE_SHM set, its stdout into
- * <dir>/out; returns its stdout (static) and exit status in <*status>.
- */
-static const char *run(char *const *argv, int *status)
-{
-	static char out[OUT_MAX];
-	char shmvar[128], path[300];
-	char *envp[] = { shmvar, (char *)"PATH=/usr/bin:/bin", NULL };
-	posix_spawn_file_actions_t fa;
-	ssize_t n;
-	pid_t pid;
-	int fd, st;
-
-	snprintf(shmvar, sizeof(shmvar), "SWERVE_SHM=%s", shm);
-	snprintf(path, sizeof(path), "%s/out", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cr_assert_geq(fd, 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fd, 1);
-	posix_spawn_file_actions_adddup2(&fa, fd, 2);
-	cr_assert_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, envp), 0,
-		     "%s", argv[0]);
-	posix_spawn_file_actions_destroy(&fa);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	n = pread(fd, out, sizeof(out) - 1, 0);
-	cr_assert_geq(n, 0);
-	out[n] = '\0';
-	close(fd);
-	unlink(path);
-	return out;
-}
-
-/* swervectl -c <config> <a1> [<a2> [<a3>]], which must succeed; its
- * output (stdout and stderr). */
+/* swervectl -c CONFIG <a1> [<a2> [<a3>]], which must succeed; its
+ * stdout. */
 static const char *ctl(const char *a1, const char *a2, const char *a3)
 {
-	char bin[512];
-	const char *build = getenv("SWERVE_BUILD");
-	char *argv[] = { bin, (char *)"-c", config, (char *)a1, (char *)a2,
-			 (char *)a3, NULL };
-	const char *out;
-	int st;
+	const char *args[] = { a1, a2, a3, NULL };
 
-	cr_assert_not_null(build, "run through make: SWERVE_BUILD names the "
-			   "build directory");
-	snprintf(bin, sizeof(bin), "%s/swervectl", build);
-	out = run(argv, &st);
-	cr_assert_eq(st, 0, "swervectl %s: %s", a1, out);
-	return out;
+	return ctl_run(args);
 }
 
 /* <out> has the line "<series> <value>". */
@@ -171,41 +106,18 @@ static void expect_no_series(const char *out, const char *name,
 	       "locality=\"\""
 #define DB "service=\"db\",endpoint=\"127.0.0.4:5432\""
 
-/*
- * web's first endpoint: a connect, three 200s, a 404, a 503 and a timeout,
- * which ejects it (consecutive_5xx_errors = 2); its second: a reset.
- * secure: four handshakes (three resumed) and two failures.
- */
+/* web as ctl_fill_web() fills it, and secure's handshakes: four (three
+ * resumed) and two failures. */
 static void fill_table(void)
 {
-	struct swerve_shm_row *rows[2], *sec;
-	const struct swerve_outlier_cfg *c;
-	struct swerve_config *cfg = NULL;
-	static const int codes[] = { 200, 200, 404, 200, 503 };
-	uint64_t now = swerve_now_ms();
+	struct swerve_shm_row *sec;
 	struct swerve_shm t;
 	char err[256];
-	size_t i;
+	int i;
 
-	cr_assert_eq(swerve_config_load(config, false, &cfg, NULL, NULL, err,
-					sizeof(err)), 0, "%s", err);
-	c = &cfg->services[0].outlier;
-	cr_assert_eq(swerve_shm_attach(shm, true, &t, err, sizeof(err)), 0,
-		     "%s", err);
-	rows[0] = swerve_shm_row(&t, swerve_shm_endpoint_key(
-					 "web", "127.0.0.2:18080"), true);
-	rows[1] = swerve_shm_row(&t, swerve_shm_endpoint_key(
-					 "web", "127.0.0.3:18080"), true);
-	swerve_shm_report(&t, NULL, rows, 2, 0, c,
-			  SWERVE_OUTCOME_HTTP_CONNECT_OK, 0, now);
-	for (i = 0; i < SWERVE_ARRAY_LEN(codes); i++)
-		swerve_shm_report(&t, NULL, rows, 2, 0, c,
-				  SWERVE_OUTCOME_HTTP_STATUS, codes[i], now);
-	cr_assert_eq(swerve_shm_report(&t, NULL, rows, 2, 0, c,
-				       SWERVE_OUTCOME_HTTP_TIMEOUT, 0, now),
-		     SWERVE_OUTLIER_EJECT);
-	swerve_shm_report(&t, NULL, rows, 2, 1, c, SWERVE_OUTCOME_HTTP_RESET,
-			  0, now);
+	ctl_fill_web();
+	cr_assert_eq(swerve_shm_attach(ctl_shm, true, &t, err, sizeof(err)),
+		     0, "%s", err);
 	sec = swerve_shm_row(&t, swerve_shm_endpoint_key(
 				     "secure", "127.0.0.5:18443"), true);
 	for (i = 0; i < 4; i++)
@@ -213,7 +125,6 @@ static void fill_table(void)
 	swerve_shm_tls_note(sec, false, false, 62);
 	swerve_shm_tls_note(sec, false, false, 0);
 	swerve_shm_detach(&t);
-	swerve_config_free(cfg);
 }
 
 Test(swervectl_metrics, endpoint_series_have_the_table_s_values,
@@ -318,8 +229,8 @@ static void add_events(unsigned n)
 	char err[256];
 	unsigned i;
 
-	cr_assert_eq(swerve_shm_attach(shm, true, &t, err, sizeof(err)), 0,
-		     "%s", err);
+	cr_assert_eq(swerve_shm_attach(ctl_shm, true, &t, err, sizeof(err)),
+		     0, "%s", err);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = SWERVE_EVENT_UNEJECT;
 	ev.key = swerve_shm_endpoint_key("db", "127.0.0.4:5432");
@@ -354,28 +265,28 @@ Test(swervectl_metrics, promtool_finds_nothing, .init = setup,
      .fini = teardown)
 {
 	char path[300], cmd[700];
-	const char *out;
+	const char *out, *ci = getenv("CI");
 	char *argv[] = { (char *)"sh", (char *)"-c", cmd, NULL };
 	FILE *f;
 	int st;
 
 	if (system("command -v promtool >/dev/null 2>&1") != 0) {
-		cr_assert(getenv("CI") == NULL || getenv("CI")[0] == '\0',
-			  "promtool is missing in CI: scripts/deps.sh --ci "
-			  "installs it (Debian package prometheus)");
+		cr_assert(ci == NULL || ci[0] == '\0', "promtool is missing in "
+			  "CI: scripts/deps.sh --ci installs it (Debian "
+			  "package prometheus)");
 		cr_skip_test("promtool is not installed (Debian package "
 			     "prometheus; scripts/deps.sh --ci installs it)");
 	}
 	fill_table();
 	ctl("eject", "fo", "127.0.0.6:80");
 	out = ctl("metrics", NULL, NULL);
-	snprintf(path, sizeof(path), "%s/metrics.prom", dir);
+	snprintf(path, sizeof(path), "%s/metrics.prom", ctl_dir);
 	f = fopen(path, "w");
 	cr_assert_not_null(f);
 	cr_assert(fputs(out, f) >= 0);
 	cr_assert_eq(fclose(f), 0);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", path);
-	out = run(argv, &st);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	out = ctl_spawn(argv, &st);
 	unlink(path);
 	cr_assert_eq(st, 0, "promtool: %s", out);
 	cr_assert_eq(out[0], '\0', "promtool: %s", out);
