@@ -57,6 +57,15 @@ struct ep_family {
 };
 
 #define F(field) offsetof(struct ep_view, field)
+#define FIELD_SIZE(field) sizeof(((const struct ep_view *)0)->field)
+
+/* The table reads fields by kind: a field whose type changes in view.h
+ * must change its kind here too. */
+_Static_assert(FIELD_SIZE(ejected) == sizeof(bool) &&
+	       FIELD_SIZE(ejections) == 4 && FIELD_SIZE(failures) == 4 &&
+	       FIELD_SIZE(remaining_ms) == 8 && FIELD_SIZE(connects_ok) == 8 &&
+	       FIELD_SIZE(responses_2xx) == 8 && FIELD_SIZE(tls_resumed) == 8,
+	       "ep_view fields and their kinds in ep_families disagree");
 
 static const struct ep_family ep_families[] = {
 	{ "swerve_endpoint_ejected", "gauge",
