@@ -180,7 +180,7 @@ $(TLS_CERTS): scripts/tls-certs.sh
 	$(Q)rm -rf $(dir $@)
 	$(Q)scripts/tls-certs.sh $(dir $@)
 
-# test_swervectl_http.c runs the built swervectl on a table it fills;
+# test_swervectl_*.c run the built swervectl on a table they fill;
 # test_tls_client*.c run tlsserve with the fixtures, and read the
 # library's dynamic section.
 unit: $(BUILD)/tests/unit $(BUILD)/swervectl $(BUILD)/libswerve.so \

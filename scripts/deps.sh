@@ -4,7 +4,7 @@
 # and fails. Called by make (once per build directory) and by .ci/run.
 #   scripts/deps.sh          build + test dependencies
 #   scripts/deps.sh --ci     also the clients the integration tests drive,
-#                            and the fuzzing toolchain
+#                            promtool, and the fuzzing toolchain
 #   scripts/deps.sh --fuzz   build + test dependencies and clang's libFuzzer
 #                            (make fuzz, and the fuzz smoke of make test)
 set -eu
@@ -57,6 +57,9 @@ if [ "${1:-}" = "--ci" ]; then
 	need openssh-server test -x /usr/sbin/sshd
 	need openssh-client command -v ssh
 	need git            command -v git
+	# promtool, which checks swervectl metrics' exposition (Debian ships
+	# it in the prometheus package; its server is never started here).
+	need prometheus     command -v promtool
 fi
 
 [ -z "$pkgs" ] && exit 0

@@ -69,6 +69,20 @@ char *t_write(const char *name, const char *text)
 	return p;
 }
 
+const char *t_read(const char *path)
+{
+	static char text[1 << 18];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	return text;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;

@@ -32,6 +32,10 @@ const char *t_shm(void);
  * call slot: copy it if you need two). */
 char *t_write(const char *name, const char *text);
 
+/* The text of the file <path> (empty when absent, cut at 256 KiB), in
+ * static storage until the next call. */
+const char *t_read(const char *path);
+
 /* Starts helper argv[0] of the build (build/tests/<argv[0]>) with argv
  * and waits for the "ready" line it prints; its pid, or -1. */
 pid_t t_start(char *const *argv);

@@ -8,25 +8,12 @@
  * its own process with its own table (SWERVE_SHM) and config.
  */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "base/swerve.h"
 #include "table/shm.h"
-#include "test_shm_support.h"
-
-extern char **environ;
-
-#define OUT_MAX 32768
-
-static char dir[] = "/tmp/swerve-ctl-http-XXXXXX";
-static char config[256];
-static const char *shm;
+#include "test_swervectl_support.h"
 
 static const char config_text[] =
 	"[service web]\n"
@@ -54,71 +41,28 @@ static const char tls_config_text[] =
 	"hosts = db.test\n"
 	"endpoint = 127.0.0.4:5432\n";
 
-static void write_config(const char *text)
-{
-	FILE *f;
-
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(config, sizeof(config), "%s/swerve.ini", dir);
-	f = fopen(config, "w");
-	cr_assert_not_null(f);
-	cr_assert(fputs(text, f) >= 0);
-	cr_assert_eq(fclose(f), 0);
-	shm = new_name();
-}
-
 static void setup(void)
 {
-	write_config(config_text);
+	ctl_bed_open(config_text);
 }
 
 static void setup_tls(void)
 {
-	write_config(tls_config_text);
+	ctl_bed_open(tls_config_text);
 }
 
 static void teardown(void)
 {
-	unlink(config);
-	rmdir(dir);
-	unlink_names();
+	ctl_bed_close();
 }
 
-/* Runs swervectl with <args> on the test's config and table; returns its
- * stdout (static) and asserts exit status 0. */
+/* swervectl -c CONFIG <a1> [<a2>] on the test's table, which must
+ * succeed; its stdout. */
 static const char *ctl(const char *a1, const char *a2)
 {
-	static char out[OUT_MAX];
-	char bin[512], shmvar[128], path[300];
-	const char *build = getenv("SWERVE_BUILD");
-	char *argv[] = { bin, (char *)"-c", config, (char *)a1, (char *)a2,
-			 NULL };
-	char *envp[] = { shmvar, NULL };
-	posix_spawn_file_actions_t fa;
-	ssize_t n;
-	pid_t pid;
-	int fd, st;
+	const char *args[] = { a1, a2, NULL };
 
-	cr_assert_not_null(build, "run through make: SWERVE_BUILD names the "
-			   "build directory");
-	snprintf(bin, sizeof(bin), "%s/swervectl", build);
-	snprintf(shmvar, sizeof(shmvar), "SWERVE_SHM=%s", shm);
-	snprintf(path, sizeof(path), "%s/out", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cr_assert_geq(fd, 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fd, 1);
-	cr_assert_eq(posix_spawn(&pid, bin, &fa, NULL, argv, envp), 0,
-		     "%s", bin);
-	posix_spawn_file_actions_destroy(&fa);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "swervectl %s", a1);
-	n = pread(fd, out, sizeof(out) - 1, 0);
-	cr_assert_geq(n, 0);
-	out[n] = '\0';
-	close(fd);
-	unlink(path);
-	return out;
+	return ctl_run(args);
 }
 
 /* The line of <text> that holds <needle> (copied into <line>). */
@@ -158,49 +102,13 @@ static void expect_dash(const char *out, const char *head,
 		  line[col + 1] == ' ', "%s", line);
 }
 
-/* web's first endpoint: three 200s, a 404, a 503 and a timeout, which
- * ejects it (consecutive_5xx_errors = 2) with cause timeout. */
-static void fill_table(void)
-{
-	struct swerve_shm_row *rows[2];
-	const struct swerve_outlier_cfg *c;
-	struct swerve_config *cfg = NULL;
-	static const int codes[] = { 200, 200, 404, 200, 503 };
-	uint64_t now = swerve_now_ms();
-	struct swerve_shm t;
-	char err[256];
-	size_t i;
-
-	cr_assert_eq(swerve_config_load(config, false, &cfg, NULL, NULL, err,
-					sizeof(err)), 0, "%s", err);
-	c = &cfg->services[0].outlier;
-	cr_assert_eq(swerve_shm_attach(shm, true, &t, err, sizeof(err)), 0,
-		     "%s", err);
-	rows[0] = swerve_shm_row(&t, swerve_shm_endpoint_key(
-					 "web", "127.0.0.2:18080"), true);
-	rows[1] = swerve_shm_row(&t, swerve_shm_endpoint_key(
-					 "web", "127.0.0.3:18080"), true);
-	swerve_shm_report(&t, NULL, rows, 2, 0, c,
-			  SWERVE_OUTCOME_HTTP_CONNECT_OK, 0, now);
-	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		swerve_shm_report(&t, NULL, rows, 2, 0, c,
-				  SWERVE_OUTCOME_HTTP_STATUS, codes[i], now);
-	cr_assert_eq(swerve_shm_report(&t, NULL, rows, 2, 0, c,
-				       SWERVE_OUTCOME_HTTP_TIMEOUT, 0, now),
-		     SWERVE_OUTLIER_EJECT);
-	swerve_shm_report(&t, NULL, rows, 2, 1, c, SWERVE_OUTCOME_HTTP_RESET,
-			  0, now);
-	swerve_shm_detach(&t);
-	swerve_config_free(cfg);
-}
-
 Test(swervectl_http, endpoints_json_has_counters_and_the_cause,
      .init = setup, .fini = teardown)
 {
 	const char *out;
 	char line[4096];
 
-	fill_table();
+	ctl_fill_web();
 	out = ctl("endpoints", "--json");
 	line_of(out, "\"endpoint\": \"127.0.0.2:18080\"", line, sizeof(line));
 	expect_in(line, "\"status\": \"ejected\"");
@@ -228,7 +136,7 @@ Test(swervectl_http, endpoints_table_shows_responses_and_why,
 	const char *out;
 	char line[4096];
 
-	fill_table();
+	ctl_fill_web();
 	out = ctl("endpoints", NULL);
 	expect_in(line_of(out, "SERVICE", line, sizeof(line)), "RESPONSES");
 	line_of(out, "127.0.0.2:18080", line, sizeof(line));
@@ -246,7 +154,7 @@ Test(swervectl_http, events_and_explain_name_the_cause,
 	const char *out;
 	char line[4096];
 
-	fill_table();
+	ctl_fill_web();
 	out = ctl("events", NULL);
 	expect_in(line_of(out, "TIME", line, sizeof(line)), "CAUSE");
 	line_of(out, "web 127.0.0.2:18080", line, sizeof(line));
@@ -277,7 +185,7 @@ static void fill_tls(void)
 	char err[256];
 	int i;
 
-	cr_assert_eq(swerve_shm_attach(shm, true, &t, err, sizeof(err)), 0,
+	cr_assert_eq(swerve_shm_attach(ctl_shm, true, &t, err, sizeof(err)), 0,
 		     "%s", err);
 	a = swerve_shm_row(&t, swerve_shm_endpoint_key(
 				   "web", "127.0.0.2:18443"), true);
@@ -346,7 +254,7 @@ Test(swervectl_http, endpoints_without_tls_services_show_no_tls,
 	char err[256];
 	const char *out;
 
-	cr_assert_eq(swerve_shm_attach(shm, true, &t, err, sizeof(err)), 0,
+	cr_assert_eq(swerve_shm_attach(ctl_shm, true, &t, err, sizeof(err)), 0,
 		     "%s", err);
 	swerve_shm_tls_note(swerve_shm_row(&t, swerve_shm_endpoint_key(
 			    "web", "127.0.0.2:18080"), true), false, false, 62);

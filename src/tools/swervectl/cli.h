@@ -21,6 +21,8 @@ struct cli_args {
 	const char *config;   /* -c, or NULL */
 	bool json;            /* --json */
 	const char *for_arg;  /* --for DURATION, or NULL */
+	const char *listen;   /* --listen ADDR:PORT (metrics), or NULL */
+	bool allow_remote;    /* --allow-remote: --listen beyond loopback */
 	bool help;
 	const char *cmd;
 	const char *pos[4];   /* positional arguments after the command */
@@ -50,5 +52,6 @@ int cmd_check(const struct cli_args *a);
 int cmd_explain(const struct cli_args *a);
 int cmd_events(const struct cli_args *a);
 int cmd_edit(const struct cli_args *a, enum edit_op op);
+int cmd_metrics(const struct cli_args *a);
 
 #endif

@@ -54,6 +54,12 @@ static void print_usage(FILE *f)
 	      "counters; with no\n"
 	      "                           argument remove the whole shared "
 	      "table\n"
+	      "  metrics [--listen ADDR:PORT [--allow-remote]]\n"
+	      "                           the table in Prometheus' text "
+	      "format; with --listen\n"
+	      "                           served on /metrics (PORT alone: "
+	      "127.0.0.1; only\n"
+	      "                           loopback without --allow-remote)\n"
 	      "  help                     this text\n"
 	      "\n"
 	      "options:\n"
@@ -122,6 +128,14 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
 			a->help = true;
 		} else if (opts && strcmp(s, "--json") == 0) {
 			a->json = true;
+		} else if (opts && strcmp(s, "--allow-remote") == 0) {
+			a->allow_remote = true;
+		} else if (opts && strcmp(s, "--listen") == 0) {
+			if (i + 1 >= argc)
+				return fail_usage("%s needs a value", s);
+			a->listen = argv[++i];
+		} else if (opts && strncmp(s, "--listen=", 9) == 0) {
+			a->listen = s + 9;
 		} else if (opts && (strcmp(s, "-c") == 0 ||
 				    strcmp(s, "--config") == 0 ||
 				    strcmp(s, "--for") == 0)) {
@@ -180,6 +194,10 @@ int main(int argc, char **argv)
 	if (a.cmd == NULL)
 		return fail_usage("no command");
 
+	if ((a.listen != NULL || a.allow_remote) &&
+	    strcmp(a.cmd, "metrics") != 0)
+		return fail_usage("--listen and --allow-remote are only for "
+				  "metrics");
 	if (strcmp(a.cmd, "endpoints") == 0)
 		rc = cmd_endpoints(&a);
 	else if (strcmp(a.cmd, "check") == 0)
@@ -194,6 +212,8 @@ int main(int argc, char **argv)
 		rc = cmd_edit(&a, EDIT_UNEJECT);
 	else if (strcmp(a.cmd, "reset") == 0)
 		rc = cmd_edit(&a, EDIT_RESET);
+	else if (strcmp(a.cmd, "metrics") == 0)
+		rc = cmd_metrics(&a);
 	else
 		return fail_usage("unknown command '%s'", a.cmd);
 
