@@ -2,6 +2,9 @@
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
+# The release, from the VERSION file; the tools also report the commit
+# (scripts/version.sh).
+VERSION := $(shell cat VERSION)
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 V       ?=
@@ -85,7 +88,7 @@ HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration clients faults asan demo bench install uninstall clean help deps check-exports check-door-selftest check-size
+.PHONY: all test unit integration clients faults asan demo bench install uninstall clean help deps check-exports check-door-selftest check-size FORCE
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -113,6 +116,19 @@ $(BUILD)/swervectl: $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/tools/swe
                     $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
+
+# The version header is rewritten on every run but replaced only when its
+# text changes (a new commit, a tree that became dirty), so the two tools
+# are rebuilt then and only then. Only they include it.
+VERSION_H = $(BUILD)/gen/swerve_version.h
+$(VERSION_H): FORCE
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scripts/version.sh . > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+FORCE:
+$(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/tools/swervectl/main.o: $(VERSION_H)
+$(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/tools/swervectl/main.o: \
+	SW_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/swerve: $(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/base/exe.o \
                 $(BUILD)/obj/base/libc.o
