@@ -88,7 +88,7 @@ HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration clients faults asan demo bench install uninstall clean help deps check-exports check-door-selftest check-size FORCE
+.PHONY: all test unit integration clients faults asan demo bench install uninstall install-preload clean help deps check-exports check-door-selftest check-size FORCE
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -326,24 +326,67 @@ bench:
 		bench-programs
 	$(Q)SWERVE_BUILD=$(abspath build-bench) scripts/bench.sh
 
-install: all
-	install -D -m 0755 $(BUILD)/libswerve.so $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so
-	install -D -m 0755 $(BUILD)/swervectl $(DESTDIR)$(PREFIX)/bin/swervectl
-	install -D -m 0755 $(BUILD)/swerve $(DESTDIR)$(PREFIX)/bin/swerve
-	install -D -m 0644 conf/swerve.ini $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
+# Where make install puts things. Every path is $(DESTDIR)$(PREFIX)/...
+# except host-wide mode's two system files (install-preload), which live
+# where the loader and the library look for them: /etc/ld.so.preload and
+# /etc/swerve/swerve.ini, under $(DESTDIR) too. The man pages (man/NAME.N,
+# N = 1, 5 or 8) and the bash completions (completion/COMMAND) are installed
+# when the tree has them.
+BINDIR   = $(PREFIX)/bin
+LIBDIR   = $(PREFIX)/lib/swerve
+DOCDIR   = $(PREFIX)/share/doc/swerve
+MANDIR   = $(PREFIX)/share/man
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+MAN_PAGES = $(wildcard man/*.1 man/*.5 man/*.8)
+BASH_COMPLETIONS = $(wildcard completion/*)
+INSTALLED = $(LIBDIR)/libswerve.so $(BINDIR)/swervectl $(BINDIR)/swerve \
+	$(DOCDIR)/swerve.ini \
+	$(foreach p,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
+	$(BASH_COMPLETIONS:completion/%=$(BASHCOMPDIR)/%)
 
+# The library goes in under a temporary name and is renamed over the old
+# one: with host-wide mode on, a program starting mid-install must find
+# either library whole, never no file or half of one.
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/libswerve.so $(DESTDIR)$(LIBDIR)/.libswerve.so.new
+	mv -f $(DESTDIR)$(LIBDIR)/.libswerve.so.new $(DESTDIR)$(LIBDIR)/libswerve.so
+	install -m 0755 $(BUILD)/swervectl $(BUILD)/swerve $(DESTDIR)$(BINDIR)/
+	install -m 0644 conf/swerve.ini $(DESTDIR)$(DOCDIR)/swerve.ini
+	$(Q)for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; \
+		echo "install -D -m 0644 $$p $$d/$${p##*/}"; \
+		install -D -m 0644 $$p $$d/$${p##*/} || exit 1; \
+	done
+	$(Q)for c in $(BASH_COMPLETIONS); do \
+		echo "install -D -m 0644 $$c $(DESTDIR)$(BASHCOMPDIR)/$${c##*/}"; \
+		install -D -m 0644 $$c $(DESTDIR)$(BASHCOMPDIR)/$${c##*/} || exit 1; \
+	done
+
+# Host-wide mode (README): opt-in, as root. Installs, writes the system
+# config from conf/swerve.ini if there is none (never over one), and lists
+# the library in /etc/ld.so.preload once, with a warning about what that
+# means and how to undo it (scripts/hostwide.sh).
+install-preload: install
+	$(Q)scripts/hostwide.sh enable "$(DESTDIR)" $(LIBDIR)/libswerve.so conf/swerve.ini
+
+# Host-wide mode is undone first: /etc/ld.so.preload must never name a
+# library that is gone. An edited /etc/swerve/swerve.ini stays.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so $(DESTDIR)$(PREFIX)/bin/swervectl \
-	      $(DESTDIR)$(PREFIX)/bin/swerve $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
+	$(Q)scripts/hostwide.sh disable "$(DESTDIR)" $(LIBDIR)/libswerve.so conf/swerve.ini
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan
 
 help:
-	@echo "targets: all (default) test unit integration clients faults asan demo bench install uninstall clean"
+	@echo "targets: all (default) test unit integration clients faults asan demo bench clean"
+	@echo "         install uninstall install-preload (host-wide mode, as root: see README)"
 	@echo "         fuzz (libFuzzer targets, FUZZ_SECONDS each; make test replays their corpus)"
 	@echo "         tsan (the integration suite over a ThreadSanitizer build)"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
+	@echo "         BINDIR LIBDIR DOCDIR MANDIR BASHCOMPDIR (under PREFIX)"
 	@echo "         FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS= FUZZ_TARGETS= (config table dns http)"
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/obj/*/*.d)

@@ -99,3 +99,126 @@ Test(packaging, both_tools_report_the_version_and_the_commit)
 		cr_assert_str_eq(r.out, want);
 	}
 }
+
+/* make -C SRC BUILD=... DESTDIR=<dest> PREFIX=/opt/sw <target>, with the
+ * runner's own make variables left out. */
+static void make(struct run *r, const char *dest, const char *target)
+{
+	char build[600], destdir[600];
+	const char *argv[] = { "env", "-u", "MAKEFLAGS", "-u", "MFLAGS",
+			       "-u", "MAKELEVEL", "make", "-s", "-C", src(),
+			       build, destdir, "PREFIX=/opt/sw", target,
+			       NULL };
+
+	snprintf(build, sizeof(build), "BUILD=%s", t_build());
+	snprintf(destdir, sizeof(destdir), "DESTDIR=%s", dest);
+	t_run(r, false, NULL, 120, argv);
+	cr_assert_eq(r->status, 0, "make %s: %s%s", target, r->out, r->err);
+}
+
+/* Every file (not directory) under <dir>, one per line, sorted. */
+static const char *files_under(const char *dir)
+{
+	static struct run r;
+	char cmd[700];
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && find . ! -type d | sed 's|^\\./||' | sort", dir);
+	t_run(&r, false, NULL, 10, argv);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	return r.out;
+}
+
+static bool sanitized_skip(void)
+{
+	/* A sanitizer build is the same files; a make run from here might
+	 * relink a tool without the sanitizer's flags. */
+	return t_sanitized();
+}
+
+Test(packaging, install_puts_every_file_under_destdir_and_prefix,
+     .timeout = 300)
+{
+	static struct run r;
+	char dest[600], path[700], listed[4096] = "";
+	const char *argv[] = { path, "-c", "/dev/null", "--", "sh", "-c",
+			       "echo \"$LD_PRELOAD\"", NULL };
+	const char *p;
+
+	if (sanitized_skip())
+		cr_skip_test("sanitizer build: install is tested by the plain one");
+	snprintf(dest, sizeof(dest), "%s/dest", t_dir());
+	make(&r, dest, "install");
+	snprintf(listed, sizeof(listed), "%s", files_under(dest));
+	for (p = listed; *p != '\0'; p = strchr(p, '\n') + 1)
+		cr_assert(strncmp(p, "opt/sw/", 7) == 0,
+			  "installed outside PREFIX: %.*s",
+			  (int)strcspn(p, "\n"), p);
+	cr_assert(strstr(listed, "opt/sw/bin/swerve\n") != NULL, "%s", listed);
+	cr_assert(strstr(listed, "opt/sw/bin/swervectl\n") != NULL);
+	cr_assert(strstr(listed, "opt/sw/lib/swerve/libswerve.so\n") != NULL);
+	cr_assert(strstr(listed, "opt/sw/share/doc/swerve/swerve.ini\n") != NULL);
+	cr_assert(strstr(listed, ".new") == NULL, "%s", listed);
+
+	/* The installed wrapper finds the installed library. */
+	snprintf(path, sizeof(path), "%s/opt/sw/bin/swerve", dest);
+	t_run(&r, false, NULL, 10, argv);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	snprintf(path, sizeof(path), "%s/opt/sw/lib/swerve/libswerve.so\n",
+		 dest);
+	cr_assert_str_eq(r.out, path);
+
+	make(&r, dest, "uninstall");
+	cr_assert_str_eq(files_under(dest), "", "left behind");
+	t_cleanup();
+}
+
+Test(packaging, install_preload_adds_one_line_and_uninstall_removes_it,
+     .timeout = 300)
+{
+	static struct run r;
+	char dest[600], preload[700], conf[700], example[700], edited[70000];
+	const char *lib = "/opt/sw/lib/swerve/libswerve.so";
+	char both[256];
+
+	if (sanitized_skip())
+		cr_skip_test("sanitizer build: install is tested by the plain one");
+	snprintf(dest, sizeof(dest), "%s/dest", t_dir());
+	snprintf(preload, sizeof(preload), "%s/etc/ld.so.preload", dest);
+	snprintf(conf, sizeof(conf), "%s/etc/swerve/swerve.ini", dest);
+	snprintf(example, sizeof(example), "%s/conf/swerve.ini", src());
+	snprintf(both, sizeof(both), "/opt/other/libother.so\n%s\n", lib);
+	cr_assert_eq(mkdir(dest, 0755), 0);
+	snprintf(edited, sizeof(edited), "%s/etc", dest);
+	cr_assert_eq(mkdir(edited, 0755), 0);
+	t_write("dest/etc/ld.so.preload", "/opt/other/libother.so\n");
+
+	make(&r, dest, "install-preload");
+	cr_assert_str_eq(slurp(preload), both);
+	cr_assert_str_eq(slurp(conf), slurp(example));
+	cr_assert(strstr(r.err, "WARNING") != NULL, "%s", r.err);
+	cr_assert(strstr(r.err, "make uninstall") != NULL, "%s", r.err);
+
+	/* Again, over an edited config: one line still, the edit kept. */
+	snprintf(edited, sizeof(edited), "%s; edited\n", slurp(example));
+	t_write("dest/etc/swerve/swerve.ini", edited);
+	make(&r, dest, "install-preload");
+	cr_assert_str_eq(slurp(preload), both);
+	cr_assert_str_eq(slurp(conf), edited);
+
+	make(&r, dest, "uninstall");
+	cr_assert_str_eq(slurp(preload), "/opt/other/libother.so\n");
+	cr_assert_str_eq(slurp(conf), edited);
+	cr_assert(strstr(r.err, "edited") != NULL, "%s", r.err);
+	cr_assert_str_eq(files_under(dest),
+			 "etc/ld.so.preload\netc/swerve/swerve.ini\n");
+
+	/* From nothing: uninstall leaves nothing, not even an empty file. */
+	cr_assert(unlink(preload) == 0 && unlink(conf) == 0);
+	make(&r, dest, "install-preload");
+	cr_assert_str_eq(slurp(preload), "/opt/sw/lib/swerve/libswerve.so\n");
+	make(&r, dest, "uninstall");
+	cr_assert_str_eq(files_under(dest), "");
+	t_cleanup();
+}
