@@ -88,7 +88,7 @@ HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration clients faults asan demo bench install uninstall install-preload clean help deps check-exports check-door-selftest check-size FORCE
+.PHONY: all test unit integration clients faults asan demo bench install uninstall install-preload dist distcheck clean help deps check-exports check-door-selftest check-size FORCE
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -377,12 +377,33 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	$(Q)rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
+# make dist: $(BUILD)/swerve-$(VERSION).tar.gz, the committed tree of HEAD
+# (git archive: uncommitted changes are not in it) plus a COMMIT file that
+# stands for git describe where there is no .git. make distcheck unpacks
+# it in a temporary directory, builds it there with make all and checks
+# the version the tools report; it takes as long as a build (about a
+# minute), so it is not part of make test: CI runs it.
+DIST = $(BUILD)/swerve-$(VERSION).tar.gz
+dist:
+	$(Q)test -e .git || { echo "make dist: needs a git checkout" >&2; exit 1; }
+	$(Q)mkdir -p $(BUILD)/dist
+	$(Q)git describe --always HEAD > $(BUILD)/dist/COMMIT
+	$(Q)git archive --format=tar.gz --prefix=swerve-$(VERSION)/ \
+		--add-file=$(BUILD)/dist/COMMIT -o $(DIST) HEAD
+	$(Q)if [ -n "$$(git status --porcelain --untracked-files=no)" ]; then \
+		echo "make dist: the tarball holds HEAD; uncommitted changes are not in it" >&2; fi
+	@echo "$(DIST) ($$(cat $(BUILD)/dist/COMMIT))"
+
+distcheck: dist
+	$(Q)scripts/distcheck.sh $(DIST) $(VERSION) $$(cat $(BUILD)/dist/COMMIT)
+
 clean:
 	rm -rf build build-asan build-fuzz build-tsan
 
 help:
 	@echo "targets: all (default) test unit integration clients faults asan demo bench clean"
 	@echo "         install uninstall install-preload (host-wide mode, as root: see README)"
+	@echo "         dist (the release tarball) distcheck (builds it in a temporary directory)"
 	@echo "         fuzz (libFuzzer targets, FUZZ_SECONDS each; make test replays their corpus)"
 	@echo "         tsan (the integration suite over a ThreadSanitizer build)"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="

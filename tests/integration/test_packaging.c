@@ -222,3 +222,59 @@ Test(packaging, install_preload_adds_one_line_and_uninstall_removes_it,
 	cr_assert_str_eq(files_under(dest), "");
 	t_cleanup();
 }
+
+/*
+ * make dist packs exactly HEAD's files plus COMMIT, and from the unpacked
+ * tree, where there is no .git, the version header carries that commit.
+ */
+Test(packaging, dist_packs_head_and_its_commit, .timeout = 120)
+{
+	static struct run r, files;
+	char path[700], cmd[2048], head[128];
+	const char *sh[] = { "sh", "-c", cmd, NULL };
+	const char *describe[] = { "git", "-C", src(), "describe", "--always",
+				   "HEAD", NULL };
+	const char *ls[] = { "git", "-C", src(), "ls-tree", "-r",
+			     "--name-only", "HEAD", NULL };
+	char version[64] = "";
+	long nfiles = 0;
+	const char *p;
+
+	snprintf(path, sizeof(path), "%s/.git", src());
+	if (!exists(path))
+		cr_skip_test("not a git checkout: nothing to pack");
+	t_run(&r, false, NULL, 30, describe);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	snprintf(head, sizeof(head), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+	snprintf(path, sizeof(path), "%s/VERSION", src());
+	sscanf(slurp(path), "%63s", version);
+	make(&r, t_dir(), "dist");
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && tar -xzf '%s/swerve-%s.tar.gz' && "
+		 "find swerve-%s ! -type d | sort",
+		 t_dir(), t_build(), version, version);
+	t_run(&files, false, NULL, 60, sh);
+	cr_assert_eq(files.status, 0, "%s", files.err);
+	t_run(&r, false, NULL, 30, ls);
+	for (p = r.out; *p != '\0'; p = strchr(p, '\n') + 1) {
+		snprintf(cmd, sizeof(cmd), "swerve-%s/%.*s\n", version,
+			 (int)strcspn(p, "\n"), p);
+		cr_assert(strstr(files.out, cmd) != NULL, "not packed: %s",
+			  cmd);
+		nfiles++;
+	}
+	for (p = files.out; *p != '\0'; p = strchr(p, '\n') + 1)
+		nfiles--;
+	cr_assert_eq(nfiles, -1, "HEAD's files and COMMIT, nothing else");
+	snprintf(path, sizeof(path), "%s/swerve-%s/COMMIT", t_dir(), version);
+	snprintf(cmd, sizeof(cmd), "%s\n", head);
+	cr_assert_str_eq(slurp(path), cmd);
+
+	snprintf(cmd, sizeof(cmd), "'%s/swerve-%s/scripts/version.sh' "
+		 "'%s/swerve-%s'", t_dir(), version, t_dir(), version);
+	t_run(&r, false, NULL, 30, sh);
+	snprintf(path, sizeof(path), "#define SWERVE_COMMIT \"%s\"\n", head);
+	cr_assert(strstr(r.out, path) != NULL, "%s", r.out);
+	t_cleanup();
+}
