@@ -48,13 +48,14 @@ static bool exists(const char *path)
 }
 
 /* The commit the build says it came from: git describe of the checkout,
- * else the tarball's COMMIT file, else "unknown" (scripts/version.sh). */
+ * else the tarball's COMMIT file, else "unknown" (scripts/version.sh).
+ * Without "-dirty": a file edited while the suite runs must not fail it. */
 static void expected_version(const char *tool, char *out, size_t cap)
 {
 	static struct run r;
 	char path[600], version[64] = "";
 	const char *argv[] = { "git", "-C", src(), "describe", "--always",
-			       "--dirty", NULL };
+			       NULL };
 
 	snprintf(path, sizeof(path), "%s/VERSION", src());
 	sscanf(slurp(path), "%63s", version);
@@ -73,6 +74,17 @@ static void expected_version(const char *tool, char *out, size_t cap)
 	snprintf(out, cap, "%s %s (commit %.64s)\n", tool, version, r.out);
 }
 
+/* <line> without the "-dirty" that marks a build with uncommitted
+ * changes (only the commit's own name may carry no other). */
+static char *undirty(char *line)
+{
+	char *d = strstr(line, "-dirty)\n");
+
+	if (d != NULL)
+		memmove(d, d + 6, strlen(d + 6) + 1);
+	return line;
+}
+
 Test(packaging, both_tools_report_the_version_and_the_commit)
 {
 	static struct run r;
@@ -87,7 +99,7 @@ Test(packaging, both_tools_report_the_version_and_the_commit)
 		expected_version(tools[i], want, sizeof(want));
 		t_run(&r, false, NULL, 10, argv);
 		cr_assert_eq(r.status, 0, "%s: %s", bin, r.err);
-		cr_assert_str_eq(r.out, want);
+		cr_assert_str_eq(undirty(r.out), want);
 		cr_assert_str_eq(r.err, "");
 	}
 	/* Among swervectl's options too, as GNU tools take it. */
@@ -96,7 +108,7 @@ Test(packaging, both_tools_report_the_version_and_the_commit)
 
 		t_run(&r, false, NULL, 10, argv);
 		cr_assert_eq(r.status, 0);
-		cr_assert_str_eq(r.out, want);
+		cr_assert_str_eq(undirty(r.out), want);
 	}
 }
 
