@@ -6,7 +6,10 @@
 # no .git to ask there), and installs it into a DESTDIR. The outer make's
 # variables are left out, so the build is the tarball's own defaults.
 set -eu
-[ $# -eq 3 ] || { echo "usage: distcheck.sh TARBALL VERSION COMMIT" >&2; exit 2; }
+if [ $# -ne 3 ]; then
+	echo "usage: distcheck.sh TARBALL VERSION COMMIT" >&2
+	exit 2
+fi
 tarball=$(realpath "$1")
 version=$2
 commit=$3

@@ -62,7 +62,8 @@ hostwide_enable() {
 	fi
 	# The loader splits ld.so.preload at blanks and colons.
 	case $lib in
-	*[[:space:]:]*) die "'$lib': the loader cannot read a path with blanks or ':'" ;;
+	*[[:space:]:]*)
+		die "'$lib': the loader splits a path with blanks or ':'" ;;
 	/*) ;;
 	*) die "'$lib' is not an absolute path" ;;
 	esac

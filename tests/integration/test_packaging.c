@@ -142,11 +142,12 @@ static const char *files_under(const char *dir)
 	return r.out;
 }
 
-static bool sanitized_skip(void)
+/* A sanitizer build installs the same files, and a make run from here
+ * might relink a tool without the sanitizer's flags. */
+static void skip_if_sanitized(void)
 {
-	/* A sanitizer build is the same files; a make run from here might
-	 * relink a tool without the sanitizer's flags. */
-	return t_sanitized();
+	if (t_sanitized())
+		cr_skip_test("a sanitizer build: the plain one tests install");
 }
 
 Test(packaging, install_puts_every_file_under_destdir_and_prefix,
@@ -158,8 +159,7 @@ Test(packaging, install_puts_every_file_under_destdir_and_prefix,
 			       "echo \"$LD_PRELOAD\"", NULL };
 	const char *p;
 
-	if (sanitized_skip())
-		cr_skip_test("sanitizer build: install is tested by the plain one");
+	skip_if_sanitized();
 	snprintf(dest, sizeof(dest), "%s/dest", t_dir());
 	make(&r, dest, "install");
 	snprintf(listed, sizeof(listed), "%s", files_under(dest));
@@ -170,7 +170,8 @@ Test(packaging, install_puts_every_file_under_destdir_and_prefix,
 	cr_assert(strstr(listed, "opt/sw/bin/swerve\n") != NULL, "%s", listed);
 	cr_assert(strstr(listed, "opt/sw/bin/swervectl\n") != NULL);
 	cr_assert(strstr(listed, "opt/sw/lib/swerve/libswerve.so\n") != NULL);
-	cr_assert(strstr(listed, "opt/sw/share/doc/swerve/swerve.ini\n") != NULL);
+	cr_assert(strstr(listed, "opt/sw/share/doc/swerve/swerve.ini\n") !=
+		  NULL);
 	cr_assert(strstr(listed, ".new") == NULL, "%s", listed);
 
 	/* The installed wrapper finds the installed library. */
@@ -194,8 +195,7 @@ Test(packaging, install_preload_adds_one_line_and_uninstall_removes_it,
 	const char *lib = "/opt/sw/lib/swerve/libswerve.so";
 	char both[256];
 
-	if (sanitized_skip())
-		cr_skip_test("sanitizer build: install is tested by the plain one");
+	skip_if_sanitized();
 	snprintf(dest, sizeof(dest), "%s/dest", t_dir());
 	snprintf(preload, sizeof(preload), "%s/etc/ld.so.preload", dest);
 	snprintf(conf, sizeof(conf), "%s/etc/swerve/swerve.ini", dest);
