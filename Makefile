@@ -2,6 +2,9 @@
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
+# The release, from the VERSION file; the tools also report the commit
+# (scripts/version.sh).
+VERSION := $(shell cat VERSION)
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 V       ?=
@@ -85,7 +88,7 @@ HELPERS = $(HELPER_SRCS:tests/helpers/%.c=$(BUILD)/tests/%)
 
 DEPS_STAMP = $(BUILD)/.deps-ok
 
-.PHONY: all test unit integration clients faults asan demo bench install uninstall clean help deps check-exports check-door-selftest check-size
+.PHONY: all test unit integration clients faults asan demo bench install uninstall install-preload dist distcheck clean help deps check-exports check-door-selftest check-size FORCE
 
 all: $(BUILD)/libswerve.so $(BUILD)/swervectl $(BUILD)/swerve check-exports
 
@@ -113,6 +116,19 @@ $(BUILD)/swervectl: $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/tools/swe
                     $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
+
+# The version header is rewritten on every run but replaced only when its
+# text changes (a new commit, a tree that became dirty), so the two tools
+# are rebuilt then and only then. Only they include it.
+VERSION_H = $(BUILD)/gen/swerve_version.h
+$(VERSION_H): FORCE
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scripts/version.sh . > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+FORCE:
+$(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/tools/swervectl/main.o: $(VERSION_H)
+$(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/tools/swervectl/main.o: \
+	SW_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/swerve: $(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/base/exe.o \
                 $(BUILD)/obj/base/libc.o
@@ -310,24 +326,88 @@ bench:
 		bench-programs
 	$(Q)SWERVE_BUILD=$(abspath build-bench) scripts/bench.sh
 
-install: all
-	install -D -m 0755 $(BUILD)/libswerve.so $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so
-	install -D -m 0755 $(BUILD)/swervectl $(DESTDIR)$(PREFIX)/bin/swervectl
-	install -D -m 0755 $(BUILD)/swerve $(DESTDIR)$(PREFIX)/bin/swerve
-	install -D -m 0644 conf/swerve.ini $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
+# Where make install puts things. Every path is $(DESTDIR)$(PREFIX)/...
+# except host-wide mode's two system files (install-preload), which live
+# where the loader and the library look for them: /etc/ld.so.preload and
+# /etc/swerve/swerve.ini, under $(DESTDIR) too. The man pages (man/NAME.N,
+# N = 1, 5 or 8) and the bash completions (completion/COMMAND) are installed
+# when the tree has them.
+BINDIR   = $(PREFIX)/bin
+LIBDIR   = $(PREFIX)/lib/swerve
+DOCDIR   = $(PREFIX)/share/doc/swerve
+MANDIR   = $(PREFIX)/share/man
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+MAN_PAGES = $(wildcard man/*.1 man/*.5 man/*.8)
+BASH_COMPLETIONS = $(wildcard completion/*)
+INSTALLED = $(LIBDIR)/libswerve.so $(BINDIR)/swervectl $(BINDIR)/swerve \
+	$(DOCDIR)/swerve.ini \
+	$(foreach p,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p))) \
+	$(BASH_COMPLETIONS:completion/%=$(BASHCOMPDIR)/%)
 
+# The library goes in under a temporary name and is renamed over the old
+# one: with host-wide mode on, a program starting mid-install must find
+# either library whole, never no file or half of one.
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/libswerve.so $(DESTDIR)$(LIBDIR)/.libswerve.so.new
+	mv -f $(DESTDIR)$(LIBDIR)/.libswerve.so.new $(DESTDIR)$(LIBDIR)/libswerve.so
+	install -m 0755 $(BUILD)/swervectl $(BUILD)/swerve $(DESTDIR)$(BINDIR)/
+	install -m 0644 conf/swerve.ini $(DESTDIR)$(DOCDIR)/swerve.ini
+	$(Q)for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; \
+		echo "install -D -m 0644 $$p $$d/$${p##*/}"; \
+		install -D -m 0644 $$p $$d/$${p##*/} || exit 1; \
+	done
+	$(Q)for c in $(BASH_COMPLETIONS); do \
+		echo "install -D -m 0644 $$c $(DESTDIR)$(BASHCOMPDIR)/$${c##*/}"; \
+		install -D -m 0644 $$c $(DESTDIR)$(BASHCOMPDIR)/$${c##*/} || exit 1; \
+	done
+
+# Host-wide mode (README): opt-in, as root. Installs, writes the system
+# config from conf/swerve.ini if there is none (never over one), and lists
+# the library in /etc/ld.so.preload once, with a warning about what that
+# means and how to undo it (scripts/hostwide.sh).
+install-preload: install
+	$(Q)scripts/hostwide.sh enable "$(DESTDIR)" $(LIBDIR)/libswerve.so conf/swerve.ini
+
+# Host-wide mode is undone first: /etc/ld.so.preload must never name a
+# library that is gone. An edited /etc/swerve/swerve.ini stays.
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so $(DESTDIR)$(PREFIX)/bin/swervectl \
-	      $(DESTDIR)$(PREFIX)/bin/swerve $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
+	$(Q)scripts/hostwide.sh disable "$(DESTDIR)" $(LIBDIR)/libswerve.so conf/swerve.ini
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)rmdir $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# make dist: $(BUILD)/swerve-$(VERSION).tar.gz, the committed tree of HEAD
+# (git archive: uncommitted changes are not in it) plus a COMMIT file that
+# stands for git describe where there is no .git. make distcheck unpacks
+# it in a temporary directory, builds it there with make all and checks
+# the version the tools report; it takes as long as a build (about a
+# minute), so it is not part of make test: CI runs it.
+DIST = $(BUILD)/swerve-$(VERSION).tar.gz
+dist:
+	$(Q)test -e .git || { echo "make dist: needs a git checkout" >&2; exit 1; }
+	$(Q)mkdir -p $(BUILD)/dist
+	$(Q)git describe --always HEAD > $(BUILD)/dist/COMMIT
+	$(Q)git archive --format=tar.gz --prefix=swerve-$(VERSION)/ \
+		--add-file=$(BUILD)/dist/COMMIT -o $(DIST) HEAD
+	$(Q)if [ -n "$$(git status --porcelain --untracked-files=no)" ]; then \
+		echo "make dist: the tarball holds HEAD; uncommitted changes are not in it" >&2; fi
+	@echo "$(DIST) ($$(cat $(BUILD)/dist/COMMIT))"
+
+distcheck: dist
+	$(Q)scripts/distcheck.sh $(DIST) $(VERSION) $$(cat $(BUILD)/dist/COMMIT)
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan
 
 help:
-	@echo "targets: all (default) test unit integration clients faults asan demo bench install uninstall clean"
+	@echo "targets: all (default) test unit integration clients faults asan demo bench clean"
+	@echo "         install uninstall install-preload (host-wide mode, as root: see README)"
+	@echo "         dist (the release tarball) distcheck (builds it in a temporary directory)"
 	@echo "         fuzz (libFuzzer targets, FUZZ_SECONDS each; make test replays their corpus)"
 	@echo "         tsan (the integration suite over a ThreadSanitizer build)"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
+	@echo "         BINDIR LIBDIR DOCDIR MANDIR BASHCOMPDIR (under PREFIX)"
 	@echo "         FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS= FUZZ_TARGETS= (config table dns http)"
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/obj/*/*.d)

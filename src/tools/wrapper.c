@@ -17,6 +17,7 @@
 
 #include "base/exe.h"
 #include "policy/config.h"
+#include "swerve_version.h" /* generated in the build directory */
 
 static void usage(FILE *out)
 {
@@ -28,6 +29,7 @@ static void usage(FILE *out)
 		"fail over between their endpoints.\n"
 		"  -c CONFIG   the config file to use (sets SWERVE_CONFIG)\n"
 		"  -h, --help  this text\n"
+		"  --version   the version and the commit it was built from\n"
 		"Environment: SWERVE_LIBRARY overrides where libswerve.so is "
 		"found.\n");
 }
@@ -128,6 +130,10 @@ int main(int argc, char **argv)
 			   strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("swerve %s (commit %s)\n", SWERVE_VERSION,
+			       SWERVE_COMMIT);
+			return fflush(stdout) == 0 ? 0 : 1;
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			config = argv[i + 1];
 			i += 2;

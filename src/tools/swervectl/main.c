@@ -26,6 +26,7 @@
 #include "base/swerve.h"
 #include "policy/config.h"
 #include "tools/swervectl/cli.h"
+#include "swerve_version.h" /* generated in the build directory */
 
 static void print_usage(FILE *f)
 {
@@ -67,6 +68,8 @@ static void print_usage(FILE *f)
 	      "$SWERVE_CONFIG, else\n"
 	      "                           " SWERVE_DEFAULT_CONFIG ")\n"
 	      "  -h, --help               this text\n"
+	      "  --version                the version and the commit it was "
+	      "built from\n"
 	      "\n"
 	      "ENDPOINT is written as in the endpoints listing, e.g. "
 	      "127.0.0.2:18080.\n"
@@ -179,11 +182,27 @@ const char *resolve_config_path(const struct cli_args *a)
 	return SWERVE_DEFAULT_CONFIG;
 }
 
+/* --version anywhere among the options, as GNU tools take it. */
+static bool wants_version(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--version") == 0)
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_args a;
 	int rc;
 
+	if (wants_version(argc, argv)) {
+		printf("swervectl %s (commit %s)\n", SWERVE_VERSION,
+		       SWERVE_COMMIT);
+		return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	}
 	rc = parse_args(argc, argv, &a);
 	if (rc != CLI_EXIT_OK)
 		return rc;
