@@ -542,6 +542,11 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 
 	if (swerve_guard || sa == NULL || len < sizeof(sa_family_t))
 		return swerve_libc_connect(fd, sa, len);
+	/* A local socket (syslog, nscd, D-Bus) never sets swerve up: in
+	 * host-wide mode most programs only ever connect those. */
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
+	    sa->sa_family != AF_UNSPEC)
+		return swerve_libc_connect(fd, sa, len);
 	cfg = swerve_runtime_config();
 	if (cfg == NULL || !sockaddr_v4(sa, len, &addr, &port) ||
 	    (addr & cfg->vip_mask) != cfg->vip_net) {

@@ -491,3 +491,34 @@ Test(hostwide, setuid_programs_use_the_system_config_and_their_own_table)
 	cr_assert_eq(field(r.out, "127.14.6.2:21461", "connects_ok"), 1,
 		     "%s", r.out);
 }
+
+/*
+ * A program that only talks to local sockets (syslog, nscd, D-Bus) gets
+ * nothing of swerve's in host-wide mode: no config read, no table made for
+ * its user. Only an IPv4 or IPv6 connect, or a name lookup, sets swerve up.
+ */
+Test(hostwide, a_program_that_connects_only_unix_sockets_makes_no_table)
+{
+	static struct run r;
+	const char *argv[] = {
+		"/usr/bin/python3", "-c", /* not a shim in root's home */
+		"import socket\n"
+		"l = socket.socket(socket.AF_UNIX)\n"
+		"l.bind('\\0swerve-hw-unix')\n"
+		"l.listen(1)\n"
+		"c = socket.socket(socket.AF_UNIX)\n"
+		"c.connect('\\0swerve-hw-unix')\n"
+		"print('ok')\n",
+		NULL
+	};
+
+	if (!t_have("setpriv"))
+		cr_skip_test("no setpriv(1) to run a program as another user");
+	enter_namespace();
+	turn_on();
+	run_as(&r, INVOKER, NULL, argv);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "ok\n");
+	cr_assert_neq(access("/dev/shm/swerve." INVOKER, F_OK), 0,
+		      "an AF_UNIX connect made the user's table");
+}
