@@ -201,8 +201,8 @@ static const char *tls_na(const struct client *c)
 {
 	switch (c->kind) {
 	case K_PG:
-		return "PostgreSQL asks for TLS inside its protocol "
-		       "(STARTTLS): not covered";
+		return "not covered: PostgreSQL asks for TLS inside its "
+		       "protocol, STARTTLS";
 	case K_SSH:
 		return "SSH has no TLS";
 	default:
