@@ -213,7 +213,9 @@ $(BUILD)/tests/clients: $(CLIENT_SRCS:tests/%.c=$(BUILD)/tests/obj/%.o) \
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) -lcriterion $(LDLIBS)
 
-clients: all $(BUILD)/tests/clients $(HELPERS)
+# Its TLS column runs tlsserve with the test certificates.
+clients: all $(BUILD)/tests/clients $(HELPERS) $(BUILD)/tests/tlsserve \
+         $(TLS_CERTS)
 	$(Q)$(TEST_ENV) $(BUILD)/tests/clients --jobs 1 --xml=$(BUILD)/clients.xml
 
 # The fault-injection suite (tests/faults): real clients under the library

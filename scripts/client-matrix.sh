@@ -43,15 +43,18 @@ primary endpoint (us-east1, the client's own region) fails, and a failover
 (us-west) stays healthy. Servers are real: `tests/helpers/httpd` for the HTTP
 clients, two PostgreSQL clusters for psql, two redis-servers for redis-cli,
 two sshds for ssh, two dumb-HTTP git servers (`python3 -m http.server` over a
-bare repository) for git. Everything runs on loopback (127.N.100-116.x, N
-20-59, chosen per run so that concurrent runs on one host stay apart).
+bare repository) for git; in the TLS column, two `tests/helpers/tlsserve`
+(two redis-servers with a TLS port only, for redis-cli). Everything runs on
+loopback (127.N.100-116.x, N 20-59, chosen per run so that concurrent runs
+on one host stay apart).
 Regenerate with `scripts/client-matrix.sh`; `make test` runs the same
 matrix (`make clients` alone), and the source is `tests/clients/test_clients.c`.
 
 Configuration: `consecutive_5xx_errors = 1`, `interval = 1s`,
-`connect_timeout = 1s`, `base_ejection_time = 1s` (60s in the blackhole and
-503 scenarios, so that their ejection outlasts them), `protocol = tcp` but in
-the 503 scenario (`protocol = http`). Each request is a new process.
+`connect_timeout = 1s`, `base_ejection_time = 1s` (60s in the blackhole,
+503 and TLS scenarios, so that their ejection outlasts them), `protocol = tcp`
+but in the 503 scenario and for the HTTP clients in the TLS one
+(`protocol = http`). Each request is a new process.
 
 Scenarios, 4 requests each unless noted:
 
@@ -66,10 +69,24 @@ Scenarios, 4 requests each unless noted:
   `Connection: close` (`tests/helpers/httpscript`, which logs each connection
   it accepts: the harness counts there which requests reached it). HTTP
   clients only; psql, redis-cli and ssh speak other protocols (`n/a`).
+* **TLS (dead primary)**: TLS origination, the reference scenario's HTTPS
+  half. The client still speaks plaintext to `mydb.com`; the service has
+  `tls = simple`, and its endpoints are the names `east.mydb.test` and
+  `west.mydb.test` (a `tests/helpers/dnsd` answers them; `resolution = dns`)
+  on port 18443, TLS servers with certificates for those names from the
+  build's test CA (`scripts/tls-certs.sh`, `tls_ca_certificates`), in a
+  fresh health table. swerve's relay thread picks the endpoint, makes the
+  handshake, verifies the certificate and relays. One request while the
+  primary lives (`E`), then the primary is killed (`SIGKILL`: its port
+  refuses) and 4 more follow: the relay fails over before the first byte,
+  so each is answered by the failover (`EWWWW`, time from the kill). HTTP
+  clients (`protocol = http`) and redis-cli (`protocol = tcp`, redis over
+  TLS); PostgreSQL asks for TLS inside its protocol (STARTTLS, not covered)
+  and SSH has none (`n/a`).
 
 A cell reads `ok/failed time sequence`: the time is from the scenario's start
 to the end of its first successful request (for *recovers*: from the restart
-to the first answer from the primary); the sequence says who answered each
+to the first answer from the primary; for *TLS*: from the kill); the sequence says who answered each
 request: `E` primary, `W` failover, `-` failed. The 503 cell is the sequence
 alone, with `5` for a request the primary answered with its 503: the
 application gets that answer as the server sent it (swerve only observes the
@@ -92,7 +109,10 @@ In the 503 scenario every HTTP client reads the status
 the 503 and every later one is answered by the failover: `5WWW`. A later
 request that reaches the primary fails the client. (swerve sees a status only
 when the application reads it: a client that closed without reading would
-keep going to the primary; none of these does.)
+keep going to the primary; none of these does.) In the TLS column no client
+loses a request: `EWWWW` for every one it applies to. nc (`-N`) and socat
+shut their write side down after the request; the relay passes that
+half-close on to the endpoint and still brings the answer back.
 
 ## Results
 

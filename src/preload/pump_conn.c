@@ -43,8 +43,8 @@
 
 /* Per direction: one TLS record's worth of plaintext. */
 #define PUMP_BUF 16384
-/* After the application closed its side of a tcp service's connection,
- * the endpoint has this long to close its own. */
+/* After the application closed its side of a connection, the endpoint
+ * has this long to close its own. */
 #define HALF_CLOSED_MS 60000
 /* The 503 is left this long for the application to read. */
 #define DRAIN_MS 5000
@@ -249,6 +249,7 @@ static void give_up(struct swerve_pump_conn *c, uint64_t now)
 }
 
 static void attempt_next(struct swerve_pump_conn *c, uint64_t now);
+static bool app_gone(struct swerve_pump_conn *c, uint64_t now);
 
 /*
  * The current attempt failed with <err> (a TCP error, or -EPROTO /
@@ -489,10 +490,15 @@ uint64_t swerve_pump_conn_deadline(const struct swerve_pump_conn *c)
 
 void swerve_pump_conn_expire(struct swerve_pump_conn *c, uint64_t now)
 {
-	if (c->ph == PH_CONNECT || c->ph == PH_HANDSHAKE)
+	if (c->ph == PH_CONNECT || c->ph == PH_HANDSHAKE) {
 		attempt_failed(c, ETIMEDOUT, 0, "connect_timeout", now);
-	else
-		finish(c, c->ph == PH_RELAY);
+		return;
+	}
+	/* A half-closed http client whose request is still unanswered
+	 * after HALF_CLOSED_MS has waited response_timeout too. */
+	if (c->ph == PH_RELAY)
+		app_gone(c, now);
+	finish(c, c->ph == PH_RELAY);
 }
 
 /* Events of the HTTP tracker, gathered for one report. */
@@ -528,15 +534,19 @@ static void observe(struct swerve_pump_conn *c, bool response,
 }
 
 /* The application is gone: a request it left unanswered for
- * response_timeout is the endpoint's timeout (as on a routed socket). */
-static void app_gone(struct swerve_pump_conn *c, uint64_t now)
+ * response_timeout is the endpoint's timeout (as on a routed socket).
+ * True when it counted one. */
+static bool app_gone(struct swerve_pump_conn *c, uint64_t now)
 {
 	const struct swerve_service *svc = svc_of(c);
 
 	if (c->http && c->ep >= 0 &&
-	    swerve_httptrack_abandoned(&c->t, now, svc->response_timeout_ms))
+	    swerve_httptrack_abandoned(&c->t, now, svc->response_timeout_ms)) {
 		swerve_fdtrack_record(c->s, (unsigned)c->ep,
 				      SWERVE_OUTCOME_HTTP_TIMEOUT, 0);
+		return true;
+	}
+	return false;
 }
 
 /* Application -> buffer -> endpoint. -1: the connection ended. */
@@ -554,11 +564,13 @@ static int pump_up(struct swerve_pump_conn *c, uint64_t now)
 			moved = true;
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 			c->app_eof = true;
-			if (n < 0 || c->http) {
-				/* A reset, or an http client that closed:
-				 * done with the connection (Envoy's HTTP
-				 * connection manager closes on it too). */
-				app_gone(c, now);
+			/* An end of input is a half-close, passed on as the
+			 * kernel does on a routed socket: an http client that
+			 * shuts its side down after its request (nc -N,
+			 * socat) still reads the answer. A reset, or an end
+			 * after the request waited response_timeout unanswered
+			 * (a client that gave up), ends the connection. */
+			if (app_gone(c, now) || n < 0) {
 				finish(c, false);
 				return -1;
 			}
@@ -603,7 +615,11 @@ static int pump_down(struct swerve_pump_conn *c, uint64_t now)
 			c->want_rd = want;
 		} else {
 			c->up_eof = true;
-			observe(c, true, NULL, 0, now);
+			/* An end that follows the application's own is the
+			 * endpoint's answer to it (a server may drop a
+			 * request whose client went away), not a reset. */
+			if (!c->app_eof)
+				observe(c, true, NULL, 0, now);
 			if (n < 0 && c->dlen == c->doff) {
 				/* Reset by the endpoint: so is the app. */
 				finish(c, true);

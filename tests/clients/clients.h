@@ -59,6 +59,8 @@ struct client {
 #define CONNECT_TIMEOUT 1.0 /* seconds, the configured connect_timeout */
 #define SLACK 1.0           /* scheduling, a cold cache, a busy CI box */
 #define RECOVER_WITHIN 6.0  /* restart to first answer from the primary */
+#define TLS_PORT 18443      /* the TLS servers of the TLS column */
+#define NAMES_PORT 15600    /* the dnsd that names them, on its own address */
 
 /* One scenario's outcome. */
 struct outcome {
@@ -73,6 +75,7 @@ struct outcome {
 struct bed {
 	const struct client *c;
 	char east[40], west[40];
+	char names[40];    /* the dnsd of the TLS column */
 	int port;          /* endpoint port */
 	int svc_port;      /* the port the client dials */
 	char dir[256];     /* t_dir(), for "@D" */
@@ -119,5 +122,18 @@ void stop_real(struct bed *b, pid_t pid);
  * its one queue slot taken, so SYNs go unanswered whatever the
  * protocol. */
 pid_t start_blackhole(struct bed *b);
+
+/* The TLS column's servers, on TLS_PORT with the certificates of the
+ * build (east.mydb.test, west.mydb.test): tlsserve for the HTTP clients,
+ * redis-server with a TLS port only for redis-cli; -1 when it would not
+ * start. */
+pid_t start_tls(struct bed *b, bool east);
+
+/* A dnsd on <b->names>:NAMES_PORT that names east.mydb.test and
+ * west.mydb.test; -1 when it would not start. */
+pid_t start_names(struct bed *b);
+
+/* The directory of the build's test certificates (scripts/tls-certs.sh). */
+const char *tls_certs(void);
 
 #endif

@@ -1,8 +1,10 @@
 /*
  * servers.c: the real servers of the client matrix (httpd, two PostgreSQL
  * clusters, redis-servers, sshds, dumb-HTTP git servers) on the loopback
- * addresses of one client's test, set up, started and stopped, and the
- * blackhole that stands in for a dead primary. Single-threaded.
+ * addresses of one client's test, set up, started and stopped, the
+ * blackhole that stands in for a dead primary, and the TLS column's
+ * servers (tlsserve, or redis-server with a TLS port) with the dnsd that
+ * names them. Single-threaded.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -338,4 +340,69 @@ void stop_real(struct bed *b, pid_t pid)
 pid_t start_blackhole(struct bed *b)
 {
 	return t_server(b->east, b->port, "blackhole", "backlog");
+}
+
+const char *tls_certs(void)
+{
+	static char dir[400];
+
+	snprintf(dir, sizeof(dir), "%s/tests/tls-certs", t_build());
+	return dir;
+}
+
+pid_t start_tls(struct bed *b, bool east)
+{
+	const char *addr = east ? b->east : b->west;
+	const char *r = role_name(east);
+	char port[16], log[320], cert[450], key[450], ca[450], name[80];
+	char listen[64];
+
+	snprintf(port, sizeof(port), "%d", TLS_PORT);
+	snprintf(log, sizeof(log), "%s/tls-%s.log", b->dir, r);
+	snprintf(cert, sizeof(cert), "%s/%s.pem", tls_certs(), r);
+	snprintf(key, sizeof(key), "%s/%s.key", tls_certs(), r);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_certs());
+	if (b->c->kind == K_REDIS) {
+		/* A TLS port only: a plaintext byte never gets an answer. */
+		const char *argv[] = { "redis-server", "--bind", addr,
+				       "--port", "0", "--tls-port", port,
+				       "--tls-cert-file", cert,
+				       "--tls-key-file", key,
+				       "--tls-ca-cert-file", ca,
+				       "--tls-auth-clients", "no",
+				       "--save", "", "--appendonly", "no",
+				       "--protected-mode", "no",
+				       "--dir", b->dir, NULL };
+
+		return spawn_server(argv, NULL, SIGTERM, log, addr, TLS_PORT);
+	}
+	/* The body names the server the way marker() expects: for git, an
+	 * info/refs line (git ls-remote prints it; the request for HEAD gets
+	 * the same body, which git ignores). */
+	if (b->c->kind == K_GIT)
+		snprintf(name, sizeof(name), "%040d\trefs/heads/%s", 1, r);
+	else
+		snprintf(name, sizeof(name), "served-by-%s", r);
+	snprintf(listen, sizeof(listen), "%s:%d", addr, TLS_PORT);
+	{
+		char *argv[] = { (char *)"tlsserve", (char *)"--listen",
+				 listen, (char *)"--cert", cert,
+				 (char *)"--key", key, (char *)"--name", name,
+				 (char *)"--log", log, NULL };
+
+		return t_start(argv);
+	}
+}
+
+pid_t start_names(struct bed *b)
+{
+	char zone[200], port[16];
+	char *argv[] = { (char *)"dnsd", b->names, port, NULL, NULL };
+
+	snprintf(zone, sizeof(zone),
+		 "east.mydb.test 30 A %s\nwest.mydb.test 30 A %s\n", b->east,
+		 b->west);
+	snprintf(port, sizeof(port), "%d", NAMES_PORT);
+	argv[3] = t_write("zone", zone);
+	return t_start(argv);
 }

@@ -20,10 +20,17 @@
  * request, and a client that only ever tries one address at most the one
  * request that met the dead endpoint before it was known dead.
  *
- * A last scenario makes the service protocol = http with a primary that
+ * A fourth scenario makes the service protocol = http with a primary that
  * answers 503: the HTTP clients read that status, so the first request
  * meets the 503 and swerve ejects the primary for every later one (psql,
  * redis-cli and ssh speak other protocols: n/a).
+ *
+ * The last one is TLS origination: the client still speaks plaintext to
+ * mydb.com, and swerve's relay thread originates verified TLS to two TLS
+ * servers named by a dnsd (tlsserve; redis-server with a TLS port for
+ * redis-cli). The primary answers once, is killed, and every later
+ * request is answered by the failover: the relay fails over before the
+ * first byte, so no client loses one (psql and ssh: n/a).
  */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
@@ -56,29 +63,51 @@ static bool sanitized(void)
 	return extra != NULL && extra[0] != '\0';
 }
 
+/*
+ * The service mydb: endpoints east (us-east1) and west (us-west) at their
+ * addresses, or with <tls> as the names east.mydb.test and west.mydb.test
+ * (the dnsd of start_names()) on TLS_PORT, with TLS originated by swerve
+ * and verified against the build's test CA.
+ */
 static void write_config(struct bed *b, const char *base_ejection,
-			 bool http)
+			 bool http, bool tls)
 {
-	char text[2048];
+	char text[2048], names[80] = "", tls_lines[600] = "";
+	char east[64], west[64];
 
+	if (tls) {
+		snprintf(names, sizeof(names), "dns_servers = %s:%d\n",
+			 b->names, NAMES_PORT);
+		snprintf(east, sizeof(east), "east.mydb.test:%d", TLS_PORT);
+		snprintf(west, sizeof(west), "west.mydb.test:%d", TLS_PORT);
+		snprintf(tls_lines, sizeof(tls_lines),
+			 "resolution             = dns\n"
+			 "tls                    = simple\n"
+			 "tls_ca_certificates    = %s/ca.pem\n", tls_certs());
+	} else {
+		snprintf(east, sizeof(east), "%s:%d", b->east, b->port);
+		snprintf(west, sizeof(west), "%s:%d", b->west, b->port);
+	}
 	snprintf(text, sizeof(text),
 		 "[swerve]\n"
 		 "locality = us-east1\n"
 		 "vip_cidr = 127.79.0.0/16\n"
 		 "log = warn\n"
+		 "%s"
 		 "\n"
 		 "[service mydb]\n"
 		 "hosts     = mydb.com\n"
 		 "ports     = %d\n"
-		 "endpoint  = %s:%d locality=us-east1\n"
-		 "endpoint  = %s:%d locality=us-west\n"
+		 "endpoint  = %s locality=us-east1\n"
+		 "endpoint  = %s locality=us-west\n"
 		 "consecutive_5xx_errors = 1\n"
 		 "interval               = 1s\n"
 		 "base_ejection_time     = %s\n"
 		 "connect_timeout        = 1s\n"
-		 "protocol               = %s\n",
-		 b->svc_port, b->east, b->port, b->west, b->port,
-		 base_ejection, http ? "http" : "tcp");
+		 "protocol               = %s\n"
+		 "%s",
+		 names, b->svc_port, east, west, base_ejection,
+		 http ? "http" : "tcp", tls_lines);
 	snprintf(b->config, sizeof(b->config), "%s",
 		 t_write("swerve.ini", text));
 	snprintf(b->shm, sizeof(b->shm), "%s", t_shm());
@@ -166,6 +195,21 @@ static const char *fallback_name(enum fallback fb)
 	return fb == NEXT ? "next" : fb == BLOCKING ? "blocking" : "single";
 }
 
+/* Why the TLS column does not apply to <c>, or NULL when it does: HTTP,
+ * and redis, whose TLS port speaks TLS from the first byte. */
+static const char *tls_na(const struct client *c)
+{
+	switch (c->kind) {
+	case K_PG:
+		return "not covered: PostgreSQL asks for TLS inside its "
+		       "protocol, STARTTLS";
+	case K_SSH:
+		return "SSH has no TLS";
+	default:
+		return NULL;
+	}
+}
+
 static char rows_dir[512];
 
 static const char *rows(void)
@@ -199,7 +243,7 @@ static void skip(const struct client *c, const char *why)
 {
 	char text[400];
 
-	snprintf(text, sizeof(text), "- | - | - | - | SKIP: %s", why);
+	snprintf(text, sizeof(text), "- | - | - | - | - | SKIP: %s", why);
 	write_row(c, text, "");
 	/* Criterion reports skips only when verbose: say it anyway. */
 	fprintf(stderr, "[SKIP] clients::%s: %s\n", c->name, why);
@@ -272,7 +316,8 @@ static const struct client *runnable(size_t idx)
 
 /*
  * The ports and addresses of <c>'s test: 127.N.(100 + idx).2 is the
- * primary (us-east1, the client's region), .3 the failover (us-west).
+ * primary (us-east1, the client's region), .3 the failover (us-west), .4
+ * the dnsd of the TLS column.
  */
 static void place(struct bed *b, const struct client *c, size_t idx)
 {
@@ -296,8 +341,12 @@ static void place(struct bed *b, const struct client *c, size_t idx)
 			 100 + idx);
 		snprintf(b->west, sizeof(b->west), "127.%u.%zu.3", octet,
 			 100 + idx);
+		snprintf(b->names, sizeof(b->names), "127.%u.%zu.4", octet,
+			 100 + idx);
 		if (!listening(b->east, b->port) &&
-		    !listening(b->west, b->port))
+		    !listening(b->west, b->port) &&
+		    !listening(b->east, TLS_PORT) &&
+		    !listening(b->west, TLS_PORT))
 			break;
 	}
 	snprintf(b->dir, sizeof(b->dir), "%s", t_dir());
@@ -307,6 +356,13 @@ static void place(struct bed *b, const struct client *c, size_t idx)
  * the reason in <why>. */
 static bool prepare(struct bed *b, char *why, size_t cap)
 {
+	char ca[450];
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_certs());
+	if (tls_na(b->c) == NULL && access(ca, R_OK) != 0) {
+		snprintf(why, cap, "no %.250s: make clients makes it", ca);
+		return false;
+	}
 	if (strncmp(b->c->name, "java", 4) == 0) {
 		t_write("Huc.java", java_huc);
 		t_write("Hc.java", java_hc);
@@ -391,7 +447,7 @@ static void answers_503(struct bed *b, struct outcome *o, char *err,
 		snprintf(err, cap, "the 503 primary did not start");
 		return;
 	}
-	write_config(b, "60s", true);
+	write_config(b, "60s", true, false);
 	while (len < REQUESTS) {
 		struct outcome one;
 		int before = east_conns(b);
@@ -414,9 +470,46 @@ static void answers_503(struct bed *b, struct outcome *o, char *err,
 }
 
 /*
+ * (5) TLS origination: a tls = simple service (protocol = http, tcp for
+ * redis) whose endpoints are the names east.mydb.test and west.mydb.test,
+ * each a TLS server with a certificate for its name, in a fresh table.
+ * The client speaks plaintext to mydb.com; swerve's relay originates TLS.
+ * One request while the primary lives, then the primary is killed
+ * (SIGKILL: its port refuses) and REQUESTS more, each of which the relay
+ * fails over before its first byte. The time is from the kill.
+ */
+static void tls_dead_primary(struct bed *b, struct outcome *o, char *err,
+			     size_t cap)
+{
+	pid_t dns, east = 0, west = 0;
+
+	dns = start_names(b);
+	if (dns > 0) {
+		east = start_tls(b, true);
+		west = start_tls(b, false);
+	}
+	if (dns <= 0 || east <= 0 || west <= 0) {
+		snprintf(err, cap, "TLS column: %s did not start (see %s)",
+			 dns <= 0 ? "dnsd" : east <= 0 ? "east" : "west",
+			 b->dir);
+		goto out;
+	}
+	write_config(b, "60s", b->c->on503 != NOT_HTTP, true);
+	requests(b, o, 1);
+	o->first = -1;
+	kill(east, SIGKILL);
+	waitpid(east, NULL, 0);
+	east = 0;
+	requests(b, o, REQUESTS);
+out:
+	stop_real(b, east);
+	stop_real(b, west);
+	t_stop(dns);
+}
+
+/*
  * Runs the scenarios of <b> into <s> (refused, blackholed, recovered,
- * answers 503) and
- * stops every server. A failure of the harness itself, not a verdict on
+ * answers 503, TLS with a dead primary) and stops every server. A failure of the harness itself, not a verdict on
  * the library, goes to <err>.
  */
 static void scenarios(struct bed *b, struct outcome *s, char *err,
@@ -435,7 +528,7 @@ static void scenarios(struct bed *b, struct outcome *s, char *err,
 	}
 	/* A healthy request first: its time is the client's own cost, and
 	 * if it fails the harness or the client is broken, not failover. */
-	write_config(b, "1s", false);
+	write_config(b, "1s", false, false);
 	outcome_init(&base);
 	who = request(b, &base, &b->base);
 	if (who != 'E') {
@@ -464,12 +557,14 @@ static void scenarios(struct bed *b, struct outcome *s, char *err,
 		snprintf(err, cap, "blackhole did not start");
 		goto out;
 	}
-	write_config(b, "60s", false);
+	write_config(b, "60s", false, false);
 	requests(b, &s[1], REQUESTS);
 	t_stop(hole);
 	hole = 0;
 	if (b->c->on503 != NOT_HTTP)
 		answers_503(b, &s[3], err, cap);
+	if (err[0] == '\0' && tls_na(b->c) == NULL)
+		tls_dead_primary(b, &s[4], err, cap);
 out:
 	t_stop(hole);
 	stop_real(b, b->east_pid);
@@ -546,14 +641,38 @@ static void cell_503(char *buf, size_t cap, const struct client *c,
 		snprintf(buf, cap, "%s", o->seq);
 }
 
+/* The TLS column: the primary answers over TLS while it lives, and once
+ * it is dead every request is answered by the failover. */
+static void judge_tls(const struct bed *b, const struct outcome *s5,
+		      char *verdict, size_t cap)
+{
+	if (tls_na(b->c) != NULL)
+		return;
+	if (s5->failed != 0)
+		fault(verdict, cap, "TLS: %d failed (%s): %s", s5->failed,
+		      s5->seq, s5->lasterr);
+	else if (strcmp(s5->seq, "EWWWW") != 0)
+		fault(verdict, cap, "TLS: answered by %s, not EWWWW",
+		      s5->seq);
+}
+
+static void cell_tls(char *buf, size_t cap, const struct client *c,
+		     const struct outcome *o)
+{
+	if (tls_na(c) != NULL)
+		snprintf(buf, cap, "n/a (%s)", tls_na(c));
+	else
+		cell(buf, cap, o);
+}
+
 /* The whole matrix row of clients[<idx>]. */
 static void run_client(size_t idx)
 {
 	const struct client *c = runnable(idx);
 	struct bed bed, *b = &bed;
-	struct outcome s[4];
+	struct outcome s[5];
 	char why[300], verdict[1200] = "", text[2000], c1[64], c2[64], c3[64];
-	char c4[128];
+	char c4[128], c5[128];
 	char err[400] = "";
 	int i;
 
@@ -563,12 +682,12 @@ static void run_client(size_t idx)
 		cr_assert_fail("%s", why);
 		return;
 	}
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		outcome_init(&s[i]);
 	scenarios(b, s, err, sizeof(err));
 	if (err[0] != '\0') {
 		/* Not a verdict on the library: the test itself failed. */
-		snprintf(text, sizeof(text), "- | - | - | - | HARNESS");
+		snprintf(text, sizeof(text), "- | - | - | - | - | HARNESS");
 		write_row(c, text, err);
 		t_cleanup();
 		cr_assert_fail("%s: %s", c->name, err);
@@ -576,12 +695,14 @@ static void run_client(size_t idx)
 	}
 	judge(b, s, verdict, sizeof(verdict));
 	judge_503(b, &s[3], verdict, sizeof(verdict));
+	judge_tls(b, &s[4], verdict, sizeof(verdict));
 	cell(c1, sizeof(c1), &s[0]);
 	cell(c2, sizeof(c2), &s[1]);
 	cell(c3, sizeof(c3), &s[2]);
 	cell_503(c4, sizeof(c4), c, &s[3]);
-	snprintf(text, sizeof(text), "%s | %s | %s | %s | %s", c1, c2, c3, c4,
-		 verdict[0] != '\0' ? "FAIL" : "ok");
+	cell_tls(c5, sizeof(c5), c, &s[4]);
+	snprintf(text, sizeof(text), "%s | %s | %s | %s | %s | %s", c1, c2, c3,
+		 c4, c5, verdict[0] != '\0' ? "FAIL" : "ok");
 	write_row(c, text, verdict);
 	t_cleanup();
 	cr_assert(verdict[0] == '\0', "%s (%s, base %.2f s): %s", c->name,
@@ -615,8 +736,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 		return;
 	fprintf(out,
 		"| client | on a late failure | refused | blackholed | "
-		"recovers | 503 (http) | verdict |\n"
-		"|---|---|---|---|---|---|---|\n");
+		"recovers | 503 (http) | TLS (dead primary) | verdict |\n"
+		"|---|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < nclients; i++) {
 		snprintf(path, sizeof(path), "%s/%s.row", rows(),
 			 clients[i].name);
@@ -641,7 +762,8 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 		return;
 	printf("\nclient matrix (ok/failed, time to first success, who "
 	       "answered: E primary, W failover, 5 the primary's 503, "
-	       "- failed), in %s:\n", path);
+	       "- failed; TLS: the primary killed after the E), in %s:\n",
+	       path);
 	while (fgets(line, sizeof(line), in) != NULL)
 		fputs(line, stdout);
 	fclose(in);

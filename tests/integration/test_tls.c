@@ -647,3 +647,59 @@ Test(tls, a_relay_whose_descriptor_the_application_closed_stops, .timeout = 60)
 		     "%s", r.err);
 	tw_stop(&t);
 }
+
+/*
+ * An http client that shuts its write side down after its request (nc -N,
+ * socat at the end of its input) still gets the answer: the half-close
+ * passes through as it does on a routed connection, where the kernel
+ * carries it. The endpoint is stopped once the handshake is done and
+ * until the pump has had the request and the end of input for 300 ms, so
+ * that the end of input always comes before the answer (before, the pump
+ * closed the connection on it, and the answer was lost).
+ */
+Test(tls, an_http_client_that_half_closes_still_gets_its_answer,
+     .timeout = 60)
+{
+	const char *argv[] = {
+		"python3", "-c",
+		"import os, socket, sys, time\n"
+		"s = socket.create_connection(('mydb.com', 80), timeout=10)\n"
+		"while not os.path.exists(sys.argv[1]):\n"
+		"    time.sleep(0.01)\n"
+		"s.sendall(b'GET / HTTP/1.1\\r\\nHost: mydb.com\\r\\n\\r\\n')\n"
+		"s.shutdown(socket.SHUT_WR)\n"
+		"print(s.makefile('rb').read().decode())\n",
+		NULL, NULL
+	};
+	const char *eopts[] = { "--name", "east", NULL };
+	char cv[600], sv[128], out[400], go[400];
+	const char *env[] = { cv, sv, NULL };
+	const char *answer;
+	struct tw t;
+	pid_t c;
+	int i;
+
+	tw_config(&t, 20, "tls = simple", "protocol = http\n");
+	tw_start(&t, eopts);
+	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", t.config);
+	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", t.shm);
+	snprintf(out, sizeof(out), "%s/client.out", t_dir());
+	snprintf(go, sizeof(go), "%s/go", t_dir());
+	argv[3] = go;
+	c = t_spawn(true, env, out, argv);
+	cr_assert(c > 0);
+	for (i = 0; i < 500 && field(&t, t.east_ep, "tls_handshakes_ok") < 1;
+	     i++)
+		usleep(20 * 1000);
+	cr_assert_eq(field(&t, t.east_ep, "tls_handshakes_ok"), 1);
+	kill(t.e, SIGSTOP);
+	t_write("go", "");
+	usleep(300 * 1000);
+	kill(t.e, SIGCONT);
+	cr_assert_eq(t_reap(c, 20), 0, "%s", slurp(out));
+	answer = slurp(out);
+	cr_assert(strstr(answer, "200") != NULL &&
+		  strstr(answer, "east") != NULL, "answer: [%s]", answer);
+	cr_assert_eq(field(&t, t.east_ep, "responses_2xx"), 1);
+	tw_stop(&t);
+}
