@@ -139,14 +139,7 @@ connect_timeout = 2s
 
 # The same answer over TLS, which swerve originates (the pump), verifying
 # nginx's certificate against the test CA by the name east.mydb.test.
-[service webtls]
-hosts = webtls.bench
-ports = $BE_PORT
-endpoint = $PRIMARY:$TLS_PORT locality=bench-a
-protocol = http
-tls = simple
-tls_ca_certificates = $CERTS/ca.pem
-tls_sni = east.mydb.test
+$(tls_service webtls "$CERTS/ca.pem" "$TLS_NAME")
 consecutive_5xx_errors = 1
 interval = 1s
 base_ejection_time = 1s
@@ -154,23 +147,9 @@ connect_timeout = 2s
 
 # The refusal checks (tls.sh): the same endpoint, trusting another CA, and
 # expecting another name. Neither may get a response.
-[service webtlsca]
-hosts = webtlsca.bench
-ports = $BE_PORT
-endpoint = $PRIMARY:$TLS_PORT locality=bench-a
-protocol = http
-tls = simple
-tls_ca_certificates = $CERTS/wrong-ca.pem
-tls_sni = east.mydb.test
+$(tls_service webtlsca "$CERTS/wrong-ca.pem" "$TLS_NAME")
 
-[service webtlsname]
-hosts = webtlsname.bench
-ports = $BE_PORT
-endpoint = $PRIMARY:$TLS_PORT locality=bench-a
-protocol = http
-tls = simple
-tls_ca_certificates = $CERTS/ca.pem
-tls_sni = west.mydb.test
+$(tls_service webtlsname "$CERTS/ca.pem" west.mydb.test)
 EOF
 "$CTL" -c "$T/web.ini" check >/dev/null || die "bad web config"
 

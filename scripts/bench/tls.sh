@@ -50,6 +50,22 @@ tls_backend_conf() {
 EOF
 }
 
+# tls_service NAME CA SNI: swerve's side, a [service NAME] of web.ini whose
+# one endpoint is the TLS backend, trusting CA, sending SNI and checking
+# the certificate by it.
+tls_service() {
+	cat <<EOF
+[service $1]
+hosts = $1.bench
+ports = $BE_PORT
+endpoint = $PRIMARY:$TLS_PORT locality=bench-a
+protocol = http
+tls = simple
+tls_ca_certificates = $2
+tls_sni = $3
+EOF
+}
+
 # The proxies' configs: tls_conf_SETUP DIR PORT CA NAME writes the config
 # of SETUP listening on $FRONT:PORT, trusting CA and checking NAME (sent
 # as SNI too). The timed instances get the test CA and east.mydb.test; the
