@@ -7,9 +7,10 @@
 # cases of one round run back to back, the ratio is taken per round, and the
 # median of the rounds is reported with the spread (min..max).
 #
-# Pinning (2-core machine): every client (bench_micro, wrk, bench_loop) runs
-# on CPU 0 (taskset -c 0); every server (sink, nginx backends) and every
-# proxy (HAProxy, nginx upstream) on CPU 1 (taskset -c 1). swerve's cost
+# Pinning (2-core machine): every client (bench_micro, wrk, bench_loop,
+# curl) runs on CPU 0 (taskset -c 0); every server (sink, nginx backends)
+# and every proxy (HAProxy, nginx upstream, stunnel) on CPU 1 (taskset -c
+# 1). swerve's cost
 # lands on the client's core, a proxy's on the server's core: each set-up
 # pays for its own work where it would in production.
 #
