@@ -1,29 +1,33 @@
 #!/bin/bash
 # scripts/bench.sh (run by `make bench`): swerve side by side with direct
-# connections, HAProxy and nginx, on loopback only. Writes
+# connections, HAProxy, nginx and stunnel, on loopback only. Writes
 # docs/benchmarks.md and docs/bench-latency.png.
 #
 # Every figure is a ratio against a baseline measured in the same run: the
 # cases of one round run back to back, the ratio is taken per round, and the
 # median of the rounds is reported with the spread (min..max).
 #
-# Pinning (2-core machine): every client (bench_micro, wrk, bench_loop) runs
-# on CPU 0 (taskset -c 0); every server (sink, nginx backends) and every
-# proxy (HAProxy, nginx upstream) on CPU 1 (taskset -c 1). swerve's cost
+# Pinning (2-core machine): every client (bench_micro, wrk, bench_loop,
+# curl) runs on CPU 0 (taskset -c 0); every server (sink, nginx backends)
+# and every proxy (HAProxy, nginx upstream, stunnel) on CPU 1 (taskset -c
+# 1). swerve's cost
 # lands on the client's core, a proxy's on the server's core: each set-up
 # pays for its own work where it would in production.
 #
-# The TLS row compares swerve's TLS origination (wrk in plain HTTP, the
-# pump thread inside wrk's process doing the TLS) with wrk doing TLS
-# itself; the pump thread inherits wrk's affinity, so both do their TLS on
-# CPU 0.
+# TLS origination, side by side (scripts/bench/tls.sh): swerve (wrk in
+# plain HTTP, the pump thread inside wrk's process doing the TLS), HAProxy,
+# nginx and stunnel in client mode (each on CPU 1), and wrk doing TLS
+# itself. The pump thread inherits wrk's affinity, so swerve's TLS runs on
+# CPU 0 with the client's, where a proxy's runs on CPU 1. Then the same
+# through sequential curl processes, one request each.
 #
 # Knobs (environment): BENCH_ROUNDS (micro and macro rounds, default 7/5),
 # BENCH_QUICK=1 (fewer iterations, for trying the script out),
 # BENCH_OUT (directory for the .md and .png, default docs), BENCH_KEEP=1
 # (keep the raw results and server logs in /tmp), BENCH_MACRO_ONLY=1 (only
 # the macro part, HTTP and TLS through each set-up: its tables go to
-# stdout, and no file is written).
+# stdout, and no file is written), BENCH_CURL_N (requests, so curl
+# processes, per loop through each set-up: default 30).
 #
 # Network rule: every address below is in 127.0.0.0/8. Every loop is
 # bounded in count and time; everything started here is stopped on exit,
@@ -57,9 +61,13 @@ PRIMARY=127.0.88.2         # nginx backends of the macro benchmarks
 BACKUP=127.0.88.3
 BE_PORT=28080
 TLS_PORT=28443             # the nginx TLS backend, on $PRIMARY
-FRONT=127.0.88.1           # HAProxy and nginx-as-proxy listen here
+FRONT=127.0.88.1           # HAProxy, nginx-as-proxy and stunnel listen here
 HAP_PORT=28081
 NGX_PORT=28082
+HAPTLS_PORT=28083          # the proxies' TLS origination to $TLS_PORT
+NGXTLS_PORT=28084
+STUN_PORT=28085
+REFUSE_PORT=28086          # a proxy that must refuse the certificate
 VIP_CIDR=127.78.0.0/16
 SHM=/swerve-bench-$$
 
@@ -69,8 +77,8 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 # The parts, in the order they run. They are sourced, not executed: they
 # share this shell's settings, helpers, temporary directory and the list of
 # processes that the cleanup trap (set by common.sh) stops on any exit.
-PARTS="common micro scaling macro failover macro-tables report"
-[ -n "${BENCH_MACRO_ONLY:-}" ] && PARTS="common macro macro-tables"
+PARTS="common micro scaling tls macro failover macro-tables report"
+[ -n "${BENCH_MACRO_ONLY:-}" ] && PARTS="common tls macro macro-tables"
 for part in $PARTS; do
 	. "$ROOT/scripts/bench/$part.sh"
 done

@@ -14,6 +14,8 @@ need_pkgs() {
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] ||
 		missing+=(haproxy)
 	command -v wrk >/dev/null || missing+=(wrk)
+	command -v stunnel >/dev/null || missing+=(stunnel4)
+	command -v curl >/dev/null || missing+=(curl)
 	command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
 	command -v taskset >/dev/null || missing+=(util-linux)
 	echo "${missing[@]}"
@@ -177,7 +179,9 @@ $(ldd --version | head -1 | sed 's/^ldd //'), $(. /etc/os-release &&
 	echo "$PRETTY_NAME")"
 VERSIONS="nginx $(nginx -v 2>&1 | sed 's|.*/||'), HAProxy $(haproxy -v |
 	awk 'NR == 1 { print $3 }'), wrk $(wrk -v 2>&1 | awk 'NR == 1 {
-	print $2 }'), gnuplot $(gnuplot --version | awk '{ print $2 }')"
+	print $2 }'), stunnel $(stunnel -version 2>&1 | awk '$1 == "stunnel" {
+	print $2; exit }'), curl $(curl --version | awk 'NR == 1 { print $2 }'),
+gnuplot $(gnuplot --version | awk '{ print $2 }')"
 COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null ||
 	echo unknown)}
 DIRTY=$(git status --porcelain -- src 2>/dev/null | grep -q . &&

@@ -1,7 +1,9 @@
 # scripts/bench/macro.sh: HTTP throughput and latency with wrk through
-# each set-up (direct, swerve, HAProxy, nginx; and HTTPS: swerve's TLS
-# origination against wrk doing TLS itself), with the configs of the
-# backends and proxies that the failover part uses too.
+# each set-up (direct, swerve, HAProxy, nginx; and the TLS set-ups of
+# tls.sh: TLS origination by swerve, HAProxy, nginx and stunnel against wrk
+# doing TLS itself, with curl's loop of short processes in every round),
+# with the configs of the backends and proxies that the failover part uses
+# too.
 #
 # Sourced by scripts/bench.sh into its own shell, after the parts before it:
 # it uses what they set (settings, helpers, $T, PIDS) and runs at once.
@@ -10,7 +12,8 @@
 
 say "macro benchmarks: nginx backends, wrk, $MACRO_ROUNDS rounds"
 for a in "$PRIMARY:$BE_PORT" "$BACKUP:$BE_PORT" "$FRONT:$HAP_PORT" \
-	 "$FRONT:$NGX_PORT" "$PRIMARY:$TLS_PORT"; do
+	 "$FRONT:$NGX_PORT" "$PRIMARY:$TLS_PORT" "$FRONT:$HAPTLS_PORT" \
+	 "$FRONT:$NGXTLS_PORT" "$FRONT:$STUN_PORT" "$FRONT:$REFUSE_PORT"; do
 	port_free "${a%:*}" "${a#*:}"
 done
 
@@ -61,30 +64,6 @@ EOF
 
 nginx_backend_conf primary "$PRIMARY" primary
 nginx_backend_conf backup "$BACKUP" backup
-
-# The TLS backend: the same answer on $PRIMARY:$TLS_PORT over TLS, with the
-# test CA's certificate for east.mydb.test (P-256), TLS 1.2 and 1.3 (the
-# default of nginx 1.23.4 and later; Debian 12's 1.22 leaves 1.3 out) and
-# nginx's default ciphers and session tickets. Only the check runs' path is
-# logged: which connections resumed a session, and what was negotiated.
-d=$T/tlsbe
-mkdir -p "$d"
-nginx_conf "$d" warn <<EOF
-	log_format tlscheck '\$uri \$ssl_session_reused '
-		'\$ssl_protocol \$ssl_cipher \$ssl_curve';
-	server {
-		listen $PRIMARY:$TLS_PORT ssl reuseport backlog=4096;
-		ssl_certificate $CERTS/east.pem;
-		ssl_certificate_key $CERTS/east.key;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		default_type text/plain;
-		location / { return 200 "primary\n"; }
-		location /check/ {
-			access_log $d/check.log tlscheck;
-			return 200 "primary\n";
-		}
-	}
-EOF
 
 # The same failover knobs for the three: a failed connect marks the
 # primary down at once, and it is tried again after 1 s.
@@ -160,18 +139,17 @@ connect_timeout = 2s
 
 # The same answer over TLS, which swerve originates (the pump), verifying
 # nginx's certificate against the test CA by the name east.mydb.test.
-[service webtls]
-hosts = webtls.bench
-ports = $BE_PORT
-endpoint = $PRIMARY:$TLS_PORT locality=bench-a
-protocol = http
-tls = simple
-tls_ca_certificates = $CERTS/ca.pem
-tls_sni = east.mydb.test
+$(tls_service webtls "$CERTS/ca.pem" "$TLS_NAME")
 consecutive_5xx_errors = 1
 interval = 1s
 base_ejection_time = 1s
 connect_timeout = 2s
+
+# The refusal checks (tls.sh): the same endpoint, trusting another CA, and
+# expecting another name. Neither may get a response.
+$(tls_service webtlsca "$CERTS/wrong-ca.pem" "$TLS_NAME")
+
+$(tls_service webtlsname "$CERTS/ca.pem" west.mydb.test)
 EOF
 "$CTL" -c "$T/web.ini" check >/dev/null || die "bad web config"
 
@@ -211,6 +189,8 @@ url_of() { # url_of SETUP [PATH]
 	clienttls) echo "https://$PRIMARY:$TLS_PORT$path" ;;
 	haproxy) echo "http://$FRONT:$HAP_PORT$path" ;;
 	nginx) echo "http://$FRONT:$NGX_PORT$path" ;;
+	haproxytls|nginxtls|stunnel)
+		echo "http://$FRONT:$(tls_port "$1")$path" ;;
 	esac
 }
 
@@ -255,60 +235,12 @@ wrk_run() {
 	echo "$5 $6 $7 $8 $9" >> "$T/w/${setup}_$mode.pct"
 }
 
-# pump_cpus PID: the CPUs that the swerve-pump thread of process PID may
-# run on, once it exists (1 s at most); "none" if it never appears.
-pump_cpus() {
-	local i t
-
-	for i in $(seq 40); do
-		for t in /proc/"$1"/task/*; do
-			[ "$(cat "$t/comm" 2>/dev/null)" = swerve-pump ] ||
-				continue
-			awk '/^Cpus_allowed_list/ { print $2 }' "$t/status"
-			return 0
-		done
-		sleep 0.025
-	done
-	echo none
-}
-
-# tls_seen SETUP: what nginx logged of the check run of SETUP: how many
-# connections resumed a session, and the protocol, cipher and group
-# negotiated most often. One request per connection (Connection: close).
-tls_seen() {
-	awk -v u="/check/$1" '$1 == u { n++; r += ($2 == "r")
-			k[$3 " " $4 " " $5]++ }
-		END { for (x in k) if (k[x] > m) { m = k[x]; b = x }
-			printf "%d of %d connections resumed a session, %s",
-				r, n, b }' "$T/tlsbe/check.log"
-}
-
-# tls_checks: a 1 s Connection: close run of each TLS set-up on a path
-# that nginx logs. swerve's runs in the background, so that its pump
-# thread's CPUs can be read while it runs: it must have inherited wrk's.
-tls_checks() {
-	local cmd p
-
-	wrk_cmd swervetls close /check/swervetls
-	"${cmd[@]}" > "$T/tlscheck.log" 2>&1 &
-	p=$!
-	PIDS+=("$p")
-	PUMP_CPUS=$(pump_cpus "$p")
-	wait "$p" || die "wrk swervetls check: $(cat "$T/tlscheck.log")"
-	forget "$p"
-	wrk_run clienttls close /check/clienttls
-	TLS_SEEN_SWERVE=$(tls_seen swervetls)
-	TLS_SEEN_CLIENT=$(tls_seen clienttls)
-}
-
 mkdir -p "$T/w"
 start_backend primary
 start_backend backup
 start_proxy haproxy; hap_pid=$proxy_pid
 start_proxy nginx; ngx_pid=$proxy_pid
-start tlsbe nginx -p "$T/tlsbe" -c "$T/tlsbe/nginx.conf" -e "$T/tlsbe/error.log"
-tlsbe_pid=$pid
-wait_port "$PRIMARY" "$TLS_PORT"
+tls_start
 
 # wrk must really dial through swerve: it is dynamically linked and its
 # connect() lands on the primary's row in the shared table.
@@ -318,6 +250,7 @@ SWERVE_SHM=$SHM "$CTL" -c "$T/web.ini" reset >/dev/null 2>&1 || true
 WRK_S_SAVE=$WRK_S; WRK_S=1
 wrk_run swerve close
 wrk_run swervehttp keepalive
+tls_refusals
 tls_checks
 WRK_S=$WRK_S_SAVE
 rm -f "$T"/w/*
@@ -344,7 +277,7 @@ TLS_RES=$(field webtls tls_resumed "$PRIMARY:$TLS_PORT")
 	die "the pump thread was not on wrk's CPU 0 (its CPUs: $PUMP_CPUS)"
 
 # The set-ups, in the order of odd rounds and of the report's tables.
-MACRO_SETUPS="direct swerve swervehttp swervetls clienttls haproxy nginx"
+MACRO_SETUPS="direct swerve swervehttp haproxy nginx $TLS_SETUPS"
 for r in $(seq "$MACRO_ROUNDS"); do
 	printf '  round %s/%s\n' "$r" "$MACRO_ROUNDS" >&2
 	# odd rounds in one order, even rounds in the other: drift cancels
@@ -356,7 +289,8 @@ for r in $(seq "$MACRO_ROUNDS"); do
 			wrk_run "$setup" "$mode"
 		done
 	done
+	curl_round "$r"
 done
 stop_pid "$hap_pid"
 stop_pid "$ngx_pid"
-stop_pid "$tlsbe_pid"
+tls_stop

@@ -15,15 +15,6 @@ fmt_ratio() {
 	spread "$T/m/r.$1.$2"
 }
 ns() { printf '%.0f' "$(med "$T/m/$1")"; }
-# verdict CMP VALUE LIMIT
-verdict() {
-	if awk -v v="$2" -v l="$3" -v c="$1" 'BEGIN {
-		exit !((c == "le" && v <= l) || (c == "ge" && v >= l)) }'; then
-		echo met
-	else
-		echo "**missed**"
-	fi
-}
 rmed() {
 	ratios "$T/m/$1" "$T/m/$2" "$T/m/r.$1.$2"
 	med "$T/m/r.$1.$2"
@@ -118,12 +109,12 @@ again.
   (the benchmark itself keeps both cores busy, so the end figure includes
   it). Other work on the machine shows up as a wider spread.
 - Pinning: clients (bench_micro, wrk, bench_loop) on CPU 0, servers (sink,
-  nginx backends) and proxies (HAProxy, nginx upstream) on CPU 1, with
-  \`taskset\`. swerve's work is done in the client, so it lands on CPU 0; a
-  proxy's lands on CPU 1. swerve's TLS relay is a thread in wrk's process
-  (the pump), which inherits wrk's affinity (checked: the CPUs it may use
-  were "$PUMP_CPUS"), so both TLS set-ups do the client's TLS on CPU 0 and
-  nginx's on CPU 1.
+  nginx backends) and proxies (HAProxy, nginx upstream, stunnel) on CPU 1,
+  with \`taskset\`. swerve's work is done in the client, so it lands on
+  CPU 0; a proxy's lands on CPU 1. swerve's TLS relay is a
+  thread in wrk's process (the pump), which inherits wrk's affinity
+  (checked: the CPUs it may use were "$PUMP_CPUS"), so swerve's TLS runs
+  on CPU 0 with the client's, where the proxies' runs on CPU 1.
 - Every figure is a ratio against a baseline measured in the same run: the
   cases of a round run back to back, the ratio is taken per round, and the
   table gives the median of the rounds with the spread (min..max).
@@ -157,7 +148,7 @@ fi)
 | glibc getaddrinfo from a hosts file / hooked getaddrinfo (speed-up) | $(fmt_ratio gai_hosts gai_swerve) | >= 10 | $(verdict ge "$GAI" 10) |
 | Connection: close throughput, swerve / direct | $(wratio swerve close) | >= 0.95 | $(verdict ge "$CLOSE" 0.95) |
 | observing HTTP: throughput through a \`protocol = http\` service / the same service as \`tcp\`, keep-alive; Connection: close | $(hratio keepalive); $(hratio close) | >= 0.97 both | $(verdict ge "$HTTP_MIN" 0.97) |
-$(tls_target_row)
+$(tls_target_rows)
 | requests lost in failover: swerve / HAProxy / nginx (median) | $(fo_lost swerve) / $(fo_lost haproxy) / $(fo_lost nginx) | swerve 0, proxies > 0 | $(awk -v s="$(fo_lost swerve)" -v h="$(fo_lost haproxy)" -v n="$(fo_lost nginx)" 'BEGIN { print (s == 0 && h > 0 && n > 0) ? "met" : ((s == 0) ? "swerve lost none; **the proxies lost none either**" : "**missed** (see Failover)") }') |
 
 ## Micro: in-process, one call at a time
@@ -243,27 +234,8 @@ nginx (one process, \`return 200\`) on $PRIMARY:$BE_PORT, loaded by
   address) and calls connect() for every connection, which swerve steers to
   the primary. Checked: before the timed runs, the primary's row in the
   shared table counted $VIA successful connects from a 1 s wrk run.
-- swervetls: swerve's TLS origination. wrk runs with LD_PRELOAD and speaks
-  plain HTTP to \`webtls.bench:$BE_PORT\`, a service with \`tls = simple\`
-  and \`protocol = http\` whose one endpoint is nginx's TLS port
-  $PRIMARY:$TLS_PORT: the same \`return 200\` from one more nginx on CPU 1,
-  with the test CA's P-256 certificate for east.mydb.test, TLS 1.2 and 1.3,
-  and nginx's default ciphers and session tickets. connect() hands each
-  connection to the pump, a thread in wrk's process, which connects, makes
-  the handshake, verifies the certificate against the test CA by
-  \`tls_sni = east.mydb.test\`, and relays; the HTTP tracker reads the
-  plaintext. The thread inherits wrk's CPU 0, so swerve's set-up does its
-  TLS on the same core as the client doing TLS itself, and pays besides for
-  the loopback hop between wrk and the pump and for the tracker. Checked: a
-  1 s Connection: close run before the timed runs counted $TLS_OK
-  handshakes on the endpoint's row, $TLS_RES of them resumed; nginx saw
-  $TLS_SEEN_SWERVE.
-- clienttls: wrk dials \`https://$PRIMARY:$TLS_PORT/\` and does TLS itself,
-  on CPU 0, with the same libssl.so.3 (wrk links it, so the pump in wrk's
-  process uses that copy too). wrk does not verify the certificate
-  (\`SSL_VERIFY_NONE\`); swerve does. wrk offers each of its 16 connections'
-  last session when it reconnects. Checked the same way: nginx saw
-  $TLS_SEEN_CLIENT.
+- swervetls, haproxytls, nginxtls, stunnel, clienttls: TLS origination,
+  described below (TLS origination, side by side).
 - HAProxy: one thread on CPU 1, \`server primary ... check inter 1s rise 1
   fall 1 observe layer4 error-limit 1 on-error mark-down\`, \`server backup
   ... backup\`, \`retries 3\`, \`option redispatch 1\`, its default
@@ -277,15 +249,14 @@ same round):
 
 $(macro_throughput_table)
 
-Latency percentiles (microseconds, median of the rounds). wrk starts a
-request's clock once its connection is up, after its own TLS handshake:
-clienttls's Connection: close figures leave the handshake out, while
-swervetls's include the pump's connect and handshake, which happen after
-wrk's connect to the pump returned.
+Latency percentiles (microseconds, median of the rounds; for the TLS
+set-ups, see below what wrk's clock includes):
 
 $(macro_latency_table)
 
 ![latency percentiles](bench-latency.png)
+
+$(tls_section)
 
 ## Failover
 
@@ -329,6 +300,7 @@ make bench                      # about $(( (ELAPSED + 59) / 60 )) minutes; need
 BENCH_QUICK=1 make bench        # fewer iterations: to try the script out
 BENCH_ROUNDS=9 make bench       # more rounds
 BENCH_MACRO_ONLY=1 make bench   # the macro part alone (HTTP and TLS), to stdout
+BENCH_CURL_N=10 make bench      # 10 curl processes per loop instead of 30
 \`\`\`
 EOF
 } > "$OUT/benchmarks.md"
