@@ -1,0 +1,148 @@
+/*
+ * Retries of the TLS relay (retries, retry_on, retriable_status_codes on a
+ * protocol = http service with tls = simple): an idempotent request that
+ * meets a retriable status or a reset before its response goes to the
+ * other endpoint, and the application sees only the answer of the last
+ * attempt. The servers log each connection's requests and their methods
+ * (tests/helpers/tlsserve.c), so a test can tell where each request went.
+ *
+ * Addresses 127.14.N.2 (east, us-east1, the one picked first) and
+ * 127.14.N.3 (west, us-west) on port 18443, named by a dnsd on
+ * 127.0.0.1:15600 + N; service addresses in 127.98.0.0/16.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "support.h"
+#include "tls_world.h"
+
+/* The world of test <net>: tls = simple, protocol = http, and <extra>. */
+static void rw_config(struct tw *t, int net, const char *extra)
+{
+	char prefix[32], lines[300];
+
+	snprintf(prefix, sizeof(prefix), "127.14.%d", net);
+	snprintf(lines, sizeof(lines), "protocol = http\n%s", extra);
+	tw_config_at(t, prefix, 15600 + net, "tls = simple", lines);
+}
+
+Test(tls_retry, a_503_primary_costs_the_application_no_503, .timeout = 60)
+{
+	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
+	struct run r;
+	struct tw t;
+	int i;
+
+	rw_config(&t, 1, "");
+	tw_start(&t, eopts);
+	for (i = 0; i < 3; i++) {
+		get(&t, &r);
+		cr_assert_eq(r.status, 0, "request %d: %s%s", i, r.out, r.err);
+		cr_assert_str_eq(r.out, "200\n", "request %d: %s", i, r.out);
+	}
+	/* The first request met east's 503, which counted and ejected it,
+	 * and was answered by west; the others went to west directly. */
+	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
+		     slurp(t.elog));
+	cr_assert_eq(log_count(t.wlog, "requests=1 ", 3), 3, "%s",
+		     slurp(t.wlog));
+	cr_assert_eq(field(&t, t.east_ep, "responses_5xx"), 1);
+	cr_assert(t_endpoint_ejected(t.config, t.shm, t.east_ep));
+	tw_stop(&t);
+}
+
+Test(tls_retry, a_post_is_never_replayed, .timeout = 60)
+{
+	const char *post[] = { "mydb.com", "80", "POST:/c", NULL };
+	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
+	struct run r;
+	struct tw t;
+
+	/* Three 503s to eject east: both requests below meet it. */
+	rw_config(&t, 2, "consecutive_5xx_errors = 3\n");
+	tw_start(&t, eopts);
+	httpc(&r, &t, post);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
+	/* A GET in the same situation is retried on west. */
+	get(&t, &r);
+	cr_assert_str_eq(r.out, "200\n", "%s", r.out);
+	cr_assert_eq(log_count(t.wlog, "methods=GET", 1), 1, "%s",
+		     slurp(t.wlog));
+	cr_assert_eq(log_count(t.elog, "methods=", 2), 2, "%s",
+		     slurp(t.elog));
+	cr_assert_eq(count(slurp(t.elog), "methods=POST"), 1, "%s",
+		     slurp(t.elog));
+	cr_assert_eq(count(slurp(t.wlog), "POST"), 0, "%s", slurp(t.wlog));
+	cr_assert_eq(field(&t, t.east_ep, "responses_5xx"), 2);
+	tw_stop(&t);
+}
+
+Test(tls_retry, a_reset_before_the_response_is_retried_elsewhere,
+     .timeout = 60)
+{
+	const char *eopts[] = { "--name", "east", "--reset-after-request",
+				NULL };
+	struct run r;
+	struct tw t;
+
+	rw_config(&t, 3, "");
+	tw_start(&t, eopts);
+	get(&t, &r);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "200\n", "%s", r.out);
+	/* east read the request and reset the connection unanswered. */
+	cr_assert_eq(log_count(t.elog, "requests=0 plain=0 methods=GET", 1),
+		     1, "%s", slurp(t.elog));
+	cr_assert_eq(log_count(t.wlog, "requests=1 ", 1), 1, "%s",
+		     slurp(t.wlog));
+	cr_assert_eq(field(&t, t.east_ep, "resets"), 1);
+	tw_stop(&t);
+}
+
+Test(tls_retry, retries_0_turns_retries_off, .timeout = 60)
+{
+	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
+	struct run r;
+	struct tw t;
+
+	rw_config(&t, 4, "retries = 0\n");
+	tw_start(&t, eopts);
+	get(&t, &r);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
+	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
+		     slurp(t.elog));
+	/* Stopping west completes its log: it served nothing. */
+	t_stop(t.w);
+	t.w = 0;
+	cr_assert_eq(count(slurp(t.wlog), "methods=GET"), 0, "%s",
+		     slurp(t.wlog));
+	tw_stop(&t);
+}
+
+Test(tls_retry, a_keep_alive_connection_stays_with_the_endpoint_retried_on,
+     .timeout = 60)
+{
+	const char *args[] = { "mydb.com", "80", "GET:/a", "GET:/b",
+			       "HEAD:/c", "GET:/d", NULL };
+	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
+	struct run r;
+	struct tw t;
+
+	rw_config(&t, 5, "");
+	tw_start(&t, eopts);
+	/* One connection: the first request meets east's 503 and is
+	 * answered by west, where the others follow it. */
+	httpc(&r, &t, args);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "200\n200\n200\n200\n", "%s", r.out);
+	cr_assert_eq(log_count(t.elog, "requests=1 ", 1), 1, "%s",
+		     slurp(t.elog));
+	cr_assert_eq(log_count(t.wlog, "requests=4 ", 1), 1, "%s",
+		     slurp(t.wlog));
+	cr_assert(strstr(slurp(t.wlog), "methods=GET,GET,HEAD,GET") != NULL,
+		  "%s", slurp(t.wlog));
+	tw_stop(&t);
+}
