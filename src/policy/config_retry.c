@@ -61,6 +61,40 @@ static const struct {
 	{ "unavailable", "it is a gRPC status, and gRPC needs HTTP/2" },
 };
 
+/* What a list's items add up to: a set of bits, or packed statuses. */
+struct items {
+	uint64_t value;
+	unsigned n;
+};
+
+/*
+ * Hands each comma-separated item of <value> (blanks trimmed) to <one>,
+ * which adds it to <acc> or reports what is wrong with it. Returns 0, or
+ * -EINVAL when an item was wrong.
+ */
+static int each_item(struct parse *p, const char *value,
+		     bool (*one)(struct parse *p, const char *item,
+				 struct items *acc),
+		     struct items *acc)
+{
+	char item[CONFIG_LINE_MAX];
+	const char *comma;
+	bool ok = true;
+
+	for (;;) {
+		comma = strchr(value, ',');
+		config_copy_trimmed(item, sizeof(item), value,
+				    comma != NULL ? (size_t)(comma - value)
+						  : strlen(value));
+		if (!one(p, item, acc))
+			ok = false;
+		if (comma == NULL)
+			break;
+		value = comma + 1;
+	}
+	return ok ? 0 : -EINVAL;
+}
+
 /* One condition of retry_on: its bit, or 0 after reporting. */
 static uint32_t condition_bit(struct parse *p, const char *item)
 {
@@ -93,40 +127,46 @@ static uint32_t condition_bit(struct parse *p, const char *item)
 	return 0;
 }
 
+static bool add_condition(struct parse *p, const char *item,
+			  struct items *acc)
+{
+	uint32_t bit = condition_bit(p, item);
+
+	if (bit == 0)
+		return false;
+	if (acc->value & bit) {
+		config_error(p, "retry_on lists %s twice", item);
+		return false;
+	}
+	acc->value |= bit;
+	return true;
+}
+
 int config_parse_retry_on(struct parse *p, const struct key_spec *key,
 			  const char *value, uint64_t *out)
 {
-	char item[CONFIG_LINE_MAX];
-	const char *comma;
-	uint32_t on = 0, bit;
-	bool bad = false;
+	struct items acc = { 0, 0 };
 
 	(void)key;
-	for (;;) {
-		comma = strchr(value, ',');
-		config_copy_trimmed(item, sizeof(item), value,
-				    comma != NULL ? (size_t)(comma - value)
-						  : strlen(value));
-		bit = condition_bit(p, item);
-		if (bit == 0)
-			bad = true;
-		else if (on & bit) {
-			config_error(p, "retry_on lists %s twice", item);
-			bad = true;
-		}
-		on |= bit;
-		if (comma == NULL)
-			break;
-		value = comma + 1;
-	}
-	if (bad)
+	if (each_item(p, value, add_condition, &acc) < 0)
 		return -EINVAL;
-	*out = on;
+	*out = acc.value;
 	return 0;
 }
 
-/* One status of retriable_status_codes: 100 to 599, or 0 after reporting. */
-static unsigned status_code(struct parse *p, const char *item)
+/* Whether the packed list <acc> holds <code>. */
+static bool has_code(const struct items *acc, unsigned code)
+{
+	unsigned i;
+
+	for (i = 0; i < acc->n && i < SWERVE_MAX_RETRIABLE_CODES; i++)
+		if (((acc->value >> (CODE_BITS * i)) & CODE_MASK) == code)
+			return true;
+	return false;
+}
+
+/* One status of retriable_status_codes, 100 to 599. */
+static bool add_code(struct parse *p, const char *item, struct items *acc)
 {
 	uint64_t v;
 
@@ -134,59 +174,34 @@ static unsigned status_code(struct parse *p, const char *item)
 	    v < 100) {
 		config_error(p, "retriable_status_codes: '%s' is not an HTTP "
 			     "status (three digits, 100 to 599)", item);
-		return 0;
+		return false;
 	}
-	return (unsigned)v;
-}
-
-/* Whether the packed list <codes> of <n> statuses holds <code>. */
-static bool has_code(uint64_t codes, unsigned n, unsigned code)
-{
-	unsigned i;
-
-	for (i = 0; i < n; i++)
-		if (((codes >> (CODE_BITS * i)) & CODE_MASK) == code)
-			return true;
-	return false;
+	if (has_code(acc, (unsigned)v)) {
+		config_error(p, "retriable_status_codes lists %u twice",
+			     (unsigned)v);
+		return false;
+	}
+	/* Said once; the statuses after the last one kept are dropped. */
+	if (acc->n >= SWERVE_MAX_RETRIABLE_CODES) {
+		if (acc->n++ == SWERVE_MAX_RETRIABLE_CODES)
+			config_error(p, "retriable_status_codes lists more "
+				     "than %d statuses",
+				     SWERVE_MAX_RETRIABLE_CODES);
+		return false;
+	}
+	acc->value |= v << (CODE_BITS * acc->n++);
+	return true;
 }
 
 int config_parse_status_codes(struct parse *p, const struct key_spec *key,
 			      const char *value, uint64_t *out)
 {
-	char item[CONFIG_LINE_MAX];
-	const char *comma;
-	uint64_t codes = 0;
-	unsigned n = 0, code;
-	bool bad = false;
+	struct items acc = { 0, 0 };
 
 	(void)key;
-	for (;;) {
-		comma = strchr(value, ',');
-		config_copy_trimmed(item, sizeof(item), value,
-				    comma != NULL ? (size_t)(comma - value)
-						  : strlen(value));
-		code = status_code(p, item);
-		if (code == 0) {
-			bad = true;
-		} else if (has_code(codes, n, code)) {
-			config_error(p, "retriable_status_codes lists %u "
-				     "twice", code);
-			bad = true;
-		} else if (n == SWERVE_MAX_RETRIABLE_CODES) {
-			config_error(p, "retriable_status_codes lists more "
-				     "than %d statuses",
-				     SWERVE_MAX_RETRIABLE_CODES);
-			return -EINVAL;
-		} else {
-			codes |= (uint64_t)code << (CODE_BITS * n++);
-		}
-		if (comma == NULL)
-			break;
-		value = comma + 1;
-	}
-	if (bad)
+	if (each_item(p, value, add_code, &acc) < 0)
 		return -EINVAL;
-	*out = codes;
+	*out = acc.value;
 	return 0;
 }
 

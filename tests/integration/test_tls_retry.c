@@ -17,6 +17,10 @@
 #include "support.h"
 #include "tls_world.h"
 
+/* east's options when it answers 503 to everything. */
+static const char *const east_503[] = { "--name", "east", "--status", "503",
+					NULL };
+
 /* The world of test <net>: tls = simple, protocol = http, and <extra>. */
 static void rw_config(struct tw *t, int net, const char *extra)
 {
@@ -29,13 +33,12 @@ static void rw_config(struct tw *t, int net, const char *extra)
 
 Test(tls_retry, a_503_primary_costs_the_application_no_503, .timeout = 60)
 {
-	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
 	struct run r;
 	struct tw t;
 	int i;
 
 	rw_config(&t, 1, "");
-	tw_start(&t, eopts);
+	tw_start(&t, east_503);
 	for (i = 0; i < 3; i++) {
 		get(&t, &r);
 		cr_assert_eq(r.status, 0, "request %d: %s%s", i, r.out, r.err);
@@ -55,13 +58,12 @@ Test(tls_retry, a_503_primary_costs_the_application_no_503, .timeout = 60)
 Test(tls_retry, a_post_is_never_replayed, .timeout = 60)
 {
 	const char *post[] = { "mydb.com", "80", "POST:/c", NULL };
-	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
 	struct run r;
 	struct tw t;
 
 	/* Three 503s to eject east: both requests below meet it. */
 	rw_config(&t, 2, "consecutive_5xx_errors = 3\n");
-	tw_start(&t, eopts);
+	tw_start(&t, east_503);
 	httpc(&r, &t, post);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
@@ -103,12 +105,11 @@ Test(tls_retry, a_reset_before_the_response_is_retried_elsewhere,
 
 Test(tls_retry, retries_0_turns_retries_off, .timeout = 60)
 {
-	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
 	struct run r;
 	struct tw t;
 
 	rw_config(&t, 4, "retries = 0\n");
-	tw_start(&t, eopts);
+	tw_start(&t, east_503);
 	get(&t, &r);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
@@ -127,12 +128,11 @@ Test(tls_retry, a_keep_alive_connection_stays_with_the_endpoint_retried_on,
 {
 	const char *args[] = { "mydb.com", "80", "GET:/a", "GET:/b",
 			       "HEAD:/c", "GET:/d", NULL };
-	const char *eopts[] = { "--name", "east", "--status", "503", NULL };
 	struct run r;
 	struct tw t;
 
 	rw_config(&t, 5, "");
-	tw_start(&t, eopts);
+	tw_start(&t, east_503);
 	/* One connection: the first request meets east's 503 and is
 	 * answered by west, where the others follow it. */
 	httpc(&r, &t, args);

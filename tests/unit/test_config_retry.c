@@ -20,19 +20,6 @@
 	"endpoint = 127.0.0.2:443\nprotocol = http\ntls = simple\n" \
 	"tls_insecure_skip_verify = true\n"
 
-/* Loads <text>, which must fail with exactly <nerrors> errors. */
-static void load_failing(const char *text, char *path, struct reports *r,
-			 unsigned nerrors)
-{
-	struct swerve_config *cfg = NULL;
-	char all[MAX_REPORTS * 800];
-
-	cr_assert_eq(load_text(text, path, PATH_MAX, &cfg, r), -EINVAL);
-	cr_assert_null(cfg);
-	dump(r, all, sizeof(all));
-	cr_assert_eq(r->nerrors, nerrors, "%u errors:%s", r->nerrors, all);
-}
-
 Test(config_retry, defaults_are_istios_two_retries_on_503)
 {
 	struct swerve_config *cfg = NULL;
@@ -115,7 +102,7 @@ Test(config_retry, retries_is_0_to_10_and_0_turns_them_off)
 			       sizeof(path), &cfg, &r), 0);
 	cr_assert_eq(cfg->services[0].retry.attempts, 0);
 	swerve_config_free(cfg);
-	load_failing(RELAYED("a") "retries = 11\n", path, &r, 1);
+	load_bad(RELAYED("a") "retries = 11\n", path, &r, 1);
 	expect_error(&r, path, 7, "retries must be a whole number from 0 "
 		     "to 10, not '11'");
 }
@@ -125,7 +112,7 @@ Test(config_retry, a_key_on_a_service_the_relay_does_not_carry_is_an_error)
 	struct reports r;
 	char path[PATH_MAX];
 
-	load_failing("[service b]\nhosts = b.example\n"
+	load_bad("[service b]\nhosts = b.example\n"
 		     "endpoint = 127.0.0.3:80\nprotocol = http\n"
 		     "retries = 1\n"                                /* 5 */
 		     "[service c]\nhosts = c.example\n"
@@ -149,7 +136,7 @@ Test(config_retry, retry_on_refuses_what_does_not_apply_and_says_why)
 	struct reports r;
 	char path[PATH_MAX];
 
-	load_failing(RELAYED("a")
+	load_bad(RELAYED("a")
 		     "[defaults]\n"                                 /* 7 */
 		     "retry_on = refused-stream\n"
 		     "[service b]\nhosts = b.example\n"
@@ -184,7 +171,7 @@ Test(config_retry, retriable_status_codes_are_up_to_6_statuses)
 	struct reports r;
 	char path[PATH_MAX];
 
-	load_failing(RELAYED("a")
+	load_bad(RELAYED("a")
 		     "retriable_status_codes = 503, 5030, 099, abc, 600, "
 		     "503\n"                                        /* 7 */
 		     RELAYED("b")
@@ -206,7 +193,7 @@ Test(config_retry, status_codes_need_retriable_status_codes_in_retry_on)
 	struct reports r;
 	char path[PATH_MAX];
 
-	load_failing(RELAYED("a")
+	load_bad(RELAYED("a")
 		     "retry_on = 5xx\n"
 		     "retriable_status_codes = 409\n", path, &r, 1);
 	expect_error(&r, path, 8, "retriable_status_codes needs "
