@@ -146,3 +146,49 @@ Test(tls_retry, a_keep_alive_connection_stays_with_the_endpoint_retried_on,
 		  "%s", slurp(t.wlog));
 	tw_stop(&t);
 }
+
+Test(tls_retry, when_every_endpoint_answers_503_the_last_one_passes,
+     .timeout = 60)
+{
+	const char *wopts[] = { "--name", "west", "--status", "503", NULL };
+	struct run r;
+	struct tw t;
+
+	rw_config(&t, 6, "");
+	t.e = tls_server(&t, t.east, "east", t.elog, east_503);
+	t.w = tls_server(&t, t.west, "west", t.wlog, wopts);
+	cr_assert(t.e > 0 && t.w > 0);
+	/* One retry is left after west's 503, but no endpoint that was not
+	 * tried: west's answer goes to the application as it is. */
+	get(&t, &r);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
+	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
+		     slurp(t.elog));
+	cr_assert_eq(log_count(t.wlog, "requests=1 ", 1), 1, "%s",
+		     slurp(t.wlog));
+	tw_stop(&t);
+}
+
+Test(tls_retry, pipelined_requests_are_not_retried, .timeout = 60)
+{
+	const char *args[] = { "-p", "mydb.com", "80", "GET:/a", "GET:/b",
+			       NULL };
+	struct run r;
+	struct tw t;
+
+	rw_config(&t, 7, "");
+	tw_start(&t, east_503);
+	/* Resending one request of a pipeline would reorder the answers:
+	 * both 503s reach the application. */
+	httpc(&r, &t, args);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, "503\n503\n", "%s", r.out);
+	cr_assert_eq(log_count(t.elog, "requests=2 ", 1), 1, "%s",
+		     slurp(t.elog));
+	t_stop(t.w);
+	t.w = 0;
+	cr_assert_eq(count(slurp(t.wlog), "methods=GET"), 0, "%s",
+		     slurp(t.wlog));
+	tw_stop(&t);
+}
