@@ -55,7 +55,7 @@ enum value_kind {
 	VALUE_TEXT = 5,
 	VALUE_PROTOCOL = 6,
 	VALUE_RETRY_ON = 7,     /* a list of retry conditions, as bits */
-	VALUE_STATUS_CODES = 8, /* a list of statuses, packed (config_retry.c) */
+	VALUE_STATUS_CODES = 8, /* a list of statuses, packed: config_retry.c */
 };
 
 /* Where a key may be given. */
