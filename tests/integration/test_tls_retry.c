@@ -31,19 +31,38 @@ static void rw_config(struct tw *t, int net, const char *extra)
 	tw_config_at(t, prefix, 15600 + net, "tls = simple", lines);
 }
 
+/* httpc <args> in <t>: it must succeed and print <want>. */
+static void expect_httpc(struct tw *t, const char *const *args,
+			 const char *want)
+{
+	static struct run r;
+
+	httpc(&r, t, args);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_eq(r.out, want, "%s", r.out);
+}
+
+/* west served no request (stopping it completes its log). */
+static void west_served_nothing(struct tw *t)
+{
+	t_stop(t->w);
+	t->w = 0;
+	cr_assert_eq(count(slurp(t->wlog), "methods="), 0, "%s",
+		     slurp(t->wlog));
+}
+
+/* One GET of its own, as get() makes it. */
+static const char *const one_get[] = { "mydb.com", "80", "GET:/", NULL };
+
 Test(tls_retry, a_503_primary_costs_the_application_no_503, .timeout = 60)
 {
-	struct run r;
 	struct tw t;
 	int i;
 
 	rw_config(&t, 1, "");
 	tw_start(&t, east_503);
-	for (i = 0; i < 3; i++) {
-		get(&t, &r);
-		cr_assert_eq(r.status, 0, "request %d: %s%s", i, r.out, r.err);
-		cr_assert_str_eq(r.out, "200\n", "request %d: %s", i, r.out);
-	}
+	for (i = 0; i < 3; i++)
+		expect_httpc(&t, one_get, "200\n");
 	/* The first request met east's 503, which counted and ejected it,
 	 * and was answered by west; the others went to west directly. */
 	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
@@ -58,18 +77,14 @@ Test(tls_retry, a_503_primary_costs_the_application_no_503, .timeout = 60)
 Test(tls_retry, a_post_is_never_replayed, .timeout = 60)
 {
 	const char *post[] = { "mydb.com", "80", "POST:/c", NULL };
-	struct run r;
 	struct tw t;
 
 	/* Three 503s to eject east: both requests below meet it. */
 	rw_config(&t, 2, "consecutive_5xx_errors = 3\n");
 	tw_start(&t, east_503);
-	httpc(&r, &t, post);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
+	expect_httpc(&t, post, "503\n");
 	/* A GET in the same situation is retried on west. */
-	get(&t, &r);
-	cr_assert_str_eq(r.out, "200\n", "%s", r.out);
+	expect_httpc(&t, one_get, "200\n");
 	cr_assert_eq(log_count(t.wlog, "methods=GET", 1), 1, "%s",
 		     slurp(t.wlog));
 	cr_assert_eq(log_count(t.elog, "methods=", 2), 2, "%s",
@@ -86,14 +101,11 @@ Test(tls_retry, a_reset_before_the_response_is_retried_elsewhere,
 {
 	const char *eopts[] = { "--name", "east", "--reset-after-request",
 				NULL };
-	struct run r;
 	struct tw t;
 
 	rw_config(&t, 3, "");
 	tw_start(&t, eopts);
-	get(&t, &r);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	cr_assert_str_eq(r.out, "200\n", "%s", r.out);
+	expect_httpc(&t, one_get, "200\n");
 	/* east read the request and reset the connection unanswered. */
 	cr_assert_eq(log_count(t.elog, "requests=0 plain=0 methods=GET", 1),
 		     1, "%s", slurp(t.elog));
@@ -105,21 +117,14 @@ Test(tls_retry, a_reset_before_the_response_is_retried_elsewhere,
 
 Test(tls_retry, retries_0_turns_retries_off, .timeout = 60)
 {
-	struct run r;
 	struct tw t;
 
 	rw_config(&t, 4, "retries = 0\n");
 	tw_start(&t, east_503);
-	get(&t, &r);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
+	expect_httpc(&t, one_get, "503\n");
 	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
 		     slurp(t.elog));
-	/* Stopping west completes its log: it served nothing. */
-	t_stop(t.w);
-	t.w = 0;
-	cr_assert_eq(count(slurp(t.wlog), "methods=GET"), 0, "%s",
-		     slurp(t.wlog));
+	west_served_nothing(&t);
 	tw_stop(&t);
 }
 
@@ -128,16 +133,13 @@ Test(tls_retry, a_keep_alive_connection_stays_with_the_endpoint_retried_on,
 {
 	const char *args[] = { "mydb.com", "80", "GET:/a", "GET:/b",
 			       "HEAD:/c", "GET:/d", NULL };
-	struct run r;
 	struct tw t;
 
 	rw_config(&t, 5, "");
 	tw_start(&t, east_503);
 	/* One connection: the first request meets east's 503 and is
 	 * answered by west, where the others follow it. */
-	httpc(&r, &t, args);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	cr_assert_str_eq(r.out, "200\n200\n200\n200\n", "%s", r.out);
+	expect_httpc(&t, args, "200\n200\n200\n200\n");
 	cr_assert_eq(log_count(t.elog, "requests=1 ", 1), 1, "%s",
 		     slurp(t.elog));
 	cr_assert_eq(log_count(t.wlog, "requests=4 ", 1), 1, "%s",
@@ -151,7 +153,6 @@ Test(tls_retry, when_every_endpoint_answers_503_the_last_one_passes,
      .timeout = 60)
 {
 	const char *wopts[] = { "--name", "west", "--status", "503", NULL };
-	struct run r;
 	struct tw t;
 
 	rw_config(&t, 6, "");
@@ -160,9 +161,7 @@ Test(tls_retry, when_every_endpoint_answers_503_the_last_one_passes,
 	cr_assert(t.e > 0 && t.w > 0);
 	/* One retry is left after west's 503, but no endpoint that was not
 	 * tried: west's answer goes to the application as it is. */
-	get(&t, &r);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	cr_assert_str_eq(r.out, "503\n", "%s", r.out);
+	expect_httpc(&t, one_get, "503\n");
 	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
 		     slurp(t.elog));
 	cr_assert_eq(log_count(t.wlog, "requests=1 ", 1), 1, "%s",
@@ -174,21 +173,15 @@ Test(tls_retry, pipelined_requests_are_not_retried, .timeout = 60)
 {
 	const char *args[] = { "-p", "mydb.com", "80", "GET:/a", "GET:/b",
 			       NULL };
-	struct run r;
 	struct tw t;
 
 	rw_config(&t, 7, "");
 	tw_start(&t, east_503);
 	/* Resending one request of a pipeline would reorder the answers:
 	 * both 503s reach the application. */
-	httpc(&r, &t, args);
-	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
-	cr_assert_str_eq(r.out, "503\n503\n", "%s", r.out);
+	expect_httpc(&t, args, "503\n503\n");
 	cr_assert_eq(log_count(t.elog, "requests=2 ", 1), 1, "%s",
 		     slurp(t.elog));
-	t_stop(t.w);
-	t.w = 0;
-	cr_assert_eq(count(slurp(t.wlog), "methods=GET"), 0, "%s",
-		     slurp(t.wlog));
+	west_served_nothing(&t);
 	tw_stop(&t);
 }
