@@ -192,6 +192,7 @@ static void finish(struct parse *p, bool use_env)
 	memset(&empty, 0, sizeof(empty));
 	config_resolve_tuning(&p->defaults, &empty, &t);
 	config_check_tuning(p, &t, &p->defaults, "[defaults]");
+	config_check_retry(p, &t, &p->defaults, "[defaults]");
 	for (i = 0; i < cfg->nservices; i++) {
 		struct swerve_service *svc = &cfg->services[i];
 		const struct tuning *own = &p->states[i].tuning;
@@ -219,6 +220,7 @@ static void finish(struct parse *p, bool use_env)
 		config_apply_tuning(svc, &t);
 		config_check_endpoints(p, svc);
 		config_check_tls(p, svc);
+		config_apply_retry(p, svc, &t, own);
 		if (config_build_localities(p, svc) == 0)
 			config_check_locality_rules(p, svc);
 	}

@@ -216,6 +216,34 @@ struct swerve_tls_cfg {
 	int key_line;
 };
 
+/*
+ * retry_on conditions (Istio's HTTPRetry retryOn, Envoy's x-envoy-retry-on
+ * names), as bits. Only those that mean something for HTTP/1.1 exist.
+ */
+#define SWERVE_RETRY_ON_CONNECT_FAILURE 0x01u /* connect-failure */
+#define SWERVE_RETRY_ON_RESET 0x02u           /* reset */
+#define SWERVE_RETRY_ON_5XX 0x04u             /* 5xx */
+#define SWERVE_RETRY_ON_GATEWAY_ERROR 0x08u   /* gateway-error */
+#define SWERVE_RETRY_ON_RETRIABLE_4XX 0x10u   /* retriable-4xx */
+#define SWERVE_RETRY_ON_STATUS_CODES 0x20u    /* retriable-status-codes */
+
+/* At most this many retries per request, and retriable_status_codes. */
+#define SWERVE_MAX_RETRIES 10
+#define SWERVE_MAX_RETRIABLE_CODES 6
+
+/*
+ * A service's retry policy (Istio's HTTPRetry: attempts, retryOn, and the
+ * mesh default's retriable status codes). Only the TLS relay resends
+ * requests, so <attempts> is 0 for a service it does not relay (protocol
+ * tcp, or tls = disable), whatever [defaults] says.
+ */
+struct swerve_retry_cfg {
+	uint32_t attempts;              /* retries; default 2; 0: none */
+	uint32_t on;                    /* SWERVE_RETRY_ON_* bits */
+	uint16_t codes[SWERVE_MAX_RETRIABLE_CODES]; /* default 503 */
+	unsigned ncodes;
+};
+
 struct swerve_service {
 	char name[64];                   /* from [service NAME] */
 	int line;                        /* of the section header */
@@ -240,6 +268,8 @@ struct swerve_service {
 					  * this long unanswered counts as a
 					  * timeout; 0 (default): never */
 	struct swerve_tls_cfg tls;       /* mode SWERVE_TLS_DISABLE: none */
+	struct swerve_retry_cfg retry;   /* retries, retry_on,
+					  * retriable_status_codes */
 	/* Service addresses, IPv4 in host byte order, inside vip_cidr. */
 	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 	/* Distinct endpoint localities, in order of first appearance. */

@@ -54,6 +54,8 @@ enum value_kind {
 	VALUE_RESOLUTION = 4,
 	VALUE_TEXT = 5,
 	VALUE_PROTOCOL = 6,
+	VALUE_RETRY_ON = 7,     /* a list of retry conditions, as bits */
+	VALUE_STATUS_CODES = 8, /* a list of statuses, packed: config_retry.c */
 };
 
 /* Where a key may be given. */
@@ -89,6 +91,9 @@ enum key_id {
 	TK_DNS_TIMEOUT,
 	TK_PROTOCOL,
 	TK_RESPONSE_TIMEOUT,
+	TK_RETRIES,
+	TK_RETRY_ON,
+	TK_RETRIABLE_CODES,
 	TK_COUNT,
 	/* PLACE_SWERVE */
 	SK_LOCALITY = TK_COUNT,
@@ -305,6 +310,32 @@ void config_set_tls_skip_verify(struct parse *p, const char *value);
  * keys against each other and against the endpoints.
  */
 void config_check_tls(struct parse *p, struct swerve_service *svc);
+
+/* config_retry.c: the retry keys (Istio's HTTPRetry) */
+
+/* retry_on's default: Istio's conditions that apply to HTTP/1.1. */
+#define RETRY_ON_DEFAULT \
+	(SWERVE_RETRY_ON_CONNECT_FAILURE | SWERVE_RETRY_ON_RESET | \
+	 SWERVE_RETRY_ON_STATUS_CODES)
+/* retriable_status_codes' default, 503, packed as the parser packs. */
+#define RETRIABLE_CODES_DEFAULT 503
+int config_parse_retry_on(struct parse *p, const struct key_spec *key,
+			  const char *value, uint64_t *out);
+int config_parse_status_codes(struct parse *p, const struct key_spec *key,
+			      const char *value, uint64_t *out);
+/*
+ * Sets <svc>'s retry policy from the resolved tuning <t> and checks it;
+ * refuses a retry key given in its own section (<own>) when the service is
+ * not one the TLS relay carries: swerve cannot resend those requests.
+ */
+void config_apply_retry(struct parse *p, struct swerve_service *svc,
+			const struct tuning *t, const struct tuning *own);
+/*
+ * The retry keys against each other, on the resolved values <t>, where one
+ * of them is in <own> (as config_check_tuning() does for the others).
+ */
+void config_check_retry(struct parse *p, const struct tuning *t,
+			const struct tuning *own, const char *where);
 
 /* config_check.c */
 void config_check_tuning(struct parse *p, const struct tuning *t,

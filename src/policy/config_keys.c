@@ -78,6 +78,14 @@ static const struct key_spec keys[KEY_COUNT] = {
 	[TK_RESPONSE_TIMEOUT] = { "response_timeout", TUNING,
 		.kind = VALUE_DURATION, .min = 0,
 		.max = SWERVE_MAX_DURATION_MS, .def = 0 },
+	/* Istio's HTTPRetry and its mesh default (2 retries, 503), for the
+	 * services the TLS relay carries; config_retry.c. */
+	[TK_RETRIES] = { "retries", TUNING,
+		.kind = VALUE_UINT, .max = SWERVE_MAX_RETRIES, .def = 2 },
+	[TK_RETRY_ON] = { "retry_on", TUNING,
+		.kind = VALUE_RETRY_ON, .def = RETRY_ON_DEFAULT },
+	[TK_RETRIABLE_CODES] = { "retriable_status_codes", TUNING,
+		.kind = VALUE_STATUS_CODES, .def = RETRIABLE_CODES_DEFAULT },
 	/* config.c sets the defaults of the [swerve] keys. */
 	[SK_LOCALITY] = { "locality", SWERVE(config_set_locality),
 		.env = "SWERVE_LOCALITY" },

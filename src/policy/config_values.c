@@ -200,6 +200,10 @@ int config_parse_value(struct parse *p, const struct key_spec *key,
 		return -EINVAL;
 	case VALUE_LB:
 		return parse_lb(p, value, out);
+	case VALUE_RETRY_ON:
+		return config_parse_retry_on(p, key, value, out);
+	case VALUE_STATUS_CODES:
+		return config_parse_status_codes(p, key, value, out);
 	case VALUE_TEXT:
 		break;
 	}

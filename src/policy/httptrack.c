@@ -787,6 +787,17 @@ bool swerve_httptrack_active(const struct swerve_httptrack *t)
 	return t->mode == M_TRACK;
 }
 
+void swerve_httptrack_where(const struct swerve_httptrack *t,
+			    struct swerve_httptrack_pos *pos)
+{
+	pos->started = t->req_seq;
+	pos->written = t->req_done;
+	pos->answered = t->rsp_seq;
+	pos->req_between = t->req.state == S_START;
+	pos->rsp_between = t->rsp.state == S_START;
+	pos->active = t->mode == M_TRACK;
+}
+
 const char *swerve_httptrack_why_name(enum swerve_httptrack_why why)
 {
 	static const char *const names[] = {

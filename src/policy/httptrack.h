@@ -183,6 +183,24 @@ int swerve_httptrack_give_up(struct swerve_httptrack *t,
 /* False once the tracker stopped (gave up, EOF, or a closing response). */
 bool swerve_httptrack_active(const struct swerve_httptrack *t);
 
+/*
+ * Where the exchange stands, for a caller that keeps each request to send
+ * it again (the TLS relay's retries): where one request ends and the next
+ * begins, and whether the responses have caught up.
+ */
+struct swerve_httptrack_pos {
+	uint32_t started;   /* requests whose method was written */
+	uint32_t written;   /* requests completely written */
+	uint32_t answered;  /* final responses whose header block was read */
+	bool req_between;   /* no byte of a next request written yet (empty
+			     * lines before one aside) */
+	bool rsp_between;   /* no byte of a next response read yet */
+	bool active;        /* swerve_httptrack_active() */
+};
+
+void swerve_httptrack_where(const struct swerve_httptrack *t,
+			    struct swerve_httptrack_pos *pos);
+
 /* "garbage", "upgrade", ...: a stable name for logs. */
 const char *swerve_httptrack_why_name(enum swerve_httptrack_why why);
 

@@ -14,7 +14,12 @@
  *      protocol = http service's plaintext is fed to the HTTP tracker, so
  *      5xx, gateway errors, resets before a response and requests abandoned
  *      after response_timeout count as they do on a routed connection.
- *   3. the end: half-closes pass through; a reset by the endpoint resets
+ *   3. retries (pump_retry.c decides): an http service's idempotent
+ *      request that met a retriable status or a reset before its response
+ *      goes to another endpoint (not one tried for it), after Envoy's
+ *      back-off, and the application sees only the answer of the last
+ *      attempt.
+ *   4. the end: half-closes pass through; a reset by the endpoint resets
  *      the application's connection. When every attempt failed, an http
  *      service answers Envoy's `503 no healthy upstream`, a tcp service
  *      resets the connection.
@@ -36,8 +41,10 @@
 #include "base/log.h"
 #include "base/swerve.h"
 #include "policy/httptrack.h"
+#include "policy/retry.h"
 #include "preload/preload.h"
 #include "preload/pump_conn.h"
+#include "preload/pump_retry.h"
 #include "tls/client.h"
 #include "tls/ossl.h"
 
@@ -64,6 +71,7 @@ enum phase {
 	PH_HANDSHAKE,   /* TLS handshake in progress */
 	PH_RELAY,
 	PH_DRAIN,       /* answered 503: let the application read it */
+	PH_BACKOFF,     /* a retry waits for its turn (Envoy's back-off) */
 };
 
 struct swerve_pump_conn {
@@ -74,7 +82,9 @@ struct swerve_pump_conn {
 	struct swerve_pump_reg *reg;
 	enum phase ph;
 	uint64_t deadline;       /* attempt, drain or half-close; 0: none */
-	struct swerve_attempt at;
+	struct swerve_attempt at;     /* tried[]: for the current request */
+	unsigned nconn;          /* attempts of the current connect sequence */
+	int retry_ep;            /* PH_BACKOFF: the endpoint picked next */
 	struct swerve_tls_conn *tls;
 	short want_rd, want_wr;  /* what TLS waits for, per direction */
 	bool app_eof, up_eof, app_shut, up_shut, http;
@@ -82,6 +92,7 @@ struct swerve_pump_conn {
 	uint32_t app_ev, up_ev;  /* epoll interest now */
 	uint32_t ulen, uoff;     /* application -> endpoint */
 	uint32_t dlen, doff;     /* endpoint -> application */
+	struct swerve_pump_retry rt;
 	struct swerve_httptrack t;
 	unsigned char ubuf[PUMP_BUF];
 	unsigned char dbuf[PUMP_BUF];
@@ -221,6 +232,7 @@ static void finish(struct swerve_pump_conn *c, bool reset_app)
 		atomic_fetch_sub(&ss->active[c->ep], 1);
 	up_close(c);
 	app_close(c, reset_app);
+	swerve_pump_retry_free(&c->rt);
 	swerve_pump_reg_end(c->reg);
 	swerve_pump_conn_gone(c->idx);
 	free(c);
@@ -272,8 +284,8 @@ static void attempt_failed(struct swerve_pump_conn *c, int err, int verify,
 	swerve_log(tls_fail && verify != 0 ? SWERVE_LOG_WARN : SWERVE_LOG_INFO,
 		   "%s: %s failed (%s)%s", svc->name,
 		   svc->endpoints[c->ep].text, why,
-		   c->at.ntried < svc->connect_attempts ? ", trying the next "
-							  "endpoint" : "");
+		   c->nconn < svc->connect_attempts ? ", trying the next "
+						      "endpoint" : "");
 	counters_leave_pending(c);
 	up_close(c);
 	c->ph = PH_CONNECT;
@@ -423,22 +435,15 @@ static bool dial(struct swerve_pump_conn *c, int *err)
 	return false;
 }
 
-/* The next attempt, or the end when none is left. */
-static void attempt_next(struct swerve_pump_conn *c, uint64_t now)
+/* The next attempt goes to endpoint <idx>. */
+static void attempt_to(struct swerve_pump_conn *c, int idx, uint64_t now)
 {
 	const struct swerve_service *svc = svc_of(c);
 	struct svc_state *ss = &swerve_services[c->s];
-	int idx, err;
+	int err;
 
-	if (c->at.ntried >= svc->connect_attempts ||
-	    c->at.ntried >= svc->nendpoints ||
-	    (idx = swerve_connect_pick(c->s, PLAN_CLASS_DUAL, &c->at, NULL,
-				       0)) < 0) {
-		c->ep = -1;
-		give_up(c, now);
-		return;
-	}
 	c->at.tried[c->at.ntried++] = (uint16_t)idx;
+	c->nconn++;
 	c->ep = idx;
 	if (atomic_fetch_add(&ss->pending[idx], 1) == 0)
 		atomic_store_explicit(&ss->pending_since[idx], now,
@@ -448,6 +453,24 @@ static void attempt_next(struct swerve_pump_conn *c, uint64_t now)
 	c->deadline = now + svc->connect_timeout_ms;
 	if (!dial(c, &err))
 		attempt_failed(c, err, 0, strerror(err), now);
+}
+
+/* The next attempt, or the end when none is left. */
+static void attempt_next(struct swerve_pump_conn *c, uint64_t now)
+{
+	const struct swerve_service *svc = svc_of(c);
+	int idx;
+
+	if (c->nconn >= svc->connect_attempts ||
+	    c->at.ntried >= svc->nendpoints ||
+	    c->at.ntried >= SWERVE_ARRAY_LEN(c->at.tried) ||
+	    (idx = swerve_connect_pick(c->s, PLAN_CLASS_DUAL, &c->at, NULL,
+				       0)) < 0) {
+		c->ep = -1;
+		give_up(c, now);
+		return;
+	}
+	attempt_to(c, idx, now);
 }
 
 struct swerve_pump_conn *swerve_pump_conn_new(unsigned idx, int fd,
@@ -494,6 +517,10 @@ void swerve_pump_conn_expire(struct swerve_pump_conn *c, uint64_t now)
 		attempt_failed(c, ETIMEDOUT, 0, "connect_timeout", now);
 		return;
 	}
+	if (c->ph == PH_BACKOFF) {
+		attempt_to(c, c->retry_ep, now);
+		return;
+	}
 	/* A half-closed http client whose request is still unanswered
 	 * after HALF_CLOSED_MS has waited response_timeout too. */
 	if (c->ph == PH_RELAY)
@@ -515,9 +542,11 @@ static void collect(void *arg, const struct swerve_httptrack_event *ev)
 		b->ev[b->n++] = *ev;
 }
 
-/* What one direction moved, or its end (<n> 0), told to the tracker. */
+/* What one direction moved, or its end (<n> 0), told to the tracker;
+ * what it found, in <seen> (NULL: not wanted). */
 static void observe(struct swerve_pump_conn *c, bool response,
-		    const void *buf, size_t n, uint64_t now)
+		    const void *buf, size_t n, uint64_t now,
+		    struct swerve_pump_seen *seen)
 {
 	struct batch b = { .n = 0 };
 
@@ -531,6 +560,8 @@ static void observe(struct swerve_pump_conn *c, bool response,
 		swerve_httptrack_write(&c->t, buf, n, now, collect, &b);
 	if (b.n > 0)
 		swerve_http_report(c->s, (unsigned)c->ep, b.ev, b.n, now);
+	if (seen != NULL)
+		swerve_pump_retry_note(seen, b.ev, b.n);
 }
 
 /* The application is gone: a request it left unanswered for
@@ -549,12 +580,59 @@ static bool app_gone(struct swerve_pump_conn *c, uint64_t now)
 	return false;
 }
 
+/* A new request: the endpoints tried for the previous one are tried
+ * again if need be (Envoy's previous_hosts is per request). */
+static void forget_tried(struct swerve_pump_conn *c)
+{
+	c->at.tried[0] = (uint16_t)c->ep;
+	c->at.ntried = 1;
+}
+
+/* Buffer -> endpoint: the kept request while it is being sent again,
+ * then the application's bytes. -1: the connection ended. */
+static int write_up(struct swerve_pump_conn *c, uint64_t now)
+{
+	const unsigned char *p = NULL;
+	size_t len = swerve_pump_retry_resend(&c->rt, &p);
+	bool resend = len > 0;
+	short want = 0;
+	ssize_t n;
+
+	if (!resend) {
+		p = c->ubuf + c->uoff;
+		len = c->ulen - c->uoff;
+	}
+	if (len == 0 || c->want_wr != 0)
+		return 0;
+	n = swerve_tls_conn_write(c->tls, p, len, &want);
+	if (n == -EAGAIN) {
+		c->want_wr = want;
+		return 0;
+	}
+	if (n <= 0) {
+		observe(c, true, NULL, 0, now, NULL);
+		finish(c, true);
+		return -1;
+	}
+	if (resend)
+		swerve_pump_retry_resent(&c->rt, (size_t)n);
+	else if (swerve_pump_retry_sent(&c->rt, svc_of(c), &c->t, p,
+					(size_t)n))
+		forget_tried(c);
+	observe(c, false, p, (size_t)n, now, NULL);
+	if (!resend) {
+		c->uoff += (uint32_t)n;
+		if (c->uoff == c->ulen)
+			c->uoff = c->ulen = 0;
+	}
+	return 1;
+}
+
 /* Application -> buffer -> endpoint. -1: the connection ended. */
 static int pump_up(struct swerve_pump_conn *c, uint64_t now)
 {
 	bool moved = false;
 	ssize_t n;
-	short want = 0;
 
 	if (!c->app_eof && c->ulen < PUMP_BUF) {
 		n = swerve_libc_recv(c->app, c->ubuf + c->ulen,
@@ -577,57 +655,114 @@ static int pump_up(struct swerve_pump_conn *c, uint64_t now)
 			c->deadline = now + HALF_CLOSED_MS;
 		}
 	}
-	if (c->ulen > c->uoff && c->want_wr == 0) {
-		n = swerve_tls_conn_write(c->tls, c->ubuf + c->uoff,
-					  c->ulen - c->uoff, &want);
-		if (n > 0) {
-			observe(c, false, c->ubuf + c->uoff, (size_t)n, now);
-			c->uoff += (uint32_t)n;
-			if (c->uoff == c->ulen)
-				c->uoff = c->ulen = 0;
-			moved = true;
-		} else if (n == -EAGAIN) {
-			c->want_wr = want;
-		} else {
-			observe(c, true, NULL, 0, now);
-			finish(c, true);
-			return -1;
-		}
-	}
-	return moved;
+	n = write_up(c, now);
+	if (n < 0)
+		return -1;
+	return moved || n > 0;
 }
 
-/* Endpoint -> buffer -> application. -1: the connection ended. */
-static int pump_down(struct swerve_pump_conn *c, uint64_t now)
+/*
+ * The kept request goes to another endpoint, one not tried for it yet,
+ * after Envoy's back-off; <seen> says why. False when none is left: what
+ * was held then goes to the application as it is.
+ */
+static bool retry(struct swerve_pump_conn *c,
+		  const struct swerve_pump_seen *seen, uint64_t now)
 {
-	bool moved = false;
+	const struct swerve_service *svc = svc_of(c);
+	struct svc_state *ss = &swerve_services[c->s];
+	char why[64];
+	int idx = -1;
+
+	if (c->at.ntried < SWERVE_ARRAY_LEN(c->at.tried))
+		idx = swerve_connect_pick(c->s, PLAN_CLASS_DUAL, &c->at, NULL,
+					  0);
+	if (idx < 0) {
+		swerve_pump_retry_pass(&c->rt);
+		return false;
+	}
+	if (seen->status != 0 && seen->status_req == c->rt.seq)
+		snprintf(why, sizeof(why), "answered %d", seen->status);
+	else
+		snprintf(why, sizeof(why), "ended the connection first");
+	swerve_log(SWERVE_LOG_INFO, "%s: %s %s: retrying on %s (retry %u of "
+		   "%u)", svc->name, svc->endpoints[c->ep].text, why,
+		   svc->endpoints[idx].text, c->rt.used + 1,
+		   svc->retry.attempts);
+	up_close(c);
+	atomic_fetch_sub(&ss->active[c->ep], 1);
+	c->active = false;
+	/* The held start of the answer is dropped: it never happened. */
+	c->dlen = c->doff = 0;
+	c->up_eof = c->up_shut = false;
+	c->ep = -1;
+	c->nconn = 0;
+	c->retry_ep = idx;
+	swerve_pump_retry_begin(&c->rt);
+	interest(c, 0, 0);
+	/* The pump never sleeps: the back-off is the connection's deadline
+	 * (it may be now, then the loop's deadline pass starts it). */
+	c->ph = PH_BACKOFF;
+	c->deadline = now + swerve_retry_backoff_ms(c->rt.used,
+						    swerve_runtime_random());
+	return true;
+}
+
+/* Endpoint -> buffer. -1: the relay stops here (the connection ended, or
+ * its request went to another endpoint). */
+static int read_down(struct swerve_pump_conn *c, uint64_t now)
+{
+	struct swerve_pump_seen seen = { .status = 0 };
+	enum swerve_pump_verdict v;
 	ssize_t n;
 	short want = 0;
 
-	if (!c->up_eof && c->dlen < PUMP_BUF && c->want_rd == 0) {
-		n = swerve_tls_conn_read(c->tls, c->dbuf + c->dlen,
-					 PUMP_BUF - c->dlen, &want);
-		if (n > 0) {
-			observe(c, true, c->dbuf + c->dlen, (size_t)n, now);
-			c->dlen += (uint32_t)n;
-			moved = true;
-		} else if (n == -EAGAIN) {
-			c->want_rd = want;
-		} else {
-			c->up_eof = true;
-			/* An end that follows the application's own is the
-			 * endpoint's answer to it (a server may drop a
-			 * request whose client went away), not a reset. */
-			if (!c->app_eof)
-				observe(c, true, NULL, 0, now);
-			if (n < 0 && c->dlen == c->doff) {
-				/* Reset by the endpoint: so is the app. */
-				finish(c, true);
-				return -1;
-			}
-		}
+	if (c->up_eof || c->dlen >= PUMP_BUF || c->want_rd != 0)
+		return 0;
+	n = swerve_tls_conn_read(c->tls, c->dbuf + c->dlen,
+				 PUMP_BUF - c->dlen, &want);
+	if (n == -EAGAIN) {
+		c->want_rd = want;
+		return 0;
 	}
-	if (c->dlen > c->doff) {
+	if (n > 0) {
+		if (c->http)
+			swerve_pump_retry_response(&c->rt, svc_of(c), &c->t,
+						   c->dlen - c->doff, c->ulen);
+		observe(c, true, c->dbuf + c->dlen, (size_t)n, now, &seen);
+		c->dlen += (uint32_t)n;
+	} else {
+		c->up_eof = true;
+		/* An end that follows the application's own is the
+		 * endpoint's answer to it (a server may drop a request whose
+		 * client went away), not a reset. */
+		if (!c->app_eof)
+			observe(c, true, NULL, 0, now, &seen);
+	}
+	v = c->http ? swerve_pump_retry_judge(&c->rt, svc_of(c), &c->t,
+					      &seen, c->ulen,
+					      c->dlen >= PUMP_BUF)
+		    : SWERVE_PUMP_GO_ON;
+	if (v == SWERVE_PUMP_RETRY && retry(c, &seen, now))
+		return -1;
+	if (n < 0 && c->dlen == c->doff) {
+		/* Reset by the endpoint: so is the app. */
+		finish(c, true);
+		return -1;
+	}
+	return n > 0;
+}
+
+/* Endpoint -> buffer -> application. -1: the relay stops here. */
+static int pump_down(struct swerve_pump_conn *c, uint64_t now)
+{
+	ssize_t n;
+	int moved = read_down(c, now);
+
+	if (moved < 0)
+		return -1;
+	/* The held start of a response waits for its status. */
+	if (c->dlen > c->doff && !c->rt.holding) {
 		n = swerve_libc_send(c->app, c->dbuf + c->doff,
 				     c->dlen - c->doff,
 				     MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -635,7 +770,7 @@ static int pump_down(struct swerve_pump_conn *c, uint64_t now)
 			c->doff += (uint32_t)n;
 			if (c->doff == c->dlen)
 				c->doff = c->dlen = 0;
-			moved = true;
+			moved = 1;
 		} else if (errno != EAGAIN && errno != EINTR) {
 			app_gone(c, now);
 			finish(c, false);
@@ -682,7 +817,7 @@ static void relay(struct swerve_pump_conn *c, uint64_t now)
 	if (closes(c))
 		return;
 	ev = (!c->app_eof && c->ulen < PUMP_BUF) ? EPOLLIN : 0;
-	if (c->dlen > c->doff)
+	if (c->dlen > c->doff && !c->rt.holding)
 		ev |= EPOLLOUT;
 	interest(c, 0, ev);
 	if (c->tls == NULL)
@@ -750,6 +885,10 @@ void swerve_pump_conn_event(struct swerve_pump_conn *c, int side,
 		return;
 	case PH_DRAIN:
 		drain(c, now);
+		return;
+	case PH_BACKOFF:
+		if (side == 0 && (events & (EPOLLERR | EPOLLHUP)))
+			finish(c, false);
 		return;
 	}
 }

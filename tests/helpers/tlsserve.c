@@ -4,7 +4,7 @@
  *
  *   tlsserve --listen ADDR:PORT --cert FILE --key FILE [--ca FILE]
  *            [--status N] [--name TEXT] [--echo] [--log FILE]
- *            [--max-early-plain] [--tls1.2]
+ *            [--max-early-plain] [--tls1.2] [--reset-after-request]
  *
  * --listen     where to listen: 127.0.0.1:8443 or [::1]:8443
  * --cert/--key the server's certificate chain and key (PEM)
@@ -15,18 +15,23 @@
  * --echo       a TLS echo server (for tcp services) instead of HTTP
  * --log        appends one line per connection to FILE (O_APPEND):
  *                sni=NAME|- resumed=0|1 client=SUBJECT|- requests=N plain=0|1
+ *                methods=GET,POST...|-
  *              where requests counts the HTTP requests answered (with
  *              --echo, the bytes echoed), client is the client
  *              certificate's subject (spaces as '_'), and plain=1 when
  *              the first byte on the TCP connection did not begin a TLS
  *              handshake record (so a test can assert that no plaintext
- *              reached the server); a connection whose handshake failed
+ *              reached the server), methods lists the methods of the
+ *              requests read, answered or not (at most 60 bytes of them,
+ *              plain=0 only); a connection whose handshake failed
  *              logs instead
  *                handshake-failed reason=TEXT
  * --max-early-plain  on a plain connection, also logs up to 64 of the
  *              plaintext bytes that arrived, escaped, as early="..."
  * --tls1.2     at most TLS 1.2 (a rejected client certificate then fails
  *              the client's handshake, not its first read)
+ * --reset-after-request  reads each connection's first request whole, then
+ *              resets the connection (RST) without answering
  *
  * HTTP/1.1: every request is answered "HTTP/1.1 N ..." with
  * Content-Length and the body, keep-alive unless the request says
@@ -71,6 +76,7 @@ struct conn {
 	short want;
 	bool closing;          /* close once <out> is sent */
 	unsigned long requests;
+	char methods[64];      /* of the requests read, comma separated */
 	size_t inlen, outlen, outoff;
 	char in[BUF];
 	char out[BUF];
@@ -81,6 +87,7 @@ static struct {
 	const char *name;
 	bool echo;
 	bool early;
+	bool reset;            /* --reset-after-request */
 	int log_fd;
 } opt = { .status = 200, .name = "tlsserve", .log_fd = -1 };
 
@@ -142,9 +149,9 @@ static void log_conn(struct conn *c)
 		X509_NAME_oneline(X509_get_subject_name(peer), subject,
 				  sizeof(subject));
 	one_word(subject);
-	log_line("sni=%s resumed=%d client=%s requests=%lu plain=0",
+	log_line("sni=%s resumed=%d client=%s requests=%lu plain=0 methods=%s",
 		 sni != NULL ? sni : "-", SSL_session_reused(c->ssl), subject,
-		 c->requests);
+		 c->requests, c->methods[0] != '\0' ? c->methods : "-");
 }
 
 /* The reason of a failed handshake or read, for the log. */
@@ -220,6 +227,19 @@ static size_t request_size(struct conn *c, bool *head, bool *close)
 	return hlen + blen;
 }
 
+/* Adds the method of the request at the start of <in> to the list. */
+static void note_method(struct conn *c)
+{
+	size_t have = strlen(c->methods), n = strcspn(c->in, " \r\n");
+
+	if (have + n + 2 > sizeof(c->methods) - 4)
+		return;
+	if (have > 0)
+		c->methods[have++] = ',';
+	memcpy(c->methods + have, c->in, n);
+	c->methods[have + n] = '\0';
+}
+
 static const char *status_text(int status)
 {
 	switch (status) {
@@ -252,6 +272,14 @@ static bool take_requests(struct conn *c)
 	size = request_size(c, &head, &close);
 	if (size == 0)
 		return c->inlen < BUF - 1;
+	note_method(c);
+	if (opt.reset) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		/* Closed as the connection ends (false): a reset. */
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		return false;
+	}
 	n = snprintf(c->out, sizeof(c->out),
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 		     "Content-Length: %zu\r\n%s\r\n%s%s",
@@ -525,7 +553,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: tlsserve --listen ADDR:PORT --cert F --key F "
 		"[--ca F] [--status N] [--name TEXT] [--echo] [--log F] "
-		"[--max-early-plain] [--tls1.2]\n");
+		"[--max-early-plain] [--tls1.2] [--reset-after-request]\n");
 	exit(2);
 }
 
@@ -542,6 +570,7 @@ int main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'L' },
 		{ "max-early-plain", no_argument, NULL, 'p' },
 		{ "tls1.2", no_argument, NULL, '2' },
+		{ "reset-after-request", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_spec = NULL, *cert = NULL, *key = NULL, *ca = NULL;
@@ -561,6 +590,7 @@ int main(int argc, char **argv)
 		case 'e': opt.echo = true; break;
 		case 'p': opt.early = true; break;
 		case '2': tls12 = true; break;
+		case 'R': opt.reset = true; break;
 		case 'L':
 			opt.log_fd = open(optarg, O_WRONLY | O_APPEND |
 					  O_CREAT | O_CLOEXEC, 0644);

@@ -20,197 +20,21 @@
 #include <unistd.h>
 
 #include "support.h"
-
-#define PORT 18443
-
-/* One test's world. */
-struct tw {
-	char east[32], west[32], east_ep[64], west_ep[64];
-	char elog[300], wlog[300], certs[300];
-	const char *config, *shm;
-	pid_t e, w, dns;
-};
-
-/* The test certificates, made once per test in its directory. */
-static void certs_make(struct tw *t)
-{
-	char cmd[900];
-	const char *src = getenv("SWERVE_SRC");
-
-	snprintf(t->certs, sizeof(t->certs), "%s/certs", t_dir());
-	snprintf(cmd, sizeof(cmd), "%s/scripts/tls-certs.sh %s >/dev/null",
-		 src != NULL ? src : ".", t->certs);
-	cr_assert_eq(system(cmd), 0, "scripts/tls-certs.sh failed");
-}
+#include "tls_world.h"
 
 /*
- * The world of test <net>: a dnsd naming east and west, certificates, and
- * a service mydb with endpoints given as names (resolution = dns) on port
- * 18443, tls as <tls> says, and the service lines <extra>.
+ * The world of test <net>: a dnsd on 127.0.0.1:15400 + <net> naming east
+ * 127.13.<net>.2 and west 127.13.<net>.3, certificates, and a service mydb
+ * with endpoints given as names (resolution = dns) on port 18443, tls as
+ * <tls> says, and the service lines <extra>.
  */
 static void tw_config(struct tw *t, int net, const char *tls,
 		      const char *extra)
 {
-	char zone[256], text[2048];
+	char prefix[32];
 
-	memset(t, 0, sizeof(*t));
-	snprintf(t->east, sizeof(t->east), "127.13.%d.2", net);
-	snprintf(t->west, sizeof(t->west), "127.13.%d.3", net);
-	snprintf(t->east_ep, sizeof(t->east_ep), "%s:%d", t->east, PORT);
-	snprintf(t->west_ep, sizeof(t->west_ep), "%s:%d", t->west, PORT);
-	snprintf(t->elog, sizeof(t->elog), "%s/east.log", t_dir());
-	snprintf(t->wlog, sizeof(t->wlog), "%s/west.log", t_dir());
-	certs_make(t);
-	snprintf(zone, sizeof(zone),
-		 "east.mydb.test 30 A %s\nwest.mydb.test 30 A %s\n", t->east,
-		 t->west);
-	t->dns = t_dnsd(15400 + net, t_write("zone", zone), NULL);
-	cr_assert(t->dns > 0, "dnsd did not start");
-	snprintf(text, sizeof(text),
-		 "[swerve]\nlocality = us-east1\nvip_cidr = 127.98.0.0/16\n"
-		 "log = warn\ndns_servers = 127.0.0.1:%d\n\n"
-		 "[service mydb]\nhosts = mydb.com\nports = 80\n"
-		 "resolution = dns\n"
-		 "endpoint = east.mydb.test:%d locality=us-east1\n"
-		 "endpoint = west.mydb.test:%d locality=us-west\n"
-		 "consecutive_5xx_errors = 1\ninterval = 15s\n"
-		 "base_ejection_time = 1m\nconnect_timeout = 2s\n"
-		 "%s\n%s%s%s%s",
-		 15400 + net, PORT, PORT, tls,
-		 strstr(tls, "tls_ca_certificates") ? ""
-						    : "tls_ca_certificates = ",
-		 strstr(tls, "tls_ca_certificates") ? "" : t->certs,
-		 strstr(tls, "tls_ca_certificates") ? "" : "/ca.pem\n", extra);
-	t->config = t_write("swerve.ini", text);
-	t->shm = t_shm();
-}
-
-/*
- * A tlsserve on <addr> with the certificate <cert> (a base name in the
- * certificate directory) and the options <opts> (NULL-ended, at most 6),
- * logging to <log>.
- */
-static pid_t tls_server(const struct tw *t, const char *addr,
-			const char *cert, const char *log,
-			const char *const *opts)
-{
-	char listen[64], crt[400], key[400];
-	char *argv[20];
-	int i = 0, k;
-
-	snprintf(listen, sizeof(listen), "%s:%d", addr, PORT);
-	snprintf(crt, sizeof(crt), "%s/%s.pem", t->certs, cert);
-	snprintf(key, sizeof(key), "%s/%s.key", t->certs, cert);
-	argv[i++] = (char *)"tlsserve";
-	argv[i++] = (char *)"--listen";
-	argv[i++] = listen;
-	argv[i++] = (char *)"--cert";
-	argv[i++] = crt;
-	argv[i++] = (char *)"--key";
-	argv[i++] = key;
-	argv[i++] = (char *)"--log";
-	argv[i++] = (char *)log;
-	for (k = 0; opts != NULL && opts[k] != NULL && k < 6; k++)
-		argv[i++] = (char *)opts[k];
-	argv[i] = NULL;
-	return t_start(argv);
-}
-
-/* east and west, each with its own certificate and the body of its name. */
-static void tw_start(struct tw *t, const char *const *east_opts)
-{
-	const char *wopts[] = { "--name", "west", NULL };
-
-	t->e = tls_server(t, t->east, "east", t->elog, east_opts);
-	t->w = tls_server(t, t->west, "west", t->wlog, wopts);
-	cr_assert(t->e > 0 && t->w > 0, "TLS servers did not start");
-}
-
-static void tw_stop(struct tw *t)
-{
-	if (t->e > 0)
-		kill(t->e, SIGCONT);
-	t_stop(t->e);
-	t_stop(t->w);
-	t_stop(t->dns);
-	t_cleanup();
-}
-
-/* A program from PATH under the library, with the test's config. */
-static void client(struct run *r, const struct tw *t, const char *const *argv)
-{
-	char cv[600], sv[128];
-	const char *env[] = { cv, sv, NULL };
-
-	snprintf(cv, sizeof(cv), "SWERVE_CONFIG=%s", t->config);
-	snprintf(sv, sizeof(sv), "SWERVE_SHM=%s", t->shm);
-	t_run(r, true, env, 30, argv);
-}
-
-/* The httpc helper with <args> (NULL-ended). */
-static void httpc(struct run *r, const struct tw *t, const char *const *args)
-{
-	t_helper(r, t->config, t->shm, NULL, "httpc", args);
-}
-
-/* A file's text (empty when absent). */
-static const char *slurp(const char *path)
-{
-	static char text[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (f != NULL) {
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
-}
-
-static int count(const char *hay, const char *needle)
-{
-	int n = 0;
-
-	while ((hay = strstr(hay, needle)) != NULL) {
-		n++;
-		hay += strlen(needle);
-	}
-	return n;
-}
-
-/*
- * Waits (2 s at most: a server logs a connection when it ends, just after
- * the client's end) until the log <path> has <n> lines with <needle>; the
- * count found.
- */
-static int log_count(const char *path, const char *needle, int n)
-{
-	int i, c = 0;
-
-	for (i = 0; i < 200; i++) {
-		c = count(slurp(path), needle);
-		if (c >= n)
-			break;
-		usleep(10000);
-	}
-	return c;
-}
-
-/* One GET http://mydb.com/ on a connection of its own with httpc (which
- * runs under ASan too): its output, the status. */
-static const char *get(const struct tw *t, struct run *r)
-{
-	const char *args[] = { "mydb.com", "80", "GET:/", NULL };
-
-	httpc(r, t, args);
-	return r->out;
-}
-
-static long long field(const struct tw *t, const char *ep, const char *key)
-{
-	return t_endpoint_field(t->config, t->shm, ep, key);
+	snprintf(prefix, sizeof(prefix), "127.13.%d", net);
+	tw_config_at(t, prefix, 15400 + net, tls, extra);
 }
 
 Test(tls, curl_speaks_http_and_the_endpoint_gets_verified_tls_with_sni,
@@ -363,7 +187,7 @@ Test(tls, an_endpoint_that_does_not_speak_tls_costs_no_request, .timeout = 60)
 
 	tw_config(&t, 7, "tls = simple", "protocol = http\n");
 	/* east speaks plain HTTP: the handshake fails. */
-	t.e = t_server(t.east, PORT, "east", "ok");
+	t.e = t_server(t.east, TW_PORT, "east", "ok");
 	t.w = tls_server(&t, t.west, "west", t.wlog,
 			 (const char *const[]){ "--name", "west", NULL });
 	cr_assert(t.e > 0 && t.w > 0);
@@ -377,7 +201,9 @@ Test(tls, a_503_primary_is_ejected_after_the_streak, .timeout = 60)
 	struct run r;
 	struct tw t;
 
-	tw_config(&t, 8, "tls = simple", "protocol = http\n");
+	/* Without retries the one 503 reaches the application
+	 * (test_tls_retry.c has them). */
+	tw_config(&t, 8, "tls = simple", "protocol = http\nretries = 0\n");
 	tw_start(&t, (const char *const[]){ "--name", "east", "--status",
 					    "503", NULL });
 	get(&t, &r);

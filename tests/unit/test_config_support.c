@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,18 @@ void dump(const struct reports *r, char *out, size_t size)
 }
 
 /* Asserts a report "<path>:<line>: ..." containing <needle>. */
+void load_bad(const char *text, char *path, struct reports *r,
+	      unsigned nerrors)
+{
+	struct swerve_config *cfg = NULL;
+	char all[MAX_REPORTS * 800];
+
+	cr_assert_eq(load_text(text, path, PATH_MAX, &cfg, r), -EINVAL);
+	cr_assert_null(cfg);
+	dump(r, all, sizeof(all));
+	cr_assert_eq(r->nerrors, nerrors, "%u errors:%s", r->nerrors, all);
+}
+
 void expect_report(const struct reports *r, bool is_error,
 		   const char *path, int line, const char *needle)
 {

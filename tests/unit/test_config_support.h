@@ -44,6 +44,10 @@ int load_fixture(const char *name, char *path, size_t size,
 int load_text(const char *text, char *path, size_t size,
 	      struct swerve_config **cfg, struct reports *r);
 void dump(const struct reports *r, char *out, size_t size);
+/* Loads <text> (into <path>, PATH_MAX bytes), which must fail with
+ * exactly <nerrors> errors, collected in <r>. */
+void load_bad(const char *text, char *path, struct reports *r,
+	      unsigned nerrors);
 void expect_report(const struct reports *r, bool is_error,
 		   const char *path, int line, const char *needle);
 void expect_error(const struct reports *r, const char *path, int line,

@@ -54,19 +54,6 @@ static void expect_fmt(const struct reports *r, const char *path, int line,
 	expect_exact(r, path, line, msg);
 }
 
-/* Loads <text>, which must fail with exactly <nerrors> errors. */
-static void load_bad(const char *text, char *path, struct reports *r,
-		     unsigned nerrors)
-{
-	struct swerve_config *cfg = NULL;
-	char all[MAX_REPORTS * 800];
-
-	cr_assert_eq(load_text(text, path, PATH_MAX, &cfg, r), -EINVAL);
-	cr_assert_null(cfg);
-	dump(r, all, sizeof(all));
-	cr_assert_eq(r->nerrors, nerrors, "%u errors:%s", r->nerrors, all);
-}
-
 Test(config_tls, defaults_are_no_tls_with_empty_strings)
 {
 	struct swerve_config *cfg = NULL;

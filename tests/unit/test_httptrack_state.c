@@ -6,6 +6,7 @@
  * nothing and never speaks again.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -325,4 +326,46 @@ Test(httptrack, the_struct_is_small_and_fixed)
 {
 	/* Kept per connection: no pointers, no growth with the traffic. */
 	cr_assert_leq(sizeof(struct swerve_httptrack), 128);
+}
+
+/* swerve_httptrack_where() of <t>, as "started/written/answered rb a". */
+static const char *where(const struct swerve_httptrack *t)
+{
+	static char text[64];
+	struct swerve_httptrack_pos p;
+
+	swerve_httptrack_where(t, &p);
+	snprintf(text, sizeof(text), "%u/%u/%u %c%c %c", p.started, p.written,
+		 p.answered, p.req_between ? 'r' : '-',
+		 p.rsp_between ? 'b' : '-', p.active ? 'a' : '-');
+	return text;
+}
+
+Test(httptrack, where_tells_requests_and_responses_apart)
+{
+	struct swerve_httptrack t;
+	char out[HT_TEXT] = "";
+
+	swerve_httptrack_init(&t);
+	cr_assert_str_eq(where(&t), "0/0/0 rb a");
+	w(&t, "\r\n", 1, out);
+	cr_assert_str_eq(where(&t), "0/0/0 rb a", "empty lines are between");
+	w(&t, "PO", 1, out);
+	cr_assert_str_eq(where(&t), "0/0/0 -b a", "a request has begun");
+	w(&t, "ST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nh", 1, out);
+	cr_assert_str_eq(where(&t), "1/0/0 -b a");
+	w(&t, "i", 1, out);
+	cr_assert_str_eq(where(&t), "1/1/0 rb a");
+	r(&t, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 No\r\n", 2, out);
+	cr_assert_str_eq(where(&t), "1/1/0 r- a", "an interim is no answer");
+	r(&t, "Content-Length: 1\r\n\r\n", 3, out);
+	cr_assert_str_eq(where(&t), "1/1/1 r- a", "its body is coming");
+	w(&t, GET, 4, out);
+	cr_assert_str_eq(where(&t), "2/2/1 r- a", "pipelined");
+	r(&t, "x", 5, out);
+	cr_assert_str_eq(where(&t), "2/2/1 rb a");
+	r(&t, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+	      "Content-Length: 0\r\n\r\n", 6, out);
+	cr_assert_str_eq(where(&t), "2/2/2 r- -", "a closing response ends it");
+	cr_assert_str_eq(out, "503 200");
 }
