@@ -22,6 +22,10 @@ static const char *const retry_conditions[] = {
 	"gateway-error",
 };
 
+static const char retry_why[] = "swerve retries on connect-failure, "
+				"reset, 5xx, gateway-error, "
+				"retriable-status-codes and status codes";
+
 /* What retryOn came to. */
 struct retry_on {
 	const char *kept[8];
@@ -68,7 +72,6 @@ static void add_condition(struct retry_on *r, const char *s)
 static void retry_item(struct import_ctx *c, yaml_node_t *v, const char *path,
 		       const char *item, struct retry_on *r)
 {
-	char why[160];
 	size_t i;
 
 	for (i = 0; i < SWERVE_ARRAY_LEN(retry_conditions); i++) {
@@ -84,12 +87,10 @@ static void retry_item(struct import_ctx *c, yaml_node_t *v, const char *path,
 		add_condition(r, "retriable-status-codes");
 		return;
 	}
-	snprintf(why, sizeof(why), "%s: swerve retries on connect-failure, "
-		 "reset, 5xx, gateway-error and retriable-status-codes",
-		 item);
-	import_comment(c, "not imported: %s: %s", path, why);
-	import_warn(c, v, "%s: %s is not imported (left as a comment)", path,
-		    why);
+	import_comment(c, "not imported: %s: %s (%s)", path, item,
+		       retry_why);
+	import_warn(c, v, "%s: %s is not imported: %s (left as a comment)",
+		    path, item, retry_why);
 }
 
 /* Istio's retryOn, a comma-separated string, into <r>. */
