@@ -14,30 +14,36 @@
 
 TestSuite(import, .init = imp_setup, .fini = imp_teardown, .timeout = 30);
 
-/* conf/istio/<name>.ini as committed, which must check clean. */
-static const char *committed(const char *name)
+/*
+ * Imports conf/istio/<name>.yaml for us-east1, which must make
+ * conf/istio/<name>.ini as committed, byte for byte, without a warning;
+ * and the committed config must check clean.
+ */
+static void import_reference(struct imp_run *r, const char *name)
 {
-	static struct imp_run r;
-	char args[256];
+	static struct imp_run c;
+	char args[256], rel[64];
 
 	snprintf(args, sizeof(args), "check conf/istio/%s.ini", name);
-	imp_run(&r, args, NULL);
-	cr_assert_eq(r.status, 0, "conf/istio/%s.ini does not check:\n%s",
-		     name, r.err);
-	snprintf(args, sizeof(args), "conf/istio/%s.ini", name);
-	return imp_source(args);
+	imp_run(&c, args, NULL);
+	cr_assert_eq(c.status, 0, "conf/istio/%s.ini does not check:\n%s",
+		     name, c.err);
+	snprintf(args, sizeof(args),
+		 "import --locality us-east1 conf/istio/%s.yaml", name);
+	imp_run(r, args, NULL);
+	cr_assert_eq(r->status, 0, "%s", r->err);
+	snprintf(rel, sizeof(rel), "conf/istio/%s.ini", name);
+	cr_assert_str_eq(r->out, imp_source(rel), "%s is not what import "
+			 "makes: regenerate it", rel);
+	cr_assert_str_eq(r->err, "", "a warning for the reference:\n%s",
+			 r->err);
 }
 
 Test(import, the_http_reference_makes_the_committed_config_key_by_key)
 {
 	static struct imp_run r;
-	const char *want = committed("http");
 
-	imp_run(&r, "import --locality us-east1 conf/istio/http.yaml", NULL);
-	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_str_eq(r.out, want, "conf/istio/http.ini is not what "
-			 "import makes: regenerate it");
-	cr_assert_str_eq(r.err, "", "a warning for the reference:\n%s", r.err);
+	import_reference(&r, "http");
 	cr_assert_str_eq(imp_section(r.out, "swerve"),
 			 "locality = us-east1\n"
 			 "vip_cidr = 127.77.0.0/16\n");
@@ -60,13 +66,8 @@ Test(import, the_http_reference_makes_the_committed_config_key_by_key)
 Test(import, the_https_reference_makes_the_committed_config_key_by_key)
 {
 	static struct imp_run r;
-	const char *want = committed("https");
 
-	imp_run(&r, "import --locality us-east1 conf/istio/https.yaml", NULL);
-	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_str_eq(r.out, want, "conf/istio/https.ini is not what "
-			 "import makes: regenerate it");
-	cr_assert_str_eq(r.err, "", "a warning for the reference:\n%s", r.err);
+	import_reference(&r, "https");
 	/* targetPort 443 is the endpoints' port; no caCertificates: the
 	 * system trust store, so no key. */
 	cr_assert_str_eq(
@@ -138,11 +139,8 @@ static const char list_yaml[] =
 Test(import, multi_document_files_and_lists_import_every_resource)
 {
 	static struct imp_run r;
-	char args[600];
 
-	snprintf(args, sizeof(args), "import %s",
-		 imp_write("list.yaml", list_yaml));
-	imp_run(&r, args, NULL);
+	imp_import(&r, "", "list.yaml", list_yaml);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(imp_section(r.out, "service db"),
 			 "hosts = db.test\n"
@@ -214,35 +212,38 @@ static const char unsupported_yaml[] =
 	"kind: PeerAuthentication\n"
 	"metadata: {name: pa}\n";
 
+/* The warning of each line of unsupported_yaml. */
+static const struct {
+	int line;
+	const char *msg;
+} warnings[] = {
+	{ 8, "ServiceEntry api: spec.workloadSelector is not imported" },
+	{ 11, "ServiceEntry api: spec.endpoints.serviceAccount is not "
+	      "imported" },
+	{ 12, "ServiceEntry api: spec.endpoints.colour is not imported: "
+	      "swerve has no such setting" },
+	{ 19, "DestinationRule api: spec.subsets is not imported" },
+	{ 22, "DestinationRule api: spec.trafficPolicy.connectionPool.http "
+	      "is not imported" },
+	{ 23, "DestinationRule api: spec.trafficPolicy.loadBalancer."
+	      "consistentHash is not imported" },
+	{ 24, "DestinationRule api: spec.trafficPolicy.tls.mode is not "
+	      "imported" },
+	{ 26, "PeerAuthentication pa: not imported" },
+};
+
 Test(import, unsupported_fields_become_comments_and_warnings_at_file_line)
 {
 	static struct imp_run r;
-	char args[600], file[512];
+	char file[512];
+	size_t i;
 
 	snprintf(file, sizeof(file), "%s",
-		 imp_write("unsupported.yaml", unsupported_yaml));
-	snprintf(args, sizeof(args), "import %s", file);
-	imp_run(&r, args, NULL);
+		 imp_import(&r, "", "unsupported.yaml", unsupported_yaml));
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	imp_expect_warning(r.err, file, 8, "ServiceEntry api: "
-			   "spec.workloadSelector is not imported");
-	imp_expect_warning(r.err, file, 11, "ServiceEntry api: "
-			   "spec.endpoints.serviceAccount is not imported");
-	imp_expect_warning(r.err, file, 12, "ServiceEntry api: "
-			   "spec.endpoints.colour is not imported: swerve has "
-			   "no such setting");
-	imp_expect_warning(r.err, file, 19, "DestinationRule api: "
-			   "spec.subsets is not imported");
-	imp_expect_warning(r.err, file, 22, "DestinationRule api: "
-			   "spec.trafficPolicy.connectionPool.http is not "
-			   "imported");
-	imp_expect_warning(r.err, file, 23, "DestinationRule api: spec."
-			   "trafficPolicy.loadBalancer.consistentHash is not "
-			   "imported");
-	imp_expect_warning(r.err, file, 24, "DestinationRule api: "
-			   "spec.trafficPolicy.tls.mode is not imported");
-	imp_expect_warning(r.err, file, 26, "PeerAuthentication pa: not "
-			   "imported");
+	for (i = 0; i < sizeof(warnings) / sizeof(warnings[0]); i++)
+		imp_expect_warning(r.err, file, warnings[i].line,
+				   warnings[i].msg);
 	/* Each is a comment of the output, with its value. */
 	imp_expect(r.out, "; not imported: spec.subsets: [{name: v1, labels: "
 			  "{version: v1}}]");
@@ -262,51 +263,44 @@ Test(import, unsupported_fields_become_comments_and_warnings_at_file_line)
 	imp_check_ok(&r);
 }
 
-Test(import, bad_yaml_is_an_error_at_file_line_and_prints_nothing)
+/* Importing <yaml> (after the http reference) fails with exit 1, prints
+ * nothing, and says "<file><what>" on stderr. */
+static void expect_error(const char *yaml, const char *what)
 {
 	static struct imp_run r;
-	char args[600], file[512], want[600];
+	char want[600];
+	const char *file;
 
-	snprintf(file, sizeof(file), "%s",
-		 imp_write("bad.yaml", "apiVersion: networking.istio.io/v1\n"
-				       "kind: ServiceEntry\n"
-				       "spec:\n"
-				       "  hosts: [a.test\n"
-				       "  ports: 80\n"));
-	snprintf(args, sizeof(args), "import conf/istio/http.yaml %s", file);
-	imp_run(&r, args, NULL);
+	file = imp_import(&r, "conf/istio/http.yaml", "bad.yaml", yaml);
 	cr_assert_eq(r.status, 1);
 	cr_assert_str_eq(r.out, "");
-	snprintf(want, sizeof(want), "%s:5:8: error: bad YAML: ", file);
+	snprintf(want, sizeof(want), "%s%s", file, what);
 	imp_expect(r.err, want);
+}
+
+Test(import, bad_yaml_is_an_error_at_file_line_and_prints_nothing)
+{
+	expect_error("apiVersion: networking.istio.io/v1\n"
+		     "kind: ServiceEntry\n"
+		     "spec:\n"
+		     "  hosts: [a.test\n"
+		     "  ports: 80\n",
+		     ":5:8: error: bad YAML: ");
 }
 
 Test(import, a_document_that_is_no_resource_is_an_error)
 {
-	static struct imp_run r;
-	char args[600], file[512], want[600];
-
-	snprintf(file, sizeof(file), "%s",
-		 imp_write("list.yaml", "---\n- just\n- a list\n"));
-	snprintf(args, sizeof(args), "import %s", file);
-	imp_run(&r, args, NULL);
-	cr_assert_eq(r.status, 1);
-	cr_assert_str_eq(r.out, "");
-	snprintf(want, sizeof(want), "%s:2: error: not a resource", file);
-	imp_expect(r.err, want);
+	expect_error("---\n- just\n- a list\n", ":2: error: not a resource");
 }
 
 Test(import, no_service_entry_is_an_error)
 {
 	static struct imp_run r;
-	char args[600];
 
-	snprintf(args, sizeof(args), "import %s",
-		 imp_write("dr.yaml", "apiVersion: networking.istio.io/v1\n"
+	imp_import(&r, "", "dr.yaml", "apiVersion: networking.istio.io/v1\n"
 				      "kind: DestinationRule\n"
 				      "metadata: {name: alone}\n"
-				      "spec: {host: nowhere.test}\n"));
-	imp_run(&r, args, NULL);
+				      "spec: {host: nowhere.test}\n");
 	cr_assert_eq(r.status, 1);
 	imp_expect(r.err, "spec.host nowhere.test is served by no "
 			  "ServiceEntry imported");

@@ -19,7 +19,7 @@ TestSuite(import_rules, .init = imp_setup, .fini = imp_teardown,
 static void import_policy(struct imp_run *r, const char *policy,
 			  const char *file)
 {
-	char yaml[8192], args[600];
+	char yaml[8192];
 
 	snprintf(yaml, sizeof(yaml),
 		 "apiVersion: networking.istio.io/v1beta1\n"
@@ -41,9 +41,7 @@ static void import_policy(struct imp_run *r, const char *policy,
 		 "  trafficPolicy:\n"
 		 "%s",
 		 policy);
-	snprintf(args, sizeof(args), "import --locality us-east1 %s",
-		 imp_write(file, yaml));
-	imp_run(r, args, NULL);
+	imp_import(r, "--locality us-east1", file, yaml);
 	cr_assert_eq(r->status, 0, "%s", r->err);
 	imp_check_ok(r);
 }
@@ -227,26 +225,23 @@ Test(import_rules, tls_sni_names_and_skipped_verification)
 Test(import_rules, endpoint_ports_labels_network_and_weight)
 {
 	static struct imp_run r;
-	char args[600];
 
-	snprintf(args, sizeof(args), "import %s",
-		 imp_write("ep.yaml",
-			   "apiVersion: networking.istio.io/v1\n"
-			   "kind: ServiceEntry\n"
-			   "metadata: {name: web}\n"
-			   "spec:\n"
-			   "  hosts: [web.test, \"*.web.test\"]\n"
-			   "  ports: [{number: 80, name: web, protocol: HTTP,"
-			   " targetPort: 8080}]\n"
-			   "  resolution: DNS\n"
-			   "  endpoints:\n"
-			   "  - address: 10.1.0.1\n"
-			   "    ports: {web: 9090}\n"
-			   "    labels: {app: web, version: v2}\n"
-			   "    network: net-1\n"
-			   "    weight: 3\n"
-			   "  - {address: west.web.test, weight: 0}\n"));
-	imp_run(&r, args, NULL);
+	imp_import(&r, "", "ep.yaml",
+		   "apiVersion: networking.istio.io/v1\n"
+		   "kind: ServiceEntry\n"
+		   "metadata: {name: web}\n"
+		   "spec:\n"
+		   "  hosts: [web.test, \"*.web.test\"]\n"
+		   "  ports: [{number: 80, name: web, protocol: HTTP,"
+		   " targetPort: 8080}]\n"
+		   "  resolution: DNS\n"
+		   "  endpoints:\n"
+		   "  - address: 10.1.0.1\n"
+		   "    ports: {web: 9090}\n"
+		   "    labels: {app: web, version: v2}\n"
+		   "    network: net-1\n"
+		   "    weight: 3\n"
+		   "  - {address: west.web.test, weight: 0}\n");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(imp_section(r.out, "service web"),
 			 "hosts = web.test, *.web.test\n"
@@ -266,18 +261,15 @@ Test(import_rules, endpoint_ports_labels_network_and_weight)
 Test(import_rules, dns_without_endpoints_is_a_section_per_host)
 {
 	static struct imp_run r;
-	char args[600];
 
-	snprintf(args, sizeof(args), "import %s",
-		 imp_write("hosts.yaml",
-			   "apiVersion: networking.istio.io/v1\n"
-			   "kind: ServiceEntry\n"
-			   "metadata: {name: ext}\n"
-			   "spec:\n"
-			   "  hosts: [a.ext.test, b.ext.test, \"*.ext.test\"]\n"
-			   "  ports: [{number: 443, name: tls, protocol: TLS}]\n"
-			   "  resolution: DNS\n"));
-	imp_run(&r, args, NULL);
+	imp_import(&r, "", "hosts.yaml",
+		   "apiVersion: networking.istio.io/v1\n"
+		   "kind: ServiceEntry\n"
+		   "metadata: {name: ext}\n"
+		   "spec:\n"
+		   "  hosts: [a.ext.test, b.ext.test, \"*.ext.test\"]\n"
+		   "  ports: [{number: 443, name: tls, protocol: TLS}]\n"
+		   "  resolution: DNS\n");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(imp_section(r.out, "service ext.a.ext.test"),
 			 "hosts = a.ext.test\n"
@@ -297,7 +289,7 @@ Test(import_rules, dns_without_endpoints_is_a_section_per_host)
  * (its http routes, indented 2). */
 static void import_route(struct imp_run *r, const char *http)
 {
-	char yaml[4096], args[600];
+	char yaml[4096];
 
 	snprintf(yaml, sizeof(yaml),
 		 "apiVersion: networking.istio.io/v1\n"
@@ -317,8 +309,7 @@ static void import_route(struct imp_run *r, const char *http)
 		 "  http:\n"
 		 "%s",
 		 http);
-	snprintf(args, sizeof(args), "import %s", imp_write("vs.yaml", yaml));
-	imp_run(r, args, NULL);
+	imp_import(r, "", "vs.yaml", yaml);
 }
 
 Test(import_rules, a_route_timeout_is_the_response_timeout)

@@ -53,6 +53,18 @@ static void slurp(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+const char *imp_import(struct imp_run *r, const char *opts, const char *name,
+		       const char *yaml)
+{
+	static char file[512];
+	char args[1200];
+
+	snprintf(file, sizeof(file), "%s", imp_write(name, yaml));
+	snprintf(args, sizeof(args), "import %s %s", opts, file);
+	imp_run(r, args, NULL);
+	return file;
+}
+
 const char *imp_source(const char *rel)
 {
 	static char text[65536];

@@ -30,6 +30,13 @@ const char *imp_write(const char *name, const char *text);
  */
 void imp_run(struct imp_run *r, const char *args, const char *stdin_path);
 
+/*
+ * Writes <yaml> to <name> in the private directory and runs `swervectl
+ * import <opts> FILE` on it; the file's path (static storage).
+ */
+const char *imp_import(struct imp_run *r, const char *opts, const char *name,
+		       const char *yaml);
+
 /* The text of file <rel> of the source tree (static storage). */
 const char *imp_source(const char *rel);
 

@@ -82,6 +82,10 @@ struct import_ctx {
 typedef void (*import_fn)(struct import_ctx *c, yaml_node_t *v,
 			  const char *path);
 
+/* Imports item <index> (from 0) of a list found at <path>. */
+typedef void (*import_item_fn)(struct import_ctx *c, yaml_node_t *item,
+			       const char *path, unsigned index);
+
 /*
  * How a mapping's field is taken. With <fn>, the field is imported; without
  * it the field becomes a comment saying <why>, and, unless <quiet> (a field
@@ -129,6 +133,8 @@ void import_walk(struct import_ctx *c, yaml_node_t *map, const char *path,
 		 const struct import_field *fields);
 bool import_want(struct import_ctx *c, yaml_node_t *n, const char *path,
 		 yaml_node_type_t type);
+void import_items(struct import_ctx *c, yaml_node_t *list, const char *path,
+		  import_item_fn fn);
 int import_uint(struct import_ctx *c, yaml_node_t *n, const char *path,
 		uint64_t max, uint64_t *out);
 int import_bool(struct import_ctx *c, yaml_node_t *n, const char *path,

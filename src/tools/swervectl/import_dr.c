@@ -70,34 +70,36 @@ static void od_split(struct import_ctx *c, yaml_node_t *v, const char *path)
 	dr_of(c)->outlier_keys++;
 }
 
-/* A duration of outlierDetection to <key>; it must not be 0. */
-static void duration(struct import_ctx *c, yaml_node_t *v, const char *path,
+/* A duration to <key>, which must not be 0; true when written. */
+static bool duration(struct import_ctx *c, yaml_node_t *v, const char *path,
 		     const char *key)
 {
 	char text[32];
 	uint64_t ms;
 
 	if (import_duration(c, v, path, &ms) != 0)
-		return;
+		return false;
 	if (ms == 0) {
 		import_skip(c, v, v, path, "swerve takes 1ms at least",
 			    false);
-		return;
+		return false;
 	}
 	import_format_duration(ms, text, sizeof(text));
 	import_key(c, key, "%s", text);
-	dr_of(c)->outlier_keys++;
+	return true;
 }
 
 static void od_interval(struct import_ctx *c, yaml_node_t *v,
 			const char *path)
 {
-	duration(c, v, path, "interval");
+	if (duration(c, v, path, "interval"))
+		dr_of(c)->outlier_keys++;
 }
 
 static void od_base(struct import_ctx *c, yaml_node_t *v, const char *path)
 {
-	duration(c, v, path, "base_ejection_time");
+	if (duration(c, v, path, "base_ejection_time"))
+		dr_of(c)->outlier_keys++;
 }
 
 /* A percentage to <key>; Istio ignores a 0 maximum (Envoy's 10 stays). */
@@ -225,18 +227,7 @@ static void load_balancer(struct import_ctx *c, yaml_node_t *v,
 static void tcp_connect_timeout(struct import_ctx *c, yaml_node_t *v,
 				const char *path)
 {
-	char text[32];
-	uint64_t ms;
-
-	if (import_duration(c, v, path, &ms) != 0)
-		return;
-	if (ms == 0) {
-		import_skip(c, v, v, path, "swerve takes 1ms at least",
-			    false);
-		return;
-	}
-	import_format_duration(ms, text, sizeof(text));
-	import_key(c, "connect_timeout", "%s", text);
+	(void)duration(c, v, path, "connect_timeout");
 }
 
 static void pool_tcp(struct import_ctx *c, yaml_node_t *v, const char *path)

@@ -241,8 +241,9 @@ static const char *address_problem(const struct se *se, const char *address)
 	return NULL;
 }
 
-/* One endpoint of spec.endpoints; true when it made a line. */
-static bool take_endpoint(struct se *se, yaml_node_t *n)
+/* One endpoint of spec.endpoints; se->made counts the lines made. */
+static void take_endpoint(struct import_ctx *c, yaml_node_t *n,
+			  const char *path, unsigned index)
 {
 	static const struct import_field fields[] = {
 		{ "address", ep_address, NULL, false },
@@ -255,33 +256,27 @@ static bool take_endpoint(struct se *se, yaml_node_t *n)
 		  "subjectAltNames in the DestinationRule's tls", false },
 		{ NULL, NULL, NULL, false },
 	};
+	struct se *se = se_of(c);
 	struct se_ep ep = { .node = n, .weight = 1 };
 	const char *why;
 
+	(void)index;
 	se->cur_ep = &ep;
-	import_walk(&se->c, n, "spec.endpoints", fields);
+	import_walk(c, n, path, fields);
 	if (!import_is_map(n))
-		return false;
+		return;
 	why = ep.bad		     ? "its address or ports cannot be read"
 	      : ep.address == NULL ? "an endpoint needs an address"
 				   : address_problem(se, ep.address);
-	if (why != NULL) {
-		import_skip(&se->c, n, n, "spec.endpoints", why, false);
-		return false;
-	}
-	return import_se_write_endpoint(se, &ep);
+	if (why != NULL)
+		import_skip(c, n, n, path, why, false);
+	else if (import_se_write_endpoint(se, &ep))
+		se->made++;
 }
 
 unsigned import_se_endpoints(struct se *se)
 {
-	yaml_node_item_t *i;
-	unsigned made = 0;
-
-	if (!import_want(&se->c, se->endpoints, "spec.endpoints",
-			 YAML_SEQUENCE_NODE))
-		return 0;
-	for (i = se->endpoints->data.sequence.items.start;
-	     i < se->endpoints->data.sequence.items.top; i++)
-		made += take_endpoint(se, import_node(&se->c, *i));
-	return made;
+	se->made = 0;
+	import_items(&se->c, se->endpoints, "spec.endpoints", take_endpoint);
+	return se->made;
 }

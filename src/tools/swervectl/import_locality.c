@@ -31,34 +31,28 @@ static bool is_pattern(const char *s)
 	       strpbrk(s, " \t=,;#:") == NULL;
 }
 
-static void failover(struct import_ctx *c, yaml_node_t *v, const char *path)
+/* The fields of a failover or distribute rule. */
+static const struct import_field rule_fields[] = {
+	{ "from", import_nothing, NULL, false },
+	{ "to", import_nothing, NULL, false },
+	{ NULL, NULL, NULL, false },
+};
+
+static void failover(struct import_ctx *c, yaml_node_t *n, const char *path,
+		     unsigned index)
 {
-	static const struct import_field fields[] = {
-		{ "from", import_nothing, NULL, false },
-		{ "to", import_nothing, NULL, false },
-		{ NULL, NULL, NULL, false },
-	};
-	yaml_node_item_t *i;
+	const char *from = import_text(import_get(c, n, "from"));
+	const char *to = import_text(import_get(c, n, "to"));
 
-	if (!import_want(c, v, path, YAML_SEQUENCE_NODE))
+	(void)index;
+	import_walk(c, n, path, rule_fields);
+	if (!import_is_map(n))
 		return;
-	for (i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *n = import_node(c, *i);
-		const char *from = import_text(import_get(c, n, "from"));
-		const char *to = import_text(import_get(c, n, "to"));
-
-		import_walk(c, n, path, fields);
-		if (!import_is_map(n))
-			continue;
-		if (!is_region(from) || !is_region(to) ||
-		    strcmp(from, to) == 0)
-			import_skip(c, n, n, path, "failover takes two "
-				    "different regions, without '/' or '*'",
-				    false);
-		else
-			import_key(c, "failover", "%s -> %s", from, to);
-	}
+	if (!is_region(from) || !is_region(to) || strcmp(from, to) == 0)
+		import_skip(c, n, n, path, "failover takes two different "
+			    "regions, without '/' or '*'", false);
+	else
+		import_key(c, "failover", "%s -> %s", from, to);
 }
 
 /* "KEY" or "KEY=VALUE", as failover_priority takes them. */
@@ -151,40 +145,37 @@ static unsigned distribute_targets(struct import_ctx *c, yaml_node_t *to,
 	return targets;
 }
 
-static void distribute(struct import_ctx *c, yaml_node_t *v,
-		       const char *path)
+static void distribute(struct import_ctx *c, yaml_node_t *n,
+		       const char *path, unsigned index)
 {
-	static const struct import_field fields[] = {
-		{ "from", import_nothing, NULL, false },
-		{ "to", import_nothing, NULL, false },
-		{ NULL, NULL, NULL, false },
-	};
-	yaml_node_item_t *i;
+	const char *from = import_text(import_get(c, n, "from"));
 	char line[512], sub[128];
 
-	if (!import_want(c, v, path, YAML_SEQUENCE_NODE))
+	(void)index;
+	import_walk(c, n, path, rule_fields);
+	if (!import_is_map(n))
 		return;
-	for (i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *n = import_node(c, *i);
-		const char *from = import_text(import_get(c, n, "from"));
-
-		import_walk(c, n, path, fields);
-		if (!import_is_map(n))
-			continue;
-		if (!is_pattern(from)) {
-			import_skip(c, n, n, path, "from is not "
-				    "REGION[/ZONE[/SUBZONE]] with '*' parts",
-				    false);
-			continue;
-		}
-		snprintf(line, sizeof(line), "%s -> ", from);
-		if (distribute_targets(c, import_get(c, n, "to"),
-				       import_path(sub, sizeof(sub), path,
-						   "to"),
-				       line, sizeof(line)) > 0)
-			import_key(c, "distribute", "%s", line);
+	if (!is_pattern(from)) {
+		import_skip(c, n, n, path, "from is not REGION[/ZONE[/SUBZONE]] "
+			    "with '*' parts", false);
+		return;
 	}
+	snprintf(line, sizeof(line), "%s -> ", from);
+	if (distribute_targets(c, import_get(c, n, "to"),
+			       import_path(sub, sizeof(sub), path, "to"), line,
+			       sizeof(line)) > 0)
+		import_key(c, "distribute", "%s", line);
+}
+
+static void failovers(struct import_ctx *c, yaml_node_t *v, const char *path)
+{
+	import_items(c, v, path, failover);
+}
+
+static void distributes(struct import_ctx *c, yaml_node_t *v,
+			const char *path)
+{
+	import_items(c, v, path, distribute);
 }
 
 static void enabled(struct import_ctx *c, yaml_node_t *v, const char *path)
@@ -226,9 +217,9 @@ void import_locality_lb(struct import_ctx *c, yaml_node_t *v,
 {
 	static const struct import_field fields[] = {
 		{ "enabled", enabled, NULL, false },
-		{ "failover", failover, NULL, false },
+		{ "failover", failovers, NULL, false },
 		{ "failoverPriority", failover_priority, NULL, false },
-		{ "distribute", distribute, NULL, false },
+		{ "distribute", distributes, NULL, false },
 		{ NULL, NULL, NULL, false },
 	};
 	const char *on = import_text(import_get(c, v, "enabled"));

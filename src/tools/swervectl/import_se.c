@@ -121,38 +121,27 @@ static const char *host_problem(struct se *se, const char *name)
 	return NULL;
 }
 
-static void take_hosts(struct se *se)
+static void take_host(struct import_ctx *c, yaml_node_t *n, const char *path,
+		      unsigned index)
 {
-	struct import_ctx *c = &se->c;
-	yaml_node_item_t *i;
+	struct se *se = se_of(c);
+	const char *why = "not a name";
 	char name[256];
-	const char *why;
 	unsigned k;
 
-	if (se->hosts == NULL ||
-	    !import_want(c, se->hosts, "spec.hosts", YAML_SEQUENCE_NODE))
-		return;
-	for (i = se->hosts->data.sequence.items.start;
-	     i < se->hosts->data.sequence.items.top; i++) {
-		yaml_node_t *n = import_node(c, *i);
-
-		if (import_text(n) == NULL) {
-			import_skip(c, n, n, "spec.hosts", "not a name",
-				    false);
-			continue;
-		}
+	(void)index;
+	if (import_text(n) != NULL) {
 		normalize(import_text(n), name, sizeof(name));
 		why = host_problem(se, name);
-		for (k = 0; why == NULL && k < se->nnames; k++) {
-			if (strcmp(se->names[k], name) == 0)
-				why = "listed twice";
-		}
-		if (why != NULL) {
-			import_skip(c, n, n, "spec.hosts", why, false);
-			continue;
-		}
-		memcpy(se->names[se->nnames++], name, sizeof(name));
 	}
+	for (k = 0; why == NULL && k < se->nnames; k++) {
+		if (strcmp(se->names[k], name) == 0)
+			why = "listed twice";
+	}
+	if (why != NULL)
+		import_skip(c, n, n, path, why, false);
+	else
+		memcpy(se->names[se->nnames++], name, sizeof(name));
 }
 
 static void port_number(struct import_ctx *c, yaml_node_t *v,
@@ -180,7 +169,8 @@ static void port_protocol(struct import_ctx *c, yaml_node_t *v,
 		se_of(c)->cur_port->protocol = import_text(v);
 }
 
-static void take_ports(struct se *se)
+static void take_port(struct import_ctx *c, yaml_node_t *n, const char *path,
+		      unsigned index)
 {
 	static const struct import_field fields[] = {
 		{ "number", port_number, NULL, false },
@@ -189,30 +179,22 @@ static void take_ports(struct se *se)
 		{ "protocol", port_protocol, NULL, false },
 		{ NULL, NULL, NULL, false },
 	};
-	struct import_ctx *c = &se->c;
-	yaml_node_item_t *i;
+	struct se *se = se_of(c);
+	struct se_port p = { .node = n };
 
-	if (se->ports == NULL ||
-	    !import_want(c, se->ports, "spec.ports", YAML_SEQUENCE_NODE))
+	(void)index;
+	se->cur_port = &p;
+	import_walk(c, n, path, fields);
+	if (!import_is_map(n))
 		return;
-	for (i = se->ports->data.sequence.items.start;
-	     i < se->ports->data.sequence.items.top; i++) {
-		struct se_port p = { .node = import_node(c, *i) };
-
-		se->cur_port = &p;
-		import_walk(c, p.node, "spec.ports", fields);
-		if (p.number == 0) {
-			import_skip(c, p.node, p.node, "spec.ports",
-				    "a port needs a number from 1 to 65535",
-				    false);
-		} else if (se->nports == SWERVE_MAX_PORTS) {
-			import_skip(c, p.node, p.node, "spec.ports",
-				    "swerve serves at most 16 ports per "
-				    "service", false);
-		} else {
-			se->port[se->nports++] = p;
-		}
-	}
+	if (p.number == 0)
+		import_skip(c, n, n, path, "a port needs a number from 1 to "
+			    "65535", false);
+	else if (se->nports == SWERVE_MAX_PORTS)
+		import_skip(c, n, n, path, "swerve serves at most 16 ports "
+			    "per service", false);
+	else
+		se->port[se->nports++] = p;
 }
 
 /*
@@ -500,8 +482,10 @@ void import_service_entry(struct import *imp, const struct import_res *r)
 	se->c.out = se->head.f;
 	import_open(&se->c);
 	import_walk(&se->c, r->node, "", top);
-	take_hosts(se);
-	take_ports(se);
+	if (se->hosts != NULL)
+		import_items(&se->c, se->hosts, "spec.hosts", take_host);
+	if (se->ports != NULL)
+		import_items(&se->c, se->ports, "spec.ports", take_port);
 	decide_protocol(se);
 	take_resolution(se);
 	if (se->nnames == 0) {

@@ -42,6 +42,7 @@ struct se {
 	struct se_ep *cur_ep;
 	enum se_resolution res;
 	bool http;
+	unsigned made;           /* endpoint lines made */
 };
 
 static inline struct se *se_of(struct import_ctx *c)

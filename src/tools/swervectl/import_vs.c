@@ -258,23 +258,21 @@ static void route(struct import_ctx *c, yaml_node_t *v, const char *path)
 	import_walk(c, v, path, fields);
 }
 
+/* swerve has one route per service: the first. */
+static void http_route(struct import_ctx *c, yaml_node_t *n, const char *path,
+		       unsigned index)
+{
+	if (index == 0)
+		route(c, n, path);
+	else
+		import_skip(c, n, n, path, "swerve has one route per service: "
+			    "the first applies", false);
+}
+
 static void http_routes(struct import_ctx *c, yaml_node_t *v,
 			const char *path)
 {
-	yaml_node_item_t *i;
-
-	if (!import_want(c, v, path, YAML_SEQUENCE_NODE))
-		return;
-	for (i = v->data.sequence.items.start; i < v->data.sequence.items.top;
-	     i++) {
-		yaml_node_t *n = import_node(c, *i);
-
-		if (i == v->data.sequence.items.start)
-			route(c, n, path);
-		else
-			import_skip(c, n, n, path, "swerve has one route per "
-				    "service: the first applies", false);
-	}
+	import_items(c, v, path, http_route);
 }
 
 static void gateways(struct import_ctx *c, yaml_node_t *v, const char *path)

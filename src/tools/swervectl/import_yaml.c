@@ -340,6 +340,20 @@ bool import_want(struct import_ctx *c, yaml_node_t *n, const char *path,
 	return false;
 }
 
+/* <fn> for each item of <list>, which must be a list. */
+void import_items(struct import_ctx *c, yaml_node_t *list, const char *path,
+		  import_item_fn fn)
+{
+	yaml_node_item_t *i;
+
+	if (!import_want(c, list, path, YAML_SEQUENCE_NODE))
+		return;
+	for (i = list->data.sequence.items.start;
+	     i < list->data.sequence.items.top; i++)
+		fn(c, import_node(c, *i), path,
+		   (unsigned)(i - list->data.sequence.items.start));
+}
+
 int import_uint(struct import_ctx *c, yaml_node_t *n, const char *path,
 		uint64_t max, uint64_t *out)
 {
