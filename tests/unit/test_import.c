@@ -325,3 +325,28 @@ Test(import, usage_errors_exit_2)
 	cr_assert_eq(r.status, 1);
 	imp_expect(r.err, "no-such-file.yaml: No such file or directory");
 }
+
+/* A name or a value that holds line breaks stays inside its comment: it
+ * cannot add a section or a key to the config. */
+Test(import, line_breaks_in_names_and_values_add_no_config_line)
+{
+	static struct imp_run r;
+
+	imp_import(&r, "", "evil.yaml",
+		   "apiVersion: networking.istio.io/v1\n"
+		   "kind: ServiceEntry\n"
+		   "metadata: {name: \"a\\n[service b]\\nhosts = c.test\"}\n"
+		   "spec:\n"
+		   "  hosts: [a.test]\n"
+		   "  resolution: STATIC\n"
+		   "  endpoints:\n"
+		   "  - {address: 10.1.0.1, locality: \"us\\n[service d]\"}\n");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(r.out, "\n[service b]"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "\n[service d]"), "%s", r.out);
+	cr_assert_str_eq(imp_section(r.out,
+				     "service a--service-b--hosts---c.test"),
+			 "hosts = a.test\n"
+			 "endpoint = 10.1.0.1\n");
+	imp_check_ok(&r);
+}

@@ -68,8 +68,9 @@ void import_metadata(struct import_ctx *c, yaml_node_t *v, const char *path)
 
 void import_open(struct import_ctx *c)
 {
-	fprintf(c->out, "; %s %s (%s:%d)\n", c->res->kind, c->res->name,
-		c->res->file, c->res->line);
+	/* A comment, whatever the name holds: a newline cannot end it. */
+	import_comment(c, "%s %s (%s:%d)", c->res->kind, c->res->name,
+		       c->res->file, c->res->line);
 }
 
 /* Reads all of <path> ("-": stdin) into a NUL-ended buffer, or NULL. */
@@ -153,6 +154,21 @@ static const char *scalar_of(yaml_document_t *doc, yaml_node_t *map,
 	return import_text(import_get(&c, map, key));
 }
 
+/* The text of scalar <n> with its line breaks made blanks, or NULL: a
+ * resource's name goes into messages, each one line. */
+static const char *one_line(yaml_node_t *n)
+{
+	char *s;
+
+	if (n == NULL || n->type != YAML_SCALAR_NODE)
+		return NULL;
+	for (s = (char *)n->data.scalar.value; *s != '\0'; s++) {
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+	}
+	return (const char *)n->data.scalar.value;
+}
+
 /*
  * Keeps the resource <node> of <doc> (a mapping, checked by the caller).
  * A List's items are resources of their own.
@@ -167,7 +183,7 @@ static int add_resource(struct import *imp, yaml_document_t *doc,
 
 	r.kind = scalar_of(doc, node, "kind");
 	meta = import_get(&c, node, "metadata");
-	r.name = import_text(import_get(&c, meta, "name"));
+	r.name = one_line(import_get(&c, meta, "name"));
 	r.line = import_line(node);
 	if (r.kind == NULL)
 		r.kind = "(no kind)";
@@ -347,7 +363,7 @@ static void write_config(const struct import *imp, FILE *out,
 	fputs("; swerve config made by `swervectl import` from Istio YAML:\n",
 	      out);
 	for (i = 0; i < nfiles; i++)
-		fprintf(out, ";   %s\n",
+		fprintf(out, ";   %.*s\n", (int)strcspn(files[i], "\r\n"),
 			strcmp(files[i], "-") == 0 ? "<stdin>" : files[i]);
 	fputs("; What swerve does not take is left as a comment, and was a "
 	      "warning at its\n"

@@ -112,7 +112,7 @@ static void ep_locality(struct import_ctx *c, yaml_node_t *v,
 	const char *s = import_text(v);
 
 	if (s == NULL || swerve_config_parse_locality(s, &loc) != 0 ||
-	    strpbrk(s, " \t=,;#") != NULL) {
+	    strpbrk(s, " \t\r\n=,;#") != NULL) {
 		import_skip(c, v, v, path, "not REGION[/ZONE[/SUBZONE]]",
 			    false);
 		return;

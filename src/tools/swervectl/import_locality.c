@@ -20,7 +20,7 @@ static bool is_region(const char *s)
 	struct swerve_locality loc;
 
 	return s != NULL && swerve_config_parse_locality(s, &loc) == 0 &&
-	       strpbrk(s, "/* \t=,;#") == NULL;
+	       strpbrk(s, "/* \t\r\n=,;#") == NULL;
 }
 
 static bool is_pattern(const char *s)
@@ -28,7 +28,7 @@ static bool is_pattern(const char *s)
 	struct swerve_locality loc;
 
 	return s != NULL && swerve_config_parse_pattern(s, &loc) == 0 &&
-	       strpbrk(s, " \t=,;#:") == NULL;
+	       strpbrk(s, " \t\r\n=,;#:") == NULL;
 }
 
 /* The fields of a failover or distribute rule. */

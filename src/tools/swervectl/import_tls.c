@@ -53,7 +53,7 @@ static bool file(struct import_ctx *c, yaml_node_t *v, const char *path,
 {
 	const char *s = import_text(v);
 
-	if (s == NULL || s[0] != '/' || strpbrk(s, ";#\n") != NULL) {
+	if (s == NULL || s[0] != '/' || strpbrk(s, ";#\r\n") != NULL) {
 		import_skip(c, v, v, path, "swerve takes an absolute path "
 			    "(without ';' or '#')", false);
 		return false;
@@ -71,7 +71,7 @@ static bool sni(struct import_ctx *c, yaml_node_t *v, const char *path)
 	const char *s = import_text(v);
 
 	if (s == NULL || s[0] == '\0' || import_is_ip(s) ||
-	    strpbrk(s, " \t,;#=") != NULL) {
+	    strpbrk(s, " \t\r\n,;#=") != NULL) {
 		import_skip(c, v, v, path, "swerve sends a host name as SNI, "
 			    "never an address (RFC 6066)", false);
 		return false;
@@ -94,7 +94,7 @@ static unsigned sans(struct import_ctx *c, yaml_node_t *v, const char *path)
 		const char *s = import_text(item);
 
 		if (s == NULL || s[0] == '\0' ||
-		    strpbrk(s, " \t,;#=") != NULL)
+		    strpbrk(s, " \t\r\n,;#=") != NULL)
 			import_skip(c, item, item, path, "not a name or an "
 				    "address", false);
 		else if (n == SWERVE_MAX_HOSTS)

@@ -127,6 +127,9 @@ static void render(const struct import_ctx *c, yaml_node_t *n, char *buf,
 	yaml_node_item_t *i;
 	yaml_node_pair_t *p;
 
+	/* Full: the rest is "...", and aliases cannot make it long. */
+	if (*at + 1 >= len)
+		return;
 	if (n == NULL || depth > 8) {
 		put(buf, len, at, "...");
 	} else if (n->type == YAML_SCALAR_NODE) {
@@ -526,7 +529,7 @@ bool import_is_label_key(const char *s)
  * ',' or ';' (which would start a comment). */
 bool import_is_label_value(const char *s)
 {
-	return strlen(s) <= 63 && strpbrk(s, " \t=,;#") == NULL;
+	return strlen(s) <= 63 && strpbrk(s, " \t\r\n=,;#") == NULL;
 }
 
 bool import_is_ip(const char *s)
