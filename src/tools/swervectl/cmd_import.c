@@ -362,9 +362,12 @@ static void write_config(const struct import *imp, FILE *out,
 
 	fputs("; swerve config made by `swervectl import` from Istio YAML:\n",
 	      out);
-	for (i = 0; i < nfiles; i++)
-		fprintf(out, ";   %.*s\n", (int)strcspn(files[i], "\r\n"),
-			strcmp(files[i], "-") == 0 ? "<stdin>" : files[i]);
+	for (i = 0; i < nfiles; i++) {
+		const char *f = strcmp(files[i], "-") == 0 ? "<stdin>"
+							   : files[i];
+
+		fprintf(out, ";   %.*s\n", (int)strcspn(f, "\r\n"), f);
+	}
 	fputs("; What swerve does not take is left as a comment, and was a "
 	      "warning at its\n"
 	      "; file:line. README \"Importing Istio YAML\" has the whole "
