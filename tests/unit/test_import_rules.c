@@ -285,8 +285,8 @@ Test(import_rules, dns_without_endpoints_is_a_section_per_host)
 	imp_check_ok(&r);
 }
 
-/* A ServiceEntry web on port 80 (HTTP) and a VirtualService with <http>
- * (its http routes, indented 2). */
+/* A ServiceEntry web on port 80 (HTTP) with two hosts and a
+ * VirtualService for both with <http> (its http routes, indented 2). */
 static void import_route(struct imp_run *r, const char *http)
 {
 	char yaml[4096];
@@ -296,7 +296,7 @@ static void import_route(struct imp_run *r, const char *http)
 		 "kind: ServiceEntry\n"
 		 "metadata: {name: web}\n"
 		 "spec:\n"
-		 "  hosts: [web.test]\n"
+		 "  hosts: [web.test, www.web.test]\n"
 		 "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
 		 "  resolution: STATIC\n"
 		 "  endpoints: [{address: 10.1.0.1}]\n"
@@ -305,7 +305,7 @@ static void import_route(struct imp_run *r, const char *http)
 		 "kind: VirtualService\n"
 		 "metadata: {name: web}\n"
 		 "spec:\n"
-		 "  hosts: [web.test]\n"
+		 "  hosts: [web.test, www.web.test]\n"
 		 "  http:\n"
 		 "%s",
 		 http);
@@ -322,7 +322,7 @@ Test(import_rules, a_route_timeout_is_the_response_timeout)
 			 "    timeout: 9s\n");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(imp_section(r.out, "service web"),
-			 "hosts = web.test\n"
+			 "hosts = web.test, www.web.test\n"
 			 "ports = 80\n"
 			 "protocol = http\n"
 			 "endpoint = 10.1.0.1:80\n"
@@ -330,6 +330,8 @@ Test(import_rules, a_route_timeout_is_the_response_timeout)
 	imp_expect(r.out, "; timeout 2.5s: the nearest equivalent");
 	imp_expect(r.err, "spec.http is not imported: swerve has one route "
 			  "per service");
+	/* Both hosts are the one section's: the rule applies once. */
+	cr_assert_null(strstr(r.err, "already"), "%s", r.err);
 	imp_check_ok(&r);
 }
 
@@ -349,7 +351,7 @@ Test(import_rules, route_retries_become_the_retry_keys)
 			 "      perTryTimeout: 1s\n");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert_str_eq(imp_section(r.out, "service web"),
-			 "hosts = web.test\n"
+			 "hosts = web.test, www.web.test\n"
 			 "ports = 80\n"
 			 "protocol = http\n"
 			 "endpoint = 10.1.0.1:80\n"

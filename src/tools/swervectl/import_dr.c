@@ -331,6 +331,9 @@ struct import_service *import_target(struct import_ctx *c, yaml_node_t *host,
 		return NULL;
 	}
 	taken = vs ? &svc->vs : &svc->dr;
+	/* Two hosts of one rule in one section: it applies once. */
+	if (*taken == c->res)
+		return NULL;
 	if (*taken != NULL) {
 		snprintf(why, sizeof(why), "service %s has %s %s (%s:%d) "
 			 "already, which Istio would apply", svc->name,
