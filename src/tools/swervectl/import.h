@@ -107,9 +107,17 @@ struct import_field {
 	{ "status", NULL, "Istio's status, not configuration", true }
 
 /* import_yaml.c */
+
+/* An output buffer: 0, or -1 out of memory; closing frees it. */
 int import_buf_open(struct import_buf *b);
 void import_buf_close(struct import_buf *b);
+
+/* Writes the lines of <b> to <out>, each one made a comment. */
 void import_comment_out(struct import_buf *b, FILE *out);
+
+/* Node <id> of the resource's document; field <key> of mapping <map>
+ * (NULL when absent or <map> is none); a scalar's text (NULL for a list or
+ * mapping); where a node starts (1-based); its kind. */
 yaml_node_t *import_node(const struct import_ctx *c, int id);
 yaml_node_t *import_get(const struct import_ctx *c, yaml_node_t *map,
 			const char *key);
@@ -117,31 +125,58 @@ const char *import_text(const yaml_node_t *n);
 int import_line(const yaml_node_t *n);
 bool import_is_map(const yaml_node_t *n);
 bool import_is_seq(const yaml_node_t *n);
+
+/* <n> in YAML's flow style on one line, cut to <len> bytes with "...". */
 void import_render(const struct import_ctx *c, yaml_node_t *n, char *buf,
 		   size_t len);
+
+/* "FILE:LINE: warning: KIND NAME: ..." on stderr, at <n>'s line (NULL: the
+ * resource's); nothing while c->mute. */
 void import_warn(struct import_ctx *c, const yaml_node_t *n,
 		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "; ..." lines wrapped to 78 columns, line breaks made blanks. */
 void import_comment(struct import_ctx *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* "key = value"; and "key = a, b, c" for a key whose repeats add up, cut
+ * into several lines when one would be too long. */
 void import_key(struct import_ctx *c, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void import_list(struct import_ctx *c, const char *key,
 		 const char *const *items, unsigned n);
+
+/* A field not taken: a comment with <path>, the value <v> and <why>, and
+ * unless <quiet> a warning at <at>'s line (NULL: <v>'s). */
 void import_skip(struct import_ctx *c, yaml_node_t *at, yaml_node_t *v,
 		 const char *path, const char *why, bool quiet);
+
+/* Each field of mapping <map> (at <path>) as <fields> says; a field not
+ * listed is not taken, with a warning. */
 void import_walk(struct import_ctx *c, yaml_node_t *map, const char *path,
 		 const struct import_field *fields);
+
+/* True when <n> is of <type>; else it is not taken, with a warning. */
 bool import_want(struct import_ctx *c, yaml_node_t *n, const char *path,
 		 yaml_node_type_t type);
+
+/* <fn> for each item of <list>, which must be a list. */
 void import_items(struct import_ctx *c, yaml_node_t *list, const char *path,
 		  import_item_fn fn);
+
+/* Istio's values: a whole number up to <max>, true or false, a duration
+ * (Go's form) in milliseconds. 0, or -1 when not taken (with a warning). */
 int import_uint(struct import_ctx *c, yaml_node_t *n, const char *path,
 		uint64_t max, uint64_t *out);
 int import_bool(struct import_ctx *c, yaml_node_t *n, const char *path,
 		bool *out);
 int import_duration(struct import_ctx *c, yaml_node_t *n, const char *path,
 		    uint64_t *out_ms);
+
+/* <ms> in the largest unit that writes it whole: 1m, 90s, 1500ms. */
 void import_format_duration(uint64_t ms, char *buf, size_t len);
+
+/* What swerve's config takes as a label key and value; an IP literal. */
 bool import_is_label_key(const char *s);
 bool import_is_label_value(const char *s);
 bool import_is_ip(const char *s);
