@@ -287,7 +287,8 @@ Test(import_rules, dns_without_endpoints_is_a_section_per_host)
 
 /* A ServiceEntry web on port 80 (HTTP) with two hosts and a
  * VirtualService for both with <http> (its http routes, indented 2). */
-static void import_route(struct imp_run *r, const char *http)
+static void import_route_dr(struct imp_run *r, const char *http,
+			    const char *dr)
 {
 	char yaml[4096];
 
@@ -307,10 +308,25 @@ static void import_route(struct imp_run *r, const char *http)
 		 "spec:\n"
 		 "  hosts: [web.test, www.web.test]\n"
 		 "  http:\n"
-		 "%s",
-		 http);
+		 "%s%s",
+		 http, dr);
 	imp_import(r, "", "vs.yaml", yaml);
 }
+
+static void import_route(struct imp_run *r, const char *http)
+{
+	import_route_dr(r, http, "");
+}
+
+/* A DestinationRule that makes web.test a TLS service. */
+static const char tls_rule[] =
+	"---\n"
+	"apiVersion: networking.istio.io/v1\n"
+	"kind: DestinationRule\n"
+	"metadata: {name: web}\n"
+	"spec:\n"
+	"  host: web.test\n"
+	"  trafficPolicy: {tls: {mode: SIMPLE, sni: web.test}}\n";
 
 Test(import_rules, a_route_timeout_is_the_response_timeout)
 {
@@ -337,30 +353,41 @@ Test(import_rules, a_route_timeout_is_the_response_timeout)
 
 /*
  * Retries: attempts, the retryOn conditions swerve has and the status
- * codes among them. The keys belong to swerve's request retries; until
- * the config knows them, the check of this config fails.
+ * codes among them, for a service that the TLS relay carries.
  */
 Test(import_rules, route_retries_become_the_retry_keys)
 {
 	static struct imp_run r;
 
-	import_route(&r, "  - retries:\n"
-			 "      attempts: 3\n"
-			 "      retryOn: 5xx,connect-failure,refused-stream,"
-			 "503,504\n"
-			 "      perTryTimeout: 1s\n");
+	import_route_dr(&r, "  - retries:\n"
+			    "      attempts: 3\n"
+			    "      retryOn: 5xx,connect-failure,refused-stream,"
+			    "503,504\n"
+			    "      perTryTimeout: 1s\n", tls_rule);
 	cr_assert_eq(r.status, 0, "%s", r.err);
-	cr_assert_str_eq(imp_section(r.out, "service web"),
-			 "hosts = web.test, www.web.test\n"
-			 "ports = 80\n"
-			 "protocol = http\n"
-			 "endpoint = 10.1.0.1:80\n"
-			 "retries = 3\n"
-			 "retry_on = 5xx, connect-failure, "
-			 "retriable-status-codes\n"
-			 "retriable_status_codes = 503, 504\n");
+	imp_expect(imp_section(r.out, "service web"),
+		   "retries = 3\n"
+		   "retry_on = 5xx, connect-failure, retriable-status-codes\n"
+		   "retriable_status_codes = 503, 504\n");
+	imp_expect(imp_section(r.out, "service web"), "tls = simple\n");
 	imp_expect(r.err, "retryOn: refused-stream is not imported: swerve "
 			  "retries on");
 	imp_expect(r.err, "perTryTimeout is not imported");
+	imp_check_ok(&r);
+}
+
+/* Without TLS swerve only observes the connection: it cannot resend, so
+ * the retries are a comment and a warning (a test failed before: the
+ * config made did not load). */
+Test(import_rules, route_retries_without_tls_are_a_comment)
+{
+	static struct imp_run r;
+
+	import_route(&r, "  - retries:\n"
+			 "      attempts: 3\n");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_null(strstr(imp_section(r.out, "service web"),
+			      "\nretries ="), "%s", r.out);
+	imp_expect(r.err, "swerve retries only what its TLS relay carries");
 	imp_check_ok(&r);
 }

@@ -47,6 +47,7 @@ struct import_service {
 	char hosts[SWERVE_MAX_HOSTS][256]; /* lower case */
 	unsigned nhosts;
 	bool http;               /* protocol = http */
+	bool tls;                /* tls = simple or mutual */
 	bool ip_endpoint;        /* some endpoint is an IP literal */
 	const struct import_res *dr; /* the DestinationRule applied */
 	const struct import_res *vs; /* the VirtualService applied */

@@ -139,6 +139,7 @@ static void origination(struct import_ctx *c, yaml_node_t *v,
 	char sub[128];
 
 	import_key(c, "tls", mutual ? "mutual" : "simple");
+	c->svc->tls = true;
 	if (t[TLS_SKIP] != NULL &&
 	    import_bool(c, t[TLS_SKIP], import_path(sub, sizeof(sub), path,
 						    names[TLS_SKIP]),

@@ -191,6 +191,13 @@ static void retries(struct import_ctx *c, yaml_node_t *v, const char *path)
 			    "HTTP port)", false);
 		return;
 	}
+	/* Only the TLS relay holds a request it could send again. */
+	if (!c->svc->tls) {
+		import_skip(c, v, v, path, "swerve retries only what its TLS "
+			    "relay carries (a DestinationRule with tls mode "
+			    "SIMPLE or MUTUAL)", false);
+		return;
+	}
 	import_walk(c, v, path, fields);
 	if (!import_is_map(v) ||
 	    (attempts != NULL &&
