@@ -50,6 +50,10 @@ PKG_CFLAGS = $(shell pkg-config --cflags inih libcares)
 # src/names/cares.c loads the system's libcares.so.2 privately on first use,
 # so that the distribution's security updates reach it (README, Limits).
 STATIC_LIBS = $(PKG_LIBDIR)/libinih.a
+# libyaml reads Istio YAML for `swervectl import`: linked into swervectl
+# only, never into the library (a host program never parses YAML).
+YAML_CFLAGS = $(shell pkg-config --cflags yaml-0.1)
+YAML_LIBS = $(shell pkg-config --libs yaml-0.1)
 
 SW_CFLAGS = -std=gnu11 -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -fstack-protector-strong -MMD -MP -Isrc $(WARN) $(PKG_CFLAGS) $(SANFLAGS)
@@ -109,10 +113,11 @@ $(BUILD)/libswerve.so: $(LIB_OBJS) $(BUILD)/exports.map
 	@$(if $(V),,echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(SO_LDFLAGS) -o $@ $(LIB_OBJS) $(STATIC_LIBS) $(LDLIBS)
 
+$(BUILD)/obj/tools/swervectl/%.o: PKG_CFLAGS += $(YAML_CFLAGS)
 $(BUILD)/swervectl: $(patsubst src/%.c,$(BUILD)/obj/%.o,$(wildcard src/tools/swervectl/*.c)) \
                     $(CORE_OBJS)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(STATIC_LIBS) $(YAML_LIBS) $(LDLIBS)
 
 $(BUILD)/swerve: $(BUILD)/obj/tools/wrapper.o $(BUILD)/obj/base/exe.o \
                 $(BUILD)/obj/base/libc.o

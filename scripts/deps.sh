@@ -20,6 +20,8 @@ need pkg-config   command -v pkg-config
 need libc-ares-dev pkg-config --exists libcares
 need libinih-dev  pkg-config --exists inih
 need libcriterion-dev pkg-config --exists criterion
+# swervectl import reads Istio YAML with libyaml (swervectl only).
+need libyaml-dev  pkg-config --exists yaml-0.1
 # TLS origination: OpenSSL's headers (the library loads libssl.so.3 itself,
 # at run time, privately), and the openssl command for test certificates.
 need libssl-dev   pkg-config --exists libssl

@@ -23,9 +23,11 @@ struct cli_args {
 	const char *for_arg;  /* --for DURATION, or NULL */
 	const char *listen;   /* --listen ADDR:PORT (metrics), or NULL */
 	bool allow_remote;    /* --allow-remote: --listen beyond loopback */
+	const char *locality; /* import --locality, or NULL */
+	const char *vip_cidr; /* import --vip-cidr, or NULL */
 	bool help;
 	const char *cmd;
-	const char *pos[4];   /* positional arguments after the command */
+	const char *pos[64];  /* positional arguments after the command */
 	int npos;
 };
 
@@ -53,5 +55,6 @@ int cmd_explain(const struct cli_args *a);
 int cmd_events(const struct cli_args *a);
 int cmd_edit(const struct cli_args *a, enum edit_op op);
 int cmd_metrics(const struct cli_args *a);
+int cmd_import(const struct cli_args *a);
 
 #endif

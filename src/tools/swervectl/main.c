@@ -60,6 +60,15 @@ static void print_usage(FILE *f)
 	      "                           served on /metrics (PORT alone: "
 	      "127.0.0.1; only\n"
 	      "                           loopback without --allow-remote)\n"
+	      "  import [--locality L] [--vip-cidr CIDR] FILE...\n"
+	      "                           Istio ServiceEntry, "
+	      "DestinationRule and\n"
+	      "                           VirtualService YAML (- for stdin) "
+	      "to a config\n"
+	      "                           on stdout; what swerve does not "
+	      "take becomes\n"
+	      "                           a comment and a file:line "
+	      "warning\n"
 	      "  help                     this text\n"
 	      "\n"
 	      "options:\n"
@@ -108,6 +117,27 @@ int fail_usage(const char *fmt, ...)
 }
 
 /*
+ * Where the value of option <s> ("--name" or "--name=VALUE") goes, or NULL
+ * when it takes none.
+ */
+static const char **value_of(struct cli_args *a, const char *s)
+{
+	size_t n = strcspn(s, "=");
+
+	if (n == 2 && strncmp(s, "-c", 2) == 0)
+		return &a->config;
+	if (n == 8 && strncmp(s, "--config", 8) == 0)
+		return &a->config;
+	if (n == 5 && strncmp(s, "--for", 5) == 0)
+		return &a->for_arg;
+	if (n == 10 && strncmp(s, "--locality", 10) == 0)
+		return &a->locality;
+	if (n == 10 && strncmp(s, "--vip-cidr", 10) == 0)
+		return &a->vip_cidr;
+	return NULL;
+}
+
+/*
  * Options may come before or after the command (`swervectl endpoints -c x`
  * is as natural as `swervectl -c x endpoints`); each command later refuses
  * the ones that mean nothing to it. "--" ends the options.
@@ -138,17 +168,16 @@ static int parse_args(int argc, char **argv, struct cli_args *a)
 			a->listen = s + 9;
 		} else if (opts && (strcmp(s, "-c") == 0 ||
 				    strcmp(s, "--config") == 0 ||
-				    strcmp(s, "--for") == 0)) {
+				    strcmp(s, "--for") == 0 ||
+				    strcmp(s, "--locality") == 0 ||
+				    strcmp(s, "--vip-cidr") == 0)) {
 			if (i + 1 >= argc)
 				return fail_usage("%s needs a value", s);
-			if (strcmp(s, "--for") == 0)
-				a->for_arg = argv[++i];
-			else
-				a->config = argv[++i];
-		} else if (opts && strncmp(s, "--config=", 9) == 0) {
-			a->config = s + 9;
-		} else if (opts && strncmp(s, "--for=", 6) == 0) {
-			a->for_arg = s + 6;
+			*value_of(a, s) = argv[++i];
+		} else if (opts && strncmp(s, "--", 2) == 0 &&
+			   strchr(s, '=') != NULL &&
+			   value_of(a, s) != NULL) {
+			*value_of(a, s) = strchr(s, '=') + 1;
 		} else if (opts && strncmp(s, "-c", 2) == 0 && s[2] != '\0') {
 			a->config = s + 2;
 		} else if (opts && s[0] == '-' && s[1] != '\0') {
@@ -193,6 +222,10 @@ int main(int argc, char **argv)
 	}
 	if (a.cmd == NULL)
 		return fail_usage("no command");
+	if ((a.locality != NULL || a.vip_cidr != NULL) &&
+	    strcmp(a.cmd, "import") != 0)
+		return fail_usage("--locality and --vip-cidr are options of "
+				  "import");
 
 	if ((a.listen != NULL || a.allow_remote) &&
 	    strcmp(a.cmd, "metrics") != 0)
@@ -214,6 +247,8 @@ int main(int argc, char **argv)
 		rc = cmd_edit(&a, EDIT_RESET);
 	else if (strcmp(a.cmd, "metrics") == 0)
 		rc = cmd_metrics(&a);
+	else if (strcmp(a.cmd, "import") == 0)
+		rc = cmd_import(&a);
 	else
 		return fail_usage("unknown command '%s'", a.cmd);
 
