@@ -315,13 +315,37 @@ bench:
 		bench-programs
 	$(Q)SWERVE_BUILD=$(abspath build-bench) scripts/bench.sh
 
-install: all
+# The man pages and the bash completions, where man and bash-completion
+# look for them; make install and make uninstall include them.
+MANDIR      = $(PREFIX)/share/man
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+MAN_FILES   = $(MANDIR)/man1/swerve.1 $(MANDIR)/man5/swerve.ini.5 \
+              $(MANDIR)/man8/swervectl.8
+COMPLETION_FILES = $(BASHCOMPDIR)/swerve $(BASHCOMPDIR)/swervectl
+.PHONY: install-man install-completion uninstall-man uninstall-completion
+
+install-man:
+	install -D -m 0644 man/swerve.1 $(DESTDIR)$(MANDIR)/man1/swerve.1
+	install -D -m 0644 man/swerve.ini.5 $(DESTDIR)$(MANDIR)/man5/swerve.ini.5
+	install -D -m 0644 man/swervectl.8 $(DESTDIR)$(MANDIR)/man8/swervectl.8
+
+install-completion:
+	install -D -m 0644 completion/swerve $(DESTDIR)$(BASHCOMPDIR)/swerve
+	install -D -m 0644 completion/swervectl $(DESTDIR)$(BASHCOMPDIR)/swervectl
+
+uninstall-man:
+	rm -f $(addprefix $(DESTDIR),$(MAN_FILES))
+
+uninstall-completion:
+	rm -f $(addprefix $(DESTDIR),$(COMPLETION_FILES))
+
+install: all install-man install-completion
 	install -D -m 0755 $(BUILD)/libswerve.so $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so
 	install -D -m 0755 $(BUILD)/swervectl $(DESTDIR)$(PREFIX)/bin/swervectl
 	install -D -m 0755 $(BUILD)/swerve $(DESTDIR)$(PREFIX)/bin/swerve
 	install -D -m 0644 conf/swerve.ini $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
 
-uninstall:
+uninstall: uninstall-man uninstall-completion
 	rm -f $(DESTDIR)$(PREFIX)/lib/swerve/libswerve.so $(DESTDIR)$(PREFIX)/bin/swervectl \
 	      $(DESTDIR)$(PREFIX)/bin/swerve $(DESTDIR)$(PREFIX)/share/doc/swerve/swerve.ini
 
@@ -330,6 +354,7 @@ clean:
 
 help:
 	@echo "targets: all (default) test unit integration clients faults asan demo bench install uninstall clean"
+	@echo "         install-man install-completion (MANDIR, BASHCOMPDIR; part of install)"
 	@echo "         fuzz (libFuzzer targets, FUZZ_SECONDS each; make test replays their corpus)"
 	@echo "         tsan (the integration suite over a ThreadSanitizer build)"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
