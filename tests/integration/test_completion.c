@@ -99,45 +99,64 @@ static const char *config(void)
 	return path;
 }
 
+/* <tmpl> with its first CONF replaced by the path of the test's config,
+ * into <out>. */
+static void fill(char *out, size_t len, const char *tmpl)
+{
+	const char *at = strstr(tmpl, "CONF");
+
+	if (at == NULL)
+		snprintf(out, len, "%s", tmpl);
+	else
+		snprintf(out, len, "%.*s%s%s", (int)(at - tmpl), tmpl,
+			 config(), at + 4);
+}
+
+/*
+ * Expects the replies <want> to the line <tmpl> (words: as complete()
+ * takes them, or NULL), where CONF stands for the test's config.
+ */
+static void expect(enum load load, const char *pre, const char *func,
+		   const char *tmpl, const char *words_tmpl, const char *want)
+{
+	char line[1024], words[1024];
+
+	fill(line, sizeof(line), tmpl);
+	if (words_tmpl != NULL)
+		fill(words, sizeof(words), words_tmpl);
+	cr_expect_str_eq(complete(load, pre, func, line,
+				  words_tmpl != NULL ? words : NULL),
+			 want, "completing '%s'", line);
+}
+
 Test(completion, swervectl_commands_and_options_by_prefix)
 {
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl", "swervectl e",
-				  NULL),
-			 "eject\nendpoints\nevents\nexplain\n");
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl", "swervectl un",
-				  NULL), "uneject\n");
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl",
-				  "swervectl endpoints --j", NULL),
-			 "--json\n");
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl",
-				  "swervectl metrics --", NULL),
-			 "--allow-remote\n--config\n--help\n--listen\n"
-			 "--version\n");
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl",
-				  "swervectl eject alpha x --f", NULL),
-			 "--for\n");
+	expect(PLAIN, NULL, "_swervectl", "swervectl e", NULL,
+	       "eject\nendpoints\nevents\nexplain\n");
+	expect(PLAIN, NULL, "_swervectl", "swervectl un", NULL, "uneject\n");
+	expect(PLAIN, NULL, "_swervectl", "swervectl endpoints --j", NULL,
+	       "--json\n");
+	expect(PLAIN, NULL, "_swervectl", "swervectl metrics --", NULL,
+	       "--allow-remote\n--config\n--help\n--listen\n--version\n");
+	expect(PLAIN, NULL, "_swervectl", "swervectl eject alpha x --f", NULL,
+	       "--for\n");
 	t_cleanup();
 }
 
 Test(completion, swervectl_names_and_services_come_from_the_config)
 {
-	char line[1024];
-	const char *c = config();
+	char pre[1024];
 
-	snprintf(line, sizeof(line), "swervectl -c %s explain al", c);
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl", line, NULL),
-			 "alpha.test\nalpha2.test\n");
-	snprintf(line, sizeof(line), "swervectl --config=%s eject ", c);
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl", line, NULL),
-			 "alpha\nbeta\n");
+	expect(PLAIN, NULL, "_swervectl", "swervectl -c CONF explain al", NULL,
+	       "alpha.test\nalpha2.test\n");
+	expect(PLAIN, NULL, "_swervectl", "swervectl --config=CONF eject ",
+	       NULL, "alpha\nbeta\n");
 	/* $SWERVE_CONFIG when the line names none. */
-	snprintf(line, sizeof(line), "SWERVE_CONFIG='%s'", c);
-	cr_expect_str_eq(complete(PLAIN, line, "_swervectl",
-				  "swervectl reset b", NULL), "beta\n");
-	snprintf(line, sizeof(line), "swervectl -c %s import --locality us-",
-		 c);
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl", line, NULL),
-			 "us-east1\nus-east1/us-east1-b\nus-west1\n");
+	snprintf(pre, sizeof(pre), "SWERVE_CONFIG='%s'", config());
+	expect(PLAIN, pre, "_swervectl", "swervectl reset b", NULL, "beta\n");
+	expect(PLAIN, NULL, "_swervectl",
+	       "swervectl -c CONF import --locality us-", NULL,
+	       "us-east1\nus-east1/us-east1-b\nus-west1\n");
 	t_cleanup();
 }
 
@@ -168,13 +187,11 @@ Test(completion, swervectl_endpoints_as_swervectl_shows_them)
 	cr_expect(!shm_exists(shm), "completing made the table %s", shm);
 
 	/* No swervectl to ask: the config's own endpoint lines. */
-	snprintf(line, sizeof(line), "swervectl -c %s uneject alpha ", c);
-	cr_expect_str_eq(complete(PLAIN, "PATH=/usr/bin:/bin", "_swervectl",
-				  line, NULL),
-			 "127.0.0.9:18998\nlocalhost:18999\n");
-	snprintf(line, sizeof(line), "swervectl -c %s reset beta [", c);
-	cr_expect_str_eq(complete(PLAIN, "PATH=/usr/bin:/bin", "_swervectl",
-				  line, NULL), "[::1]:18997\n");
+	expect(PLAIN, "PATH=/usr/bin:/bin", "_swervectl",
+	       "swervectl -c CONF uneject alpha ", NULL,
+	       "127.0.0.9:18998\nlocalhost:18999\n");
+	expect(PLAIN, "PATH=/usr/bin:/bin", "_swervectl",
+	       "swervectl -c CONF reset beta [", NULL, "[::1]:18997\n");
 	t_cleanup();
 }
 
@@ -182,53 +199,39 @@ Test(completion, swervectl_endpoints_as_swervectl_shows_them)
  * after it. */
 Test(completion, swervectl_endpoint_after_a_colon)
 {
-	char line[1024], words[1024];
-	const char *c = config();
-
-	snprintf(line, sizeof(line), "swervectl -c %s eject alpha 127.0.0.9:18",
-		 c);
-	snprintf(words, sizeof(words),
-		 "swervectl -c %s eject alpha 127.0.0.9 : 18", c);
-	cr_expect_str_eq(complete(PLAIN, "PATH=/usr/bin:/bin", "_swervectl",
-				  line, words), "18998\n");
+	expect(PLAIN, "PATH=/usr/bin:/bin", "_swervectl",
+	       "swervectl -c CONF eject alpha 127.0.0.9:18",
+	       "swervectl -c CONF eject alpha 127.0.0.9 : 18", "18998\n");
 	t_cleanup();
 }
 
 /* A config that is not there completes nothing, and says nothing. */
 Test(completion, swervectl_without_a_config)
 {
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl",
-				  "swervectl -c /nonexistent/c.ini eject ",
-				  NULL), "");
-	cr_expect_str_eq(complete(PLAIN, "SWERVE_CONFIG=/nonexistent/c.ini",
-				  "_swervectl", "swervectl explain a", NULL),
-			 "");
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swervectl",
-				  "swervectl -c /nonexistent/c.ini eject a ",
-				  NULL), "");
+	expect(PLAIN, NULL, "_swervectl",
+	       "swervectl -c /nonexistent/c.ini eject ", NULL, "");
+	expect(PLAIN, "SWERVE_CONFIG=/nonexistent/c.ini", "_swervectl",
+	       "swervectl explain a", NULL, "");
+	expect(PLAIN, NULL, "_swervectl",
+	       "swervectl -c /nonexistent/c.ini eject a ", NULL, "");
+	t_cleanup();
 }
 
 Test(completion, swerve_options_command_and_the_command_s_completion)
 {
-	char line[1024], words[1024], pre[1024];
-	const char *c = config();
+	char pre[1024];
 
-	cr_expect_str_eq(complete(PLAIN, NULL, "_swerve", "swerve -", NULL),
-			 "--\n--config=\n--help\n--version\n-c\n-h\n");
+	expect(PLAIN, NULL, "_swerve", "swerve -", NULL,
+	       "--\n--config=\n--help\n--version\n-c\n-h\n");
 	snprintf(pre, sizeof(pre), "PATH='%s':/usr/bin:/bin", t_build());
-	snprintf(line, sizeof(line), "swerve -c %s swervect", c);
-	cr_expect_str_eq(complete(PLAIN, pre, "_swerve", line, NULL),
-			 "swervectl\n");
+	expect(PLAIN, pre, "_swerve", "swerve -c CONF swervect", NULL,
+	       "swervectl\n");
 	/* The command runs with SWERVE_CONFIG set to -c: so is it
 	 * completed. */
-	snprintf(line, sizeof(line), "swerve -c %s swervectl eject ", c);
-	cr_expect_str_eq(complete(PLAIN, pre, "_swerve", line, NULL),
-			 "alpha\nbeta\n");
-	snprintf(line, sizeof(line), "swerve --config=%s -- swervectl ex", c);
-	snprintf(words, sizeof(words),
-		 "swerve --config = %s -- swervectl ex", c);
-	cr_expect_str_eq(complete(PLAIN, pre, "_swerve", line, words),
-			 "explain\n");
+	expect(PLAIN, pre, "_swerve", "swerve -c CONF swervectl eject ", NULL,
+	       "alpha\nbeta\n");
+	expect(PLAIN, pre, "_swerve", "swerve --config=CONF -- swervectl ex",
+	       "swerve --config = CONF -- swervectl ex", "explain\n");
 	t_cleanup();
 }
 
@@ -236,15 +239,12 @@ Test(completion, swerve_options_command_and_the_command_s_completion)
  * name, and its _command_offset hands the wrapper's command over. */
 Test(completion, with_bash_completion_s_loader)
 {
-	char line[1024], pre[1024];
-	const char *c = config();
+	char pre[1024];
 
 	snprintf(pre, sizeof(pre), "PATH='%s':/usr/bin:/bin", t_build());
-	snprintf(line, sizeof(line), "swerve -c %s swervectl eject a", c);
-	cr_expect_str_eq(complete(LOADER, pre, "_swerve", line, NULL),
-			 "alpha\n");
-	cr_expect_str_eq(complete(LOADER, "__load_completion swervectl",
-				  "_swervectl", "swervectl ev", NULL),
-			 "events\n");
+	expect(LOADER, pre, "_swerve", "swerve -c CONF swervectl eject a", NULL,
+	       "alpha\n");
+	expect(LOADER, "__load_completion swervectl", "_swervectl",
+	       "swervectl ev", NULL, "events\n");
 	t_cleanup();
 }

@@ -154,6 +154,17 @@ static void sh(const char *cmd)
 	t_run(&r, false, NULL, 60, argv);
 }
 
+/* Runs make <targets> in the source tree, staged in <dest>. */
+static void make_in(const char *dest, const char *targets)
+{
+	char cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "make --no-print-directory -C '%s' %s "
+		 "DESTDIR='%s' PREFIX=/usr", m_src(), targets, dest);
+	sh(cmd);
+	cr_assert_eq(r.status, 0, "make %s:\n%s\n%s", targets, r.out, r.err);
+}
+
 /*
  * make install-man and install-completion put the pages where man finds
  * them by section and name, and the completions where bash-completion's
@@ -171,11 +182,7 @@ Test(man, install_puts_pages_where_man_and_bash_completion_look)
 	size_t i;
 
 	snprintf(dest, sizeof(dest), "%s/dest", t_dir());
-	snprintf(cmd, sizeof(cmd), "make --no-print-directory -C '%s' "
-		 "install-man install-completion DESTDIR='%s' PREFIX=/usr",
-		 m_src(), dest);
-	sh(cmd);
-	cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+	make_in(dest, "install-man install-completion");
 	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		snprintf(cmd, sizeof(cmd), "man -M '%s/usr/share/man' -w %s %s",
 			 dest, pages[i][0], pages[i][1]);
@@ -193,11 +200,7 @@ Test(man, install_puts_pages_where_man_and_bash_completion_look)
 	cr_expect_str_eq(r.out, "complete -F _swerve swerve\n"
 		 "complete -F _swervectl swervectl\n", "%s", r.err);
 
-	snprintf(cmd, sizeof(cmd), "make --no-print-directory -C '%s' "
-		 "uninstall-man uninstall-completion DESTDIR='%s' PREFIX=/usr",
-		 m_src(), dest);
-	sh(cmd);
-	cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+	make_in(dest, "uninstall-man uninstall-completion");
 	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		snprintf(want, sizeof(want), "%s/usr/share/man/%s", dest,
 			 pages[i][2]);
