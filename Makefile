@@ -404,6 +404,28 @@ dist:
 distcheck: dist
 	$(Q)scripts/distcheck.sh $(DIST) $(VERSION) $$(cat $(BUILD)/dist/COMMIT)
 
+# The man pages and the bash completions alone (make install installs
+# them too): where man and bash-completion look for them.
+MAN_FILES   = $(MANDIR)/man1/swerve.1 $(MANDIR)/man5/swerve.ini.5 \
+              $(MANDIR)/man8/swervectl.8
+COMPLETION_FILES = $(BASHCOMPDIR)/swerve $(BASHCOMPDIR)/swervectl
+.PHONY: install-man install-completion uninstall-man uninstall-completion
+
+install-man:
+	install -D -m 0644 man/swerve.1 $(DESTDIR)$(MANDIR)/man1/swerve.1
+	install -D -m 0644 man/swerve.ini.5 $(DESTDIR)$(MANDIR)/man5/swerve.ini.5
+	install -D -m 0644 man/swervectl.8 $(DESTDIR)$(MANDIR)/man8/swervectl.8
+
+install-completion:
+	install -D -m 0644 completion/swerve $(DESTDIR)$(BASHCOMPDIR)/swerve
+	install -D -m 0644 completion/swervectl $(DESTDIR)$(BASHCOMPDIR)/swervectl
+
+uninstall-man:
+	rm -f $(addprefix $(DESTDIR),$(MAN_FILES))
+
+uninstall-completion:
+	rm -f $(addprefix $(DESTDIR),$(COMPLETION_FILES))
+
 clean:
 	rm -rf build build-asan build-fuzz build-tsan
 
@@ -411,6 +433,7 @@ help:
 	@echo "targets: all (default) test unit integration clients faults asan demo bench clean"
 	@echo "         install uninstall install-preload (host-wide mode, as root: see README)"
 	@echo "         dist (the release tarball) distcheck (builds it in a temporary directory)"
+	@echo "         install-man install-completion (MANDIR, BASHCOMPDIR; part of install)"
 	@echo "         fuzz (libFuzzer targets, FUZZ_SECONDS each; make test replays their corpus)"
 	@echo "         tsan (the integration suite over a ThreadSanitizer build)"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="

@@ -30,6 +30,11 @@ need curl         command -v curl
 # test_http_cost counts a client's system calls with it.
 need strace       command -v strace
 need python3      command -v python3
+# The man pages' test renders them with `man --warnings` (man-db, over
+# groff's troff), and the completion's test runs it under bash-completion.
+need man-db       command -v man
+need groff-base   command -v troff
+need bash-completion test -r /usr/share/bash-completion/bash_completion
 case "${1:-}" in
 --ci|--fuzz)
 	# libFuzzer and the sanitizer runtimes of clang live in
