@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,8 +29,8 @@
 
 #define T0 1700000000   /* CLOCK_REALTIME seconds: the clock is ours */
 #define NSETS (SWERVE_SESSIONS_SLOTS / SWERVE_SESSIONS_WAYS)
-#define WRITERS 4
-#define ROUNDS 3000
+#define WRITERS 4      /* processes of the race: writers and readers */
+#define ROUNDS 20000
 
 TestSuite(sessions, .fini = unlink_names, .timeout = 60);
 
@@ -351,30 +352,36 @@ Test(sessions, a_header_written_over_is_refused)
 	swerve_sessions_detach(&st);
 }
 
-/* One writer of the race: puts and gets key <w> of a shared set with
- * bytes that say which round wrote them; exits 1 on a torn read. */
+/*
+ * One process of the race on key 50/0: writers store sessions of the
+ * largest size, each filled with one byte that says which round wrote
+ * it; readers look it up all the while. Exits 1 on a torn or damaged
+ * read: every session handed out is one writer's, whole.
+ */
 static void race(const char *name, unsigned w)
 {
+	struct swerve_session_key k = key_in(50, 0);
 	unsigned char out[SWERVE_SESSIONS_BLOB_MAX];
-	struct swerve_session_key k;
+	size_t len = SWERVE_SESSIONS_BLOB_MAX;
 	struct swerve_sessions st;
 	char err[256];
-	unsigned r, v;
+	unsigned r;
 	ssize_t n;
+	size_t i;
 
 	if (swerve_sessions_attach(name, false, &st, err, sizeof(err)) != 0)
 		_exit(2);
 	for (r = 0; r < ROUNDS; r++) {
-		v = (w * 31 + r) & 0xff;
-		k = key_in(50, (w + r) % 3);
-		swerve_sessions_put(&st, &k, T0 + 60, T0,
-				    bytes((unsigned char)v, 1000 + r % 2000),
-				    1000 + r % 2000);
+		if (w % 2 == 0) {
+			swerve_sessions_put(&st, &k, T0 + 60, T0,
+					    bytes((unsigned char)(w + r), len),
+					    len - r % 64);
+			continue;
+		}
 		n = get(&st, &k, T0 + 1, out);
 		if (n == -EBADMSG)
 			_exit(1);
-		/* Whoever wrote it last, every byte is one writer's. */
-		for (int i = 1; n > 0 && i < n; i++)
+		for (i = 1; n > 0 && i < (size_t)n; i++)
 			if (out[i] != out[0])
 				_exit(1);
 	}
@@ -383,12 +390,15 @@ static void race(const char *name, unsigned w)
 
 Test(sessions, readers_never_see_a_torn_slot, .timeout = 120)
 {
+	struct swerve_session_key k = key_in(50, 0);
 	struct swerve_sessions st;
 	pid_t pids[WRITERS];
 	char name[128];
 	int i, status;
 
 	fresh(&st, name, sizeof(name));
+	cr_assert_eq(swerve_sessions_put(&st, &k, T0 + 60, T0, bytes(1, 9), 9),
+		     0);
 	for (i = 0; i < WRITERS; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0)
@@ -398,7 +408,8 @@ Test(sessions, readers_never_see_a_torn_slot, .timeout = 120)
 	for (i = 0; i < WRITERS; i++) {
 		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
 		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			  "writer %d: status %#x", i, status);
+			  "%s %d: status %#x", i % 2 == 0 ? "writer" : "reader",
+			  i, status);
 	}
 	swerve_sessions_detach(&st);
 }
@@ -437,6 +448,8 @@ Test(sessions, a_stopped_writer_delays_nobody)
 	s = slot_of(&st, &k);
 	pid = fork();
 	if (pid == 0) {
+		/* Gone with the test, even stopped, if an assertion fails. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		/* A writer's first steps, the library's way; then stopped. */
 		if (swerve_shm_lock(&s->lock, &h) != 0)
 			_exit(1);
