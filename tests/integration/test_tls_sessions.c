@@ -269,7 +269,7 @@ Test(tls_sessions, swervectl_reset_drops_the_sessions, .timeout = 60)
 	expect_conn(&s, 2, true, true);
 	/* The service's sessions go with a reset of the service... */
 	out = ctl(&s, "reset", "mydb");
-	cr_assert_not_null(strstr(out, "mydb: 1 TLS sessions dropped"), "%s",
+	cr_assert_not_null(strstr(out, "mydb: 1 TLS session dropped"), "%s",
 			   out);
 	one_get(&s, s.config);
 	expect_conn(&s, 3, false, false);

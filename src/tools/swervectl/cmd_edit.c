@@ -142,13 +142,14 @@ static int drop_sessions(const struct swerve_config *cfg, const char *service)
 	}
 	if (service != NULL) {
 		if (n > 0)
-			printf("%s: %u TLS sessions dropped\n", service, n);
+			printf("%s: %u TLS session%s dropped\n", service, n,
+			       n == 1 ? "" : "s");
 		return rc == 0 || rc == -ENOENT ? 0 : -1;
 	}
 	rc = swerve_sessions_unlink(name);
 	if (rc == 0)
-		printf("removed session store %s (%u TLS sessions dropped)\n",
-		       name, n);
+		printf("removed session store %s (%u TLS session%s dropped)\n",
+		       name, n, n == 1 ? "" : "s");
 	else if (rc != -ENOENT)
 		print_error("cannot remove session store %s: %s", name,
 			    strerror(-rc));
@@ -159,7 +160,6 @@ static int drop_sessions(const struct swerve_config *cfg, const char *service)
 static int remove_table(const struct swerve_config *cfg)
 {
 	int rc = swerve_shm_unlink(cfg->shm_name);
-	int sessions = drop_sessions(cfg, NULL);
 
 	if (rc == -ENOENT) {
 		printf("shared table %s does not exist: nothing to reset\n",
@@ -167,14 +167,15 @@ static int remove_table(const struct swerve_config *cfg)
 	} else if (rc != 0) {
 		print_error("cannot remove shared table %s: %s",
 			    cfg->shm_name, strerror(-rc));
-		return CLI_EXIT_FAIL;
 	} else {
 		/* Mappings outlive the name: say what that means. */
 		printf("removed shared table %s; running programs keep their "
 		       "mapping until they exit, new ones start a fresh "
 		       "table\n", cfg->shm_name);
 	}
-	return sessions == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	if (drop_sessions(cfg, NULL) != 0)
+		return CLI_EXIT_FAIL;
+	return rc == 0 || rc == -ENOENT ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /*
