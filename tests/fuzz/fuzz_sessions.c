@@ -71,26 +71,6 @@ static void parse(struct input *in, const uint8_t **p, size_t *left)
 	*left -= k;
 }
 
-static void make_segment(struct input *in, const uint8_t *p, size_t left)
-{
-	size_t body = left < in->seg_size ? left : in->seg_size;
-
-	in->shmid = shmget(IPC_PRIVATE, in->seg_size,
-			   IPC_CREAT | IPC_EXCL | 0600);
-	if (in->shmid == -1) {
-		perror("fuzz_sessions: shmget");
-		exit(1);
-	}
-	in->map = shmat(in->shmid, NULL, 0);
-	if (in->map == (void *)-1) {
-		perror("fuzz_sessions: shmat");
-		shmctl(in->shmid, IPC_RMID, NULL);
-		exit(1);
-	}
-	shmctl(in->shmid, IPC_RMID, NULL);
-	memcpy(in->map, p, body);
-}
-
 /* The name file: a complete record naming the segment. */
 static void write_name(const char *name, const struct input *in)
 {
@@ -202,7 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(name, sizeof(name), "/swerve-fuzz-%d.tls",
 			 (int)getpid());
 	parse(&in, &data, &size);
-	make_segment(&in, data, size);
+	in.map = fuzz_segment("fuzz_sessions", in.seg_size, data, size,
+			      &in.shmid);
 	write_name(name, &in);
 	rc = swerve_sessions_attach(name, false, &st, err, sizeof(err));
 	shm_unlink(name);

@@ -154,6 +154,42 @@ pid_t t_httpscript(const char *addr, int port, const char *log,
 	return start_helper(argv);
 }
 
+pid_t t_tlsserve(const char *listen, const char *cert, const char *key,
+		 const char *log, const char *const *opts)
+{
+	char *argv[20];
+	int i = 0, k;
+
+	argv[i++] = (char *)"tlsserve";
+	argv[i++] = (char *)"--listen";
+	argv[i++] = (char *)listen;
+	argv[i++] = (char *)"--cert";
+	argv[i++] = (char *)cert;
+	argv[i++] = (char *)"--key";
+	argv[i++] = (char *)key;
+	argv[i++] = (char *)"--log";
+	argv[i++] = (char *)log;
+	for (k = 0; opts != NULL && opts[k] != NULL && k < 8; k++)
+		argv[i++] = (char *)opts[k];
+	argv[i] = NULL;
+	return start_helper(argv);
+}
+
+const char *t_slurp(const char *path)
+{
+	static char text[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	text[0] = '\0';
+	if (f != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	return text;
+}
+
 pid_t t_dnsd(int port, const char *zone, const char *flag)
 {
 	char portbuf[16];

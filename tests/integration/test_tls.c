@@ -156,17 +156,7 @@ static void httpc(struct run *r, const struct tw *t, const char *const *args)
 /* A file's text (empty when absent). */
 static const char *slurp(const char *path)
 {
-	static char text[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (f != NULL) {
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
+	return t_slurp(path);
 }
 
 static int count(const char *hay, const char *needle)

@@ -54,15 +54,13 @@ static void sw_config(struct sw *s, const char *ca, const char *file)
 
 /*
  * Test <net>'s world: certificates, a tlsserve on 127.15.<net>.2 with the
- * options <opts> (NULL-ended, at most 4), and a config that trusts the
+ * options <opts> (NULL-ended, at most 8), and a config that trusts the
  * test CA.
  */
 static void sw_start(struct sw *s, int net, const char *const *opts)
 {
 	char cmd[900], listen[64], crt[400], key[400], ca[400];
 	const char *src = getenv("SWERVE_SRC");
-	char *argv[16];
-	int i = 0, k;
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->addr, sizeof(s->addr), "127.15.%d.2", net);
@@ -80,19 +78,7 @@ static void sw_start(struct sw *s, int net, const char *const *opts)
 	snprintf(listen, sizeof(listen), "%s:%d", s->addr, PORT);
 	snprintf(crt, sizeof(crt), "%s/east.pem", s->certs);
 	snprintf(key, sizeof(key), "%s/east.key", s->certs);
-	argv[i++] = (char *)"tlsserve";
-	argv[i++] = (char *)"--listen";
-	argv[i++] = listen;
-	argv[i++] = (char *)"--cert";
-	argv[i++] = crt;
-	argv[i++] = (char *)"--key";
-	argv[i++] = key;
-	argv[i++] = (char *)"--log";
-	argv[i++] = s->log;
-	for (k = 0; opts != NULL && opts[k] != NULL && k < 4; k++)
-		argv[i++] = (char *)opts[k];
-	argv[i] = NULL;
-	s->srv = t_start(argv);
+	s->srv = t_tlsserve(listen, crt, key, s->log, opts);
 	cr_assert(s->srv > 0, "tlsserve did not start");
 }
 
@@ -100,22 +86,6 @@ static void sw_stop(struct sw *s)
 {
 	t_stop(s->srv);
 	t_cleanup();
-}
-
-/* A file's text (empty when absent). */
-static const char *slurp(const char *path)
-{
-	static char text[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (f != NULL) {
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
 }
 
 /* The <n>th line (from 1) of the server's log, waiting up to 2 s for it:
@@ -127,7 +97,7 @@ static const char *conn_line(const struct sw *s, int n)
 	int i, k;
 
 	for (i = 0; i < 200; i++) {
-		p = slurp(s->log);
+		p = t_slurp(s->log);
 		for (k = 1; k < n && p != NULL; k++) {
 			p = strchr(p, '\n');
 			p = p != NULL ? p + 1 : NULL;
@@ -137,7 +107,7 @@ static const char *conn_line(const struct sw *s, int n)
 		usleep(10000);
 	}
 	cr_assert(p != NULL && strchr(p, '\n') != NULL,
-		  "no connection %d in the log:\n%s", n, slurp(s->log));
+		  "no connection %d in the log:\n%s", n, t_slurp(s->log));
 	snprintf(line, sizeof(line), "%.*s", (int)(strchr(p, '\n') - p), p);
 	return line;
 }

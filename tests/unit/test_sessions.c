@@ -96,6 +96,23 @@ static struct swerve_session_slot *slot_of(struct swerve_sessions *st,
 	return NULL;
 }
 
+/* A fresh store holding <k>'s session of <len> bytes <v>, expiring at
+ * T0 + 60: its slot. */
+static struct swerve_session_slot *
+fresh_with(struct swerve_sessions *st, const struct swerve_session_key *k,
+	   unsigned char v, size_t len)
+{
+	struct swerve_session_slot *s;
+	char name[128];
+
+	fresh(st, name, sizeof(name));
+	cr_assert_eq(swerve_sessions_put(st, k, T0 + 60, T0, bytes(v, len),
+					 len), 0);
+	s = slot_of(st, k);
+	cr_assert_not_null(s);
+	return s;
+}
+
 Test(sessions, a_stored_session_comes_back_to_another_process)
 {
 	struct swerve_session_key k = key_in(3, 0);
@@ -186,13 +203,8 @@ Test(sessions, a_session_expires_and_its_bytes_are_wiped)
 	unsigned char out[SWERVE_SESSIONS_BLOB_MAX];
 	struct swerve_session_slot *s;
 	struct swerve_sessions st;
-	char name[128];
 
-	fresh(&st, name, sizeof(name));
-	cr_assert_eq(swerve_sessions_put(&st, &k, T0 + 60, T0,
-					 bytes(0x77, 800), 800), 0);
-	s = slot_of(&st, &k);
-	cr_assert_not_null(s);
+	s = fresh_with(&st, &k, 0x77, 800);
 	cr_assert_eq(get(&st, &k, T0 + 59, out), 800);
 	cr_assert_eq(get(&st, &k, T0 + 60, out), -ESTALE);
 	cr_assert_eq(get(&st, &k, T0 + 59, out), -ENOENT, "dropped");
@@ -296,12 +308,8 @@ Test(sessions, a_slot_written_over_is_refused)
 	unsigned char out[SWERVE_SESSIONS_BLOB_MAX];
 	struct swerve_session_slot *s;
 	struct swerve_sessions st;
-	char name[128];
 
-	fresh(&st, name, sizeof(name));
-	cr_assert_eq(swerve_sessions_put(&st, &k, T0 + 60, T0,
-					 bytes(0x42, 500), 500), 0);
-	s = slot_of(&st, &k);
+	s = fresh_with(&st, &k, 0x42, 500);
 	s->blob[250] ^= 1;
 	cr_assert_eq(get(&st, &k, T0 + 1, out), -EBADMSG);
 	s->blob[250] ^= 1;
@@ -438,14 +446,10 @@ Test(sessions, a_stopped_writer_delays_nobody)
 	struct swerve_sessions st;
 	struct swerve_shm_hold h;
 	struct timespec t0;
-	char name[128];
 	pid_t pid;
 	int status;
 
-	fresh(&st, name, sizeof(name));
-	cr_assert_eq(swerve_sessions_put(&st, &k, T0 + 60, T0, bytes(1, 50),
-					 50), 0);
-	s = slot_of(&st, &k);
+	s = fresh_with(&st, &k, 1, 50);
 	pid = fork();
 	if (pid == 0) {
 		/* Gone with the test, even stopped, if an assertion fails. */

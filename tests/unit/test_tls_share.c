@@ -29,24 +29,6 @@ static void teardown(void)
 
 TestSuite(tls_share, .fini = teardown, .timeout = 60);
 
-/* One GET to east over a new session of <ctx> on <port>: whether it
- * resumed. The answer is read, so the server's tickets are taken. */
-static bool get_east(struct swerve_tls_ctx *ctx, int port)
-{
-	struct swerve_tls_conn *c;
-	char err[256] = "", buf[1024];
-	bool resumed;
-	int fd, rc;
-
-	rc = tls_attempt(ctx, port, "db/east", "east.mydb.test", tls_east, 1,
-			 &c, &fd, err, sizeof(err));
-	cr_assert_eq(rc, 0, "handshake: %d %s", rc, err);
-	cr_assert_gt(tls_get(c, fd, NULL, buf, sizeof(buf) - 1), 0);
-	resumed = swerve_tls_conn_resumed(c);
-	tls_done(c, fd);
-	return resumed;
-}
-
 Test(tls_share, another_context_resumes_from_the_store_without_its_cas)
 {
 	struct swerve_tls_ctx *first, *second;
@@ -55,13 +37,13 @@ Test(tls_share, another_context_resumes_from_the_store_without_its_cas)
 	tls_server(18470, "east", NULL);
 	first = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
 	cr_assert_not(swerve_tls_ctx_trust_loaded(first), "parsed too soon");
-	cr_assert_not(get_east(first, 18470));
+	cr_assert_not(tls_one_request(first, 18470, "db/east"));
 	cr_assert(swerve_tls_ctx_trust_loaded(first));
 	/* A context of its own, like another process's: its cache is empty,
 	 * the store has the session. */
 	second = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert(get_east(second, 18470), "not resumed from the store");
-	cr_assert(get_east(second, 18470));
+	cr_assert(tls_one_request(second, 18470, "db/east"), "not resumed from the store");
+	cr_assert(tls_one_request(second, 18470, "db/east"));
 	cr_assert_not(swerve_tls_ctx_trust_loaded(second),
 		      "a resumed handshake parsed the CAs");
 	swerve_tls_ctx_free(first);
@@ -75,13 +57,13 @@ Test(tls_share, other_settings_or_no_store_resume_nothing)
 	swerve_tls_share_table(new_name());
 	tls_server(18471, "east", NULL);
 	first = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert_not(get_east(first, 18471));
+	cr_assert_not(tls_one_request(first, 18471, "db/east"));
 	/* Verification skipped is other settings. */
 	skip = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), true);
-	cr_assert_not(get_east(skip, 18471));
+	cr_assert_not(tls_one_request(skip, 18471, "db/east"));
 	/* ...and it dropped the first one's: it replaced it with its own. */
 	again = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert_not(get_east(again, 18471));
+	cr_assert_not(tls_one_request(again, 18471, "db/east"));
 	cr_assert_not(tls_log_has("offered=1", 1000), "a session was offered");
 	swerve_tls_ctx_free(first);
 	swerve_tls_ctx_free(skip);
@@ -95,10 +77,10 @@ Test(tls_share, a_process_without_a_store_keeps_its_own_cache)
 	swerve_tls_share_table("");
 	tls_server(18472, "east", NULL);
 	first = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert_not(get_east(first, 18472));
-	cr_assert(get_east(first, 18472), "its own cache resumes");
+	cr_assert_not(tls_one_request(first, 18472, "db/east"));
+	cr_assert(tls_one_request(first, 18472, "db/east"), "its own cache resumes");
 	second = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert_not(get_east(second, 18472));
+	cr_assert_not(tls_one_request(second, 18472, "db/east"));
 	swerve_tls_ctx_free(first);
 	swerve_tls_ctx_free(second);
 }
@@ -110,10 +92,10 @@ Test(tls_share, an_expired_session_is_not_offered)
 	swerve_tls_share_table(new_name());
 	tls_server(18473, "east", "--ticket-lifetime", "1", NULL);
 	first = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert_not(get_east(first, 18473));
+	cr_assert_not(tls_one_request(first, 18473, "db/east"));
 	sleep(2);
 	second = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert_not(get_east(second, 18473));
+	cr_assert_not(tls_one_request(second, 18473, "db/east"));
 	cr_assert(!tls_log_has("offered=1", 1000), "an expired one offered");
 	swerve_tls_ctx_free(first);
 	swerve_tls_ctx_free(second);
