@@ -27,6 +27,9 @@
 
 #define PORT 18443
 
+/* A test that fails half-way leaves neither its table nor its store. */
+TestSuite(tls_sessions, .fini = t_cleanup);
+
 /* One test's world. */
 struct sw {
 	char addr[32], ep[64], log[300], certs[300], store[96];
