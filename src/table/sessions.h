@@ -153,6 +153,7 @@ int swerve_sessions_unlink(const char *name);
  *   -EBUSY         being written (a miss);
  *   -EBADMSG       the slot of the key is damaged (say so, and stop
  *                  trusting the store).
+ *   -ENOSPC        <len> is smaller than the session.
  * Never waits: a drop that cannot lock at once is left to a writer.
  */
 ssize_t swerve_sessions_get(struct swerve_sessions *st,
