@@ -250,7 +250,7 @@ asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all unit integration
 
 # make fuzz: each libFuzzer target of tests/fuzz (config loader, table
-# attach, DNS answers) runs FUZZ_SECONDS, one after the other, from the
+# attach, TLS session store, DNS answers) runs FUZZ_SECONDS, one after the other, from the
 # committed corpus, in a build of its own (build-fuzz, clang, ASan and
 # UBSan). fuzz-smoke, part of `make test`, replays the corpus and a few
 # thousand fixed-seed mutations of it. scripts/fuzz.sh says more.
@@ -438,6 +438,6 @@ help:
 	@echo "         tsan (the integration suite over a ThreadSanitizer build)"
 	@echo "knobs:   V=1 (verbose) ERR=1 (-Werror) BUILD=dir PREFIX=$(PREFIX) DESTDIR="
 	@echo "         BINDIR LIBDIR DOCDIR MANDIR BASHCOMPDIR (under PREFIX)"
-	@echo "         FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS= FUZZ_TARGETS= (config table dns http)"
+	@echo "         FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_RUNS= FUZZ_TARGETS= (config table sessions dns http)"
 
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/tests/obj/*/*.d)

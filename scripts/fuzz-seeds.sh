@@ -3,6 +3,8 @@
 # the real thing, into tests/fuzz/corpus/<target>/:
 #   config  the config fixtures (tests/fixtures/*.ini) and conf/*.ini
 #   table   tables made and used by swerve's own calls (make_seeds table)
+#   sessions  TLS session stores made and used by swerve's own calls
+#           (make_seeds sessions)
 #   dns     answers of tests/helpers/dnsd for fuzz.test, one zone per seed
 #           (make_seeds dns), and a REFUSED one (dnsd -r)
 # Usage: scripts/fuzz-seeds.sh BUILD   (BUILD holds tests/dnsd and
@@ -14,12 +16,15 @@ cd "$(dirname "$0")/.."
 build=$1
 corpus=tests/fuzz/corpus
 port=15399 # no test uses it (grep tests/ before changing it)
-mkdir -p "$corpus/config" "$corpus/table" "$corpus/dns"
+mkdir -p "$corpus/config" "$corpus/table" "$corpus/sessions" "$corpus/dns"
 cp tests/fixtures/*.ini conf/*.ini "$corpus/config/"
 # Table seeds of an older input format go; kept reproducers stay.
 find "$corpus/table" -type f ! -name 'regress-*' ! -name 'crash-*' \
 	! -name 'timeout-*' -delete
 "$build/fuzz/make_seeds" table "$corpus/table"
+find "$corpus/sessions" -type f ! -name 'regress-*' ! -name 'crash-*' \
+	! -name 'timeout-*' -delete
+"$build/fuzz/make_seeds" sessions "$corpus/sessions"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

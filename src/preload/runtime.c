@@ -27,6 +27,7 @@
 #include "base/swerve.h"
 #include "policy/balancer.h"
 #include "preload/preload.h"
+#include "tls/share.h"
 
 /* Published by init with a release store once everything below is built;
  * NULL means "swerve is off in this process": every hook passes through. */
@@ -242,6 +243,7 @@ static void init(void)
 			goto fail;
 		}
 	}
+	swerve_tls_share_table(cfg->shm_name); /* used by TLS only */
 	rc = swerve_dnscache_new(cfg, &swerve_table, &swerve_dns, err, sizeof(err));
 	if (rc != 0) {
 		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",

@@ -12,10 +12,7 @@
  * process (pthread_once) and shared, read-only, by every connection.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -29,6 +26,8 @@
 #include "base/swerve.h"
 #include "tls/client.h"
 #include "tls/ossl.h"
+#include "tls/share.h"
+#include "tls/trust.h"
 
 /* A second FNV offset basis: the cache key is two hashes, 128 bits. */
 #define CACHE_SEED2 0x6c62272e07bb0142ull
@@ -54,6 +53,8 @@ struct swerve_tls_ctx {
 	SSL_CTX *ssl;
 	bool verify;
 	bool free_buffers;      /* SSL_free_buffers when a read waits */
+	uint64_t settings;      /* swerve_tls_share_settings() */
+	struct swerve_tls_trust trust;
 	pthread_mutex_t lock;   /* the cache below */
 	uint64_t clock;
 	struct cache_entry cache[SWERVE_TLS_SESSION_CACHE];
@@ -67,7 +68,7 @@ struct swerve_tls_conn {
 	bool send_failed;       /* that failure was a send's */
 	bool eof;               /* recv returned 0 */
 	bool fatal;             /* no close_notify after a fatal error */
-	uint64_t h1, h2;        /* the cache key */
+	struct swerve_session_key key; /* the caches' key */
 	char expect[EXPECT_MAX]; /* the names, for a mismatch message */
 };
 
@@ -184,8 +185,10 @@ static void cache_key(struct swerve_tls_conn *c, const char *endpoint_key,
 		h1 = swerve_hash64(s, len, h1);
 		h2 = swerve_hash64(s, len, h2);
 	}
-	c->h1 = h1 | 1; /* never 0, 0: the free entry */
-	c->h2 = h2;
+	c->key.h1 = h1 | 1; /* never 0, 0: the free entry */
+	c->key.h2 = h2;
+	c->key.group = swerve_tls_share_group(endpoint_key);
+	c->key.verify = c->ctx->settings;
 }
 
 /* The entry of <h1, h2>, or NULL. Under the lock. */
@@ -200,18 +203,31 @@ static struct cache_entry *cache_find(struct swerve_tls_ctx *ctx,
 	return NULL;
 }
 
-/* Offers the cached session of <c>'s key to the handshake, if any. */
+/*
+ * Offers the cached session of <c>'s key to the handshake: this
+ * process's, else the one another process left in the session store.
+ */
 static void cache_resume(struct swerve_tls_conn *c)
 {
 	struct swerve_tls_ctx *ctx = c->ctx;
 	struct cache_entry *e;
+	SSL_SESSION *shared;
+	bool offered = false;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = cache_find(ctx, c->h1, c->h2);
+	e = cache_find(ctx, c->key.h1, c->key.h2);
 	/* SSL_set_session takes a reference of its own. */
 	if (e != NULL && ctx->o->SSL_SESSION_is_resumable(e->sess) == 1)
-		ctx->o->SSL_set_session(c->ssl, e->sess);
+		offered = ctx->o->SSL_set_session(c->ssl, e->sess) == 1;
 	pthread_mutex_unlock(&ctx->lock);
+	if (offered)
+		return;
+	shared = swerve_tls_share_get(&c->key);
+	if (shared == NULL)
+		return;
+	ctx->o->SSL_set_session(c->ssl, shared);
+	ctx->o->SSL_SESSION_free(shared);
+	ctx->o->ERR_clear_error();
 }
 
 /* Keeps <sess> (its reference) as the last session of <c>'s endpoint,
@@ -224,7 +240,7 @@ static void cache_store(struct swerve_tls_conn *c, SSL_SESSION *sess)
 	size_t i;
 
 	pthread_mutex_lock(&ctx->lock);
-	e = cache_find(ctx, c->h1, c->h2);
+	e = cache_find(ctx, c->key.h1, c->key.h2);
 	for (i = 0; e == NULL && i < SWERVE_TLS_SESSION_CACHE; i++)
 		if (ctx->cache[i].sess == NULL)
 			e = &ctx->cache[i];
@@ -235,8 +251,8 @@ static void cache_store(struct swerve_tls_conn *c, SSL_SESSION *sess)
 				e = &ctx->cache[i];
 	}
 	old = e->sess;
-	e->h1 = c->h1;
-	e->h2 = c->h2;
+	e->h1 = c->key.h1;
+	e->h2 = c->key.h2;
 	e->stamp = ++ctx->clock;
 	e->sess = sess;
 	pthread_mutex_unlock(&ctx->lock);
@@ -245,7 +261,8 @@ static void cache_store(struct swerve_tls_conn *c, SSL_SESSION *sess)
 }
 
 /* OpenSSL's new-session callback: each session the server gives (TLS
- * 1.3 tickets arrive after the handshake, inside a read). 1: kept. */
+ * 1.3 tickets arrive after the handshake, inside a read), kept for this
+ * process and shared with the others. 1: kept. */
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	const struct swerve_ossl *o = swerve_ossl();
@@ -253,6 +270,7 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 
 	if (c == NULL)
 		return 0;
+	swerve_tls_share_put(&c->key, sess);
 	cache_store(c, sess);
 	return 1;
 }
@@ -313,93 +331,18 @@ static void configure(struct swerve_tls_ctx *ctx,
 	o->SSL_CTX_sess_set_new_cb(s, on_new_session);
 }
 
-/* Whether <dir> holds OpenSSL's hash links (8 hex digits, ".0"). */
-static bool hashed_dir(const char *dir)
-{
-	struct dirent *e;
-	bool found = false;
-	DIR *d = opendir(dir);
-	int i;
-
-	while (d != NULL && !found && (e = readdir(d)) != NULL) {
-		for (i = 0; i < 8 && isxdigit((unsigned char)e->d_name[i]);
-		     i++)
-			;
-		found = i == 8 && strcmp(e->d_name + 8, ".0") == 0;
-	}
-	if (d != NULL)
-		closedir(d);
-	return found;
-}
-
-/*
- * Whether the CA bundle <file> lies in the hashed directory <dir> (one
- * directory, not a list), as Debian's update-ca-certificates makes them:
- * then both hold the same CAs.
- */
-static bool bundle_in_hashed_dir(const char *file, const char *dir)
-{
-	char rfile[PATH_MAX], rdir[PATH_MAX];
-	size_t n;
-
-	if (strchr(dir, ':') != NULL || realpath(file, rfile) == NULL ||
-	    realpath(dir, rdir) == NULL)
-		return false;
-	n = strlen(rdir);
-	return strncmp(rfile, rdir, n) == 0 && rfile[n] == '/' &&
-	       strchr(rfile + n + 1, '/') == NULL && hashed_dir(rdir);
-}
-
-/*
- * The system's trust store. OpenSSL's default paths parse the whole CA
- * bundle (about 64 ms for Debian's 140 CAs, at the first TLS connection
- * of every process); the hashed directory beside it is read one CA at a
- * time as verification needs it (about 1.5 ms more at the first
- * verification). SSL_CERT_FILE and SSL_CERT_DIR are honoured as OpenSSL
- * does; the defaults stand unless the bundle lies in the directory and
- * the directory has hash links (some distributions ship the bundle
- * only).
- */
-static int load_system_trust(struct swerve_tls_ctx *ctx, char *err,
-			     size_t errlen)
-{
-	const struct swerve_ossl *o = ctx->o;
-	const char *file = secure_getenv(o->X509_get_default_cert_file_env());
-	const char *dir = secure_getenv(o->X509_get_default_cert_dir_env());
-	char why[160];
-
-	if (file == NULL)
-		file = o->X509_get_default_cert_file();
-	if (dir == NULL)
-		dir = o->X509_get_default_cert_dir();
-	if (bundle_in_hashed_dir(file, dir) &&
-	    o->SSL_CTX_load_verify_dir(ctx->ssl, dir) == 1)
-		return 0;
-	o->ERR_clear_error();
-	if (o->SSL_CTX_set_default_verify_paths(ctx->ssl) == 1)
-		return 0;
-	swerve_ossl_error(why, sizeof(why), "unknown error");
-	swerve_log_reason(err, errlen, "the system's trust store: %s", why);
-	return -EINVAL;
-}
-
 static int load_files(struct swerve_tls_ctx *ctx,
 		      const struct swerve_tls_cfg *cfg, char *err,
 		      size_t errlen)
 {
 	const struct swerve_ossl *o = ctx->o;
 	SSL_CTX *s = ctx->ssl;
+	int rc;
 
-	if (cfg->ca != NULL && cfg->ca[0] != '\0') {
-		if (o->SSL_CTX_load_verify_locations(s, cfg->ca, NULL) != 1)
-			return file_error("tls_ca_certificates", cfg->ca, err,
-					  errlen);
-	} else {
-		int rc = load_system_trust(ctx, err, errlen);
-
-		if (rc != 0)
-			return rc;
-	}
+	/* The CAs wait for the first full handshake (tls/trust.h). */
+	rc = swerve_tls_trust_prepare(&ctx->trust, s, cfg->ca, err, errlen);
+	if (rc != 0)
+		return rc;
 	if (cfg->mode != SWERVE_TLS_MUTUAL)
 		return 0;
 	if (cfg->cert == NULL || cfg->cert[0] == '\0' || cfg->key == NULL ||
@@ -452,6 +395,7 @@ int swerve_tls_ctx_new(const struct swerve_tls_cfg *cfg,
 	pthread_mutex_init(&ctx->lock, NULL);
 	ctx->free_buffers =
 		ctx->o->OpenSSL_version_num() >= FREE_BUFFERS_SINCE;
+	ctx->settings = swerve_tls_share_settings(cfg);
 	configure(ctx, cfg);
 	rc = load_files(ctx, cfg, err, errlen);
 	if (rc != 0) {
@@ -472,6 +416,7 @@ void swerve_tls_ctx_free(struct swerve_tls_ctx *ctx)
 		if (ctx->cache[i].sess != NULL)
 			ctx->o->SSL_SESSION_free(ctx->cache[i].sess);
 	ctx->o->SSL_CTX_free(ctx->ssl);
+	swerve_tls_trust_free(&ctx->trust);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 }
@@ -479,6 +424,12 @@ void swerve_tls_ctx_free(struct swerve_tls_ctx *ctx)
 void swerve_tls_ctx_atfork_child(struct swerve_tls_ctx *ctx)
 {
 	pthread_mutex_init(&ctx->lock, NULL);
+	swerve_tls_trust_atfork_child(&ctx->trust);
+}
+
+bool swerve_tls_ctx_trust_loaded(struct swerve_tls_ctx *ctx)
+{
+	return swerve_tls_trust_loaded(&ctx->trust);
 }
 
 /* ---- connections ---- */

@@ -11,9 +11,11 @@
  * fd's O_NONBLOCK says, and never raises SIGPIPE.
  *
  * A context (struct swerve_tls_ctx) holds one service's settings: the
- * trust store, the verification mode, the client certificate, and a
- * cache of the last session per endpoint for resumption. A connection
- * (struct swerve_tls_conn) is one TLS session on one fd.
+ * trust store (parsed at the first full handshake only, tls/trust.h), the
+ * verification mode, the client certificate, and a cache of the last
+ * session per endpoint for resumption, in front of the host-wide session
+ * store that every process of the user shares (tls/share.h). A
+ * connection (struct swerve_tls_conn) is one TLS session on one fd.
  *
  * Every function returns 0 (or a count) or -errno; where a person reads
  * the error, <err> (may be NULL) gets a one-line reason.
@@ -74,6 +76,10 @@ void swerve_tls_ctx_free(struct swerve_tls_ctx *ctx);
  * cache's lock usable again (another thread may have held it). */
 void swerve_tls_ctx_atfork_child(struct swerve_tls_ctx *ctx);
 
+/* Whether <ctx> has parsed its CAs yet: a full handshake needs them, a
+ * resumed one does not (tls/trust.h). */
+bool swerve_tls_ctx_trust_loaded(struct swerve_tls_ctx *ctx);
+
 /*
  * A connection over <fd>, a TCP socket the caller connected (or is
  * connecting: the handshake waits for it). <sni> NULL or "": no SNI.
@@ -82,8 +88,11 @@ void swerve_tls_ctx_atfork_child(struct swerve_tls_ctx *ctx);
  * DNS names beside it both must match: OpenSSL checks an IP in addition
  * to the names). With verification on, nnames 0 verifies the chain only:
  * whether that is allowed is the caller's decision. <endpoint_key> names
- * the endpoint: a session cached for it (with the same SNI and names) is
- * offered for resumption, and new sessions are cached under it. The fd
+ * the endpoint as "SERVICE/ENDPOINT": a session cached for it (with the
+ * same SNI and names) is offered for resumption, this process's first,
+ * else one that another process stored with the same verification
+ * settings; new sessions are cached under it, and stored for the others
+ * in the service's group (swervectl reset SERVICE drops them). The fd
  * is not owned: swerve_tls_conn_free() leaves it open. -EINVAL (an
  * unusable name), -ENOMEM.
  */

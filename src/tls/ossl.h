@@ -63,6 +63,7 @@
 	X(SSL_CTX_use_PrivateKey_file)                                       \
 	X(SSL_CTX_check_private_key)                                         \
 	X(SSL_CTX_sess_set_new_cb)                                           \
+	X(SSL_CTX_set_cert_verify_callback)                                  \
 	X(SSL_new)                                                           \
 	X(SSL_free)                                                          \
 	X(SSL_ctrl)                                                          \
@@ -86,6 +87,13 @@
 	X(SSL_get_verify_result)                                             \
 	X(SSL_SESSION_free)                                                  \
 	X(SSL_SESSION_is_resumable)                                          \
+	X(SSL_SESSION_get_time)                                              \
+	X(SSL_SESSION_get_timeout)                                           \
+	X(SSL_SESSION_get_ticket_lifetime_hint)                              \
+	X(i2d_SSL_SESSION)                                                   \
+	X(d2i_SSL_SESSION)                                                   \
+	X(X509_verify_cert)                                                  \
+	X(X509_STORE_CTX_set_error)                                          \
 	X(X509_VERIFY_PARAM_set1_ip_asc)                                     \
 	X(X509_verify_cert_error_string)                                     \
 	X(ERR_get_error)                                                     \

@@ -94,17 +94,7 @@ static const char *out_path(const char *tag)
 
 const char *f_output(const char *tag)
 {
-	static char text[65536];
-	FILE *f = fopen(out_path(tag), "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (f != NULL) {
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
+	return t_slurp(out_path(tag));
 }
 
 pid_t f_client(const char *config, const char *shm, int rounds,

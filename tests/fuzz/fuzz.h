@@ -1,6 +1,7 @@
 /*
  * fuzz.h: what the libFuzzer targets of tests/fuzz share: the entry point
- * libFuzzer calls, and how a target stops on a broken contract.
+ * libFuzzer calls, how a target stops on a broken contract, and the SysV
+ * segment of an input.
  *
  * Thread-safety: fuzz_broken() may be called from any thread; it ends the
  * process.
@@ -12,6 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sanitizer/common_interface_defs.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,6 +37,34 @@ fuzz_broken(const char *target, const char *what, const char *detail)
 	fprintf(stderr, "%s\n", line);
 	__sanitizer_report_error_summary(line);
 	abort();
+}
+
+/*
+ * A SysV segment of <size> bytes (IPC_PRIVATE, mode 0600) that begins with
+ * the <len> bytes at <bytes> (at most <size> of them), mapped, and marked
+ * removed at once: Linux still lets swerve attach it, and it is gone once
+ * both detach, so not even a crash leaves it behind. Its id in *<id>;
+ * <target> names the harness in a failure, which ends the process.
+ */
+static inline void *fuzz_segment(const char *target, size_t size,
+				 const void *bytes, size_t len, int *id)
+{
+	void *map;
+
+	*id = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | 0600);
+	if (*id == -1) {
+		fprintf(stderr, "%s: shmget failed\n", target);
+		exit(1);
+	}
+	map = shmat(*id, NULL, 0);
+	if (map == (void *)-1) {
+		fprintf(stderr, "%s: shmat failed\n", target);
+		shmctl(*id, IPC_RMID, NULL);
+		exit(1);
+	}
+	shmctl(*id, IPC_RMID, NULL);
+	memcpy(map, bytes, len < size ? len : size);
+	return map;
 }
 
 #endif

@@ -136,22 +136,8 @@ static bool parse(struct input *in, struct reader *r)
 /* Makes the segment from the rest of the input, already marked removed. */
 static void make_segment(struct input *in, struct reader *r)
 {
-	size_t body = r->left < in->seg_size ? r->left : in->seg_size;
-
-	in->shmid = shmget(IPC_PRIVATE, in->seg_size,
-			   IPC_CREAT | IPC_EXCL | 0600);
-	if (in->shmid == -1) {
-		perror("fuzz_table: shmget");
-		exit(1);
-	}
-	in->map = shmat(in->shmid, NULL, 0);
-	if (in->map == (void *)-1) {
-		perror("fuzz_table: shmat");
-		shmctl(in->shmid, IPC_RMID, NULL);
-		exit(1);
-	}
-	shmctl(in->shmid, IPC_RMID, NULL);
-	memcpy(in->map, r->p, body);
+	in->map = fuzz_segment("fuzz_table", in->seg_size, r->p, r->left,
+			       &in->shmid);
 }
 
 /* The record the name file holds, and the file's size. */

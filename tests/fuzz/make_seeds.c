@@ -3,6 +3,8 @@
  * from the real thing (scripts/fuzz-seeds.sh runs it; the config target's
  * seeds are the fixtures themselves).
  *   make_seeds table DIR      tables made and used by swerve's own calls
+ *   make_seeds sessions DIR   TLS session stores made and used by
+ *                             swerve's own calls
  *   make_seeds dns PORT FILE  the answers of tests/helpers/dnsd on
  *                             127.0.0.1:PORT for fuzz.test, to the
  *                             queries c-ares sends
@@ -22,6 +24,13 @@
  *   regress-lock-held  the used table with every row's lock word held by
  *                 a holder long gone (what hung hosts before the bounded
  *                 lock), reported on
+ *
+ * Session store seeds follow fuzz_sessions.c's input format
+ * (sessions_input.h): a store made by swerve_sessions_attach() holding
+ * three sessions of one set, its header and those slots, with operations
+ * of every kind: as it is in a segment of the real size (store), in a
+ * segment only as large as those bytes (store-short), with a session's
+ * byte written over (store-damaged), and fresh (store-fresh).
  *
  * DNS seeds follow fuzz_dns.c's input format: two bytes (big endian) for
  * the length of the answer to the A query, that answer, then the answer to
@@ -43,6 +52,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sessions_input.h"
 #include "table/shm.h"
 #include "table_input.h"
 
@@ -327,16 +337,93 @@ static void dns_seed(int port, const char *file)
 	save(NULL, file, both, alen + 2, aaaa, aaaalen);
 }
 
+/* Lookups (one with other settings), a store, drops, and time. */
+static const uint8_t store_ops[][FUZZ_SESSIONS_OP_BYTES] = {
+	{ 0 << 2 | FUZZ_SESSIONS_GET, 0, 0, 0 },
+	{ 1 << 2 | FUZZ_SESSIONS_GET, 0, 0, 1 },
+	{ 2 << 2 | FUZZ_SESSIONS_PUT, 1, 200, 7 },
+	{ 2 << 2 | FUZZ_SESSIONS_GET, 0, 0, 0 },
+	{ 1 << 2 | FUZZ_SESSIONS_DROP, 0, 0, 0 },
+	{ FUZZ_SESSIONS_LATER, 2, 0, 0 },
+	{ 0 << 2 | FUZZ_SESSIONS_GET, 0, 0, 0 },
+	{ 0 << 2 | FUZZ_SESSIONS_DROP, 1, 0, 0 },
+	{ 0 << 2 | FUZZ_SESSIONS_PUT, 0, 90, 3 },
+};
+
+/* Writes a store input: the segment of <seg_size> bytes begins <bytes>. */
+static void save_store(const char *dir, const char *name, size_t seg_size,
+		       const void *bytes, size_t len)
+{
+	uint8_t head[5 + sizeof(store_ops)];
+	uint32_t v = (uint32_t)(seg_size - 1); /* size = 1 + v % max */
+
+	head[0] = (uint8_t)v;
+	head[1] = (uint8_t)(v >> 8);
+	head[2] = (uint8_t)(v >> 16);
+	head[3] = (uint8_t)(v >> 24);
+	head[4] = (uint8_t)(sizeof(store_ops) / sizeof(store_ops[0]));
+	memcpy(head + 5, store_ops, sizeof(store_ops));
+	save(dir, name, head, sizeof(head), bytes, len);
+}
+
+static void session_seeds(const char *dir)
+{
+	enum { USED = 3 };
+	size_t image = sizeof(struct swerve_sessions_header) +
+		       USED * sizeof(struct swerve_session_slot);
+	const uint64_t nsets = SWERVE_SESSIONS_SLOTS / SWERVE_SESSIONS_WAYS;
+	static uint8_t blob[SWERVE_SESSIONS_BLOB_MAX];
+	struct swerve_session_key k = { .group = 5, .verify = 9 };
+	struct swerve_sessions st;
+	char name[64], err[256];
+	uint8_t *copy;
+	unsigned i;
+
+	snprintf(name, sizeof(name), "/swerve-seeds-%d.tls", (int)getpid());
+	swerve_sessions_unlink(name);
+	if (swerve_sessions_attach(name, true, &st, err, sizeof(err)) != 0)
+		die(err);
+	save_store(dir, "store-fresh", FUZZ_SESSIONS_MAX, st.hdr,
+		   sizeof(*st.hdr));
+	/* Three sessions of set 0 (its slots come first), of the sizes
+	 * OpenSSL's are: a ticket, a certificate, a large one. */
+	for (i = 0; i < USED; i++) {
+		k.h1 = nsets * (i + 1);
+		k.h2 = 0xc0ffee + i;
+		memset(blob, 0x30 + (int)i, sizeof(blob));
+		if (swerve_sessions_put(&st, &k, FUZZ_SESSIONS_NOW + 3600,
+					FUZZ_SESSIONS_NOW, blob,
+					200 + 1400 * i) != 0)
+			die("make_seeds: a session");
+	}
+	copy = malloc(image);
+	if (copy == NULL)
+		die("make_seeds: memory");
+	memcpy(copy, st.hdr, image);
+	save_store(dir, "store", FUZZ_SESSIONS_MAX, copy, image);
+	save_store(dir, "store-short", image, copy, image);
+	copy[sizeof(struct swerve_sessions_header) +
+	     offsetof(struct swerve_session_slot, blob) + 100] ^= 0x5a;
+	save_store(dir, "store-damaged", FUZZ_SESSIONS_MAX, copy, image);
+	free(copy);
+	swerve_sessions_detach(&st);
+	swerve_sessions_unlink(name);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "table") == 0) {
 		table_seeds(argv[2]);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "sessions") == 0) {
+		session_seeds(argv[2]);
+		return 0;
+	}
 	if (argc == 4 && strcmp(argv[1], "dns") == 0) {
 		dns_seed(atoi(argv[2]), argv[3]);
 		return 0;
 	}
-	fprintf(stderr, "usage: make_seeds table DIR | dns PORT FILE\n");
+	fprintf(stderr, "usage: make_seeds table DIR | sessions DIR | dns PORT FILE\n");
 	return 2;
 }

@@ -5,6 +5,7 @@
  *   tlsserve --listen ADDR:PORT --cert FILE --key FILE [--ca FILE]
  *            [--status N] [--name TEXT] [--echo] [--log FILE]
  *            [--max-early-plain] [--tls1.2] [--reset-after-request]
+ *            [--ticket-lifetime SECONDS]
  *
  * --listen     where to listen: 127.0.0.1:8443 or [::1]:8443
  * --cert/--key the server's certificate chain and key (PEM)
@@ -15,8 +16,10 @@
  * --echo       a TLS echo server (for tcp services) instead of HTTP
  * --log        appends one line per connection to FILE (O_APPEND):
  *                sni=NAME|- resumed=0|1 client=SUBJECT|- requests=N plain=0|1
- *                methods=GET,POST...|-
- *              where requests counts the HTTP requests answered (with
+ *                methods=GET,POST...|- offered=0|1
+ *              where offered=1 when the client offered a session to
+ *              resume (a TLS 1.3 pre_shared_key, or a TLS 1.2 ticket),
+ *              requests counts the HTTP requests answered (with
  *              --echo, the bytes echoed), client is the client
  *              certificate's subject (spaces as '_'), and plain=1 when
  *              the first byte on the TCP connection did not begin a TLS
@@ -32,6 +35,9 @@
  *              the client's handshake, not its first read)
  * --reset-after-request  reads each connection's first request whole, then
  *              resets the connection (RST) without answering
+ * --ticket-lifetime  sessions (and the lifetime its tickets announce)
+ *              last SECONDS (OpenSSL's default: 7200); an older ticket
+ *              is not resumed
  *
  * HTTP/1.1: every request is answered "HTTP/1.1 N ..." with
  * Content-Length and the body, keep-alive unless the request says
@@ -75,6 +81,7 @@ struct conn {
 	enum phase phase;
 	short want;
 	bool closing;          /* close once <out> is sent */
+	bool offered;          /* the ClientHello offered a session */
 	unsigned long requests;
 	char methods[64];      /* of the requests read, comma separated */
 	size_t inlen, outlen, outoff;
@@ -149,9 +156,10 @@ static void log_conn(struct conn *c)
 		X509_NAME_oneline(X509_get_subject_name(peer), subject,
 				  sizeof(subject));
 	one_word(subject);
-	log_line("sni=%s resumed=%d client=%s requests=%lu plain=0 methods=%s",
-		 sni != NULL ? sni : "-", SSL_session_reused(c->ssl), subject,
-		 c->requests, c->methods[0] != '\0' ? c->methods : "-");
+	log_line("sni=%s resumed=%d client=%s requests=%lu plain=0 methods=%s "
+		 "offered=%d", sni != NULL ? sni : "-",
+		 SSL_session_reused(c->ssl), subject, c->requests,
+		 c->methods[0] != '\0' ? c->methods : "-", c->offered);
 }
 
 /* The reason of a failed handshake or read, for the log. */
@@ -436,6 +444,7 @@ static void accept_all(int s, SSL_CTX *ctx)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
 		SSL_set_fd(c->ssl, fd);
+		SSL_set_app_data(c->ssl, c);
 		conns[nconns++] = c;
 		c->want = (short)advance(c);
 		if (c->want < 0)
@@ -474,8 +483,28 @@ static void serve(int s, SSL_CTX *ctx)
 	}
 }
 
+/* Notes whether the client offers a session: a TLS 1.3 pre_shared_key,
+ * or a TLS 1.2 session ticket that is not empty. */
+static int on_client_hello(SSL *ssl, int *alert, void *arg)
+{
+	struct conn *c = SSL_get_app_data(ssl);
+	const unsigned char *ext;
+	size_t len;
+
+	(void)alert;
+	(void)arg;
+	if (c != NULL)
+		c->offered = SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk,
+						       &ext, &len) == 1 ||
+			     (SSL_client_hello_get0_ext(
+				      ssl, TLSEXT_TYPE_session_ticket, &ext,
+				      &len) == 1 &&
+			      len > 0);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 static SSL_CTX *make_ctx(const char *cert, const char *key, const char *ca,
-			 bool tls12)
+			 bool tls12, long lifetime)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 
@@ -493,6 +522,9 @@ static SSL_CTX *make_ctx(const char *cert, const char *key, const char *ca,
 				       8);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
+	if (lifetime > 0)
+		SSL_CTX_set_timeout(ctx, lifetime);
 	if (ca != NULL) {
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
 
@@ -553,7 +585,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: tlsserve --listen ADDR:PORT --cert F --key F "
 		"[--ca F] [--status N] [--name TEXT] [--echo] [--log F] "
-		"[--max-early-plain] [--tls1.2] [--reset-after-request]\n");
+		"[--max-early-plain] [--tls1.2] [--reset-after-request] "
+		"[--ticket-lifetime SECONDS]\n");
 	exit(2);
 }
 
@@ -571,11 +604,13 @@ int main(int argc, char **argv)
 		{ "max-early-plain", no_argument, NULL, 'p' },
 		{ "tls1.2", no_argument, NULL, '2' },
 		{ "reset-after-request", no_argument, NULL, 'R' },
+		{ "ticket-lifetime", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen_spec = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	struct sigaction sa;
 	bool tls12 = false;
+	long lifetime = 0;
 	SSL_CTX *ctx;
 	int ch, s;
 
@@ -591,6 +626,7 @@ int main(int argc, char **argv)
 		case 'p': opt.early = true; break;
 		case '2': tls12 = true; break;
 		case 'R': opt.reset = true; break;
+		case 't': lifetime = atol(optarg); break;
 		case 'L':
 			opt.log_fd = open(optarg, O_WRONLY | O_APPEND |
 					  O_CREAT | O_CLOEXEC, 0644);
@@ -610,7 +646,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	ctx = make_ctx(cert, key, ca, tls12);
+	ctx = make_ctx(cert, key, ca, tls12, lifetime);
 	s = listen_on(listen_spec);
 	printf("ready\n");
 	fflush(stdout);

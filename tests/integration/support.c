@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "table/sessions.h"
 #include "table/shm.h"
 
 extern char **environ;
@@ -42,6 +43,15 @@ const char *t_dir(void)
 	return dir;
 }
 
+/* Removes the TLS session store of the table <table>. */
+static void unlink_sessions(const char *table)
+{
+	char name[128];
+
+	if (swerve_sessions_name(table, name, sizeof(name)) == 0)
+		swerve_sessions_unlink(name);
+}
+
 const char *t_shm(void)
 {
 	static char name[64];
@@ -50,6 +60,7 @@ const char *t_shm(void)
 	if (nshm < 16)
 		snprintf(shm_names[nshm++], sizeof(shm_names[0]), "%s", name);
 	swerve_shm_unlink(name);
+	unlink_sessions(name);
 	return name;
 }
 
@@ -155,6 +166,42 @@ pid_t t_httpscript(const char *addr, int port, const char *log,
 
 	snprintf(portbuf, sizeof(portbuf), "%d", port);
 	return start_helper(argv);
+}
+
+pid_t t_tlsserve(const char *listen, const char *cert, const char *key,
+		 const char *log, const char *const *opts)
+{
+	char *argv[20];
+	int i = 0, k;
+
+	argv[i++] = (char *)"tlsserve";
+	argv[i++] = (char *)"--listen";
+	argv[i++] = (char *)listen;
+	argv[i++] = (char *)"--cert";
+	argv[i++] = (char *)cert;
+	argv[i++] = (char *)"--key";
+	argv[i++] = (char *)key;
+	argv[i++] = (char *)"--log";
+	argv[i++] = (char *)log;
+	for (k = 0; opts != NULL && opts[k] != NULL && k < 8; k++)
+		argv[i++] = (char *)opts[k];
+	argv[i] = NULL;
+	return start_helper(argv);
+}
+
+const char *t_slurp(const char *path)
+{
+	static char text[65536];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	text[0] = '\0';
+	if (f != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	return text;
 }
 
 pid_t t_dnsd(int port, const char *zone, const char *flag)
@@ -466,9 +513,12 @@ void t_cleanup(void)
 	char cmd[300];
 	int i;
 
-	/* The name and the segment it names (shm_segment.c). */
-	for (i = 0; i < nshm; i++)
+	/* The name and the segment it names (segment.c), and the TLS
+	 * session store beside it (sessions.c). */
+	for (i = 0; i < nshm; i++) {
 		swerve_shm_unlink(shm_names[i]);
+		unlink_sessions(shm_names[i]);
+	}
 	nshm = 0;
 	if (dir[0] != '\0' && strncmp(dir, "/tmp/swerve-it-", 15) == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

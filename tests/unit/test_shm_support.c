@@ -23,6 +23,7 @@
 #include "base/swerve.h"
 
 #include "base/log.h"
+#include "table/sessions.h"
 #include "test_shm_support.h"
 
 static char names[8][64];
@@ -41,10 +42,15 @@ const char *new_name(void)
 
 void unlink_names(void)
 {
+	char store[128];
 	unsigned i;
 
-	for (i = 0; i < nnames && i < 8; i++)
+	/* The table, and the TLS session store named after it. */
+	for (i = 0; i < nnames && i < 8; i++) {
 		swerve_shm_unlink(names[i]);
+		if (swerve_sessions_name(names[i], store, sizeof(store)) == 0)
+			swerve_sessions_unlink(store);
+	}
 }
 
 struct swerve_shm_header good_header(void)

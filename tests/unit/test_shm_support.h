@@ -16,7 +16,8 @@
 /* A fresh table name, "/swerve-test-<pid>-<n>" (up to 8 per test). */
 const char *new_name(void);
 
-/* Removes every table new_name() gave out: the tests' .fini. */
+/* Removes every table new_name() gave out, and the TLS session store
+ * named after each: the tests' .fini. */
 void unlink_names(void);
 
 /*

@@ -236,36 +236,18 @@ Test(tls_client, mutual_tls_without_a_certificate_fails_with_eproto)
 	swerve_tls_ctx_free(ctx);
 }
 
-/* One request on a new session for <key>; whether it resumed. */
-static bool one_request(struct swerve_tls_ctx *ctx, int port, const char *key)
-{
-	struct swerve_tls_conn *c;
-	char err[256] = "", buf[1024];
-	bool resumed;
-	int fd, rc;
-
-	rc = tls_attempt(ctx, port, key, "east.mydb.test", tls_east, 1, &c,
-			 &fd, err, sizeof(err));
-	cr_assert_eq(rc, 0, "%d %s", rc, err);
-	/* TLS 1.3 tickets come after the handshake: reading takes them. */
-	cr_assert_gt(tls_get(c, fd, NULL, buf, sizeof(buf) - 1), 0);
-	resumed = swerve_tls_conn_resumed(c);
-	tls_done(c, fd);
-	return resumed;
-}
-
 Test(tls_client, the_next_connection_to_an_endpoint_resumes)
 {
 	struct swerve_tls_ctx *ctx;
 
 	tls_server(18449, "east", NULL);
 	ctx = tls_ctx(SWERVE_TLS_SIMPLE, tls_fixture("ca.pem"), false);
-	cr_assert_not(one_request(ctx, 18449, "east:18449"));
-	cr_assert(one_request(ctx, 18449, "east:18449"));
+	cr_assert_not(tls_one_request(ctx, 18449, "east:18449"));
+	cr_assert(tls_one_request(ctx, 18449, "east:18449"));
 	cr_assert(tls_log_has("resumed=1", 5000));
 	/* Another endpoint key has no session of its own yet. */
-	cr_assert_not(one_request(ctx, 18449, "elsewhere:18449"));
-	cr_assert(one_request(ctx, 18449, "east:18449"));
+	cr_assert_not(tls_one_request(ctx, 18449, "elsewhere:18449"));
+	cr_assert(tls_one_request(ctx, 18449, "east:18449"));
 	swerve_tls_ctx_free(ctx);
 }
 
@@ -275,8 +257,8 @@ Test(tls_client, mutual_tls_resumes_too)
 
 	tls_server(18450, "east", "--ca", tls_fixture("ca.pem"), NULL);
 	ctx = tls_ctx(SWERVE_TLS_MUTUAL, tls_fixture("ca.pem"), false);
-	cr_assert_not(one_request(ctx, 18450, "east:18450"));
-	cr_assert(one_request(ctx, 18450, "east:18450"));
+	cr_assert_not(tls_one_request(ctx, 18450, "east:18450"));
+	cr_assert(tls_one_request(ctx, 18450, "east:18450"));
 	cr_assert(tls_log_has("resumed=1 client=/CN=swerve-client", 5000));
 	swerve_tls_ctx_free(ctx);
 }

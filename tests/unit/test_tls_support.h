@@ -91,6 +91,11 @@ ssize_t tls_read_some(struct swerve_tls_conn *c, int fd, char *buf,
 ssize_t tls_get(struct swerve_tls_conn *c, int fd, const char *extra,
 		char *buf, size_t len);
 
+/* One GET to east (SNI and name east.mydb.test) on a new session of
+ * <ctx> for endpoint <key>, answer read (TLS 1.3 tickets come after the
+ * handshake: reading takes them); whether it resumed. */
+bool tls_one_request(struct swerve_tls_ctx *ctx, int port, const char *key);
+
 /* Whether the server's log has a line holding <text> within <wait_ms>
  * (0: now). */
 bool tls_log_has(const char *text, int wait_ms);

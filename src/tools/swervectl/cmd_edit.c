@@ -1,7 +1,10 @@
 /*
  * cmd_edit.c: `swervectl eject`, `uneject` and `reset`, the operator's
  * hand on the shared table: an endpoint (or an address behind a name) is
- * ejected, returned or forgotten, or the whole table is removed.
+ * ejected, returned or forgotten, or the whole table is removed. A reset
+ * also drops TLS sessions from the session store (table/sessions.h):
+ * those of the service, or with the whole table every one of them, and
+ * then the store itself.
  * Single-threaded.
  */
 #include <errno.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include "base/swerve.h"
+#include "table/sessions.h"
 #include "tools/swervectl/cli.h"
 #include "tools/swervectl/print.h"
 #include "tools/swervectl/view.h"
@@ -112,7 +116,47 @@ static int edit_row(struct swerve_shm *tab, const struct ep_view *ep,
 	return 0;
 }
 
-/* reset with no argument: the whole table goes. */
+/*
+ * Drops the TLS sessions of <service> (NULL: every one, and the store
+ * goes too) from the session store beside the table. Every process
+ * resumes none of them from now on, even one that keeps a mapping of the
+ * removed store. 0, or -1 with the error printed.
+ */
+static int drop_sessions(const struct swerve_config *cfg, const char *service)
+{
+	char name[SWERVE_SEGMENT_NAME_MAX], err[256] = "";
+	struct swerve_sessions st;
+	unsigned n = 0;
+	int rc;
+
+	if (swerve_sessions_name(cfg->shm_name, name, sizeof(name)) != 0)
+		return 0; /* no library could have made it */
+	rc = swerve_sessions_attach(name, false, &st, err, sizeof(err));
+	if (rc == 0) {
+		n = swerve_sessions_drop(&st, service != NULL ?
+					 swerve_sessions_group(service) : 0);
+		swerve_sessions_detach(&st);
+	} else if (rc != -ENOENT) {
+		/* Damaged or foreign: removed below all the same. */
+		print_error("session store %s: %s", name, err);
+	}
+	if (service != NULL) {
+		if (n > 0)
+			printf("%s: %u TLS session%s dropped\n", service, n,
+			       n == 1 ? "" : "s");
+		return rc == 0 || rc == -ENOENT ? 0 : -1;
+	}
+	rc = swerve_sessions_unlink(name);
+	if (rc == 0)
+		printf("removed session store %s (%u TLS session%s dropped)\n",
+		       name, n, n == 1 ? "" : "s");
+	else if (rc != -ENOENT)
+		print_error("cannot remove session store %s: %s", name,
+			    strerror(-rc));
+	return rc == 0 || rc == -ENOENT ? 0 : -1;
+}
+
+/* reset with no argument: the whole table goes, and every TLS session. */
 static int remove_table(const struct swerve_config *cfg)
 {
 	int rc = swerve_shm_unlink(cfg->shm_name);
@@ -120,18 +164,18 @@ static int remove_table(const struct swerve_config *cfg)
 	if (rc == -ENOENT) {
 		printf("shared table %s does not exist: nothing to reset\n",
 		       cfg->shm_name);
-		return CLI_EXIT_OK;
-	}
-	if (rc != 0) {
+	} else if (rc != 0) {
 		print_error("cannot remove shared table %s: %s",
 			    cfg->shm_name, strerror(-rc));
-		return CLI_EXIT_FAIL;
+	} else {
+		/* Mappings outlive the name: say what that means. */
+		printf("removed shared table %s; running programs keep their "
+		       "mapping until they exit, new ones start a fresh "
+		       "table\n", cfg->shm_name);
 	}
-	/* Mappings outlive the name: say what that means. */
-	printf("removed shared table %s; running programs keep their mapping "
-	       "until they exit, new ones start a fresh table\n",
-	       cfg->shm_name);
-	return CLI_EXIT_OK;
+	if (drop_sessions(cfg, NULL) != 0)
+		return CLI_EXIT_FAIL;
+	return rc == 0 || rc == -ENOENT ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /*
@@ -214,6 +258,11 @@ int cmd_edit(const struct cli_args *a, enum edit_op op)
 			    sv->svc->name);
 	else
 		rc = edit_rows(cfg, sv, ep, op, duration_ms);
+	/* Sessions are kept per service, not per address: a reset of one
+	 * endpoint drops the service's, which costs one full handshake. */
+	if (op == EDIT_RESET && rc == CLI_EXIT_OK &&
+	    drop_sessions(cfg, sv->svc->name) != 0)
+		rc = CLI_EXIT_FAIL;
 out:
 	view_service_free(sv);
 	view_close(&v);
