@@ -233,3 +233,34 @@ Test(cli_tls, explain_shows_mutual_and_skipped_verification_loudly)
 		"endpoint gets its traffic\n");
 	t_cleanup();
 }
+
+/* explain says which requests the TLS relay sends again, and that a plain
+ * http service's are never resent (a test failed before: no such line). */
+Test(cli_tls, explain_shows_the_retry_policy)
+{
+	static struct run r;
+	char config[512];
+
+	put("swerve.ini",
+	    "[service db]\nhosts = db.test\n"
+	    "endpoint = 127.0.0.2:443\nprotocol = http\n"
+	    "tls = simple\ntls_sni = db.test\n"
+	    "[service web]\nhosts = web.test\n"
+	    "endpoint = 127.0.0.2:443\nprotocol = http\n"
+	    "tls = simple\ntls_sni = web.test\n"
+	    "retries = 3\nretry_on = 5xx, reset\n"
+	    "[service plain]\nhosts = plain.test\n"
+	    "endpoint = 127.0.0.3:80\nprotocol = http\n",
+	    config, sizeof(config));
+	expect_in(explain(&r, config, "db.test"),
+		  "retries:            2, on connect-failure, reset, "
+		  "retriable-status-codes (503): idempotent requests of up to "
+		  "64 KiB, on endpoints not tried for them\n");
+	expect_in(explain(&r, config, "web.test"),
+		  "retries:            3, on reset, 5xx: idempotent requests "
+		  "of up to 64 KiB, on endpoints not tried for them\n");
+	expect_in(explain(&r, config, "plain.test"),
+		  "retries:            none (swerve observes the application's "
+		  "own connection: it cannot resend)\n");
+	t_cleanup();
+}

@@ -132,6 +132,45 @@ static void explain_tls(const struct swerve_service *svc)
 		       tls->skip_verify_line);
 }
 
+/*
+ * The retries of an http service (Istio's HTTPRetry): only the TLS relay
+ * holds a copy of a request it can send again; a plain http service is
+ * observed on the application's own connection.
+ */
+static void explain_retry(const struct swerve_service *svc)
+{
+	static const char *const names[] = {
+		"connect-failure", "reset", "5xx", "gateway-error",
+		"retriable-4xx", "retriable-status-codes",
+	};
+	const struct swerve_retry_cfg *rt = &svc->retry;
+	unsigned i, n = 0;
+
+	if (svc->protocol != SWERVE_PROTOCOL_HTTP)
+		return;
+	if (svc->tls.mode == SWERVE_TLS_DISABLE) {
+		puts("retries:            none (swerve observes the "
+		     "application's own connection: it cannot resend)");
+		return;
+	}
+	if (rt->attempts == 0) {
+		puts("retries:            none (retries = 0)");
+		return;
+	}
+	printf("retries:            %u, on", rt->attempts);
+	for (i = 0; i < SWERVE_ARRAY_LEN(names); i++)
+		if (rt->on & (1u << i))
+			printf("%s %s", n++ > 0 ? "," : "", names[i]);
+	if (rt->on & SWERVE_RETRY_ON_STATUS_CODES)
+		for (i = 0; i < rt->ncodes; i++)
+			printf("%s%u", i == 0 ? " (" : ", ", rt->codes[i]);
+	puts(rt->on & SWERVE_RETRY_ON_STATUS_CODES && rt->ncodes > 0
+		     ? "): idempotent requests of up to 64 KiB, on endpoints "
+		       "not tried for them"
+		     : ": idempotent requests of up to 64 KiB, on endpoints "
+		       "not tried for them");
+}
+
 /* The locality rules of the service and which of them act for this host. */
 static void explain_rules(const struct swerve_config *cfg,
 			  const struct svc_view *sv)
@@ -388,6 +427,7 @@ int cmd_explain(const struct cli_args *a)
 		goto out;
 	explain_service(cfg, svc, a->pos[0]);
 	explain_tls(svc);
+	explain_retry(svc);
 	explain_rules(cfg, sv);
 	for (p = 0; p < sv->route.npriorities; p++) {
 		explain_tier(sv, p);
