@@ -94,7 +94,7 @@ static const char *out_path(const char *tag)
 
 const char *f_output(const char *tag)
 {
-	return t_slurp(out_path(tag));
+	return t_read(out_path(tag));
 }
 
 pid_t f_client(const char *config, const char *shm, int rounds,

@@ -189,21 +189,6 @@ pid_t t_tlsserve(const char *listen, const char *cert, const char *key,
 	return start_helper(argv);
 }
 
-const char *t_slurp(const char *path)
-{
-	static char text[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (f != NULL) {
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
-}
-
 pid_t t_dnsd(int port, const char *zone, const char *flag)
 {
 	char portbuf[16];

@@ -56,9 +56,6 @@ pid_t t_httpscript(const char *addr, int port, const char *log,
 pid_t t_tlsserve(const char *listen, const char *cert, const char *key,
 		 const char *log, const char *const *opts);
 
-/* The text of the file <path>, up to 64 KiB (static; empty when absent). */
-const char *t_slurp(const char *path);
-
 /*
  * Starts build/tests/dnsd on 127.0.0.1:<port> serving <zone>, with <flag>
  * ("-n" silent, "-r" refusing, or NULL), and waits for "ready"; -1 if not.

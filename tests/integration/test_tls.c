@@ -53,8 +53,8 @@ Test(tls, curl_speaks_http_and_the_endpoint_gets_verified_tls_with_sni,
 	client(&r, &t, argv);
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_assert(strstr(r.out, "east") != NULL, "%s", r.out);
-	cr_assert(strstr(slurp(t.elog), "sni=east.mydb.test") != NULL, "%s",
-		  slurp(t.elog));
+	cr_assert(strstr(t_read(t.elog), "sni=east.mydb.test") != NULL, "%s",
+		  t_read(t.elog));
 	cr_assert_eq(field(&t, t.east_ep, "tls_handshakes_ok"), 1);
 	cr_assert_eq(field(&t, t.east_ep, "responses_2xx"), 1);
 	tw_stop(&t);
@@ -77,13 +77,13 @@ Test(tls, a_certificate_from_another_ca_fails_over_and_gets_no_plaintext,
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "200") != NULL, "%s", r.out);
 	cr_assert_eq(log_count(t.wlog, "requests=1", 1), 1, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	/* The handshake failed on east, and no byte of the request, which
 	 * was already waiting in the application's socket, reached it. */
 	cr_assert_eq(log_count(t.elog, "handshake-failed", 1), 1, "%s",
-		     slurp(t.elog));
-	cr_assert_eq(count(slurp(t.elog), "requests="), 0, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
+	cr_assert_eq(count(t_read(t.elog), "requests="), 0, "%s",
+		     t_read(t.elog));
 	cr_assert_eq(field(&t, t.east_ep, "tls_handshakes_failed"), 1);
 	cr_assert_neq(field(&t, t.east_ep, "tls_last_verify_error"), 0);
 	cr_assert(t_endpoint_ejected(t.config, t.shm, t.east_ep));
@@ -108,10 +108,10 @@ Test(tls, mutual_tls_presents_the_client_certificate, .timeout = 60)
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "200") != NULL, "%s", r.out);
 	cr_assert_eq(log_count(t.elog, "requests=1", 1), 1, "%s",
-		     slurp(t.elog));
-	cr_assert(strstr(slurp(t.elog), "client=CN=swerve-client") != NULL ||
-		  strstr(slurp(t.elog), "client=-") == NULL, "%s",
-		  slurp(t.elog));
+		     t_read(t.elog));
+	cr_assert(strstr(t_read(t.elog), "client=CN=swerve-client") != NULL ||
+		  strstr(t_read(t.elog), "client=-") == NULL, "%s",
+		  t_read(t.elog));
 	tw_stop(&t);
 }
 
@@ -132,7 +132,7 @@ Test(tls, a_server_that_wants_a_client_certificate_fails_over_in_simple_mode,
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "200") != NULL, "%s", r.out);
 	cr_assert_eq(log_count(t.wlog, "requests=1", 1), 1, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	tw_stop(&t);
 }
 
@@ -172,7 +172,7 @@ Test(tls, a_dead_tls_server_costs_no_request, .timeout = 60)
 	tw_start(&t, eopts);
 	no_failed_requests(&t, 2);
 	cr_assert_eq(log_count(t.elog, "requests=1", 2), 2, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
 	kill(t.e, SIGKILL);
 	t_stop(t.e);
 	t.e = 0;
@@ -212,7 +212,7 @@ Test(tls, a_503_primary_is_ejected_after_the_streak, .timeout = 60)
 	get(&t, &r);
 	cr_assert(strstr(r.out, "200") != NULL, "%s", r.out);
 	cr_assert_eq(log_count(t.wlog, "requests=1", 1), 1, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	tw_stop(&t);
 }
 
@@ -231,12 +231,12 @@ Test(tls, a_frozen_primary_fails_over_within_connect_timeout, .timeout = 60)
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "200") != NULL, "%s", r.out);
 	cr_assert_eq(log_count(t.wlog, "requests=1", 1), 1, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	cr_assert(t_endpoint_ejected(t.config, t.shm, t.east_ep));
 	get(&t, &r);
 	cr_assert(strstr(r.out, "200") != NULL, "%s", r.out);
 	cr_assert_eq(log_count(t.wlog, "requests=1", 2), 2, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	cr_assert_lt(r.seconds, 1.5, "later requests should not wait");
 	tw_stop(&t);
 }
@@ -323,7 +323,7 @@ Test(tls, a_second_connection_resumes_the_session, .timeout = 60)
 	httpc(&r, &t, args);
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	cr_assert_eq(log_count(t.elog, "resumed=1", 1), 1, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
 	cr_assert_eq(field(&t, t.east_ep, "tls_resumed"), 1);
 	tw_stop(&t);
 }
@@ -374,7 +374,7 @@ Test(tls, above_the_cap_connect_fails_with_enobufs, .timeout = 60)
 	{
 		char text[4096], *p;
 
-		snprintf(text, sizeof(text), "%s", slurp(t.config));
+		snprintf(text, sizeof(text), "%s", t_read(t.config));
 		p = strstr(text, "[swerve]\n");
 		cr_assert(p != NULL);
 		memmove(p + 9 + strlen(extra), p + 9, strlen(p + 9) + 1);
@@ -522,8 +522,8 @@ Test(tls, an_http_client_that_half_closes_still_gets_its_answer,
 	t_write("go", "");
 	usleep(300 * 1000);
 	kill(t.e, SIGCONT);
-	cr_assert_eq(t_reap(c, 20), 0, "%s", slurp(out));
-	answer = slurp(out);
+	cr_assert_eq(t_reap(c, 20), 0, "%s", t_read(out));
+	answer = t_read(out);
 	cr_assert(strstr(answer, "200") != NULL &&
 		  strstr(answer, "east") != NULL, "answer: [%s]", answer);
 	cr_assert_eq(field(&t, t.east_ep, "responses_2xx"), 1);

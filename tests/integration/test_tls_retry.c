@@ -47,8 +47,8 @@ static void west_served_nothing(struct tw *t)
 {
 	t_stop(t->w);
 	t->w = 0;
-	cr_assert_eq(count(slurp(t->wlog), "methods="), 0, "%s",
-		     slurp(t->wlog));
+	cr_assert_eq(count(t_read(t->wlog), "methods="), 0, "%s",
+		     t_read(t->wlog));
 }
 
 /* One GET of its own, as get() makes it. */
@@ -66,9 +66,9 @@ Test(tls_retry, a_503_primary_costs_the_application_no_503, .timeout = 60)
 	/* The first request met east's 503, which counted and ejected it,
 	 * and was answered by west; the others went to west directly. */
 	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
 	cr_assert_eq(log_count(t.wlog, "requests=1 ", 3), 3, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	cr_assert_eq(field(&t, t.east_ep, "responses_5xx"), 1);
 	cr_assert(t_endpoint_ejected(t.config, t.shm, t.east_ep));
 	tw_stop(&t);
@@ -86,12 +86,12 @@ Test(tls_retry, a_post_is_never_replayed, .timeout = 60)
 	/* A GET in the same situation is retried on west. */
 	expect_httpc(&t, one_get, "200\n");
 	cr_assert_eq(log_count(t.wlog, "methods=GET", 1), 1, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	cr_assert_eq(log_count(t.elog, "methods=", 2), 2, "%s",
-		     slurp(t.elog));
-	cr_assert_eq(count(slurp(t.elog), "methods=POST"), 1, "%s",
-		     slurp(t.elog));
-	cr_assert_eq(count(slurp(t.wlog), "POST"), 0, "%s", slurp(t.wlog));
+		     t_read(t.elog));
+	cr_assert_eq(count(t_read(t.elog), "methods=POST"), 1, "%s",
+		     t_read(t.elog));
+	cr_assert_eq(count(t_read(t.wlog), "POST"), 0, "%s", t_read(t.wlog));
 	cr_assert_eq(field(&t, t.east_ep, "responses_5xx"), 2);
 	tw_stop(&t);
 }
@@ -108,9 +108,9 @@ Test(tls_retry, a_reset_before_the_response_is_retried_elsewhere,
 	expect_httpc(&t, one_get, "200\n");
 	/* east read the request and reset the connection unanswered. */
 	cr_assert_eq(log_count(t.elog, "requests=0 plain=0 methods=GET", 1),
-		     1, "%s", slurp(t.elog));
+		     1, "%s", t_read(t.elog));
 	cr_assert_eq(log_count(t.wlog, "requests=1 ", 1), 1, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	cr_assert_eq(field(&t, t.east_ep, "resets"), 1);
 	tw_stop(&t);
 }
@@ -123,7 +123,7 @@ Test(tls_retry, retries_0_turns_retries_off, .timeout = 60)
 	tw_start(&t, east_503);
 	expect_httpc(&t, one_get, "503\n");
 	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
 	west_served_nothing(&t);
 	tw_stop(&t);
 }
@@ -141,11 +141,11 @@ Test(tls_retry, a_keep_alive_connection_stays_with_the_endpoint_retried_on,
 	 * answered by west, where the others follow it. */
 	expect_httpc(&t, args, "200\n200\n200\n200\n");
 	cr_assert_eq(log_count(t.elog, "requests=1 ", 1), 1, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
 	cr_assert_eq(log_count(t.wlog, "requests=4 ", 1), 1, "%s",
-		     slurp(t.wlog));
-	cr_assert(strstr(slurp(t.wlog), "methods=GET,GET,HEAD,GET") != NULL,
-		  "%s", slurp(t.wlog));
+		     t_read(t.wlog));
+	cr_assert(strstr(t_read(t.wlog), "methods=GET,GET,HEAD,GET") != NULL,
+		  "%s", t_read(t.wlog));
 	tw_stop(&t);
 }
 
@@ -163,9 +163,9 @@ Test(tls_retry, when_every_endpoint_answers_503_the_last_one_passes,
 	 * tried: west's answer goes to the application as it is. */
 	expect_httpc(&t, one_get, "503\n");
 	cr_assert_eq(log_count(t.elog, "methods=GET", 1), 1, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
 	cr_assert_eq(log_count(t.wlog, "requests=1 ", 1), 1, "%s",
-		     slurp(t.wlog));
+		     t_read(t.wlog));
 	tw_stop(&t);
 }
 
@@ -181,7 +181,7 @@ Test(tls_retry, pipelined_requests_are_not_retried, .timeout = 60)
 	 * both 503s reach the application. */
 	expect_httpc(&t, args, "503\n503\n");
 	cr_assert_eq(log_count(t.elog, "requests=2 ", 1), 1, "%s",
-		     slurp(t.elog));
+		     t_read(t.elog));
 	west_served_nothing(&t);
 	tw_stop(&t);
 }

@@ -100,7 +100,7 @@ static const char *conn_line(const struct sw *s, int n)
 	int i, k;
 
 	for (i = 0; i < 200; i++) {
-		p = t_slurp(s->log);
+		p = t_read(s->log);
 		for (k = 1; k < n && p != NULL; k++) {
 			p = strchr(p, '\n');
 			p = p != NULL ? p + 1 : NULL;
@@ -110,7 +110,7 @@ static const char *conn_line(const struct sw *s, int n)
 		usleep(10000);
 	}
 	cr_assert(p != NULL && strchr(p, '\n') != NULL,
-		  "no connection %d in the log:\n%s", n, t_slurp(s->log));
+		  "no connection %d in the log:\n%s", n, t_read(s->log));
 	snprintf(line, sizeof(line), "%.*s", (int)(strchr(p, '\n') - p), p);
 	return line;
 }

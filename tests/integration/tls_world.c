@@ -76,25 +76,11 @@ pid_t tls_server(const struct tw *t, const char *addr,
 			const char *const *opts)
 {
 	char listen[64], crt[400], key[400];
-	char *argv[20];
-	int i = 0, k;
 
 	snprintf(listen, sizeof(listen), "%s:%d", addr, TW_PORT);
 	snprintf(crt, sizeof(crt), "%s/%s.pem", t->certs, cert);
 	snprintf(key, sizeof(key), "%s/%s.key", t->certs, cert);
-	argv[i++] = (char *)"tlsserve";
-	argv[i++] = (char *)"--listen";
-	argv[i++] = listen;
-	argv[i++] = (char *)"--cert";
-	argv[i++] = crt;
-	argv[i++] = (char *)"--key";
-	argv[i++] = key;
-	argv[i++] = (char *)"--log";
-	argv[i++] = (char *)log;
-	for (k = 0; opts != NULL && opts[k] != NULL && k < 6; k++)
-		argv[i++] = (char *)opts[k];
-	argv[i] = NULL;
-	return t_start(argv);
+	return t_tlsserve(listen, crt, key, log, opts);
 }
 
 /* east and west, each with its own certificate and the body of its name. */
@@ -134,22 +120,6 @@ void httpc(struct run *r, const struct tw *t, const char *const *args)
 	t_helper(r, t->config, t->shm, NULL, "httpc", args);
 }
 
-/* A file's text (empty when absent). */
-const char *slurp(const char *path)
-{
-	static char text[65536];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	text[0] = '\0';
-	if (f != NULL) {
-		n = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
-	}
-	text[n] = '\0';
-	return text;
-}
-
 int count(const char *hay, const char *needle)
 {
 	int n = 0;
@@ -171,7 +141,7 @@ int log_count(const char *path, const char *needle, int n)
 	int i, c = 0;
 
 	for (i = 0; i < 200; i++) {
-		c = count(slurp(path), needle);
+		c = count(t_read(path), needle);
 		if (c >= n)
 			break;
 		usleep(10000);

@@ -59,8 +59,6 @@ void httpc(struct run *r, const struct tw *t, const char *const *args);
  * output, the status. */
 const char *get(const struct tw *t, struct run *r);
 
-/* A file's text (empty when absent), in storage of its own. */
-const char *slurp(const char *path);
 /* How often <needle> occurs in <hay>. */
 int count(const char *hay, const char *needle);
 /*
