@@ -469,10 +469,21 @@ struct swerve_pump_reg *swerve_pump_find(const uint8_t addr[16],
  * routed connection's endpoint... but the application dialled the
  * service address, and that is what it expects back (curl prints it).
  */
+/* True for 127.0.0.0/8 (as ::ffff:127.x.y.z) and ::1: where the pump's
+ * listeners are. */
+static bool is_loopback_key(const uint8_t addr[16])
+{
+	static const uint8_t one[16] = { [15] = 1 };
+
+	return (addr[10] == 0xff && addr[11] == 0xff && addr[12] == 127 &&
+		memcmp(addr, one, 10) == 0) ||
+	       memcmp(addr, one, 16) == 0;
+}
+
 SWERVE_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct sockaddr_storage peer, local;
-	socklen_t plen = sizeof(peer), llen = sizeof(local);
+	socklen_t given = len != NULL ? *len : 0, llen = sizeof(local);
 	const struct swerve_pump_reg *r;
 	uint8_t paddr[16], laddr[16];
 	uint16_t pport, lport;
@@ -481,15 +492,26 @@ SWERVE_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	if (rc != 0 || swerve_guard || swerve_pump.regs == NULL ||
 	    sa == NULL || len == NULL)
 		return rc;
-	if (swerve_libc_getpeername(fd, (struct sockaddr *)&peer, &plen) != 0 ||
-	    !swerve_pump_key(&peer, paddr, &pport) ||
+	/* The kernel's answer, whole in <sa> unless the buffer was short:
+	 * only a loopback peer can be a pump, so other sockets (a server's
+	 * accepted clients) pay no more system calls. */
+	memset(&peer, 0, sizeof(peer));
+	if (*len <= given && *len <= sizeof(peer))
+		memcpy(&peer, sa, *len);
+	else if (swerve_libc_getpeername(fd, (struct sockaddr *)&peer,
+					 &llen) != 0)
+		peer.ss_family = AF_UNSPEC; /* no key: as libc answered */
+	llen = sizeof(local);
+	if (!swerve_pump_key(&peer, paddr, &pport) ||
+	    !is_loopback_key(paddr) ||
 	    getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
 	    !swerve_pump_key(&local, laddr, &lport) ||
 	    (r = swerve_pump_find(laddr, lport, pport)) == NULL) {
 		errno = saved;
 		return rc;
 	}
-	swerve_pump_vip_sockaddr(r, peer.ss_family, sa, len);
+	swerve_pump_vip_sockaddr(r, peer.ss_family, sa, &given);
+	*len = given;
 	errno = saved;
 	return 0;
 }
