@@ -27,19 +27,25 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# ready OUT WHAT: waits (2 s at most) for the "ready" line that a helper
+# started in the background writes to OUT; else shows OUT and stops.
+ready() {
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		grep -q ready "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "demo: $2 did not start:" >&2
+	cat "$1" >&2
+	exit 1
+}
+
 # server ADDR BODY [MODE]: starts it in this shell (the helper exits with
 # its parent), waits until it listens, leaves its pid in $pid.
 server() {
 	rm -f "$B/demo-$1.out"
 	"$B/tests/httpd" "$1" 18080 "$2" ${3:+"$3"} > "$B/demo-$1.out" 2>&1 &
 	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		grep -q ready "$B/demo-$1.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "demo: the server on $1:18080 did not start:" >&2
-	cat "$B/demo-$1.out" >&2
-	exit 1
+	ready "$B/demo-$1.out" "the server on $1:18080"
 }
 
 # dns: starts the responder for conf/demo.zone on 127.0.0.1:15335 (the
@@ -52,13 +58,7 @@ dns() {
 	fi
 	"$B/tests/dnsd" 127.0.0.1 15335 "$ZONE" > "$B/demo-dns.out" 2>&1 &
 	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		grep -q ready "$B/demo-dns.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "demo: the DNS responder on 127.0.0.1:15335 did not start:" >&2
-	cat "$B/demo-dns.out" >&2
-	exit 1
+	ready "$B/demo-dns.out" "the DNS responder on 127.0.0.1:15335"
 }
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -71,13 +71,7 @@ tls_server() {
 	"$B/tests/tlsserve" --listen "$1:18443" --cert "$CERTS/$2.pem" \
 		--key "$CERTS/$2.key" --name "$3" > "$B/demo-tls-$1.out" 2>&1 &
 	pid=$!
-	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		grep -q ready "$B/demo-tls-$1.out" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "demo: the TLS server on $1:18443 did not start:" >&2
-	cat "$B/demo-tls-$1.out" >&2
-	exit 1
+	ready "$B/demo-tls-$1.out" "the TLS server on $1:18443"
 }
 
 requests() { # requests N (with the config in $CONF)
