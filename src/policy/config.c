@@ -238,6 +238,7 @@ static void init_config(struct swerve_config *cfg, const char *path)
 		 SWERVE_DEFAULT_SHM, (unsigned)geteuid());
 	cfg->log_level = SWERVE_LOG_WARN;
 	cfg->tls_max_connections = TLS_MAX_CONNECTIONS_DEFAULT;
+	cfg->reload = true;
 	(void)config_parse_cidr(SWERVE_DEFAULT_VIP_CIDR, &cfg->vip_net,
 				&cfg->vip_mask, &cfg->vip_prefix, &why);
 }

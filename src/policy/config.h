@@ -301,6 +301,8 @@ struct swerve_config {
 	char dns_servers[512];            /* "" : resolv.conf (c-ares) */
 	uint32_t tls_max_connections;     /* relayed TLS connections at once,
 					   * per process; default 1024 */
+	bool reload;                      /* follow edits of the file;
+					   * default true */
 	enum swerve_log_level log_level;  /* SWERVE_LOG wins */
 	char log_file[PATH_MAX];          /* "" : none; SWERVE_LOG_FILE wins */
 	struct swerve_service *services;

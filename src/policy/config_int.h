@@ -103,6 +103,7 @@ enum key_id {
 	SK_DNS_SERVERS,
 	SK_LOG_FILE,
 	SK_TLS_MAX_CONNECTIONS,
+	SK_RELOAD,
 	/* PLACE_SERVICE */
 	VK_HOSTS,
 	VK_PORTS,
@@ -298,6 +299,7 @@ void config_add_distribute(struct parse *p, const char *value);
 
 /* config_tls.c: the TLS keys, and how they combine with the endpoints */
 void config_set_tls_max_connections(struct parse *p, const char *value);
+void config_set_reload(struct parse *p, const char *value);
 void config_set_tls(struct parse *p, const char *value);
 void config_set_tls_ca(struct parse *p, const char *value);
 void config_set_tls_sni(struct parse *p, const char *value);

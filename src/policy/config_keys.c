@@ -101,6 +101,10 @@ static const struct key_spec keys[KEY_COUNT] = {
 		.max = TLS_MAX_CONNECTIONS_MAX,
 		.def = TLS_MAX_CONNECTIONS_DEFAULT,
 		.handle = config_set_tls_max_connections },
+	/* Whether running programs follow edits of the file (preload's
+	 * reload.c); a boolean read as tls_insecure_skip_verify is. */
+	[SK_RELOAD] = { "reload", .place = PLACE_SWERVE, .kind = VALUE_BOOL,
+		.max = 1, .def = 1, .handle = config_set_reload },
 	/* All but failover_priority accumulate over repeated keys. */
 	[VK_HOSTS] = { "hosts", SERVICE(config_add_hosts) },
 	[VK_PORTS] = { "ports", SERVICE(config_add_ports) },

@@ -443,6 +443,14 @@ void config_set_log_file(struct parse *p, const char *value)
 	snprintf(cfg->log_file, sizeof(cfg->log_file), "%s", value);
 }
 
+void config_set_reload(struct parse *p, const char *value)
+{
+	uint64_t v;
+
+	if (config_parse_key_value(p, value, &v) == 0)
+		p->cfg->reload = v != 0;
+}
+
 int swerve_config_host_normalize(const char *in, char *out, size_t outlen)
 {
 	size_t n, i;

@@ -582,3 +582,32 @@ Test(config, serves_listed_ports_or_every_port_when_none_are_listed)
 	cr_assert_eq(swerve_config_serves_port(web, 1), true);
 	swerve_config_free(cfg);
 }
+
+Test(config, reload_is_true_unless_false_and_in_swerve_only)
+{
+	struct swerve_config *cfg = NULL;
+	struct reports r;
+	char path[PATH_MAX];
+
+	cr_assert_eq(load_text("[service a]\nhosts = a.example\n"
+			       "endpoint = 127.0.0.2:80\n",
+			       path, sizeof(path), &cfg, &r), 0);
+	cr_assert(cfg->reload);
+	swerve_config_free(cfg);
+	cr_assert_eq(load_text("[swerve]\nreload = false\n"
+			       "[service a]\nhosts = a.example\n"
+			       "endpoint = 127.0.0.2:80\n",
+			       path, sizeof(path), &cfg, &r), 0);
+	cr_assert(!cfg->reload);
+	swerve_config_free(cfg);
+	load_bad("[swerve]\n"
+		 "reload = maybe\n"
+		 "reload = true\n"
+		 "[defaults]\n"
+		 "reload = false\n"
+		 "[service a]\nhosts = a.example\nendpoint = 127.0.0.2:80\n",
+		 path, &r, 3);
+	expect_error(&r, path, 2, "reload must be true or false, not 'maybe'");
+	expect_error(&r, path, 3, "reload is given twice in [swerve]");
+	expect_error(&r, path, 5, "key 'reload' belongs in [swerve]");
+}
