@@ -698,6 +698,51 @@ bool swerve_dnscache_address(const struct swerve_dnscache *c, unsigned s,
 	return true;
 }
 
+/* The answer of name set <ns> of <c>'s service <s> into <addrs>; how many
+ * addresses it has now (0: none yet). */
+static int answer_of(const struct swerve_dnscache *c, unsigned s,
+		     const struct name_set *ns, struct sockaddr_storage *addrs)
+{
+	unsigned k;
+	int n = 0;
+
+	if (!atomic_load_explicit(&ns->ever, memory_order_acquire))
+		return 0;
+	for (k = 0; k < SWERVE_DNS_MAX_ADDRS; k++)
+		if (swerve_dnscache_address(c, s, ns->base + k, &addrs[n],
+					    NULL))
+			n++;
+	return n;
+}
+
+void swerve_dnscache_adopt(struct swerve_dnscache *c, unsigned s,
+			   const struct swerve_dnscache *old, unsigned os)
+{
+	struct svc_cache *sc = &c->svcs[s];
+	const struct svc_cache *osc = &old->svcs[os];
+	const struct swerve_service *svc = &c->cfg->services[s];
+	const struct swerve_service *osvc = &old->cfg->services[os];
+	struct sockaddr_storage addrs[SWERVE_DNS_MAX_ADDRS];
+	unsigned i, j;
+	int n;
+
+	if (!sc->has_names || !osc->has_names)
+		return;
+	for (i = 0; i < sc->nsets; i++)
+		for (j = 0; j < osc->nsets; j++) {
+			const struct name_set *ons = &osc->sets[j];
+
+			if (strcmp(svc->endpoints[sc->sets[i].ep].text,
+				   osvc->endpoints[ons->ep].text) != 0)
+				continue;
+			n = answer_of(old, os, ons, addrs);
+			if (n > 0)
+				publish(c, sc, &sc->sets[i], addrs, n,
+					atomic_load(&ons->expires_ms));
+			break;
+		}
+}
+
 void swerve_dnscache_note_stale(struct swerve_dnscache *c, unsigned s,
 				unsigned i)
 {

@@ -113,6 +113,15 @@ struct swerve_shm_row *const *swerve_dnscache_rows(
 	const struct swerve_dnscache *c, unsigned s);
 
 /*
+ * Gives the names of <c>'s service <s> the answers that <old>'s service
+ * <os> has for the same names (a reload: no lookup, and no name without
+ * an address while DNS is down). Due times carry over. Only while no
+ * other thread uses <c>.
+ */
+void swerve_dnscache_adopt(struct swerve_dnscache *c, unsigned s,
+			   const struct swerve_dnscache *old, unsigned os);
+
+/*
  * Counts a connection routed on a stale answer for endpoint <i> of <s> in
  * the name's status row of the table (swervectl endpoints shows it).
  */
