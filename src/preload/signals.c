@@ -216,6 +216,15 @@ bool swerve_signals_in_handler(void)
 	return live;
 }
 
+unsigned swerve_signals_depth(void)
+{
+	if (depth == 0)
+		return 0;
+	if (!swerve_signals_in_handler())
+		return 0;
+	return depth;
+}
+
 /* Raises the held signals, the guard being down (replay's slow part). */
 static __attribute__((noinline)) void replay_held(void)
 {
