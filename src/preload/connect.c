@@ -147,13 +147,14 @@ socklen_t swerve_connect_endpoint_addr(unsigned s, unsigned i, int family,
 				       bool v6only, uint16_t port,
 				       struct sockaddr_storage *out, bool *stale)
 {
+	const struct svc_state *ss = &swerve_services[s];
 	struct sockaddr_storage addr;
 
 	*stale = false;
-	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s))
-		return address_sockaddr(&swerve_services[s].svc->endpoints[i].addr,
-					family, v6only, port, out);
-	if (!swerve_dnscache_address(swerve_dns, s, i, &addr, stale))
+	if (ss->dns == NULL)
+		return address_sockaddr(&ss->svc->endpoints[i].addr, family,
+					v6only, port, out);
+	if (!swerve_dnscache_address(ss->dns, ss->local, i, &addr, stale))
 		return 0;
 	return address_sockaddr(&addr, family, v6only, port, out);
 }
@@ -282,6 +283,7 @@ static int connect_again(int fd, struct fd_slot *sl, const struct fd_slot *at,
 		swerve_fdtrack_conclude(fd, sl, ino, 0, 0);
 	else if (swerve_fdtrack_is_failure(err))
 		swerve_fdtrack_conclude(fd, sl, ino, err, 0);
+	swerve_gens_drop(at->svc); /* kept by swerve_fdtrack_snapshot() */
 	errno = err;
 	return rc;
 }
@@ -413,7 +415,8 @@ static bool attempt(struct route *r, unsigned idx, int *rc, int *err)
 	tlen = swerve_connect_endpoint_addr(r->s, idx, r->family, r->v6only,
 					    r->port, &target, &stale);
 	if (stale)
-		swerve_dnscache_note_stale(swerve_dns, r->s, idx);
+		swerve_dnscache_note_stale(swerve_services[r->s].dns,
+					   swerve_services[r->s].local, idx);
 	r->at.tried[r->at.ntried++] = (uint16_t)idx;
 	/* Recorded before the call: a siglongjmp out of a blocking connect
 	 * (wget) must find the attempt at close(). */
@@ -529,49 +532,46 @@ static int pump_route(int fd, unsigned s, uint32_t vip, uint16_t port,
 	return swerve_pump_connect(fd, s, vip, port, family, one != 0);
 }
 
-SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+/*
+ * connect() to an address that is no service address: a stale record for
+ * this fd number (closed behind our back) is settled; and
+ * connect(AF_UNSPEC) ends the socket's own attempt or connection, as
+ * close() would, so that the next connect() is routed afresh.
+ */
+static int connect_other(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	const struct swerve_config *cfg;
+	struct fd_slot *sl;
+	uint64_t ino;
+	int saved;
+
+	if (fd >= 0 && fd < FD_SLOTS &&
+	    atomic_load_explicit(&swerve_fd_slots[fd].state,
+				 memory_order_relaxed) != SLOT_FREE) {
+		saved = errno;
+		if (swerve_runtime_enter()) {
+			sl = swerve_fdtrack_current(fd, &ino);
+			if (sa->sa_family == AF_UNSPEC && sl != NULL)
+				swerve_fdtrack_settle(fd, sl);
+			swerve_runtime_leave();
+		}
+		errno = saved;
+	}
+	return swerve_libc_connect(fd, sa, len);
+}
+
+/* connect() to service address <addr>:<port> in generation <g>, which
+ * the caller counted in. */
+static int connect_service(struct swerve_gen *g, int fd,
+			   const struct sockaddr *sa, socklen_t len,
+			   uint32_t addr, uint16_t port)
+{
 	const struct swerve_service *svc;
-	uint32_t addr;
-	uint16_t port;
 	unsigned vip, s;
 	unsigned int uto = 0;
 	socklen_t ulen = sizeof(uto);
 	int rc, saved;
 
-	if (swerve_guard || sa == NULL || len < sizeof(sa_family_t))
-		return swerve_libc_connect(fd, sa, len);
-	/* A local socket (syslog, nscd, D-Bus) never sets swerve up: in
-	 * host-wide mode most programs only ever connect those. */
-	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
-	    sa->sa_family != AF_UNSPEC)
-		return swerve_libc_connect(fd, sa, len);
-	cfg = swerve_runtime_config();
-	if (cfg == NULL || !sockaddr_v4(sa, len, &addr, &port) ||
-	    (addr & cfg->vip_mask) != cfg->vip_net) {
-		/* Not a service address: a stale record for this fd number
-		 * (closed behind our back) is settled; and connect(AF_UNSPEC)
-		 * ends the socket's own attempt or connection, as close()
-		 * would, so that the next connect() is routed afresh. */
-		if (cfg != NULL && fd >= 0 && fd < FD_SLOTS &&
-		    atomic_load_explicit(&swerve_fd_slots[fd].state,
-					 memory_order_relaxed) != SLOT_FREE) {
-			struct fd_slot *sl;
-			uint64_t ino;
-
-			saved = errno;
-			if (swerve_runtime_enter()) {
-				sl = swerve_fdtrack_current(fd, &ino);
-				if (sa->sa_family == AF_UNSPEC && sl != NULL)
-					swerve_fdtrack_settle(fd, sl);
-				swerve_runtime_leave();
-			}
-			errno = saved;
-		}
-		return swerve_libc_connect(fd, sa, len);
-	}
-	svc = swerve_config_match_vip(cfg, addr, &vip);
+	svc = swerve_config_match_vip(g->cfg, addr, &vip);
 	if (svc == NULL || !swerve_config_serves_port(svc, port))
 		return swerve_libc_connect(fd, sa, len);
 	saved = errno;
@@ -583,7 +583,7 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		errno = saved;
 		return swerve_libc_connect(fd, sa, len);
 	}
-	s = (unsigned)(svc - cfg->services);
+	s = g->base + (unsigned)(svc - g->cfg->services);
 	if (!swerve_runtime_enter()) {
 		errno = saved;
 		return swerve_libc_connect(fd, sa, len);
@@ -594,6 +594,35 @@ SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		rc = route_connect(fd, s, port, sa->sa_family, uto);
 	saved = errno;
 	swerve_runtime_leave();
+	errno = saved;
+	return rc;
+}
+
+SWERVE_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct swerve_gen *g;
+	uint32_t addr;
+	uint16_t port;
+	int rc, saved;
+
+	if (swerve_guard || sa == NULL || len < sizeof(sa_family_t))
+		return swerve_libc_connect(fd, sa, len);
+	/* A local socket (syslog, nscd, D-Bus) never sets swerve up: in
+	 * host-wide mode most programs only ever connect those. */
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6 &&
+	    sa->sa_family != AF_UNSPEC)
+		return swerve_libc_connect(fd, sa, len);
+	if (!swerve_runtime_on())
+		return swerve_libc_connect(fd, sa, len);
+	swerve_reload_check();
+	if (!sockaddr_v4(sa, len, &addr, &port) || !swerve_gens_in_vips(addr))
+		return connect_other(fd, sa, len);
+	g = swerve_gens_enter();
+	if (g == NULL)
+		return swerve_libc_connect(fd, sa, len);
+	rc = connect_service(g, fd, sa, len, addr, port);
+	saved = errno;
+	swerve_gens_exit(g);
 	errno = saved;
 	return rc;
 }

@@ -262,6 +262,16 @@ uint32_t swerve_fdtrack_claim(struct fd_slot *sl, unsigned mask)
  * another socket. An attempt still in SYN_SENT for longer than ABANDON_MS
  * was given up on: a timeout, charged to the endpoint.
  */
+/*
+ * Frees the claimed slot <sl>: its service's generation is no longer kept
+ * for it (first: once free, another thread may claim it and write svc).
+ */
+static void slot_free(struct fd_slot *sl)
+{
+	swerve_gens_drop(sl->svc);
+	atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
+}
+
 static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
 			   bool vanished)
 {
@@ -272,16 +282,14 @@ static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
 	if (sl->pid != swerve_runtime_pid()) {
 		/* Inherited across fork(): the attempt is the parent's, and a
 		 * child closing its copy says nothing about the endpoint. */
-		atomic_store_explicit(&sl->state, SLOT_FREE,
-				      memory_order_release);
+		slot_free(sl);
 		return;
 	}
 	if (st == SLOT_ESTABLISHED || st == SLOT_HTTP) {
 		if (st == SLOT_HTTP)
 			swerve_http_end(fd, sl, vanished);
 		active_leave(ss, sl->ep);
-		atomic_store_explicit(&sl->state, SLOT_FREE,
-				      memory_order_release);
+		slot_free(sl);
 		return;
 	}
 	tstate = vanished ? -1 : swerve_fdtrack_tcp_state(fd);
@@ -298,7 +306,7 @@ static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
 		swerve_fdtrack_record(sl->svc, sl->ep,
 				      SWERVE_OUTCOME_CONNECT_TIMEOUT, 0);
 	}
-	atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
+	slot_free(sl);
 }
 
 /* Claims <sl> when it holds an attempt or a connection; its state then,
@@ -374,6 +382,10 @@ bool swerve_fdtrack_snapshot(struct fd_slot *sl, uint64_t ino,
 	copy->ino = sl->ino;
 	copy->started_ms = sl->started_ms;
 	same = sl->ino == ino;
+	/* The caller reads the copy's service after the slot is released:
+	 * its generation is kept until swerve_gens_drop(copy->svc). */
+	if (same)
+		swerve_gens_hold(sl->svc);
 	atomic_store_explicit(&sl->state, st, memory_order_release);
 	return same;
 }
@@ -387,10 +399,15 @@ bool swerve_fdtrack_begin(struct fd_slot *sl, unsigned s, unsigned ep,
 
 	if (st == SLOT_BUSY || !slot_take(sl, st))
 		return false;
+	/* The slot keeps its service's generation (the caller's: counted
+	 * in) while it holds an attempt or a connection. */
+	swerve_gens_hold(s);
 	if (st == SLOT_PENDING)
 		pending_leave(&swerve_services[sl->svc], sl->ep);
 	else if (st == SLOT_ESTABLISHED || st == SLOT_HTTP)
 		active_leave(&swerve_services[sl->svc], sl->ep);
+	if (st != SLOT_FREE)
+		swerve_gens_drop(sl->svc);
 	sl->svc = (uint16_t)s;
 	sl->ep = (uint16_t)ep;
 	sl->port = port;
@@ -457,8 +474,7 @@ bool swerve_fdtrack_conclude(int fd, struct fd_slot *sl, uint64_t ino,
 		}
 		atomic_store_explicit(&sl->state, est, memory_order_release);
 	} else {
-		atomic_store_explicit(&sl->state, SLOT_FREE,
-				      memory_order_release);
+		slot_free(sl);
 	}
 	return true;
 }

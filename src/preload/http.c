@@ -123,6 +123,10 @@ int swerve_http_init(const struct swerve_config *cfg)
 	void *p;
 	unsigned s;
 
+	/* Once per process: a reload that adds the first http service
+	 * makes it then. */
+	if (atomic_load_explicit(&conns, memory_order_acquire) != NULL)
+		return 0;
 	for (s = 0; s < cfg->nservices; s++)
 		if (cfg->services[s].protocol == SWERVE_PROTOCOL_HTTP)
 			break;
@@ -132,7 +136,7 @@ int swerve_http_init(const struct swerve_config *cfg)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return -ENOMEM;
-	atomic_store_explicit(&conns, p, memory_order_relaxed);
+	atomic_store_explicit(&conns, p, memory_order_release);
 	return 0;
 }
 
@@ -422,6 +426,7 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		goto out;
 	if (sl->pid != swerve_runtime_pid()) {
 		/* Inherited across fork(): the parent's connection. */
+		swerve_gens_drop(sl->svc);
 		atomic_store_explicit(&sl->state, SLOT_FREE,
 				      memory_order_release);
 		goto out;
@@ -432,6 +437,10 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	same = check_events(fd, sl, c, rc, &b);
 	s = sl->svc;
 	ep = sl->ep;
+	/* Reported once the slot is released: the generation is kept for
+	 * the report (a close in another thread may free the slot). */
+	if (b.n > 0)
+		swerve_gens_hold(s);
 	/* A tracker that stopped costs nothing more: the slot becomes a
 	 * plain connection, which the hooks pass by after one load. */
 	atomic_store_explicit(&sl->state,
@@ -445,9 +454,12 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		 * no verdict) and leaves the slot to the fd's new file. */
 		swerve_fdtrack_current(fd, &ino);
 	}
-out:
-	if (b.n > 0)
+	if (b.n > 0) {
 		swerve_http_report(s, ep, b.ev, b.n, now);
+		swerve_gens_drop(s);
+	}
+out:
+	return;
 }
 
 void swerve_http_unseen(int fd)
@@ -472,9 +484,14 @@ void swerve_http_unseen(int fd)
 		swerve_httptrack_give_up(&c->t, SWERVE_HTTPTRACK_WHY_UNSEEN,
 					 collect, &b);
 		st = SLOT_ESTABLISHED;
+		swerve_gens_hold(s); /* for the report, as in the io path */
 	} else {
 		st = SLOT_FREE; /* inherited across fork(): the parent's */
+		swerve_gens_drop(s);
 	}
 	atomic_store_explicit(&sl->state, st, memory_order_release);
-	swerve_http_report(s, ep, b.ev, b.n, swerve_now_ms());
+	if (st == SLOT_ESTABLISHED) {
+		swerve_http_report(s, ep, b.ev, b.n, swerve_now_ms());
+		swerve_gens_drop(s);
+	}
 }

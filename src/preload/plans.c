@@ -67,9 +67,11 @@ static bool class_reaches(unsigned cls, int epfam)
 
 static uint64_t names_gen(unsigned s)
 {
-	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s))
+	const struct svc_state *ss = &swerve_services[s];
+
+	if (ss->dns == NULL)
 		return 0;
-	return swerve_dnscache_generation(swerve_dns, s);
+	return swerve_dnscache_generation(ss->dns, ss->local);
 }
 
 /*
@@ -81,8 +83,7 @@ static uint64_t read_health(unsigned s, unsigned cls, uint64_t now,
 {
 	struct svc_state *ss = &swerve_services[s];
 	const struct swerve_service *svc = ss->svc;
-	bool names = swerve_dns != NULL &&
-		     swerve_dnscache_has_names(swerve_dns, s);
+	bool names = ss->dns != NULL;
 	uint64_t expires = UINT64_MAX, until;
 	unsigned i;
 
@@ -92,7 +93,8 @@ static uint64_t read_health(unsigned s, unsigned cls, uint64_t now,
 		struct sockaddr_storage addr;
 
 		if (names)
-			absent[i] = !swerve_dnscache_address(swerve_dns, s, i,
+			absent[i] = !swerve_dnscache_address(ss->dns,
+							     ss->local, i,
 							     &addr, NULL) ||
 				    !class_reaches(cls, addr.ss_family);
 		else
@@ -144,7 +146,7 @@ static void build(struct plan_slot *sl, unsigned s, unsigned cls,
 	in.overprov = ss->svc->overprovisioning_factor;
 	in.panic_threshold = ss->svc->outlier.min_health_percent;
 	in.svc = ss->svc;
-	in.client = swerve_runtime_config();
+	in.client = ss->gen->cfg;
 	swerve_plan_build(&sl->plan, &in);
 	/* Any class: a Java process only ever builds the dual-stack one.
 	 * The note is idempotent (the table keeps the last mask). */
@@ -247,4 +249,22 @@ int swerve_plans_new(struct svc_state *ss)
 		}
 	}
 	return 0;
+}
+
+void swerve_plans_free(struct svc_state *ss)
+{
+	unsigned c, k;
+
+	if (ss->plans == NULL)
+		return;
+	for (c = 0; c < PLAN_CLASSES; c++)
+		for (k = 0; k < PLAN_SLOTS; k++) {
+			struct plan_slot *sl = &ss->plans[c].slot[k];
+
+			free(sl->healthy);
+			free(sl->absent);
+			swerve_plan_free(&sl->plan);
+		}
+	free(ss->plans);
+	ss->plans = NULL;
 }

@@ -79,10 +79,15 @@ enum {
 #define PLAN_SLOTS 2
 
 struct swerve_plans;
+struct swerve_tls_ctx;
 
-/* Per service, per process: built by init, never resized. */
+/* Per service, per process and generation: built with its generation
+ * (gens.c), never resized, freed with it. */
 struct svc_state {
 	const struct swerve_service *svc;
+	struct swerve_gen *gen;          /* the generation it belongs to */
+	unsigned local;                  /* its index in gen->cfg */
+	struct swerve_dnscache *dns;     /* gen->dns when it has names */
 	unsigned nprio;
 	uint8_t *prio;
 	uint32_t *weight;
@@ -94,14 +99,34 @@ struct svc_state {
 	_Atomic uint64_t rr;
 	struct swerve_shm_row *svc_row;  /* the service's own row: epoch */
 	struct swerve_plans *plans;      /* PLAN_CLASSES of them */
+	struct swerve_tls_ctx *tls_ctx;  /* the pump's, built on first use */
+	uint64_t tls_failed_ms;          /* when building it last failed */
 };
 
-/* runtime.c: written once by init before the config is published, then
- * read without locks. */
+/*
+ * A generation: one loaded config and what was built from it (gens.c).
+ * Its services are swerve_services[base .. base + n).
+ */
+struct swerve_gen {
+	_Atomic uint32_t refs;   /* 0: free, or retired and unreachable */
+	uint32_t number;         /* 1 for init's, one more per reload */
+	struct swerve_config *cfg;
+	struct swerve_dnscache *dns;
+	unsigned base, n;
+	bool retired;            /* no longer current */
+};
+/* Generations a process keeps at once: the current one and those still
+ * used by calls in progress and open connections. */
+#define SWERVE_GENS 8
+/* Services of all generations at once (an fd slot names one in 16 bits). */
+#define SWERVE_SVC_CAP 65535u
+
+/* The table mapping: made by init, kept across reloads. */
 extern struct swerve_shm swerve_table;
+/* gens.c: the per-service state of every live generation, indexed by
+ * the process-wide service index that slots and registrations keep. */
 extern struct svc_state *swerve_services;
-/* The addresses behind endpoints given as names; NULL when swerve is off. */
-extern struct swerve_dnscache *swerve_dns;
+extern struct swerve_gen swerve_gens[SWERVE_GENS];
 /* Set while swerve itself runs in this thread: calls it makes into libc,
  * and hooks re-entered from a signal handler, go straight through.
  * initial-exec: no allocation on first access, safe in signal handlers. */
@@ -114,9 +139,46 @@ extern __thread uintptr_t swerve_guard_sp
 /* fdtrack.c: one slot per fd below FD_SLOTS. */
 extern struct fd_slot swerve_fd_slots[FD_SLOTS];
 
-/* The config when swerve is on in this process (initialising it on first
- * use), else NULL. */
-const struct swerve_config *swerve_runtime_config(void);
+/* Whether swerve is on in this process, initialising it on first use. */
+bool swerve_runtime_on(void);
+
+/*
+ * gens.c. The current generation, counted in for this call (a hook's
+ * outermost frame only), or NULL when swerve is off; every enter is
+ * followed by exit(g) on the way out of the hook. A call left by
+ * siglongjmp is counted out by the next one at its signal depth.
+ */
+struct swerve_gen *swerve_gens_enter(void);
+void swerve_gens_exit(struct swerve_gen *g);
+/* One more (fewer) long-lived user of the generation of service <s>: an
+ * fd slot or a TLS registration. hold only while the caller is counted
+ * in already. */
+void swerve_gens_hold(unsigned s);
+void swerve_gens_drop(unsigned s);
+/* Whether <addr> (host order) is inside the current vip_cidr: connect's
+ * check of every address, without counting in. */
+bool swerve_gens_in_vips(uint32_t addr);
+/* The current generation, not counted in: for the reloader only. */
+struct swerve_gen *swerve_gens_current(void);
+/* Reserves swerve_services (address space). 0 or -ENOMEM. */
+int swerve_gens_setup(void);
+/* Builds a generation for <cfg> (taken by it on success). 0, or -errno
+ * with a reason in <err>. Under the reloader's lock. */
+int swerve_gens_build(struct swerve_config *cfg, struct swerve_gen **out,
+		      char *err, size_t errlen);
+/* Makes <g> current; the previous one is retired. */
+void swerve_gens_publish(struct swerve_gen *g);
+/* Frees retired generations nothing uses; the count of live ones. */
+unsigned swerve_gens_reap(void);
+/* Calls <fn> on every service of every live generation (after fork). */
+void swerve_gens_foreach_service(void (*fn)(struct svc_state *ss));
+/* reload.c: follows edits of the config file (at most one stat a
+ * second); called on the resolve and connect paths. */
+void swerve_reload_check(void);
+/* Notes the identity of the file at <path>, before init loads it. */
+void swerve_reload_begin(const char *path);
+/* Arms the checks (or not: reload = false) for the config init loaded. */
+void swerve_reload_arm(const struct swerve_config *cfg);
 /* A per-thread xorshift64 number: no locks, no libc state. */
 uint64_t swerve_runtime_random(void);
 /* getpid(), cached: refreshed in a forked child. */
@@ -146,6 +208,8 @@ void swerve_runtime_reguard(void);
 /* signals.c: true while this thread runs a signal handler of the
  * application's. */
 bool swerve_signals_in_handler(void);
+/* How many handlers of the application this thread runs now, nested. */
+unsigned swerve_signals_depth(void);
 /* Raises again the signals held while the guard was up, once it is down. */
 void swerve_signals_replay(void);
 /* Brings the answers of service <s>'s names up to date when due, for a
@@ -181,6 +245,8 @@ socklen_t swerve_connect_endpoint_addr(unsigned s, unsigned i, int family,
 
 /* Allocates the plans of <ss> (at init). 0 or -ENOMEM. */
 int swerve_plans_new(struct svc_state *ss);
+/* Frees them (the generation is unreachable). */
+void swerve_plans_free(struct svc_state *ss);
 /*
  * The fresh routing plan of service <s> for socket class <cls> at <now>,
  * built here when the cached one is stale; NULL only when none exists and
@@ -241,7 +307,8 @@ struct fd_slot *swerve_fdtrack_current(int fd, uint64_t *ino);
 /*
  * Copies <sl> into <copy> while holding it, so that service and endpoint
  * are one attempt's, never a mix of two. True when it holds an attempt or
- * a connection of the socket with inode <ino>.
+ * a connection of the socket with inode <ino>; then the copy's service
+ * keeps its generation until swerve_gens_drop(copy->svc).
  */
 bool swerve_fdtrack_snapshot(struct fd_slot *sl, uint64_t ino,
 			     struct fd_slot *copy);

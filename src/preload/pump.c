@@ -337,6 +337,7 @@ static int hand_over(int fd, struct swerve_pump_reg *r, int family,
 				      memory_order_release);
 	} else {
 		atomic_fetch_sub(&swerve_pump.live, 1);
+		swerve_gens_drop(r->svc);
 		atomic_store(&r->state, SWERVE_PUMP_REG_FREE);
 		if (rc == 0 || err == EINPROGRESS) {
 			/* Connected, but unknown to the pump: it will close
@@ -394,7 +395,7 @@ static bool again(int fd, int family, int *rc)
 int swerve_pump_connect(int fd, unsigned s, uint32_t vip, uint16_t port,
 			int family, bool v6only)
 {
-	const struct swerve_config *cfg = swerve_runtime_config();
+	const struct swerve_config *cfg = swerve_services[s].gen->cfg;
 	struct swerve_pump_reg *r;
 	int rc;
 
@@ -428,6 +429,9 @@ int swerve_pump_connect(int fd, unsigned s, uint32_t vip, uint16_t port,
 		return -1;
 	}
 	note_full(false);
+	/* The registration, and the relayed connection that takes it over,
+	 * keep the service's generation: a reload must not free it. */
+	swerve_gens_hold(s);
 	r->svc = (uint16_t)s;
 	r->vip = vip;
 	r->port = port;
@@ -564,9 +568,14 @@ void swerve_pump_after_fork(void)
 		struct swerve_pump_reg *r = &swerve_pump.regs[i];
 		uint32_t st = atomic_load(&r->state);
 
-		if (st == SWERVE_PUMP_REG_READY || st == SWERVE_PUMP_REG_TAKEN)
+		/* The parent's relayed connections are not this child's: the
+		 * generations they kept are not kept here. A registration
+		 * being written may not have counted its own yet: left. */
+		if (st == SWERVE_PUMP_REG_READY ||
+		    st == SWERVE_PUMP_REG_TAKEN) {
+			swerve_gens_drop(r->svc);
 			atomic_store(&r->state, SWERVE_PUMP_REG_INHERITED);
-		else if (st == SWERVE_PUMP_REG_WRITING)
+		} else if (st == SWERVE_PUMP_REG_WRITING)
 			atomic_store(&r->state, SWERVE_PUMP_REG_FREE);
 	}
 	if (swerve_pump.lfd >= 0)
@@ -585,6 +594,7 @@ void swerve_pump_after_fork(void)
 
 void swerve_pump_reg_end(struct swerve_pump_reg *r)
 {
+	swerve_gens_drop(r->svc);
 	atomic_store_explicit(&r->state, SWERVE_PUMP_REG_FREE,
 			      memory_order_release);
 	atomic_fetch_sub(&swerve_pump.live, 1);

@@ -98,21 +98,17 @@ struct swerve_pump_conn {
 	unsigned char dbuf[PUMP_BUF];
 };
 
-/* Per service: its TLS context, built on first use by the pump. */
-struct ctx_slot {
-	struct swerve_tls_ctx *ctx;
-	uint64_t failed_ms;
-};
-static struct ctx_slot *ctxs;
+static void ctx_after_fork(struct svc_state *ss)
+{
+	if (ss->tls_ctx != NULL)
+		swerve_tls_ctx_atfork_child(ss->tls_ctx);
+}
 
+/* Each service's TLS context is in its svc_state: built on first use by
+ * the pump, freed with its generation. */
 void swerve_pump_conn_after_fork(void)
 {
-	const struct swerve_config *cfg = swerve_runtime_config();
-	unsigned s;
-
-	for (s = 0; ctxs != NULL && cfg != NULL && s < cfg->nservices; s++)
-		if (ctxs[s].ctx != NULL)
-			swerve_tls_ctx_atfork_child(ctxs[s].ctx);
+	swerve_gens_foreach_service(ctx_after_fork);
 }
 
 static const struct swerve_service *svc_of(const struct swerve_pump_conn *c)
@@ -145,36 +141,31 @@ static uint32_t ev_of(short want)
  * on stderr) when its settings cannot be loaded. */
 static struct swerve_tls_ctx *ctx_of(unsigned s, uint64_t now)
 {
-	const struct swerve_service *svc = swerve_services[s].svc;
+	struct svc_state *ss = &swerve_services[s];
+	const struct swerve_service *svc = ss->svc;
 	char err[256];
 	int rc;
 
-	if (ctxs == NULL) {
-		ctxs = calloc(swerve_runtime_config()->nservices,
-			      sizeof(*ctxs));
-		if (ctxs == NULL)
-			return NULL;
-	}
-	if (ctxs[s].ctx != NULL)
-		return ctxs[s].ctx;
-	if (ctxs[s].failed_ms != 0 && now - ctxs[s].failed_ms < CTX_RETRY_MS)
+	if (ss->tls_ctx != NULL)
+		return ss->tls_ctx;
+	if (ss->tls_failed_ms != 0 && now - ss->tls_failed_ms < CTX_RETRY_MS)
 		return NULL;
 	rc = swerve_ossl_load(err, sizeof(err));
 	if (rc == 0)
-		rc = swerve_tls_ctx_new(&svc->tls, &ctxs[s].ctx, err,
+		rc = swerve_tls_ctx_new(&svc->tls, &ss->tls_ctx, err,
 					sizeof(err));
 	if (rc != 0) {
-		if (ctxs[s].failed_ms == 0)
+		if (ss->tls_failed_ms == 0)
 			swerve_log(SWERVE_LOG_WARN, "%s: cannot originate TLS:"
 				   " %s", svc->name, err);
-		ctxs[s].failed_ms = now;
+		ss->tls_failed_ms = now;
 		return NULL;
 	}
-	if (ctxs[s].failed_ms != 0)
+	if (ss->tls_failed_ms != 0)
 		swerve_log(SWERVE_LOG_WARN, "%s: TLS settings loaded",
 			   svc->name);
-	ctxs[s].failed_ms = 0;
-	return ctxs[s].ctx;
+	ss->tls_failed_ms = 0;
+	return ss->tls_ctx;
 }
 
 /* The endpoint's count of attempts in flight (the balancer's and the
@@ -410,7 +401,9 @@ static bool dial(struct swerve_pump_conn *c, int *err)
 						   c->reg->port, &sa, &stale);
 	}
 	if (stale)
-		swerve_dnscache_note_stale(swerve_dns, c->s, (unsigned)c->ep);
+		swerve_dnscache_note_stale(swerve_services[c->s].dns,
+					   swerve_services[c->s].local,
+					   (unsigned)c->ep);
 	*err = EHOSTUNREACH;
 	if (len == 0)
 		return false;

@@ -165,31 +165,35 @@ SWERVE_EXPORT int getaddrinfo(const char *node, const char *service,
 			      const struct addrinfo *hints,
 			      struct addrinfo **res)
 {
-	const struct swerve_config *cfg;
 	const struct swerve_service *svc;
+	struct swerve_gen *g;
 	int rc, saved;
 
 	if (swerve_guard || node == NULL || res == NULL ||
 	    (hints != NULL && (hints->ai_flags & AI_NUMERICHOST)))
 		return swerve_libc_getaddrinfo(node, service, hints, res);
-	cfg = swerve_runtime_config();
-	if (cfg == NULL)
+	if (!swerve_runtime_on())
 		return swerve_libc_getaddrinfo(node, service, hints, res);
-	svc = swerve_config_match_name(cfg, node);
-	if (svc == NULL)
-		return swerve_libc_getaddrinfo(node, service, hints, res);
+	swerve_reload_check();
+	g = swerve_gens_enter();
+	svc = g != NULL ? swerve_config_match_name(g->cfg, node) : NULL;
 	saved = errno;
-	if (!swerve_runtime_enter())
+	if (svc == NULL || !swerve_runtime_enter()) {
+		swerve_gens_exit(g);
+		errno = saved;
 		return swerve_libc_getaddrinfo(node, service, hints, res);
+	}
 	/* Resolving is what a caller of getaddrinfo expects to wait for: the
 	 * names behind the service are brought up to date here, so that the
 	 * connect() that follows rarely has to. */
-	swerve_runtime_refresh_names((unsigned)(svc - cfg->services), -1);
+	swerve_runtime_refresh_names(g->base + (unsigned)(svc - g->cfg->services),
+				     -1);
 	rc = service_getaddrinfo(svc, node, service, hints, res);
 	swerve_runtime_leave();
-	errno = saved;
 	swerve_log(SWERVE_LOG_DEBUG, "getaddrinfo(%s) -> service %s: %s", node,
 		   svc->name, rc == 0 ? "ok" : gai_strerror(rc));
+	swerve_gens_exit(g);
+	errno = saved;
 	return rc;
 }
 
@@ -200,7 +204,7 @@ SWERVE_EXPORT int getaddrinfo(const char *node, const char *service,
  * glibc's hosts-file answer: the name, no aliases, the IPv4 addresses.
  * Returns 0 or ERANGE when <buflen> is too small (callers grow and retry).
  */
-static int fill_hostent(const struct swerve_service *svc, const char *name,
+static int fill_hostent(const uint32_t *vips, const char *name,
 			struct hostent *ret, char *buf, size_t buflen)
 {
 	size_t nlen = strlen(name), need, off;
@@ -223,7 +227,7 @@ static int fill_hostent(const struct swerve_service *svc, const char *name,
 	aliases[0] = NULL;
 	off += sizeof(char *) * (2 + SWERVE_VIPS_PER_SERVICE);
 	for (i = 0; i < SWERVE_VIPS_PER_SERVICE; i++) {
-		uint32_t be = htonl(svc->vips[i]);
+		uint32_t be = htonl(vips[i]);
 
 		list[i] = buf + off;
 		memcpy(buf + off, &be, 4);
@@ -240,17 +244,25 @@ static int fill_hostent(const struct swerve_service *svc, const char *name,
 	return 0;
 }
 
-/* The service serving <name>, or NULL when swerve should not answer. */
-static const struct swerve_service *hostent_service(const char *name)
+/* The service addresses of the service serving <name> into <vips>; false
+ * when swerve should not answer. Copied: a reload may free the config
+ * once this call is counted out. */
+static bool hostent_vips(const char *name, uint32_t *vips)
 {
-	const struct swerve_config *cfg;
+	const struct swerve_service *svc;
+	struct swerve_gen *g;
 
-	if (swerve_guard || name == NULL)
-		return NULL;
-	cfg = swerve_runtime_config();
-	if (cfg == NULL)
-		return NULL;
-	return swerve_config_match_name(cfg, name);
+	if (swerve_guard || name == NULL || !swerve_runtime_on())
+		return false;
+	swerve_reload_check();
+	g = swerve_gens_enter();
+	if (g == NULL)
+		return false;
+	svc = swerve_config_match_name(g->cfg, name);
+	if (svc != NULL)
+		memcpy(vips, svc->vips, sizeof(svc->vips));
+	swerve_gens_exit(g);
+	return svc != NULL;
 }
 
 /*
@@ -259,7 +271,7 @@ static const struct swerve_service *hostent_service(const char *name)
  * call one another by name (inside the library that is a call through the
  * PLT into swerve's own export: scripts/check-door.sh refuses it).
  */
-static int answer_hostent(const struct swerve_service *svc, const char *name,
+static int answer_hostent(const uint32_t *vips, const char *name,
 			  int af, struct hostent *ret, char *buf,
 			  size_t buflen, struct hostent **result,
 			  int *h_errnop)
@@ -272,7 +284,7 @@ static int answer_hostent(const struct swerve_service *svc, const char *name,
 		*h_errnop = HOST_NOT_FOUND;
 		return 0;
 	}
-	rc = fill_hostent(svc, name, ret, buf, buflen);
+	rc = fill_hostent(vips, name, ret, buf, buflen);
 	if (rc != 0) {
 		*h_errnop = NETDB_INTERNAL;
 		errno = rc;
@@ -288,12 +300,12 @@ SWERVE_EXPORT int gethostbyname2_r(const char *name, int af,
 				   size_t buflen, struct hostent **result,
 				   int *h_errnop)
 {
-	const struct swerve_service *svc = hostent_service(name);
+	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 
-	if (svc == NULL)
+	if (!hostent_vips(name, vips))
 		return swerve_libc_gethostbyname2_r(name, af, ret, buf, buflen,
 						    result, h_errnop);
-	return answer_hostent(svc, name, af, ret, buf, buflen, result,
+	return answer_hostent(vips, name, af, ret, buf, buflen, result,
 			      h_errnop);
 }
 
@@ -301,12 +313,12 @@ SWERVE_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
 				  char *buf, size_t buflen,
 				  struct hostent **result, int *h_errnop)
 {
-	const struct swerve_service *svc = hostent_service(name);
+	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 
-	if (svc == NULL)
+	if (!hostent_vips(name, vips))
 		return swerve_libc_gethostbyname_r(name, ret, buf, buflen,
 						   result, h_errnop);
-	return answer_hostent(svc, name, AF_INET, ret, buf, buflen, result,
+	return answer_hostent(vips, name, AF_INET, ret, buf, buflen, result,
 			      h_errnop);
 }
 
@@ -314,13 +326,13 @@ SWERVE_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
 static struct hostent static_hostent;
 static char static_hostbuf[1024];
 
-static struct hostent *answer_static(const struct swerve_service *svc,
-				     const char *name, int af)
+static struct hostent *answer_static(const uint32_t *vips, const char *name,
+				     int af)
 {
 	struct hostent *result = NULL;
 	int herr = 0;
 
-	answer_hostent(svc, name, af, &static_hostent, static_hostbuf,
+	answer_hostent(vips, name, af, &static_hostent, static_hostbuf,
 		       sizeof(static_hostbuf), &result, &herr);
 	h_errno = herr;
 	return result;
@@ -328,19 +340,19 @@ static struct hostent *answer_static(const struct swerve_service *svc,
 
 SWERVE_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
-	const struct swerve_service *svc = hostent_service(name);
+	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 
-	if (svc == NULL)
+	if (!hostent_vips(name, vips))
 		return swerve_libc_gethostbyname2(name, af);
-	return answer_static(svc, name, af);
+	return answer_static(vips, name, af);
 }
 
 SWERVE_EXPORT struct hostent *gethostbyname(const char *name)
 {
-	const struct swerve_service *svc = hostent_service(name);
+	uint32_t vips[SWERVE_VIPS_PER_SERVICE];
 
-	if (svc == NULL)
+	if (!hostent_vips(name, vips))
 		return swerve_libc_gethostbyname(name);
-	return answer_static(svc, name, AF_INET);
+	return answer_static(vips, name, AF_INET);
 }
 

@@ -1,15 +1,14 @@
 /*
  * runtime.c: the hook layer's process state. It loads the config on first
  * use (pthread_once, from whichever hook runs first), attaches the shared
- * table or falls back to a private one, builds the names cache and the
- * per-service arrays, and publishes the config with a release store; NULL
- * means swerve is off in this process and every hook passes through. It
- * also owns the re-entrancy guard, the per-thread random numbers, the
- * cached pid refreshed after fork, and the refresh of names.
+ * table or falls back to a private one, and publishes the first
+ * generation (gens.c); none means swerve is off in this process and every
+ * hook passes through. It also owns the re-entrancy guard, the per-thread
+ * random numbers, the cached pid refreshed after fork, and the refresh of
+ * names.
  *
- * Thread-safety: init runs once under pthread_once; everything it builds is
- * immutable once published. The guard and the random state are
- * thread-local (initial-exec: safe in signal handlers).
+ * Thread-safety: init runs once under pthread_once. The guard and the
+ * random state are thread-local (initial-exec: safe in signal handlers).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,16 +25,12 @@
 #include "base/libc.h"
 #include "base/log.h"
 #include "base/swerve.h"
-#include "policy/balancer.h"
 #include "preload/preload.h"
 #include "tls/share.h"
 
-/* Published by init with a release store once everything below is built;
- * NULL means "swerve is off in this process": every hook passes through. */
-static _Atomic(const struct swerve_config *) active_cfg;
+/* Set by init when it published a generation: swerve is on. */
+static atomic_bool swerve_on;
 struct swerve_shm swerve_table;
-struct svc_state *swerve_services;
-struct swerve_dnscache *swerve_dns;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 /* Set when init has run, whatever it found: swerve off needs no more. */
 static atomic_bool init_ran;
@@ -76,28 +72,26 @@ uint64_t swerve_runtime_random(void)
  * copied are the parent's (their slots are freed here without counting)
  * and would never come down. Recent failures stay: they are still news.
  */
+static void service_after_fork(struct svc_state *ss)
+{
+	unsigned i;
+
+	atomic_store_explicit(&ss->rr, swerve_runtime_random(),
+			      memory_order_relaxed);
+	for (i = 0; i < ss->svc->nendpoints; i++) {
+		atomic_store(&ss->pending[i], 0);
+		atomic_store(&ss->pending_since[i], 0);
+		atomic_store(&ss->active[i], 0);
+	}
+}
+
 static void after_fork_child(void)
 {
-	const struct swerve_config *cfg;
-	unsigned s, i;
-
 	self_pid = getpid();
 	rng_state = 0;
 	swerve_pump_after_fork();
-	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
-	if (cfg == NULL)
-		return;
-	for (s = 0; s < cfg->nservices; s++) {
-		struct svc_state *ss = &swerve_services[s];
-
-		atomic_store_explicit(&ss->rr, swerve_runtime_random(),
-				      memory_order_relaxed);
-		for (i = 0; i < ss->svc->nendpoints; i++) {
-			atomic_store(&ss->pending[i], 0);
-			atomic_store(&ss->pending_since[i], 0);
-			atomic_store(&ss->active[i], 0);
-		}
-	}
+	if (atomic_load_explicit(&swerve_on, memory_order_acquire))
+		swerve_gens_foreach_service(service_after_fork);
 }
 
 pid_t swerve_runtime_pid(void)
@@ -125,61 +119,6 @@ static bool is_go_program(void)
 	return swerve_exe_inspect("/proc/self/exe", &info) == 0 && info.is_go;
 }
 
-static int build_services(const struct swerve_config *cfg)
-{
-	unsigned s, i;
-
-	swerve_services = calloc(cfg->nservices ? cfg->nservices : 1,
-			  sizeof(*swerve_services));
-	if (swerve_services == NULL)
-		return -ENOMEM;
-	for (s = 0; s < cfg->nservices; s++) {
-		const struct swerve_service *svc =
-			swerve_dnscache_service(swerve_dns, s);
-		struct svc_state *ss = &swerve_services[s];
-		unsigned n = svc->nendpoints;
-
-		ss->svc = svc;
-		ss->svc_row = swerve_shm_row(&swerve_table,
-					     swerve_shm_service_key(svc->name),
-					     true);
-		ss->prio = calloc(n, sizeof(*ss->prio));
-		ss->weight = calloc(n, sizeof(*ss->weight));
-		ss->rows = calloc(n, sizeof(*ss->rows));
-		ss->active = calloc(n, sizeof(*ss->active));
-		ss->pending = calloc(n, sizeof(*ss->pending));
-		ss->pending_since = calloc(n, sizeof(*ss->pending_since));
-		ss->last_fail = calloc(n, sizeof(*ss->last_fail));
-		if (ss->prio == NULL || ss->weight == NULL || ss->rows == NULL ||
-		    ss->active == NULL || ss->pending == NULL ||
-		    ss->pending_since == NULL || ss->last_fail == NULL)
-			return -ENOMEM;
-		ss->nprio = swerve_balancer_priorities(svc, cfg, ss->prio);
-		if (swerve_plans_new(ss) != 0)
-			return -ENOMEM;
-		/* A fresh process must not start where every other one did:
-		 * short-lived clients would all reach the same endpoint. */
-		atomic_store_explicit(&ss->rr, swerve_runtime_random(),
-				      memory_order_relaxed);
-		for (i = 0; i < n; i++)
-			ss->weight[i] = svc->endpoints[i].weight;
-		if (swerve_dnscache_has_names(swerve_dns, s)) {
-			/* The rows follow the answers: dnscache's own. */
-			free(ss->rows);
-			ss->rows = (struct swerve_shm_row **)
-				swerve_dnscache_rows(swerve_dns, s);
-			continue;
-		}
-		for (i = 0; i < n; i++)
-			ss->rows[i] = swerve_shm_row(&swerve_table,
-						     swerve_shm_endpoint_key(
-							     svc->name,
-							     svc->endpoints[i].text),
-						     true);
-	}
-	return 0;
-}
-
 /* The log settings of the environment, before the config is read: the
  * config's own errors belong in the log file too. */
 static void log_from_env(void)
@@ -195,6 +134,7 @@ static void log_from_env(void)
 static void init(void)
 {
 	struct swerve_config *cfg = NULL;
+	struct swerve_gen *gen;
 	const char *path;
 	char err[512];
 	int rc;
@@ -219,6 +159,7 @@ static void init(void)
 	/* The first error is enough for the one line a host program gets;
 	 * swervectl check lists them all. */
 	err[0] = '\0';
+	swerve_reload_begin(path);
 	rc = swerve_config_load(path, true, &cfg, NULL, NULL, err,
 				sizeof(err));
 	if (rc == -ENOENT && !explicit_path)
@@ -244,16 +185,14 @@ static void init(void)
 		}
 	}
 	swerve_tls_share_table(cfg->shm_name); /* used by TLS only */
-	rc = swerve_dnscache_new(cfg, &swerve_table, &swerve_dns, err, sizeof(err));
+	rc = swerve_gens_setup();
+	if (rc == 0)
+		rc = swerve_gens_build(cfg, &gen, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "no memory for the services");
 	if (rc != 0) {
 		swerve_log(SWERVE_LOG_ERROR, "%s; swerve is off in this process",
 			   err);
-		goto fail;
-	}
-	if (build_services(cfg) != 0) {
-		swerve_log(SWERVE_LOG_ERROR,
-			   "no memory for %u services; swerve is off in this "
-			   "process", cfg->nservices);
 		goto fail;
 	}
 	if (swerve_http_init(cfg) != 0)
@@ -263,11 +202,12 @@ static void init(void)
 	swerve_log(SWERVE_LOG_INFO, "%s: %u services, locality '%s', table %s",
 		   cfg->path, cfg->nservices, cfg->locality_text,
 		   swerve_table.shared ? swerve_table.name : "(private)");
-	atomic_store_explicit(&active_cfg, cfg, memory_order_release);
+	swerve_reload_arm(cfg);
+	swerve_gens_publish(gen);
+	atomic_store_explicit(&swerve_on, true, memory_order_release);
 	goto out;
 fail:
-	/* Nothing was published, so no other thread can be reading it; the
-	 * per-service arrays are left behind (a few bytes, once). */
+	/* Nothing was published, so no other thread can be reading it. */
 	swerve_config_free(cfg);
 out:
 	atomic_store_explicit(&init_ran, true, memory_order_release);
@@ -328,26 +268,23 @@ __attribute__((constructor)) static void swerve_constructor(void)
 }
 
 /*
- * The config when swerve is on in this process, else NULL. Init runs only
- * where it safely can: after the constructor, in the process itself (not
- * a vfork child, which would build its parent's state), and never from a
- * signal handler (it opens files and allocates, and another thread's init
- * in progress would make the handler wait). There swerve stays off until
- * an ordinary call initialises it.
+ * Whether swerve is on in this process. Init runs only where it safely
+ * can: after the constructor, in the process itself (not a vfork child,
+ * which would build its parent's state), and never from a signal handler
+ * (it opens files and allocates, and another thread's init in progress
+ * would make the handler wait). There swerve stays off until an ordinary
+ * call initialises it.
  */
-const struct swerve_config *swerve_runtime_config(void)
+bool swerve_runtime_on(void)
 {
-	const struct swerve_config *cfg;
-
-	cfg = atomic_load_explicit(&active_cfg, memory_order_acquire);
-	if (cfg != NULL)
-		return cfg;
-	/* Init ran and left swerve off: nothing more to ask (the config is
-	 * read again, as it may have been published in between). */
+	if (atomic_load_explicit(&swerve_on, memory_order_acquire))
+		return true;
+	/* Init ran and left swerve off: nothing more to ask (the flag is
+	 * read again, as it may have been set in between). */
 	if (atomic_load_explicit(&init_ran, memory_order_acquire))
-		return atomic_load_explicit(&active_cfg, memory_order_acquire);
+		return atomic_load_explicit(&swerve_on, memory_order_acquire);
 	if (swerve_runtime_foreign() || swerve_signals_in_handler())
-		return NULL;
+		return false;
 	/* Raised around pthread_once, not inside init: a handler that jumped
 	 * out of init would leave the once in progress, and every thread
 	 * that then asks for the config would wait for ever. Everything
@@ -355,7 +292,7 @@ const struct swerve_config *swerve_runtime_config(void)
 	guard_raise();
 	pthread_once(&init_once, init);
 	swerve_runtime_unguard();
-	return atomic_load_explicit(&active_cfg, memory_order_acquire);
+	return atomic_load_explicit(&swerve_on, memory_order_acquire);
 }
 
 /*
@@ -370,19 +307,19 @@ const struct swerve_config *swerve_runtime_config(void)
 void swerve_runtime_refresh_names(unsigned s, int fd)
 {
 	enum swerve_dnscache_wait wait = SWERVE_DNSCACHE_WAIT;
+	struct svc_state *ss = &swerve_services[s];
 	uint64_t now;
 	int fl;
 
-	if (swerve_dns == NULL || !swerve_dnscache_has_names(swerve_dns, s) ||
-	    swerve_signals_in_handler())
+	if (ss->dns == NULL || swerve_signals_in_handler())
 		return;
 	now = swerve_now_ms();
-	if (!swerve_dnscache_due(swerve_dns, s, now))
+	if (!swerve_dnscache_due(ss->dns, ss->local, now))
 		return;
 	fl = fd >= 0 ? fcntl(fd, F_GETFL) : 0;
 	if (fl != -1 && (fl & O_NONBLOCK) != 0)
 		wait = SWERVE_DNSCACHE_NO_WAIT;
 	swerve_runtime_unguard();
-	swerve_dnscache_refresh(swerve_dns, s, now, wait);
+	swerve_dnscache_refresh(ss->dns, ss->local, now, wait);
 	swerve_runtime_reguard();
 }
