@@ -4,7 +4,9 @@
  * file compares its identity (device, inode) and its change times and
  * size with what was loaded last: an edit in place changes the times, an
  * atomic rename (mv, as config managers write) the inode. A changed file
- * is loaded as init loads it; a good one becomes a new generation
+ * whose mtime is less than QUIET_MS old may still be being written (a
+ * truncate, then the writes): it is looked at again QUIET_MS later. A
+ * changed, quiet file is loaded as init loads it; a good one becomes a new generation
  * (gens.c), published at once, while calls in progress and open
  * connections keep the generation they started with. A file that fails to
  * load is refused: the program keeps its last good config and prints one
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/swerve.h"
@@ -39,6 +42,10 @@
 #define CHECK_MS 1000
 /* next_check_ms when reloading is off. */
 #define CHECK_OFF UINT64_MAX
+/* A file written less than this long ago may be half written (an editor
+ * or `cat >` truncates, then writes): it is looked at again this much
+ * later rather than loaded. */
+#define QUIET_MS 200
 
 /* What stat() said of the file when it was last read. */
 struct file_id {
@@ -168,6 +175,18 @@ static bool reload(void)
 	return true;
 }
 
+/* Whether <t> (the file's mtime) is within QUIET_MS of the wall clock. */
+static bool is_recent(const struct timespec *t)
+{
+	struct timespec wall;
+	int64_t ms;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	ms = (int64_t)(wall.tv_sec - t->tv_sec) * 1000 +
+	     (wall.tv_nsec - t->tv_nsec) / 1000000;
+	return ms > -QUIET_MS && ms < QUIET_MS;
+}
+
 /* The claimed check of a second: one stat, and a reload on a change. */
 static void check(void)
 {
@@ -186,6 +205,12 @@ static void check(void)
 	said_missing = false;
 	if (same_id(&now, &seen) && !said_busy) {
 		swerve_gens_reap();
+		return;
+	}
+	if (is_recent(&now.mtime)) {
+		/* Not loaded half written: looked at again once quiet. */
+		atomic_store_explicit(&next_check_ms, swerve_now_ms() + QUIET_MS,
+				      memory_order_relaxed);
 		return;
 	}
 	if (reload())
