@@ -31,6 +31,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "base/swerve.h"
 #include "names/dnscache.h"
 #include "policy/config.h"
 #include "policy/httptrack.h"
@@ -118,8 +119,10 @@ struct swerve_gen {
 /* Generations a process keeps at once: the current one and those still
  * used by calls in progress and open connections. */
 #define SWERVE_GENS 8
-/* Services of all generations at once (an fd slot names one in 16 bits). */
-#define SWERVE_SVC_CAP 65535u
+/* Services of all generations at once: each config has at most
+ * SWERVE_MAX_SERVICES, so a range is always free (an fd slot names one
+ * in 16 bits). */
+#define SWERVE_SVC_CAP (SWERVE_GENS * SWERVE_MAX_SERVICES * 2u)
 
 /* The table mapping: made by init, kept across reloads. */
 extern struct swerve_shm swerve_table;
