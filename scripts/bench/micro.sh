@@ -73,6 +73,8 @@ for r in $(seq "$MICRO_ROUNDS"); do
 	# in turn in one process (conn_pair_b: the endpoint, pass-through)
 	m conn_pair swerve connect2 s1.bench "$SINK_BASE" "$SINK_PORT" \
 		"$CONN_IT"
+	# live reload's one stat() of the config file a second
+	m reload_stat plain stat "$T/micro.ini" 200000
 done
 # Pass-through is a few instructions on a call that costs tens of
 # microseconds: many short rounds, in A B B A order so that a steady drift

@@ -35,7 +35,8 @@ if command -v valgrind >/dev/null; then
 			for v in "$@"; do a+=("${v//@N@/$n}"); done
 			c=$T/cg.$key.$n
 			if [ "$how" = swerve ]; then
-				LD_PRELOAD=$LIB SWERVE_CONFIG=$T/micro.ini \
+				LD_PRELOAD=$LIB \
+				SWERVE_CONFIG=${IR_CONFIG:-$T/micro.ini} \
 				SWERVE_SHM=$SHM unshare -m sh -c \
 				'mount --bind "$0" /etc/hosts && exec "$@"' \
 				"$T/hosts" valgrind --tool=callgrind \
@@ -61,6 +62,13 @@ if command -v valgrind >/dev/null; then
 	ir conn_pass swerve 2000 4000 connect "$SINK_BASE" 1 "$SINK_PORT" @N@ 1
 	ir conn_vip swerve 2000 4000 connect s1.bench 1 "$SINK_PORT" @N@ 1
 	ir conn_vip1000 swerve 2000 4000 connect s1000.bench 1 "$SINK_PORT" @N@ 1
+	# Live reload's check on every connect: the same with reload = false.
+	sed 's/^\[swerve\]$/[swerve]\nreload = false/' "$T/micro.ini" \
+		> "$T/micro-noreload.ini"
+	IR_CONFIG=$T/micro-noreload.ini ir conn_vip_noreload swerve 2000 4000 \
+		connect s1.bench 1 "$SINK_PORT" @N@ 1
+	IR_CONFIG=$T/micro-noreload.ini ir conn_pass_noreload swerve 2000 \
+		4000 connect "$SINK_BASE" 1 "$SINK_PORT" @N@ 1
 	# Ir per operation: gai runs N + N/10 + 1 operations, connect
 	# N + N/20 + 1.
 	irop() {

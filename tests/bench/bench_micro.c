@@ -15,6 +15,9 @@
  *   bench_micro connect2 ADDR_A ADDR_B PORT ITER
  *       the same with one thread, alternating blocks to ADDR_A and ADDR_B
  *       in one process; prints "ns_per_op <a> <b> ops <n>".
+ *   bench_micro stat PATH ITER
+ *       stat(PATH), ITER times: what live reload's check of the config
+ *       file costs, once a second.
  *
  * The measuring modes print one line: "ns_per_op <float> ops <n>"; with one
  * thread it is the fastest of BLOCKS equal blocks, with more the mean over
@@ -36,6 +39,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,6 +208,31 @@ static int gai(const char *name, unsigned long iters)
 	return 0;
 }
 
+static int stats(const char *path, unsigned long iters)
+{
+	struct stat st;
+	unsigned long i;
+	double t0, t1, best = 0;
+	int b;
+
+	for (i = 0; i < iters / 10 + 1; i++)
+		if (stat(path, &st) != 0) {
+			perror("bench_micro: stat");
+			return 1;
+		}
+	for (b = 0; b < BLOCKS; b++) {
+		t0 = now_ns();
+		for (i = 0; i < iters / BLOCKS; i++)
+			stat(path, &st);
+		t1 = now_ns();
+		if (b == 0 || t1 - t0 < best)
+			best = t1 - t0;
+	}
+	printf("ns_per_op %.1f ops %lu\n", best / (double)(iters / BLOCKS),
+	       iters / BLOCKS * BLOCKS);
+	return 0;
+}
+
 static unsigned long connect_loop(struct conn_job *job, unsigned long n)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -363,6 +392,8 @@ int main(int argc, char **argv)
 				(uint16_t)strtoul(argv[4], NULL, 10),
 				strtoul(argv[5], NULL, 10),
 				(unsigned)strtoul(argv[6], NULL, 10));
+	if (argc == 4 && strcmp(argv[1], "stat") == 0)
+		return stats(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 6 && strcmp(argv[1], "connect2") == 0)
 		return connect_pair(parse_loopback(argv[2]),
 				    parse_loopback(argv[3]),
@@ -372,6 +403,7 @@ int main(int argc, char **argv)
 		"usage: bench_micro sink ADDR N PORT\n"
 		"       bench_micro gai NAME ITER\n"
 		"       bench_micro connect ADDR N PORT ITER THREADS\n"
-		"       bench_micro connect2 ADDR_A ADDR_B PORT ITER\n");
+		"       bench_micro connect2 ADDR_A ADDR_B PORT ITER\n"
+		"       bench_micro stat PATH ITER\n");
 	return 2;
 }
