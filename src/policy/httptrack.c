@@ -71,6 +71,8 @@ static void emit(struct feed *f, enum swerve_httptrack_kind kind, int status,
 	ev.status = status;
 	ev.why = why;
 	ev.request = f->t->rsp_seq;
+	if (kind == SWERVE_HTTPTRACK_STATUS)
+		f->status = status;
 	if (f->emit != NULL)
 		f->emit(f->arg, &ev);
 	f->events++;
@@ -705,6 +707,7 @@ static void feed_init(struct feed *f, struct swerve_httptrack *t, bool rsp,
 	f->emit = fn;
 	f->arg = arg;
 	f->events = 0;
+	f->status = 0;
 }
 
 void swerve_httptrack_init(struct swerve_httptrack *t)
@@ -716,12 +719,16 @@ int swerve_httptrack_write(struct swerve_httptrack *t, const void *buf,
 			   size_t len, uint64_t now_ms,
 			   swerve_httptrack_emit_fn *emit_fn, void *arg)
 {
+	struct swerve_httptrack_memo mm;
 	struct feed f;
 
 	if (t->mode != M_TRACK || len == 0)
 		return 0;
+	if (swerve_httptrack_memo_request(t, buf, len, now_ms, &mm))
+		return 0;
 	feed_init(&f, t, false, now_ms, emit_fn, arg);
 	feed_bytes(&f, buf, len);
+	swerve_httptrack_memo_request_note(t, len, f.events, &mm);
 	return f.events;
 }
 
@@ -729,13 +736,24 @@ int swerve_httptrack_read(struct swerve_httptrack *t, const void *buf,
 			  size_t len, uint64_t now_ms,
 			  swerve_httptrack_emit_fn *emit_fn, void *arg)
 {
+	struct swerve_httptrack_memo mm;
 	struct feed f;
 
 	if (t->mode != M_TRACK || len == 0)
 		return 0;
 	t->last_rx_ms = now_ms;
 	feed_init(&f, t, true, now_ms, emit_fn, arg);
+	if (swerve_httptrack_memo_response(t, buf, len, &mm)) {
+		/* As response_head_end, then message_done, would have it. */
+		emit(&f, SWERVE_HTTPTRACK_STATUS, t->memo_status,
+		     SWERVE_HTTPTRACK_WHY_NONE);
+		t->rsp_seq++;
+		if ((int32_t)(t->req_done - t->rsp_seq) > 0)
+			t->wait_from_ms = now_ms;
+		return f.events;
+	}
 	feed_bytes(&f, buf, len);
+	swerve_httptrack_memo_response_note(t, len, f.events, f.status, &mm);
 	return f.events;
 }
 

@@ -123,6 +123,14 @@ struct swerve_httptrack {
 	uint32_t rsp_seq;       /* final response header blocks read */
 	uint16_t head_mask;     /* queue slots (seq % QUEUE) holding a HEAD */
 	uint8_t mode;           /* tracking, done, or gave up */
+	/* The last buffer of each direction that held exactly one whole
+	 * message, from a message boundary (0: requests, 1: responses): a
+	 * hash of its bytes (0: none), its length, and for a response its
+	 * status. The same bytes at a boundary again have the same effect,
+	 * which is then applied without parsing them (httptrack_memo.c). */
+	uint64_t memo_hash[2];
+	uint16_t memo_len[2];   /* longer messages are not remembered */
+	uint16_t memo_status;
 };
 
 /* Makes <t> a fresh tracker (the same as zeroing it). */

@@ -71,6 +71,7 @@ struct feed {
 	swerve_httptrack_emit_fn *emit;
 	void *arg;
 	int events;
+	int status;     /* of the last STATUS event */
 };
 
 /* The parser at the start of a header line (after a start or header
@@ -139,5 +140,42 @@ void swerve_httptrack_end_line(struct feed *f);
  */
 size_t swerve_httptrack_take_lines(struct feed *f, const uint8_t *p,
 				   size_t n);
+
+/* httptrack_memo.c: a message seen before (see that file). What a call
+ * noted before feeding, for the note after it. */
+struct swerve_httptrack_memo {
+	uint64_t hash;  /* 0: this buffer is not to be remembered */
+	uint32_t seq;   /* req_seq or rsp_seq before */
+	uint32_t done;  /* req_done before */
+};
+
+/* The hash of the <n> bytes at <p> (never 0). */
+uint64_t swerve_httptrack_memo_hash(const uint8_t *p, size_t n);
+/*
+ * Before a write of <n> bytes at <p>: true when they are the remembered
+ * request, whose effect is then applied (at <now>); else <mm> holds what
+ * the note after the feed needs.
+ */
+bool swerve_httptrack_memo_request(struct swerve_httptrack *t,
+				   const uint8_t *p, size_t n, uint64_t now,
+				   struct swerve_httptrack_memo *mm);
+/* After feeding them, which made <events>: remembers them when they were
+ * one whole request. */
+void swerve_httptrack_memo_request_note(struct swerve_httptrack *t,
+					size_t n, int events,
+					const struct swerve_httptrack_memo *mm);
+/*
+ * Before a read: true when the bytes are the remembered response, which
+ * the caller then reports (t->memo_status) as response_head_end would;
+ * else <mm> as above.
+ */
+bool swerve_httptrack_memo_response(struct swerve_httptrack *t,
+				    const uint8_t *p, size_t n,
+				    struct swerve_httptrack_memo *mm);
+/* After feeding them: remembers them when they were one whole response
+ * with final <status>, and nothing else. */
+void swerve_httptrack_memo_response_note(struct swerve_httptrack *t,
+					 size_t n, int events, int status,
+					 const struct swerve_httptrack_memo *mm);
 
 #endif
