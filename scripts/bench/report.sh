@@ -193,6 +193,18 @@ connect, is not counted):
 | connect+close through a service address, 1000 endpoints | $(irop conn_vip1000 20) |
 EOF
 fi
+if [ -n "$HTTPCOST" ]; then
+cat <<EOF
+
+What observing HTTP adds: user-space instructions per wrk request
+(\`wrk -t1 -c16\` under callgrind through the same nginx backend as the
+tcp service and as the \`protocol = http\` one; the difference between a
+3 s and a 1 s run, so start-up cancels out). The tracker's share is its
+two entry points, inclusive:
+
+$(httpcost_table)
+EOF
+fi
 cat <<EOF
 
 ### How the routing cost grows: endpoints per service x client threads
