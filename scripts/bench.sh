@@ -26,7 +26,8 @@
 # BENCH_OUT (directory for the .md and .png, default docs), BENCH_KEEP=1
 # (keep the raw results and server logs in /tmp), BENCH_MACRO_ONLY=1 (only
 # the macro part, HTTP and TLS through each set-up: its tables go to
-# stdout, and no file is written), BENCH_CURL_N (requests, so curl
+# stdout, and no file is written), BENCH_COST_ONLY=1 (only the callgrind
+# count of what observing HTTP costs wrk, to stdout), BENCH_CURL_N (requests, so curl
 # processes, per loop through each set-up: default 30).
 #
 # Network rule: every address below is in 127.0.0.0/8. Every loop is
@@ -77,9 +78,17 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 # The parts, in the order they run. They are sourced, not executed: they
 # share this shell's settings, helpers, temporary directory and the list of
 # processes that the cleanup trap (set by common.sh) stops on any exit.
-PARTS="common micro scaling tls macro failover macro-tables report"
+PARTS="common micro scaling tls macro httpcost failover macro-tables report"
 [ -n "${BENCH_MACRO_ONLY:-}" ] && PARTS="common tls macro macro-tables"
+if [ -n "${BENCH_COST_ONLY:-}" ]; then
+	PARTS="common tls macro httpcost"
+	MACRO_ROUNDS=0
+fi
 for part in $PARTS; do
 	. "$ROOT/scripts/bench/$part.sh"
 done
 [ -z "${BENCH_MACRO_ONLY:-}" ] || macro_summary
+if [ -n "${BENCH_COST_ONLY:-}" ]; then
+	[ -n "$HTTPCOST" ] || die "callgrind (valgrind) is missing"
+	httpcost_table
+fi

@@ -195,6 +195,18 @@ connect, is not counted):
 | connect+close, pass-through, \`reload = false\` | $(irop conn_pass_noreload 20) |
 EOF
 fi
+if [ -n "$HTTPCOST" ]; then
+cat <<EOF
+
+What observing HTTP adds: user-space instructions per wrk request
+(\`wrk -t1 -c16\` under callgrind through the same nginx backend as the
+tcp service and as the \`protocol = http\` one; the difference between a
+3 s and a 1 s run, so start-up cancels out). The tracker's share is its
+two entry points, inclusive:
+
+$(httpcost_table)
+EOF
+fi
 cat <<EOF
 
 ### Live reload's check

@@ -573,6 +573,16 @@ void swerve_httptrack_end_line(struct feed *f)
 	f->m->lflags = 0;
 }
 
+void swerve_httptrack_end_head(struct feed *f)
+{
+	/* line_end's S_NAME case for an empty line (pos 0), without the
+	 * dispatch: the fast path calls it for every message. */
+	if (f->rsp)
+		response_head_end(f);
+	else
+		request_head_end(f);
+}
+
 /* One byte of a line-oriented state: line ends first, then the rest. */
 static void text_byte(struct feed *f, uint8_t c)
 {

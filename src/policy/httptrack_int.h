@@ -131,6 +131,11 @@ static inline void token_flags(struct swerve_httptrack_msg *m, unsigned hdr,
  * the empty line that ends a header block. */
 void swerve_httptrack_end_line(struct feed *f);
 
+/* httptrack.c: the same for the empty line of a header block, the parser
+ * being at the start of a header line (S_NAME, pos 0, line and lflags 0,
+ * as the fast path keeps them). */
+void swerve_httptrack_end_head(struct feed *f);
+
 /*
  * httptrack_lines.c: takes the whole lines at the start of the <n> bytes
  * at <p> while they are start and header lines of the common kind, and

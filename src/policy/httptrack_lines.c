@@ -306,7 +306,7 @@ static size_t header_lines(struct feed *f, const uint8_t *p, size_t n)
 		if (r == 0)
 			return s;
 		if (q[0] == '\n' || (q[0] == '\r' && r > 1 && q[1] == '\n')) {
-			swerve_httptrack_end_line(f);
+			swerve_httptrack_end_head(f);
 			return s + (q[0] == '\n' ? 1 : 2);
 		}
 		k = span(q, r, SPAN_WORD);
