@@ -725,6 +725,16 @@ void swerve_httptrack_init(struct swerve_httptrack *t)
 	memset(t, 0, sizeof(*t));
 }
 
+void swerve_httptrack_restart(struct swerve_httptrack *t)
+{
+	struct swerve_httptrack keep = *t;
+
+	memset(t, 0, sizeof(*t));
+	memcpy(t->memo_hash, keep.memo_hash, sizeof(t->memo_hash));
+	memcpy(t->memo_len, keep.memo_len, sizeof(t->memo_len));
+	t->memo_status = keep.memo_status;
+}
+
 int swerve_httptrack_write(struct swerve_httptrack *t, const void *buf,
 			   size_t len, uint64_t now_ms,
 			   swerve_httptrack_emit_fn *emit_fn, void *arg)

@@ -137,6 +137,13 @@ struct swerve_httptrack {
 void swerve_httptrack_init(struct swerve_httptrack *t);
 
 /*
+ * Makes <t> fresh for a new connection, but for its memo of repeated
+ * messages, whose effect depends on their bytes alone: a client that opens
+ * a connection per request sends the same request on each.
+ */
+void swerve_httptrack_restart(struct swerve_httptrack *t);
+
+/*
  * Feeds <len> bytes that the application wrote to the connection (what
  * write or send returned, not what it asked for), at <now_ms>. Calls
  * <emit>(<arg>, event) for each event (<emit> may be NULL) and returns how

@@ -150,7 +150,9 @@ void swerve_http_start(int fd)
 {
 	struct http_conn *c = conn_of(fd);
 
-	swerve_httptrack_init(&c->t);
+	/* The memo of repeated messages stays: the next connection on this
+	 * fd number is often the same client's same request again. */
+	swerve_httptrack_restart(&c->t);
 	c->rx = 0;
 	atomic_store_explicit(&c->missed, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->writing, 0, memory_order_relaxed);

@@ -113,3 +113,29 @@ Test(httptrack_memo, one_byte_changed_changes_the_hash)
 	}
 	cr_assert_neq(swerve_httptrack_memo_hash(a, sizeof(a) - 1), h);
 }
+
+Test(httptrack_memo, a_restart_keeps_the_memo_and_nothing_else)
+{
+	const struct ht_step steps[] = { HT_W(GET), HT_R(OK2),
+					 { 0, NULL, 0 } };
+	struct swerve_httptrack t, fresh;
+	char out[HT_TEXT] = "";
+
+	run_both(steps, &t);
+	cr_assert_neq(t.memo_hash[1], 0);
+	swerve_httptrack_restart(&t);
+	swerve_httptrack_init(&fresh);
+	cr_assert_eq(t.req_seq, 0);
+	cr_assert_eq(t.rsp_seq, 0);
+	cr_assert(memcmp(&t.req, &fresh.req, sizeof(t.req)) == 0);
+	cr_assert(memcmp(&t.rsp, &fresh.rsp, sizeof(t.rsp)) == 0);
+	cr_assert_neq(t.memo_hash[0], 0);
+	/* The next connection's same exchange, replayed: what a fresh
+	 * tracker parses. */
+	ht_feed(&t, 'W', GET, sizeof(GET) - 1, 0, 5, out, sizeof(out));
+	ht_feed(&t, 'R', OK2, sizeof(OK2) - 1, 0, 6, out, sizeof(out));
+	cr_assert_str_eq(out, "200");
+	cr_assert_eq(t.req_seq, 1);
+	cr_assert_eq(t.rsp_seq, 1);
+	cr_assert_eq(t.req_done, 1);
+}
