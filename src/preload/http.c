@@ -8,9 +8,9 @@
  * abandoned unanswered for response_timeout. It only observes: bytes,
  * return values and errno stay the application's.
  *
- * Storage. One struct http_conn per fd below FD_SLOTS (128 bytes), indexed
+ * Storage. One struct http_conn per fd below FD_SLOTS (152 bytes), indexed
  * by fd like the slots, in one anonymous private mapping made at init, and
- * only when some service speaks http: 8 MiB of address space reserved
+ * only when some service speaks http: 9.5 MiB of address space reserved
  * with MAP_NORESERVE, whose pages the kernel provides only where an fd
  * carries an http connection (32 fds a page). Every call is O(1); nothing
  * is claimed from a pool, so nothing can run out or leak, and a tracker is
