@@ -178,6 +178,8 @@ void swerve_gens_foreach_service(void (*fn)(struct svc_state *ss));
 /* reload.c: follows edits of the config file (at most one stat a
  * second); called on the resolve and connect paths. */
 void swerve_reload_check(void);
+/* In a child of fork(): forgets a load the parent had in progress. */
+void swerve_reload_after_fork(void);
 /* Notes the identity of the file at <path>, before init loads it. */
 void swerve_reload_begin(const char *path);
 /* Arms the checks (or not: reload = false) for the config init loaded. */

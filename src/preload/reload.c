@@ -99,6 +99,13 @@ void swerve_reload_begin(const char *cfg_path)
 	file_stat(&seen);
 }
 
+void swerve_reload_after_fork(void)
+{
+	/* A thread of the parent may have been loading: it does not exist
+	 * here, and its claim must not keep this child from reloading. */
+	atomic_flag_clear(&busy);
+}
+
 void swerve_reload_arm(const struct swerve_config *cfg)
 {
 	atomic_store_explicit(&next_check_ms,

@@ -89,6 +89,7 @@ static void after_fork_child(void)
 {
 	self_pid = getpid();
 	rng_state = 0;
+	swerve_reload_after_fork();
 	swerve_pump_after_fork();
 	if (atomic_load_explicit(&swerve_on, memory_order_acquire))
 		swerve_gens_foreach_service(service_after_fork);
