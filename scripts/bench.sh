@@ -78,7 +78,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 # The parts, in the order they run. They are sourced, not executed: they
 # share this shell's settings, helpers, temporary directory and the list of
 # processes that the cleanup trap (set by common.sh) stops on any exit.
-PARTS="common micro scaling tls macro httpcost failover macro-tables report"
+PARTS="common micro scaling tls macro httpab httpcost failover macro-tables report"
 [ -n "${BENCH_MACRO_ONLY:-}" ] && PARTS="common tls macro macro-tables"
 if [ -n "${BENCH_COST_ONLY:-}" ]; then
 	PARTS="common tls macro httpcost"

@@ -221,7 +221,8 @@ wrk_cmd() {
 }
 
 # wrk_run SETUP MODE [PATH]: one wrk run on CPU 0; appends throughput
-# (req/s) to $T/w/SETUP_MODE and percentiles (us) to $T/w/SETUP_MODE.pct.
+# (req/s) to $T/w/SETUP_MODE and percentiles (us) to $T/w/SETUP_MODE.pct
+# ($WRK_OUT instead of $T/w when set).
 wrk_run() {
 	local setup=$1 mode=$2 cmd out line
 
@@ -231,8 +232,8 @@ wrk_run() {
 	set -- $line
 	[ "$4" -eq 0 ] || echo "  wrk $setup $mode: $4 errors" >&2
 	awk -v r="$2" -v d="$3" 'BEGIN { printf "%.1f\n", r / (d / 1e6) }' \
-		>> "$T/w/${setup}_$mode"
-	echo "$5 $6 $7 $8 $9" >> "$T/w/${setup}_$mode.pct"
+		>> "${WRK_OUT:-$T/w}/${setup}_$mode"
+	echo "$5 $6 $7 $8 $9" >> "${WRK_OUT:-$T/w}/${setup}_$mode.pct"
 }
 
 mkdir -p "$T/w"
