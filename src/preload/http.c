@@ -29,8 +29,10 @@
  * from SLOT_HTTP), with the guard raised (signals held, see signals.c) and
  * never across a call that can block. A thread that cannot claim it within
  * the bounded wait of swerve_fdtrack_claim() notes that it missed bytes,
- * and the tracker gives up. Reports go to the table once the slot is
- * released. A response can be read in one thread before the thread that
+ * and the tracker gives up. Statuses that are no 5xx are counted while
+ * the slot is held (a lock-free count on a healthy row); other reports,
+ * which may take a row's lock, go to the table once it is released. A
+ * response can be read in one thread before the thread that
  * wrote its request has fed that request: the kernel wakes the server as
  * the request goes out, and the writer is often preempted right there. A
  * write on a followed connection therefore stamps the connection before
@@ -405,10 +407,9 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	struct fd_slot *sl = &swerve_fd_slots[fd];
 	struct http_conn *c;
 	struct batch b;
-	unsigned s = 0, ep = 0;
-	uint64_t now = 0;
+	unsigned s, ep;
 	uint32_t st;
-	bool same;
+	bool same, fine;
 
 	c = conn_of(fd);
 	if (c == NULL || !worth_feeding(io, rc, err))
@@ -433,15 +434,23 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 				      memory_order_release);
 		goto out;
 	}
-	/* One clock read for the tracker and the table. */
-	now = swerve_now_ms();
-	feed(c, io, rc, now, &b);
+	/* The tracker's time stamps are only ever subtracted from a later
+	 * swerve_now_ms(): the coarse clock serves, at a quarter of the
+	 * cost, on every call. */
+	feed(c, io, rc, swerve_now_coarse_ms(), &b);
 	same = check_events(fd, sl, c, rc, &b);
 	s = sl->svc;
 	ep = sl->ep;
-	/* Reported once the slot is released: the generation is kept for
-	 * the report (a close in another thread may free the slot). */
-	if (b.n > 0)
+	fine = b.n > 0 && all_fine(&b);
+	/* Statuses that are no 5xx, the common case, are counted while the
+	 * slot is held: on a healthy row a lock-free count, and the slot's
+	 * own hold on the generation covers it. Anything else may take a
+	 * row's lock: it is reported once the slot is released, the
+	 * generation kept for it (a close in another thread may free the
+	 * slot). Both on the clock that ejections are timed by. */
+	if (fine)
+		swerve_http_report(s, ep, b.ev, b.n, swerve_now_ms());
+	else if (b.n > 0)
 		swerve_gens_hold(s);
 	/* A tracker that stopped costs nothing more: the slot becomes a
 	 * plain connection, which the hooks pass by after one load. */
@@ -456,8 +465,8 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		 * no verdict) and leaves the slot to the fd's new file. */
 		swerve_fdtrack_current(fd, &ino);
 	}
-	if (b.n > 0) {
-		swerve_http_report(s, ep, b.ev, b.n, now);
+	if (b.n > 0 && !fine) {
+		swerve_http_report(s, ep, b.ev, b.n, swerve_now_ms());
 		swerve_gens_drop(s);
 	}
 out:
