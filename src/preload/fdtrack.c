@@ -7,7 +7,9 @@
  * active) and reports outcomes to the shared table. A connection to a
  * protocol = http service is SLOT_HTTP rather than SLOT_ESTABLISHED, so that
  * the read and write hooks feed its tracker (http.c), which asks for its
- * verdict here when the connection ends.
+ * verdict here when the connection ends. A slot that holds an attempt or
+ * a connection keeps its service's generation (gens.c), so that a reload
+ * never frees what the slot's service index names.
  *
  * Thread-safety: slots are claimed with CAS (SLOT_BUSY while one thread
  * changes one, for a few microseconds; a claimer waits a bounded time for
@@ -256,13 +258,6 @@ uint32_t swerve_fdtrack_claim(struct fd_slot *sl, unsigned mask)
 }
 
 /*
- * Ends the attempt or connection of <sl>, claimed from state <st>, for a
- * socket that is going away: the application closes or disconnects it
- * (<vanished> false: <fd> still holds it) or the fd number now holds
- * another socket. An attempt still in SYN_SENT for longer than ABANDON_MS
- * was given up on: a timeout, charged to the endpoint.
- */
-/*
  * Frees the claimed slot <sl>: its service's generation is no longer kept
  * for it (first: once free, another thread may claim it and write svc).
  */
@@ -272,6 +267,13 @@ static void slot_free(struct fd_slot *sl)
 	atomic_store_explicit(&sl->state, SLOT_FREE, memory_order_release);
 }
 
+/*
+ * Ends the attempt or connection of <sl>, claimed from state <st>, for a
+ * socket that is going away: the application closes or disconnects it
+ * (<vanished> false: <fd> still holds it) or the fd number now holds
+ * another socket. An attempt still in SYN_SENT for longer than ABANDON_MS
+ * was given up on: a timeout, charged to the endpoint.
+ */
 static void settle_claimed(int fd, struct fd_slot *sl, uint32_t st,
 			   bool vanished)
 {
