@@ -1,8 +1,11 @@
 /*
  * preload.h: what the files of the hook layer share, and nothing else
  * includes. The layer is split by concern:
- *   runtime.c  init, the published config and per-service state, fork,
- *              the re-entrancy guard, the random numbers, names refresh;
+ *   runtime.c  init, fork, the re-entrancy guard, the random numbers,
+ *              names refresh;
+ *   gens.c     the generations of the config (one per load) and their
+ *              per-service state, counted and freed when unused;
+ *   reload.c   live reload: a stat a second, a load on a change;
  *   fdtrack.c  the per-fd attempt slots and the outcomes they report;
  *   connect.c  connect(): routing and failover inside the call;
  *   io.c       close, getsockopt and the read/write family, which observe
@@ -12,9 +15,10 @@
  *              protocol = http services, and what they report;
  *   resolve.c  getaddrinfo and the gethostbyname family.
  *
- * State. Process-wide, published once by init (release store of the
- * config), then read without locks: the config, the table mapping, the
- * per-service arrays. Per fd a slot in a fixed array records an attempt in
+ * State. Process-wide: the table mapping, made by init; the current
+ * generation (config, names cache, per-service arrays), published by an
+ * atomic store at init and at each reload and read without locks by calls
+ * that count themselves in (gens.c). Per fd a slot in a fixed array records an attempt in
  * flight; slots change state by compare-and-swap, so a completion observed
  * from another thread (Java HttpClient polls in a selector thread) is
  * reported exactly once. No lock is ever held across a call into libc that
