@@ -5,8 +5,9 @@
  * broken edit is refused with one line naming file:line, and the client
  * keeps routing by the last good config; a service that keeps its name
  * keeps its health rows (an ejection made before the edit holds after
- * it); `reload = false` stops following; and threads that resolve and
- * connect while the file flips under them never fail.
+ * it); `reload = false` stops following; threads that resolve and
+ * connect while the file flips under them never fail; and a TLS service's
+ * mended CA is used by the running process's next connections.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "tls_world.h"
 
 #define ONE "127.12.0.2"
 #define TWO "127.12.0.3"
@@ -99,14 +101,7 @@ static pid_t follow(const char *config, const char *shm, const char *out,
 /* How many lines of <out> contain <needle>. */
 static int count_lines(const char *out, const char *needle)
 {
-	const char *p = t_read(out);
-	int n = 0;
-
-	while ((p = strstr(p, needle)) != NULL) {
-		n++;
-		p += strlen(needle);
-	}
-	return n;
+	return count(t_read(out), needle);
 }
 
 /* Waits (10 s at most) until <out> has <n> lines with <needle>. */
@@ -165,44 +160,64 @@ static const char *other_lines(const char *out)
 	return buf;
 }
 
-static void servers(pid_t *one, pid_t *two)
+/* One test's world: the servers "one" and "two", the config, and the
+ * client with its output. */
+struct scene {
+	const char *shm;
+	char config[600], out[600];
+	pid_t one, two, c;
+};
+
+/* Starts the servers and writes the config <text>. */
+static void scene_start(struct scene *sc, const char *text)
 {
-	*one = t_server(ONE, PORT, "one", "ok");
-	*two = t_server(TWO, PORT, "two", "ok");
-	cr_assert(*one > 0 && *two > 0);
+	sc->shm = t_shm();
+	sc->one = t_server(ONE, PORT, "one", "ok");
+	sc->two = t_server(TWO, PORT, "two", "ok");
+	cr_assert(sc->one > 0 && sc->two > 0);
+	snprintf(sc->config, sizeof(sc->config), "%s",
+		 t_write("swerve.ini", text));
+	snprintf(sc->out, sizeof(sc->out), "%s/follow.out", t_dir());
+}
+
+/* Starts the client (see follow()). */
+static void scene_follow(struct scene *sc, const char *rounds,
+			 const char *pause, const char *threads)
+{
+	sc->c = follow(sc->config, sc->shm, sc->out, rounds, pause, threads);
+}
+
+static void scene_stop(struct scene *sc)
+{
+	t_stop(sc->one);
+	t_stop(sc->two);
+	t_cleanup();
 }
 
 /* Edits the config from ONE to TWO with <edit>, and checks that the
  * client follows within 2 s, and only goes to TWO after that. */
 static void follows_an_edit(void (*edit)(const char *, const char *))
 {
-	const char *shm = t_shm();
-	char config[600], out[600];
+	struct scene sc;
 	long long t0, t1;
 	bool mixed;
-	pid_t one, two, c;
 
-	servers(&one, &two);
-	snprintf(config, sizeof(config), "%s",
-		 t_write("swerve.ini", config_text(ONE, "", "")));
-	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
-	c = follow(config, shm, out, "160", "25", "1");
-	wait_lines(out, " one", 3);
+	scene_start(&sc, config_text(ONE, "", ""));
+	scene_follow(&sc, "160", "25", "1");
+	wait_lines(sc.out, " one", 3);
 	t0 = wall_ms();
-	edit(config, config_text(TWO, "", ""));
-	wait_lines(out, " two", 3);
-	t1 = first_answer(out, "two", t0, &mixed);
+	edit(sc.config, config_text(TWO, "", ""));
+	wait_lines(sc.out, " two", 3);
+	t1 = first_answer(sc.out, "two", t0, &mixed);
 	cr_assert_geq(t1, t0);
 	/* 2 s, plus one round of the client (25 ms pause). */
 	cr_assert_leq(t1 - t0, 2100, "followed after %lld ms:\n%s", t1 - t0,
-		      t_read(out));
+		      t_read(sc.out));
 	cr_assert(!mixed, "back to the old endpoint after the reload:\n%s",
-		  t_read(out));
-	cr_assert_eq(count_lines(out, " FAILED"), 0, "%s", t_read(out));
-	cr_assert_eq(t_reap(c, 30), 0);
-	t_stop(one);
-	t_stop(two);
-	t_cleanup();
+		  t_read(sc.out));
+	cr_assert_eq(count_lines(sc.out, " FAILED"), 0, "%s", t_read(sc.out));
+	cr_assert_eq(t_reap(sc.c, 30), 0);
+	scene_stop(&sc);
 }
 
 Test(reload, an_edit_in_place_is_followed_within_2_s, .timeout = 60)
@@ -217,37 +232,31 @@ Test(reload, an_atomic_rename_is_followed_within_2_s, .timeout = 60)
 
 Test(reload, a_broken_config_is_refused_with_one_line, .timeout = 60)
 {
-	const char *shm = t_shm();
-	char config[600], out[600], where[700];
+	struct scene sc;
+	char where[700];
 	long long t0, t1;
 	bool mixed;
-	pid_t one, two, c;
 
-	servers(&one, &two);
-	snprintf(config, sizeof(config), "%s",
-		 t_write("swerve.ini", config_text(ONE, "", "")));
-	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
-	c = follow(config, shm, out, "200", "25", "1");
-	wait_lines(out, " one", 3);
+	scene_start(&sc, config_text(ONE, "", ""));
+	scene_follow(&sc, "200", "25", "1");
+	wait_lines(sc.out, " one", 3);
 	/* Line 8: an unknown key, after the endpoint moved to TWO. */
-	edit_in_place(config, config_text(TWO, "", "no_such_key = 1\n"));
+	edit_in_place(sc.config, config_text(TWO, "", "no_such_key = 1\n"));
 	/* Three checks' worth: refused once, said once, still ONE. */
 	usleep(3200 * 1000);
-	snprintf(where, sizeof(where), "%s:8:", config);
-	cr_assert_eq(count_lines(out, where), 1, "want one line with %s:\n%s",
-		     where, t_read(out));
-	cr_assert_eq(count_lines(out, " two"), 0, "%s", t_read(out));
+	snprintf(where, sizeof(where), "%s:8:", sc.config);
+	cr_assert_eq(count_lines(sc.out, where), 1,
+		     "want one line with %s:\n%s", where, t_read(sc.out));
+	cr_assert_eq(count_lines(sc.out, " two"), 0, "%s", t_read(sc.out));
 	/* Mended: followed again. */
 	t0 = wall_ms();
-	edit_in_place(config, config_text(TWO, "", ""));
-	wait_lines(out, " two", 3);
-	t1 = first_answer(out, "two", t0, &mixed);
+	edit_in_place(sc.config, config_text(TWO, "", ""));
+	wait_lines(sc.out, " two", 3);
+	t1 = first_answer(sc.out, "two", t0, &mixed);
 	cr_assert_leq(t1 - t0, 2100, "followed after %lld ms", t1 - t0);
-	cr_assert_eq(count_lines(out, " FAILED"), 0, "%s", t_read(out));
-	cr_assert_eq(t_reap(c, 30), 0);
-	t_stop(one);
-	t_stop(two);
-	t_cleanup();
+	cr_assert_eq(count_lines(sc.out, " FAILED"), 0, "%s", t_read(sc.out));
+	cr_assert_eq(t_reap(sc.c, 30), 0);
+	scene_stop(&sc);
 }
 
 /*
@@ -259,21 +268,16 @@ Test(reload, a_broken_config_is_refused_with_one_line, .timeout = 60)
  */
 Test(reload, a_file_being_written_is_not_loaded_half_written, .timeout = 60)
 {
-	const char *shm = t_shm();
-	char config[600], out[600];
+	struct scene sc;
 	long long t0, t1;
 	bool mixed;
-	pid_t one, two, c;
 	FILE *f;
 	int i;
 
-	servers(&one, &two);
-	snprintf(config, sizeof(config), "%s",
-		 t_write("swerve.ini", config_text(ONE, "", "")));
-	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
-	c = follow(config, shm, out, "200", "25", "1");
-	wait_lines(out, " one", 3);
-	f = fopen(config, "r+");
+	scene_start(&sc, config_text(ONE, "", ""));
+	scene_follow(&sc, "200", "25", "1");
+	wait_lines(sc.out, " one", 3);
+	f = fopen(sc.config, "r+");
 	cr_assert_not_null(f);
 	cr_assert_eq(ftruncate(fileno(f), 0), 0);
 	fputs("[swerve]\n", f);
@@ -285,16 +289,15 @@ Test(reload, a_file_being_written_is_not_loaded_half_written, .timeout = 60)
 	fputs(strchr(config_text(TWO, "", ""), '\n') + 1, f);
 	cr_assert_eq(fclose(f), 0);
 	t0 = wall_ms();
-	wait_lines(out, " two", 3);
-	t1 = first_answer(out, "two", t0, &mixed);
+	wait_lines(sc.out, " two", 3);
+	t1 = first_answer(sc.out, "two", t0, &mixed);
 	cr_assert_leq(t1 - t0, 2100, "followed after %lld ms", t1 - t0);
-	cr_assert_eq(count_lines(out, "reloaded: 0 services"), 0, "%s",
-		     other_lines(out));
-	cr_assert_eq(count_lines(out, " FAILED"), 0, "%s", other_lines(out));
-	cr_assert_eq(t_reap(c, 30), 0);
-	t_stop(one);
-	t_stop(two);
-	t_cleanup();
+	cr_assert_eq(count_lines(sc.out, "reloaded: 0 services"), 0, "%s",
+		     other_lines(sc.out));
+	cr_assert_eq(count_lines(sc.out, " FAILED"), 0, "%s",
+		     other_lines(sc.out));
+	cr_assert_eq(t_reap(sc.c, 30), 0);
+	scene_stop(&sc);
 }
 
 static void ctl_eject(const char *config, const char *shm, const char *ep)
@@ -313,44 +316,38 @@ static void ctl_eject(const char *config, const char *shm, const char *ep)
 
 Test(reload, a_service_that_keeps_its_name_keeps_its_rows, .timeout = 60)
 {
-	const char *shm = t_shm();
 	const char *two_ep = "endpoint = " TWO ":18280 locality=us-west\n"
 			     "consecutive_5xx_errors = 5\n"
 			     "base_ejection_time = 10m\n";
-	char config[600], out[600], ep1[64], ep2[64], extra[256];
+	char ep1[64], ep2[64], extra[256];
+	struct scene sc;
 	long long ok2;
-	pid_t one, two, c;
 	int before;
 
 	snprintf(ep1, sizeof(ep1), "%s:%d", ONE, PORT);
 	snprintf(ep2, sizeof(ep2), "%s:%d", TWO, PORT);
-	servers(&one, &two);
-	snprintf(config, sizeof(config), "%s",
-		 t_write("swerve.ini", config_text(ONE, "", two_ep)));
-	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
-	ctl_eject(config, shm, ep1);
-	c = follow(config, shm, out, "160", "25", "1");
-	wait_lines(out, " two", 5);
-	ok2 = t_endpoint_field(config, shm, ep2, "connects_ok");
+	scene_start(&sc, config_text(ONE, "", two_ep));
+	ctl_eject(sc.config, sc.shm, ep1);
+	scene_follow(&sc, "160", "25", "1");
+	wait_lines(sc.out, " two", 5);
+	ok2 = t_endpoint_field(sc.config, sc.shm, ep2, "connects_ok");
 	cr_assert_geq(ok2, 5);
 	/* Another setting of the same service, and a service more. */
 	snprintf(extra, sizeof(extra), "%sconnect_timeout = 3s\n"
 		 "[service other]\nhosts = other.test\nendpoint = %s:%d\n",
 		 two_ep, TWO, PORT);
-	edit_by_rename(config, config_text(ONE, "", extra));
-	wait_lines(out, "reloaded", 1);
-	before = count_lines(out, " two");
-	wait_lines(out, " two", before + 5);
+	edit_by_rename(sc.config, config_text(ONE, "", extra));
+	wait_lines(sc.out, "reloaded", 1);
+	before = count_lines(sc.out, " two");
+	wait_lines(sc.out, " two", before + 5);
 	/* The ejection made before the reload holds after it, and the
 	 * rows' counts went on from where they were. */
-	cr_assert_eq(count_lines(out, " one"), 0, "%s", t_read(out));
-	cr_assert(t_endpoint_ejected(config, shm, ep1));
-	cr_assert_geq(t_endpoint_field(config, shm, ep2, "connects_ok"),
+	cr_assert_eq(count_lines(sc.out, " one"), 0, "%s", t_read(sc.out));
+	cr_assert(t_endpoint_ejected(sc.config, sc.shm, ep1));
+	cr_assert_geq(t_endpoint_field(sc.config, sc.shm, ep2, "connects_ok"),
 		      ok2 + 5);
-	cr_assert_eq(t_reap(c, 30), 0);
-	t_stop(one);
-	t_stop(two);
-	t_cleanup();
+	cr_assert_eq(t_reap(sc.c, 30), 0);
+	scene_stop(&sc);
 }
 
 /*
@@ -361,12 +358,11 @@ Test(reload, a_service_that_keeps_its_name_keeps_its_rows, .timeout = 60)
  */
 Test(reload, names_keep_their_answers_while_dns_is_down, .timeout = 60)
 {
-	const char *shm = t_shm();
-	char config[600], out[600], text[1024];
-	pid_t one, two, dnsd, c;
+	char text[1024];
+	struct scene sc;
+	pid_t dnsd;
 	int before;
 
-	servers(&one, &two);
 	dnsd = t_dnsd(15811, t_write("zone", "east.reload.test 1 A " ONE "\n"),
 		      NULL);
 	cr_assert_gt(dnsd, 0);
@@ -376,49 +372,38 @@ Test(reload, names_keep_their_answers_while_dns_is_down, .timeout = 60)
 		 "[service mydb]\nhosts = mydb.com\nports = 80\n"
 		 "resolution = dns\nendpoint = east.reload.test:%d\n"
 		 "dns_min_ttl = 1s\ndns_timeout = 300ms\n", PORT);
-	snprintf(config, sizeof(config), "%s", t_write("swerve.ini", text));
-	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
-	c = follow(config, shm, out, "200", "25", "1");
-	wait_lines(out, " one", 3);
+	scene_start(&sc, text);
+	scene_follow(&sc, "200", "25", "1");
+	wait_lines(sc.out, " one", 3);
 	/* DNS falls silent; the answer goes past its TTL and stays. */
 	kill(dnsd, SIGUSR1);
 	usleep(1500 * 1000);
 	strcat(text, "connect_timeout = 3s\n");
-	edit_by_rename(config, text);
-	wait_lines(out, "reloaded", 1);
-	before = count_lines(out, " one");
-	wait_lines(out, " one", before + 5);
-	cr_assert_eq(count_lines(out, " FAILED"), 0, "%s", t_read(out));
-	kill(c, SIGTERM);
-	t_reap(c, 10);
+	edit_by_rename(sc.config, text);
+	wait_lines(sc.out, "reloaded", 1);
+	before = count_lines(sc.out, " one");
+	wait_lines(sc.out, " one", before + 5);
+	cr_assert_eq(count_lines(sc.out, " FAILED"), 0, "%s", t_read(sc.out));
+	kill(sc.c, SIGTERM);
+	t_reap(sc.c, 10);
 	t_stop(dnsd);
-	t_stop(one);
-	t_stop(two);
-	t_cleanup();
+	scene_stop(&sc);
 }
 
 Test(reload, reload_false_keeps_the_config_loaded_at_start, .timeout = 60)
 {
-	const char *shm = t_shm();
-	char config[600], out[600];
-	pid_t one, two, c;
+	struct scene sc;
 
-	servers(&one, &two);
-	snprintf(config, sizeof(config), "%s",
-		 t_write("swerve.ini",
-			 config_text(ONE, "reload = false\n", "")));
-	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
-	c = follow(config, shm, out, "200", "25", "1");
-	wait_lines(out, " one", 3);
-	edit_by_rename(config, config_text(TWO, "reload = false\n", ""));
+	scene_start(&sc, config_text(ONE, "reload = false\n", ""));
+	scene_follow(&sc, "200", "25", "1");
+	wait_lines(sc.out, " one", 3);
+	edit_by_rename(sc.config, config_text(TWO, "reload = false\n", ""));
 	usleep(3000 * 1000);
-	cr_assert_eq(count_lines(out, " two"), 0, "%s", t_read(out));
-	cr_assert_eq(count_lines(out, "reloaded"), 0, "%s", t_read(out));
-	kill(c, SIGTERM);
-	t_reap(c, 10);
-	t_stop(one);
-	t_stop(two);
-	t_cleanup();
+	cr_assert_eq(count_lines(sc.out, " two"), 0, "%s", t_read(sc.out));
+	cr_assert_eq(count_lines(sc.out, "reloaded"), 0, "%s", t_read(sc.out));
+	kill(sc.c, SIGTERM);
+	t_reap(sc.c, 10);
+	scene_stop(&sc);
 }
 
 /*
@@ -432,37 +417,85 @@ Test(reload, reload_false_keeps_the_config_loaded_at_start, .timeout = 60)
  */
 Test(reload, threads_never_fail_while_the_file_flips, .timeout = 120)
 {
-	const char *shm = t_shm();
-	char config[600], out[600];
-	pid_t one, two, c;
+	struct scene sc;
 	int i;
 
-	servers(&one, &two);
-	snprintf(config, sizeof(config), "%s",
-		 t_write("swerve.ini", config_text(ONE, "", "")));
-	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
+	scene_start(&sc, config_text(ONE, "", ""));
 	/* At least 15 s of rounds (the pauses alone), past the flips. */
-	c = follow(config, shm, out, "1500", "10", "4");
-	wait_lines(out, " one", 4);
+	scene_follow(&sc, "1500", "10", "4");
+	wait_lines(sc.out, " one", 4);
 	for (i = 0; i < 18; i++) {
 		const char *text = config_text(i % 2 == 0 ? TWO : ONE, "", "");
 
 		if (i % 4 < 2)
-			edit_in_place(config, text);
+			edit_in_place(sc.config, text);
 		else
-			edit_by_rename(config, text);
+			edit_by_rename(sc.config, text);
 		usleep(700 * 1000);
 	}
-	cr_assert_eq(t_reap(c, 90), 0, "%s", t_read(out));
-	cr_assert_eq(count_lines(out, " FAILED"), 0, "%s", t_read(out));
-	cr_assert_gt(count_lines(out, " one"), 0, "%s", other_lines(out));
-	cr_assert_gt(count_lines(out, " two"), 0, "%d answers; %s",
-		     count_lines(out, "T "), other_lines(out));
+	cr_assert_eq(t_reap(sc.c, 90), 0, "%s", t_read(sc.out));
+	cr_assert_eq(count_lines(sc.out, " FAILED"), 0, "%s", t_read(sc.out));
+	cr_assert_gt(count_lines(sc.out, " one"), 0, "%s",
+		     other_lines(sc.out));
+	cr_assert_gt(count_lines(sc.out, " two"), 0, "%d answers; %s",
+		     count_lines(sc.out, "T "), other_lines(sc.out));
 	/* More reloads than generations kept: old ones were freed. */
-	cr_assert_geq(count_lines(out, "reloaded"), 9, "%s", other_lines(out));
-	cr_assert_eq(count_lines(out, "not reloaded yet"), 0, "%s",
-		     other_lines(out));
-	t_stop(one);
-	t_stop(two);
-	t_cleanup();
+	cr_assert_geq(count_lines(sc.out, "reloaded"), 9, "%s",
+		      other_lines(sc.out));
+	cr_assert_eq(count_lines(sc.out, "not reloaded yet"), 0, "%s",
+		     other_lines(sc.out));
+	scene_stop(&sc);
+}
+
+/*
+ * Live reload and TLS origination: a running client whose TLS service
+ * verifies the endpoints against the wrong CA gets swerve's 503 (no
+ * endpoint passes verification); the config is mended in place to the
+ * right CA, and within 2 s the same process's next connections are
+ * relayed over verified TLS, by TLS contexts built from the new
+ * configuration, while the pump's connections of the old one end.
+ */
+Test(reload_tls, a_mended_ca_is_used_within_2_s_by_a_running_process,
+     .timeout = 90)
+{
+	char tls[700], out[600], *good, *p;
+	long long t0, t1;
+	bool mixed;
+	struct tw t;
+	pid_t c;
+	int i;
+
+	snprintf(tls, sizeof(tls), "tls = simple\ntls_ca_certificates = "
+		 "%s/certs/wrong-ca.pem", t_dir());
+	/* No ejection: health must not be what keeps the endpoints out. */
+	tw_config_at(&t, "127.12.2", 15813, tls,
+		     "protocol = http\nconsecutive_5xx_errors = 0\n");
+	tw_start(&t, (const char *const[]){ "--name", "east", NULL });
+	good = strdup(t_read(t.config));
+	cr_assert_not_null(good);
+	p = strstr(good, "wrong-ca.pem");
+	cr_assert_not_null(p);
+	/* "wrong-ca.pem" -> "ca.pem" and the rest moved up. */
+	memmove(p, p + 6, strlen(p + 6) + 1);
+	snprintf(out, sizeof(out), "%s/follow.out", t_dir());
+	c = follow(t.config, t.shm, out, "200", "25", "1");
+	/* Swerve's 503 "no healthy upstream" while no endpoint verifies. */
+	for (i = 0; i < 500 && first_answer(out, "no", 0, &mixed) < 0; i++)
+		usleep(20 * 1000);
+	cr_assert_geq(first_answer(out, "no", 0, &mixed), 0, "%s",
+		      t_read(out));
+	t0 = wall_ms();
+	edit_in_place(t.config, good);
+	for (i = 0; i < 500 && first_answer(out, "east", t0, &mixed) < 0; i++)
+		usleep(20 * 1000);
+	t1 = first_answer(out, "east", t0, &mixed);
+	cr_assert_geq(t1, t0, "%s", t_read(out));
+	cr_assert_leq(t1 - t0, 2100, "followed after %lld ms", t1 - t0);
+	cr_assert_eq(count_lines(out, " FAILED"), 0, "%s", t_read(out));
+	kill(c, SIGTERM);
+	t_reap(c, 10);
+	cr_assert_geq(log_count(t.elog, "sni=east.mydb.test", 1), 1, "%s",
+		      t_read(t.elog));
+	free(good);
+	tw_stop(&t);
 }
