@@ -109,7 +109,7 @@ void swerve_reload_after_fork(void)
 void swerve_reload_arm(const struct swerve_config *cfg)
 {
 	atomic_store_explicit(&next_check_ms,
-			      cfg->reload ? swerve_now_ms() + CHECK_MS
+			      cfg->reload ? swerve_now_coarse_ms() + CHECK_MS
 					  : CHECK_OFF,
 			      memory_order_relaxed);
 }
@@ -216,7 +216,8 @@ static void check(void)
 	}
 	if (is_recent(&now.mtime)) {
 		/* Not loaded half written: looked at again once quiet. */
-		atomic_store_explicit(&next_check_ms, swerve_now_ms() + QUIET_MS,
+		atomic_store_explicit(&next_check_ms,
+				      swerve_now_coarse_ms() + QUIET_MS,
 				      memory_order_relaxed);
 		return;
 	}
@@ -233,7 +234,9 @@ void swerve_reload_check(void)
 
 	if (next == CHECK_OFF)
 		return;
-	now = swerve_now_ms();
+	/* Every connect() and lookup of the program asks: the coarse clock,
+	 * a few ms late at most, costs no TSC read. */
+	now = swerve_now_coarse_ms();
 	if (now < next ||
 	    !atomic_compare_exchange_strong_explicit(
 		    &next_check_ms, &next, now + CHECK_MS,
