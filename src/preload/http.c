@@ -319,7 +319,8 @@ static bool all_fine(const struct batch *b)
  * <fd>, after a call that returned <rc>. False when the fd holds another
  * socket now (closed behind our back and reused): the tracker was fed
  * another file's bytes, so it gives up and nothing is reported. A reset
- * is dropped unless every byte that arrived was seen.
+ * is dropped unless every byte that arrived was seen. <*fine>: what is
+ * left to report is statuses that are no 5xx, and there are some.
  *
  * Statuses that are no 5xx, the common case, are reported unchecked: an
  * fstat() per response would cost more than all the rest of following
@@ -329,12 +330,15 @@ static bool all_fine(const struct batch *b)
  * HTTP connection read and written through the hooks.
  */
 static bool check_events(int fd, const struct fd_slot *sl,
-			 struct http_conn *c, ssize_t rc, struct batch *b)
+			 struct http_conn *c, ssize_t rc, struct batch *b,
+			 bool *fine)
 {
 	unsigned i, k;
 
+	*fine = b->n > 0;
 	if (b->n == 0 || all_fine(b))
 		return true;
+	*fine = false;
 	if (!same_socket(fd, sl->ino)) {
 		swerve_httptrack_give_up(&c->t, SWERVE_HTTPTRACK_WHY_UNSEEN,
 					 NULL, NULL);
@@ -346,6 +350,7 @@ static bool check_events(int fd, const struct fd_slot *sl,
 		    all_seen(fd, c->rx + (rc == 0 ? 1 : 0)))
 			b->ev[k++] = b->ev[i];
 	b->n = k;
+	*fine = k > 0 && all_fine(b);
 	return true;
 }
 
@@ -438,10 +443,9 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	 * swerve_now_ms(): the coarse clock serves, at a quarter of the
 	 * cost, on every call. */
 	feed(c, io, rc, swerve_now_coarse_ms(), &b);
-	same = check_events(fd, sl, c, rc, &b);
+	same = check_events(fd, sl, c, rc, &b, &fine);
 	s = sl->svc;
 	ep = sl->ep;
-	fine = b.n > 0 && all_fine(&b);
 	/* Statuses that are no 5xx, the common case, are counted while the
 	 * slot is held: on a healthy row a lock-free count, and the slot's
 	 * own hold on the generation covers it. Anything else may take a
