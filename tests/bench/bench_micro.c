@@ -172,33 +172,29 @@ static int sink(uint32_t base, unsigned n, uint16_t port)
 	return 0;
 }
 
-static int gai(const char *name, unsigned long iters)
+/* One call of a timed operation: 0, or -1 with the reason printed. */
+typedef int op_fn(void *arg);
+
+/*
+ * Warms up with iters / 10 + 1 calls of <op> (the first call of a hooked
+ * one loads the config, nss modules, files), then times BLOCKS blocks of
+ * iters / BLOCKS calls and prints the fastest block's ns_per_op. 1 when a
+ * call failed.
+ */
+static int timed_blocks(op_fn *op, void *arg, unsigned long iters)
 {
-	struct addrinfo hints, *res;
 	unsigned long i;
 	double t0, t1, best = 0;
-	int rc, b;
+	int b;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	/* Warm up: the first call loads the config, nss modules, files. */
-	for (i = 0; i < iters / 10 + 1; i++) {
-		rc = getaddrinfo(name, "80", &hints, &res);
-		if (rc != 0) {
-			fprintf(stderr, "bench_micro: getaddrinfo(%s): %s\n",
-				name, gai_strerror(rc));
+	for (i = 0; i < iters / 10 + 1; i++)
+		if (op(arg) != 0)
 			return 1;
-		}
-		freeaddrinfo(res);
-	}
 	for (b = 0; b < BLOCKS; b++) {
 		t0 = now_ns();
-		for (i = 0; i < iters / BLOCKS; i++) {
-			if (getaddrinfo(name, "80", &hints, &res) != 0)
+		for (i = 0; i < iters / BLOCKS; i++)
+			if (op(arg) != 0)
 				return 1;
-			freeaddrinfo(res);
-		}
 		t1 = now_ns();
 		if (b == 0 || t1 - t0 < best)
 			best = t1 - t0;
@@ -208,28 +204,35 @@ static int gai(const char *name, unsigned long iters)
 	return 0;
 }
 
-static int stats(const char *path, unsigned long iters)
+/* getaddrinfo(name, "80") and freeaddrinfo. */
+static int gai_op(void *arg)
+{
+	const char *name = arg;
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(name, "80", &hints, &res);
+	if (rc != 0) {
+		fprintf(stderr, "bench_micro: getaddrinfo(%s): %s\n", name,
+			gai_strerror(rc));
+		return -1;
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* stat() of a path. */
+static int stat_op(void *arg)
 {
 	struct stat st;
-	unsigned long i;
-	double t0, t1, best = 0;
-	int b;
 
-	for (i = 0; i < iters / 10 + 1; i++)
-		if (stat(path, &st) != 0) {
-			perror("bench_micro: stat");
-			return 1;
-		}
-	for (b = 0; b < BLOCKS; b++) {
-		t0 = now_ns();
-		for (i = 0; i < iters / BLOCKS; i++)
-			stat(path, &st);
-		t1 = now_ns();
-		if (b == 0 || t1 - t0 < best)
-			best = t1 - t0;
+	if (stat(arg, &st) != 0) {
+		perror("bench_micro: stat");
+		return -1;
 	}
-	printf("ns_per_op %.1f ops %lu\n", best / (double)(iters / BLOCKS),
-	       iters / BLOCKS * BLOCKS);
 	return 0;
 }
 
@@ -385,7 +388,8 @@ int main(int argc, char **argv)
 			    (unsigned)strtoul(argv[3], NULL, 10),
 			    (uint16_t)strtoul(argv[4], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "gai") == 0)
-		return gai(argv[2], strtoul(argv[3], NULL, 10));
+		return timed_blocks(gai_op, argv[2],
+				    strtoul(argv[3], NULL, 10));
 	if (argc == 7 && strcmp(argv[1], "connect") == 0)
 		return connects(parse_loopback(argv[2]),
 				(unsigned)strtoul(argv[3], NULL, 10),
@@ -393,7 +397,8 @@ int main(int argc, char **argv)
 				strtoul(argv[5], NULL, 10),
 				(unsigned)strtoul(argv[6], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "stat") == 0)
-		return stats(argv[2], strtoul(argv[3], NULL, 10));
+		return timed_blocks(stat_op, argv[2],
+				    strtoul(argv[3], NULL, 10));
 	if (argc == 6 && strcmp(argv[1], "connect2") == 0)
 		return connect_pair(parse_loopback(argv[2]),
 				    parse_loopback(argv[3]),
