@@ -84,20 +84,6 @@ static const char *drain(int fd)
 	return buf;
 }
 
-static const char *file_text(const char *path)
-{
-	static char buf[4096];
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
 static const char *const getent[] = { "getent", "ahosts", "mydb.com", NULL };
 
 Test(log, never_writes_into_a_socket_on_fd_2, .timeout = 30)
@@ -115,10 +101,10 @@ Test(log, never_writes_into_a_socket_on_fd_2, .timeout = 30)
 	cr_assert_str_eq(drain(sv[0]), "");
 	close(sv[0]);
 	/* The line is not lost for those who asked for a record. */
-	cr_assert(strstr(file_text(logpath), "getent[") != NULL &&
-		  strstr(file_text(logpath), "swerve: ") != NULL &&
-		  strstr(file_text(logpath), "log must be error") != NULL,
-		  "log file: %s", file_text(logpath));
+	cr_assert(strstr(t_read(logpath), "getent[") != NULL &&
+		  strstr(t_read(logpath), "swerve: ") != NULL &&
+		  strstr(t_read(logpath), "log must be error") != NULL,
+		  "log file: %s", t_read(logpath));
 	free(logpath);
 	t_cleanup();
 }
@@ -188,7 +174,7 @@ Test(log, leaves_a_file_that_took_fd_2_alone, .timeout = 30)
 	st = run_with_stderr(null, config, NULL, argv);
 	close(null);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
-	cr_assert_str_eq(file_text(data), "data\n");
+	cr_assert_str_eq(t_read(data), "data\n");
 	free(data);
 	t_cleanup();
 }
