@@ -33,12 +33,35 @@ const char *t_build(void)
 	return b != NULL && b[0] != '\0' ? b : "build";
 }
 
+static pid_t owner;
+
+static void cleanup_at_exit(void)
+{
+	if (getpid() == owner)
+		t_cleanup();
+}
+
+/*
+ * Has t_cleanup() run when this test process exits, so that a test that
+ * fails an assertion (Criterion then exits the test's process) leaves
+ * neither its directory nor its tables behind. Only in the process that
+ * made them: a forked child that exits must not remove its parent's.
+ */
+static void cleanup_arm(void)
+{
+	if (owner != 0)
+		return;
+	owner = getpid();
+	atexit(cleanup_at_exit);
+}
+
 const char *t_dir(void)
 {
 	if (dir[0] == '\0') {
 		snprintf(dir, sizeof(dir), "/tmp/swerve-it-XXXXXX");
 		if (mkdtemp(dir) == NULL)
 			abort();
+		cleanup_arm();
 	}
 	return dir;
 }
@@ -56,6 +79,7 @@ const char *t_shm(void)
 {
 	static char name[64];
 
+	cleanup_arm();
 	snprintf(name, sizeof(name), "/swerve-it-%d-%d", (int)getpid(), nshm);
 	if (nshm < 16)
 		snprintf(shm_names[nshm++], sizeof(shm_names[0]), "%s", name);

@@ -22,7 +22,8 @@ struct run {
 /* The build directory (absolute) from SWERVE_BUILD, else "build". */
 const char *t_build(void);
 
-/* A fresh private directory for this test, removed by t_cleanup(). */
+/* A fresh private directory for this test, removed by t_cleanup(), which
+ * also runs when the test's process exits (a failed assertion too). */
 const char *t_dir(void);
 
 /* A shm name unique to this process and call: "/swerve-it-<pid>-<n>". */
