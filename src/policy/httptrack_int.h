@@ -179,8 +179,8 @@ bool swerve_httptrack_memo_response(struct swerve_httptrack *t,
 				    struct swerve_httptrack_memo *mm);
 /* After feeding them: remembers them when they were one whole response
  * with final <status>, and nothing else. */
-void swerve_httptrack_memo_response_note(struct swerve_httptrack *t,
-					 size_t n, int events, int status,
-					 const struct swerve_httptrack_memo *mm);
+void swerve_httptrack_memo_response_note(
+	struct swerve_httptrack *t, size_t n, int events, int status,
+	const struct swerve_httptrack_memo *mm);
 
 #endif

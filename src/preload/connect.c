@@ -583,7 +583,7 @@ static int connect_service(struct swerve_gen *g, int fd,
 		errno = saved;
 		return swerve_libc_connect(fd, sa, len);
 	}
-	s = g->base + (unsigned)(svc - g->cfg->services);
+	s = swerve_gens_index(g, svc);
 	if (!swerve_runtime_enter()) {
 		errno = saved;
 		return swerve_libc_connect(fd, sa, len);

@@ -421,7 +421,6 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		return;
 	if (io->in)
 		wait_for_writer(c);
-	b.n = 0;
 	/* The common case in one compare-and-swap: nobody else has it. */
 	st = SLOT_HTTP;
 	if (!atomic_compare_exchange_strong_explicit(&sl->state, &st, SLOT_BUSY,
@@ -431,14 +430,15 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 	if (st == SLOT_BUSY)
 		atomic_store_explicit(&c->missed, 1, memory_order_relaxed);
 	if (st != SLOT_HTTP)
-		goto out;
+		return;
 	if (sl->pid != swerve_runtime_pid()) {
 		/* Inherited across fork(): the parent's connection. */
 		swerve_gens_drop(sl->svc);
 		atomic_store_explicit(&sl->state, SLOT_FREE,
 				      memory_order_release);
-		goto out;
+		return;
 	}
+	b.n = 0;
 	/* The tracker's time stamps are only ever subtracted from a later
 	 * swerve_now_ms(): the coarse clock serves, at a quarter of the
 	 * cost, on every call. */
@@ -473,8 +473,6 @@ void swerve_http_io(int fd, const struct swerve_http_io *io, ssize_t rc,
 		swerve_http_report(s, ep, b.ev, b.n, swerve_now_ms());
 		swerve_gens_drop(s);
 	}
-out:
-	return;
 }
 
 void swerve_http_unseen(int fd)

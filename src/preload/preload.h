@@ -15,15 +15,15 @@
  *              protocol = http services, and what they report;
  *   resolve.c  getaddrinfo and the gethostbyname family.
  *
- * State. Process-wide: the table mapping, made by init; the current
- * generation (config, names cache, per-service arrays), published by an
- * atomic store at init and at each reload and read without locks by calls
- * that count themselves in (gens.c). Per fd a slot in a fixed array records an attempt in
- * flight; slots change state by compare-and-swap, so a completion observed
- * from another thread (Java HttpClient polls in a selector thread) is
- * reported exactly once. No lock is ever held across a call into libc that
- * can block, and a thread-local guard sends calls made by swerve itself (or
- * by a signal handler that interrupted swerve) straight to libc.
+ * State. Process-wide: the table mapping, made by init; the current generation
+ * (config, names cache, per-service arrays), published by an atomic store at
+ * init and at each reload and read without locks by calls that count themselves
+ * in (gens.c). Per fd a slot in a fixed array records an attempt in flight;
+ * slots change state by compare-and-swap, so a completion observed from another
+ * thread (Java HttpClient polls in a selector thread) is reported exactly once.
+ * No lock is ever held across a call into libc that can block, and a
+ * thread-local guard sends calls made by swerve itself (or by a signal handler
+ * that interrupted swerve) straight to libc.
  */
 #ifndef SWERVE_PRELOAD_H
 #define SWERVE_PRELOAD_H
@@ -127,6 +127,13 @@ struct swerve_gen {
  * SWERVE_MAX_SERVICES, so a range is always free (an fd slot names one
  * in 16 bits). */
 #define SWERVE_SVC_CAP (SWERVE_GENS * SWERVE_MAX_SERVICES * 2u)
+
+/* The process-wide index of <svc>, a service of <g>'s config. */
+static inline unsigned swerve_gens_index(const struct swerve_gen *g,
+					 const struct swerve_service *svc)
+{
+	return g->base + (unsigned)(svc - g->cfg->services);
+}
 
 /* The table mapping: made by init, kept across reloads. */
 extern struct swerve_shm swerve_table;

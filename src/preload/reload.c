@@ -1,18 +1,17 @@
 /*
- * reload.c: running programs follow edits of their config file. On the
- * resolve and connect paths, at most once a second, one stat() of the
- * file compares its identity (device, inode) and its change times and
- * size with what was loaded last: an edit in place changes the times, an
- * atomic rename (mv, as config managers write) the inode. A changed file
- * whose mtime is less than QUIET_MS old may still be being written (a
- * truncate, then the writes): it is looked at again QUIET_MS later. A
- * changed, quiet file is loaded as init loads it; a good one becomes a new generation
- * (gens.c), published at once, while calls in progress and open
- * connections keep the generation they started with. A file that fails to
- * load is refused: the program keeps its last good config and prints one
- * line with the file and line of the first error; the same broken file is
- * not read again until it changes. `reload = false` in [swerve] stops the
- * checks (docs/design.md 4.10).
+ * reload.c: running programs follow edits of their config file. On the resolve
+ * and connect paths, at most once a second, one stat() of the file compares its
+ * identity (device, inode) and its change times and size with what was loaded
+ * last: an edit in place changes the times, an atomic rename (mv, as config
+ * managers write) the inode. A changed file whose mtime is less than QUIET_MS
+ * old may still be being written (a truncate, then the writes): it is looked at
+ * again QUIET_MS later. A changed, quiet file is loaded as init loads it; a
+ * good one becomes a new generation (gens.c), published at once, while calls in
+ * progress and open connections keep the generation they started with. A file
+ * that fails to load is refused: the program keeps its last good config and
+ * prints one line with the file and line of the first error; the same broken
+ * file is not read again until it changes. `reload = false` in [swerve] stops
+ * the checks (docs/design.md 4.10).
  *
  * What a reload cannot change in a running process: the table (shm), the
  * log file and tls_max_connections stay as init set them; a changed value

@@ -186,8 +186,7 @@ SWERVE_EXPORT int getaddrinfo(const char *node, const char *service,
 	/* Resolving is what a caller of getaddrinfo expects to wait for: the
 	 * names behind the service are brought up to date here, so that the
 	 * connect() that follows rarely has to. */
-	swerve_runtime_refresh_names(g->base + (unsigned)(svc - g->cfg->services),
-				     -1);
+	swerve_runtime_refresh_names(swerve_gens_index(g, svc), -1);
 	rc = service_getaddrinfo(svc, node, service, hints, res);
 	swerve_runtime_leave();
 	swerve_log(SWERVE_LOG_DEBUG, "getaddrinfo(%s) -> service %s: %s", node,
