@@ -98,8 +98,10 @@ pid_t t_spawn(bool preload, const char *const *env, const char *out_path,
  */
 int t_reap(pid_t pid, double timeout_s);
 
-/* True when a sanitizer runtime is preloaded with the library (make
- * asan): some real clients (curl) do not start under it. */
+/* True when something is preloaded before the library: a sanitizer
+ * runtime (make asan, make tsan), under which some real clients (curl) do
+ * not start, or make slowstart's delay. Clients then start slowly, and
+ * tests give them longer windows. */
 bool t_sanitized(void);
 
 /* True when <prog> is on PATH. */
