@@ -128,7 +128,9 @@ static double now_s(void)
 
 /*
  * Runs helper <argv>[0] from the build's tests/ directory and waits until it
- * prints "ready"; -1 when it does not within 5 s (then it is killed).
+ * prints "ready"; -1 when it does not within 30 s (then it is killed): a
+ * helper under TSan on a busy machine may take seconds, and one that
+ * exits says so at once.
  */
 static pid_t start_helper(char *const *argv)
 {
@@ -155,7 +157,7 @@ static pid_t start_helper(char *const *argv)
 	p.fd = pfd[0];
 	p.events = POLLIN;
 	n = 0;
-	if (poll(&p, 1, 5000) == 1)
+	if (poll(&p, 1, 30000) == 1)
 		n = read(pfd[0], line, sizeof(line) - 1);
 	close(pfd[0]);
 	if (n <= 0 || strncmp(line, "ready", 5) != 0) {

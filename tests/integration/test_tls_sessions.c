@@ -91,7 +91,7 @@ static void sw_stop(struct sw *s)
 	t_cleanup();
 }
 
-/* The <n>th line (from 1) of the server's log, waiting up to 2 s for it:
+/* The <n>th line (from 1) of the server's log, waiting up to 10 s for it:
  * the server logs a connection when it ends, just after the client. */
 static const char *conn_line(const struct sw *s, int n)
 {
@@ -99,7 +99,7 @@ static const char *conn_line(const struct sw *s, int n)
 	const char *p = "";
 	int i, k;
 
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 1000; i++) {
 		p = t_read(s->log);
 		for (k = 1; k < n && p != NULL; k++) {
 			p = strchr(p, '\n');

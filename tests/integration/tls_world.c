@@ -132,15 +132,16 @@ int count(const char *hay, const char *needle)
 }
 
 /*
- * Waits (2 s at most: a server logs a connection when it ends, just after
- * the client's end) until the log <path> has <n> lines with <needle>; the
- * count found.
+ * Waits (10 s at most: a server logs a connection when it ends, just after
+ * the client's end, and under TSan on a busy machine that may be long
+ * after) until the log <path> has <n> lines with <needle>; the count
+ * found. No caller waits it out: each asks for the count it expects.
  */
 int log_count(const char *path, const char *needle, int n)
 {
 	int i, c = 0;
 
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 1000; i++) {
 		c = count(t_read(path), needle);
 		if (c >= n)
 			break;
