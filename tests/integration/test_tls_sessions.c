@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "support.h"
+#include "tls_world.h"
 #include "table/sessions.h"
 
 #define PORT 18443
@@ -91,26 +92,20 @@ static void sw_stop(struct sw *s)
 	t_cleanup();
 }
 
-/* The <n>th line (from 1) of the server's log, waiting up to 10 s for it:
- * the server logs a connection when it ends, just after the client. */
+/* The <n>th line (from 1) of the server's log, waited for as log_count
+ * waits: the server logs a connection when it ends, just after the
+ * client. */
 static const char *conn_line(const struct sw *s, int n)
 {
 	static char line[512];
-	const char *p = "";
-	int i, k;
+	const char *p;
+	int k;
 
-	for (i = 0; i < 1000; i++) {
-		p = t_read(s->log);
-		for (k = 1; k < n && p != NULL; k++) {
-			p = strchr(p, '\n');
-			p = p != NULL ? p + 1 : NULL;
-		}
-		if (p != NULL && strchr(p, '\n') != NULL)
-			break;
-		usleep(10000);
-	}
-	cr_assert(p != NULL && strchr(p, '\n') != NULL,
-		  "no connection %d in the log:\n%s", n, t_read(s->log));
+	cr_assert_geq(log_count(s->log, "\n", n), n,
+		      "no connection %d in the log:\n%s", n, t_read(s->log));
+	p = t_read(s->log);
+	for (k = 1; k < n; k++)
+		p = strchr(p, '\n') + 1;
 	snprintf(line, sizeof(line), "%.*s", (int)(strchr(p, '\n') - p), p);
 	return line;
 }
