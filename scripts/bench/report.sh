@@ -227,8 +227,8 @@ keep-alive $(abratio keepalive), close $(abratio close).
 
 With \`reload = true\` (the default) every \`connect()\` and
 \`getaddrinfo()\` asks whether a second has passed since the config file
-was last looked at: a read of the coarse clock (no TSC read) and a load. The thread that finds it due
-makes one \`stat()\` of the file.
+was last looked at: a read of the coarse clock (no TSC read) and a
+load. The thread that finds it due makes one \`stat()\` of the file.
 
 - One \`stat()\` of the config file: $(ns reload_stat) ns (median of $MICRO_ROUNDS rounds); once a second, that is $(awk -v n="$(ns reload_stat)" 'BEGIN { printf "%.7f", n / 1e9 }') of one core.
 $(if [ -n "$CALLGRIND" ]; then
